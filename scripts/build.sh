@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Builds pkg/ (wasm-pack --target web, release) and shrinks the wasm with a current wasm-opt
+# from npm `binaryen` (Debian's is too old; wasm-pack's own download is turned off).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+
+wasm-pack build --target web --release --no-pack --out-dir pkg 2>&1 | grep -vE '^\s*$' | grep -v 'wasm-opt' || true
+[ -f pkg/helseid_wasm_bg.wasm ] || { echo "wasm-pack build failed" >&2; exit 1; }
+node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
+  --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
+  pkg/helseid_wasm_bg.wasm -o pkg/helseid_wasm_bg.wasm
+node scripts/package-json.mjs
+raw=$(stat -c %s pkg/helseid_wasm_bg.wasm)
+gz=$(gzip -9 -c pkg/helseid_wasm_bg.wasm | wc -c)
+js=$(gzip -9 -c pkg/helseid_wasm.js | wc -c)
+echo "[build] pkg/helseid_wasm_bg.wasm: $raw bytes, $gz gzipped; glue JS $js gzipped"

@@ -1,0 +1,24 @@
+// Writes pkg/package.json for the npm package `helseid-wasm` from Cargo.toml's metadata.
+import { readFileSync, writeFileSync } from 'node:fs';
+
+const cargo = readFileSync(new URL('../Cargo.toml', import.meta.url), 'utf8');
+const field = (name) => cargo.match(new RegExp(`^${name} = "(.*)"$`, 'm'))?.[1];
+const pkg = {
+  name: 'helseid-wasm',
+  version: field('version'),
+  description: field('description'),
+  license: field('license'),
+  repository: { type: 'git', url: field('repository') },
+  keywords: ['helseid', 'oidc', 'oauth', 'dpop', 'par', 'wasm', 'sfm'],
+  type: 'module',
+  main: 'helseid_wasm.js',
+  module: 'helseid_wasm.js',
+  types: 'helseid_wasm.d.ts',
+  exports: {
+    '.': { types: './helseid_wasm.d.ts', default: './helseid_wasm.js' },
+    './helseid_wasm_bg.wasm': './helseid_wasm_bg.wasm',
+  },
+  files: ['helseid_wasm_bg.wasm', 'helseid_wasm.js', 'helseid_wasm.d.ts', 'helseid_wasm_bg.wasm.d.ts'],
+  sideEffects: ['./snippets/*'],
+};
+writeFileSync(new URL('../pkg/package.json', import.meta.url), JSON.stringify(pkg, null, 2) + '\n');

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Every test: format, clippy (native and wasm32), native unit tests, wasm tests in headless
+# Chromium, the .d.ts type check, and the end-to-end browser tests against the test double.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+step setup
+scripts/setup.sh
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "clippy (native, wasm32)"
+cargo clippy --all-targets -- -D warnings
+cargo clippy --all-targets --target wasm32-unknown-unknown -- -D warnings
+
+step "native unit tests (the protocol core)"
+cargo test
+
+step "build pkg/"
+scripts/build.sh
+
+step "TypeScript check of the generated .d.ts"
+node_modules/.bin/tsc -p tests/types/tsconfig.json
+
+step "wasm tests in headless Chromium (WebCrypto)"
+wasm-pack test --headless --chrome
+
+step "end-to-end browser tests against the local HelseID test double"
+node --test --test-concurrency=1 tests/e2e/

@@ -1,0 +1,160 @@
+//! OpenID Connect Discovery 1.0 §4 and RFC 8414 §3: the provider metadata this client uses.
+
+use serde::{Deserialize, Serialize};
+
+use super::error::{Error, ErrorCode, Result};
+use super::uri;
+
+/// NHN: cache discovery for about a day.
+pub const DISCOVERY_CACHE_SECONDS: i64 = 24 * 3600;
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+pub struct Metadata {
+    pub issuer: String,
+    pub authorization_endpoint: String,
+    pub token_endpoint: String,
+    pub jwks_uri: String,
+    #[serde(default)]
+    pub pushed_authorization_request_endpoint: Option<String>,
+    #[serde(default)]
+    pub require_pushed_authorization_requests: bool,
+    #[serde(default)]
+    pub end_session_endpoint: Option<String>,
+    #[serde(default)]
+    pub revocation_endpoint: Option<String>,
+    #[serde(default)]
+    pub userinfo_endpoint: Option<String>,
+    /// RFC 9207 §3.
+    #[serde(default)]
+    pub authorization_response_iss_parameter_supported: bool,
+    #[serde(default)]
+    pub dpop_signing_alg_values_supported: Option<Vec<String>>,
+    #[serde(default)]
+    pub code_challenge_methods_supported: Option<Vec<String>>,
+}
+
+/// OIDC Discovery §4: `{issuer}/.well-known/openid-configuration` (a trailing `/` removed).
+pub fn discovery_url(issuer: &str) -> String {
+    format!(
+        "{}/.well-known/openid-configuration",
+        issuer.trim_end_matches('/')
+    )
+}
+
+/// OIDC Discovery §4.3: the document's `issuer` must be identical to the configured one.
+pub fn process_discovery_response(
+    status: u16,
+    body: &str,
+    expected_issuer: &str,
+    allow_insecure_http: bool,
+) -> Result<Metadata> {
+    if !(200..300).contains(&status) {
+        return Err(Error::new(
+            ErrorCode::DiscoveryFailed,
+            format!("discovery answered HTTP {status}"),
+        )
+        .with_status(status)
+        .retryable(status >= 500));
+    }
+    let value: serde_json::Value = serde_json::from_str(body)
+        .map_err(|_| Error::new(ErrorCode::DiscoveryFailed, "discovery is not valid JSON"))?;
+    if value.get("issuer").and_then(|v| v.as_str()) != Some(expected_issuer) {
+        return Err(Error::new(
+            ErrorCode::IssuerMismatch,
+            "the discovery document's issuer differs from the configured issuer",
+        ));
+    }
+    let metadata: Metadata = serde_json::from_value(value).map_err(|e| {
+        Error::new(
+            ErrorCode::DiscoveryFailed,
+            format!("discovery document is incomplete: {e}"),
+        )
+    })?;
+    let endpoints = [
+        Some(&metadata.authorization_endpoint),
+        Some(&metadata.token_endpoint),
+        Some(&metadata.jwks_uri),
+        metadata.pushed_authorization_request_endpoint.as_ref(),
+        metadata.end_session_endpoint.as_ref(),
+        metadata.revocation_endpoint.as_ref(),
+    ];
+    for endpoint in endpoints.into_iter().flatten() {
+        if !uri::is_allowed_endpoint(endpoint, allow_insecure_http) {
+            return Err(Error::new(
+                ErrorCode::DiscoveryFailed,
+                format!("discovery lists an endpoint that is not https: {endpoint}"),
+            ));
+        }
+    }
+    Ok(metadata)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HELSEID_TEST: &str = include_str!("../../../shared/helseid/test-discovery.json");
+
+    #[test]
+    fn reads_helseid_tests_discovery_document() {
+        let m =
+            process_discovery_response(200, HELSEID_TEST, "https://helseid-sts.test.nhn.no", false)
+                .unwrap();
+        assert_eq!(
+            m.token_endpoint,
+            "https://helseid-sts.test.nhn.no/connect/token"
+        );
+        assert_eq!(
+            m.pushed_authorization_request_endpoint.as_deref(),
+            Some("https://helseid-sts.test.nhn.no/connect/par")
+        );
+        assert_eq!(
+            m.jwks_uri,
+            "https://helseid-sts.test.nhn.no/.well-known/openid-configuration/jwks"
+        );
+        assert!(m.authorization_response_iss_parameter_supported);
+        assert!(!m.require_pushed_authorization_requests);
+    }
+
+    #[test]
+    fn issuer_with_trailing_slash_is_a_mismatch() {
+        let e = process_discovery_response(
+            200,
+            HELSEID_TEST,
+            "https://helseid-sts.test.nhn.no/",
+            false,
+        )
+        .unwrap_err();
+        assert_eq!(e.code, ErrorCode::IssuerMismatch);
+    }
+
+    #[test]
+    fn invalid_json_and_http_errors_are_discovery_failed() {
+        let e = process_discovery_response(200, "<html>", "https://x.test", false).unwrap_err();
+        assert_eq!(e.code, ErrorCode::DiscoveryFailed);
+        let e = process_discovery_response(503, "", "https://x.test", false).unwrap_err();
+        assert_eq!(
+            (e.code, e.status, e.retryable),
+            (ErrorCode::DiscoveryFailed, Some(503), true)
+        );
+    }
+
+    #[test]
+    fn http_endpoints_are_refused_unless_loopback_is_allowed() {
+        let doc = HELSEID_TEST.replace(
+            "https://helseid-sts.test.nhn.no/connect/token",
+            "http://helseid-sts.test.nhn.no/connect/token",
+        );
+        let e = process_discovery_response(200, &doc, "https://helseid-sts.test.nhn.no", true)
+            .unwrap_err();
+        assert_eq!(e.code, ErrorCode::DiscoveryFailed);
+    }
+
+    #[test]
+    fn discovery_url_is_under_the_issuer() {
+        assert_eq!(
+            discovery_url("https://helseid-sts.test.nhn.no"),
+            "https://helseid-sts.test.nhn.no/.well-known/openid-configuration"
+        );
+    }
+}

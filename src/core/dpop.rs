@@ -1,0 +1,231 @@
+//! DPoP (RFC 9449): proof JWTs, the access token hash, and the server's nonce challenges.
+
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use super::base64url;
+use super::uri;
+
+/// RFC 9449 §4.2: the proof's JOSE header carries the public key.
+pub fn proof_header(alg: &str, public_jwk: &Value) -> Value {
+    json!({ "typ": "dpop+jwt", "alg": alg, "jwk": public_jwk })
+}
+
+/// RFC 9449 §4.2: `jti`, `htm`, `htu` (no query or fragment), `iat`, and `nonce` when the
+/// server gave one; `ath` (§4.3) toward resource servers.
+pub fn proof_claims(
+    htm: &str,
+    htu: &str,
+    jti: &str,
+    iat: i64,
+    nonce: Option<&str>,
+    ath: Option<&str>,
+) -> Value {
+    let mut claims = json!({
+        "jti": jti,
+        "htm": htm,
+        "htu": uri::without_query_and_fragment(htu),
+        "iat": iat,
+    });
+    if let Some(nonce) = nonce {
+        claims["nonce"] = Value::from(nonce);
+    }
+    if let Some(ath) = ath {
+        claims["ath"] = Value::from(ath);
+    }
+    claims
+}
+
+/// RFC 9449 §4.2: `ath` = base64url(SHA-256(ASCII(access token))).
+pub fn access_token_hash(access_token: &str) -> String {
+    base64url::encode(&Sha256::digest(access_token.as_bytes()))
+}
+
+/// RFC 9449 §8: the authorization server asks for a nonce with HTTP 400 and
+/// `{"error":"use_dpop_nonce"}`.
+pub fn is_authorization_server_nonce_challenge(status: u16, body: &str) -> bool {
+    status == 400
+        && serde_json::from_str::<Value>(body)
+            .ok()
+            .and_then(|v| {
+                v.get("error")
+                    .and_then(|e| e.as_str())
+                    .map(|e| e == "use_dpop_nonce")
+            })
+            .unwrap_or(false)
+}
+
+/// RFC 9449 §9: a resource server asks with HTTP 401 and
+/// `WWW-Authenticate: DPoP error="use_dpop_nonce"` (scheme matched case-insensitively).
+pub fn is_resource_server_nonce_challenge(status: u16, www_authenticate: Option<&str>) -> bool {
+    status == 401
+        && www_authenticate
+            .map(|h| challenge_error(h, "dpop").as_deref() == Some("use_dpop_nonce"))
+            .unwrap_or(false)
+}
+
+/// The `error` parameter of the `scheme` challenge in a `WWW-Authenticate` value
+/// (RFC 9110 §11.6.1). Tolerates several challenges and quoted or bare values.
+pub fn challenge_error(header: &str, scheme: &str) -> Option<String> {
+    let mut rest = header;
+    loop {
+        let trimmed = rest.trim_start_matches([' ', ',']);
+        let name_end = trimmed.find([' ', ',']).unwrap_or(trimmed.len());
+        let name = &trimmed[..name_end];
+        let params_start = &trimmed[name_end..];
+        // The parameters run until the next `Scheme ` token that is not `key=`.
+        let (params, next) = split_challenge(params_start);
+        if name.eq_ignore_ascii_case(scheme) {
+            return param(params, "error");
+        }
+        if next.is_empty() {
+            return None;
+        }
+        rest = next;
+    }
+}
+
+fn split_challenge(text: &str) -> (&str, &str) {
+    let bytes = text.as_bytes();
+    let mut in_quotes = false;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => in_quotes = !in_quotes,
+            b'\\' if in_quotes => i += 1,
+            b',' if !in_quotes => {
+                let after = text[i + 1..].trim_start();
+                let token_end = after.find([' ', '=', ',']).unwrap_or(after.len());
+                if (after[token_end..].starts_with(' ') || token_end == after.len())
+                    && !after.is_empty()
+                {
+                    return (&text[..i], &text[i + 1..]);
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    (text, "")
+}
+
+fn param(params: &str, wanted: &str) -> Option<String> {
+    let mut rest = params.trim_start();
+    while !rest.is_empty() {
+        let eq = rest.find('=')?;
+        let key = rest[..eq].trim().trim_start_matches(',').trim();
+        let after = &rest[eq + 1..];
+        let (value, remaining) = if let Some(quoted) = after.strip_prefix('"') {
+            let mut value = String::new();
+            let mut chars = quoted.char_indices();
+            let mut end = quoted.len();
+            while let Some((i, c)) = chars.next() {
+                match c {
+                    '\\' => {
+                        if let Some((_, escaped)) = chars.next() {
+                            value.push(escaped);
+                        }
+                    }
+                    '"' => {
+                        end = i + 1;
+                        break;
+                    }
+                    _ => value.push(c),
+                }
+            }
+            (value, &quoted[end.min(quoted.len())..])
+        } else {
+            let end = after.find(',').unwrap_or(after.len());
+            (after[..end].trim().to_string(), &after[end..])
+        };
+        if key.eq_ignore_ascii_case(wanted) {
+            return Some(value);
+        }
+        rest = remaining.trim_start_matches([',', ' ']);
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proof_claims_strip_query_and_carry_nonce_and_ath() {
+        let c = proof_claims(
+            "POST",
+            "https://as.test/connect/token?x=1#f",
+            "j",
+            5,
+            Some("n"),
+            Some("a"),
+        );
+        assert_eq!(
+            c,
+            json!({"jti":"j","htm":"POST","htu":"https://as.test/connect/token","iat":5,"nonce":"n","ath":"a"})
+        );
+        let c = proof_claims("GET", "https://rs.test/api", "j", 5, None, None);
+        assert!(c.get("nonce").is_none() && c.get("ath").is_none());
+    }
+
+    #[test]
+    fn proof_header_is_dpop_jwt_with_the_public_key() {
+        let jwk = json!({"kty":"EC","crv":"P-256","x":"a","y":"b"});
+        assert_eq!(
+            proof_header("ES256", &jwk),
+            json!({"typ":"dpop+jwt","alg":"ES256","jwk":jwk})
+        );
+    }
+
+    /// RFC 9449 §7.1 example: the access token `Kz~8mXK1EalYznwH-LC-1fBAo.4Ljp~zsPE_NeO.gxU`.
+    #[test]
+    fn ath_matches_rfc9449_example() {
+        assert_eq!(
+            access_token_hash("Kz~8mXK1EalYznwH-LC-1fBAo.4Ljp~zsPE_NeO.gxU"),
+            "fUHyO2r2Z3DZ53EsNrWBb0xWXoaNy59IiKCAqksmQEo"
+        );
+    }
+
+    #[test]
+    fn authorization_server_challenge_is_400_use_dpop_nonce() {
+        assert!(is_authorization_server_nonce_challenge(
+            400,
+            r#"{"error":"use_dpop_nonce"}"#
+        ));
+        assert!(!is_authorization_server_nonce_challenge(
+            401,
+            r#"{"error":"use_dpop_nonce"}"#
+        ));
+        assert!(!is_authorization_server_nonce_challenge(
+            400,
+            r#"{"error":"invalid_grant"}"#
+        ));
+        assert!(!is_authorization_server_nonce_challenge(400, "not json"));
+    }
+
+    #[test]
+    fn resource_server_challenge_matches_scheme_case_insensitively() {
+        let h = r#"DPoP error="use_dpop_nonce", error_description="Resource server requires nonce in DPoP proof""#;
+        assert!(is_resource_server_nonce_challenge(401, Some(h)));
+        assert!(is_resource_server_nonce_challenge(
+            401,
+            Some(r#"dpop error="use_dpop_nonce""#)
+        ));
+        assert!(is_resource_server_nonce_challenge(
+            401,
+            Some(
+                r#"Bearer realm="x", error="invalid_token", DPoP algs="ES256", error="use_dpop_nonce""#
+            )
+        ));
+        assert!(!is_resource_server_nonce_challenge(
+            401,
+            Some(r#"Bearer error="use_dpop_nonce""#)
+        ));
+        assert!(!is_resource_server_nonce_challenge(
+            401,
+            Some(r#"DPoP error="invalid_token""#)
+        ));
+        assert!(!is_resource_server_nonce_challenge(403, Some(h)));
+        assert!(!is_resource_server_nonce_challenge(401, None));
+    }
+}

@@ -1,0 +1,197 @@
+//! One error type with the stable codes of API.md ("Errors"). The browser shell turns it into
+//! a JS `Error` named `HelseIdError`; nothing here may carry a token or a code.
+
+use std::fmt;
+
+/// The stable error codes: the contract in API.md. Never rename one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorCode {
+    ConfigInvalid,
+    DiscoveryFailed,
+    IssuerMismatch,
+    MissingTransaction,
+    StateMismatch,
+    AuthorizationResponseIssMismatch,
+    AuthorizationDenied,
+    TokenRequestFailed,
+    NetworkError,
+    InvalidToken,
+    UnsupportedAlg,
+    UnknownKey,
+    SignatureInvalid,
+    TokenExpired,
+    TokenNotYetValid,
+    ClaimInvalid,
+    MissingSfmId,
+    SecurityLevelInsufficient,
+    DpopBindingMismatch,
+    DpopNonceFailed,
+    LoginRequired,
+}
+
+impl ErrorCode {
+    pub const ALL: [ErrorCode; 21] = [
+        ErrorCode::ConfigInvalid,
+        ErrorCode::DiscoveryFailed,
+        ErrorCode::IssuerMismatch,
+        ErrorCode::MissingTransaction,
+        ErrorCode::StateMismatch,
+        ErrorCode::AuthorizationResponseIssMismatch,
+        ErrorCode::AuthorizationDenied,
+        ErrorCode::TokenRequestFailed,
+        ErrorCode::NetworkError,
+        ErrorCode::InvalidToken,
+        ErrorCode::UnsupportedAlg,
+        ErrorCode::UnknownKey,
+        ErrorCode::SignatureInvalid,
+        ErrorCode::TokenExpired,
+        ErrorCode::TokenNotYetValid,
+        ErrorCode::ClaimInvalid,
+        ErrorCode::MissingSfmId,
+        ErrorCode::SecurityLevelInsufficient,
+        ErrorCode::DpopBindingMismatch,
+        ErrorCode::DpopNonceFailed,
+        ErrorCode::LoginRequired,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::ConfigInvalid => "config_invalid",
+            ErrorCode::DiscoveryFailed => "discovery_failed",
+            ErrorCode::IssuerMismatch => "issuer_mismatch",
+            ErrorCode::MissingTransaction => "missing_transaction",
+            ErrorCode::StateMismatch => "state_mismatch",
+            ErrorCode::AuthorizationResponseIssMismatch => "authorization_response_iss_mismatch",
+            ErrorCode::AuthorizationDenied => "authorization_denied",
+            ErrorCode::TokenRequestFailed => "token_request_failed",
+            ErrorCode::NetworkError => "network_error",
+            ErrorCode::InvalidToken => "invalid_token",
+            ErrorCode::UnsupportedAlg => "unsupported_alg",
+            ErrorCode::UnknownKey => "unknown_key",
+            ErrorCode::SignatureInvalid => "signature_invalid",
+            ErrorCode::TokenExpired => "token_expired",
+            ErrorCode::TokenNotYetValid => "token_not_yet_valid",
+            ErrorCode::ClaimInvalid => "claim_invalid",
+            ErrorCode::MissingSfmId => "missing_sfm_id",
+            ErrorCode::SecurityLevelInsufficient => "security_level_insufficient",
+            ErrorCode::DpopBindingMismatch => "dpop_binding_mismatch",
+            ErrorCode::DpopNonceFailed => "dpop_nonce_failed",
+            ErrorCode::LoginRequired => "login_required",
+        }
+    }
+}
+
+/// A failure with its stable code and the structured fields API.md lists.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Error {
+    pub code: ErrorCode,
+    /// A sentence for people. Never contains a token, a code or a key.
+    pub message: String,
+    /// The claim that failed (`claim_invalid`, `missing_sfm_id`, ...).
+    pub claim: Option<&'static str>,
+    /// The server's `error` (RFC 6749 §5.2) and `error_description`.
+    pub oauth_error: Option<String>,
+    pub oauth_error_description: Option<String>,
+    /// HTTP status of the response that failed.
+    pub status: Option<u16>,
+    pub retryable: bool,
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Error {
+            code,
+            message: message.into(),
+            claim: None,
+            oauth_error: None,
+            oauth_error_description: None,
+            status: None,
+            retryable: code == ErrorCode::NetworkError,
+        }
+    }
+
+    /// `claim_invalid` naming the claim.
+    pub fn claim(claim: &'static str, message: impl Into<String>) -> Self {
+        Error::new(ErrorCode::ClaimInvalid, message).with_claim(claim)
+    }
+
+    pub fn with_claim(mut self, claim: &'static str) -> Self {
+        self.claim = Some(claim);
+        self
+    }
+
+    pub fn with_status(mut self, status: u16) -> Self {
+        self.status = Some(status);
+        self
+    }
+
+    pub fn with_oauth(mut self, error: impl Into<String>, description: Option<String>) -> Self {
+        self.oauth_error = Some(error.into());
+        self.oauth_error_description = description;
+        self
+    }
+
+    pub fn retryable(mut self, retryable: bool) -> Self {
+        self.retryable = retryable;
+        self
+    }
+
+    pub fn config(message: impl Into<String>) -> Self {
+        Error::new(ErrorCode::ConfigInvalid, message)
+    }
+
+    pub fn invalid_token(message: impl Into<String>) -> Self {
+        Error::new(ErrorCode::InvalidToken, message)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code.as_str(), self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every variant maps to the code API.md documents, and no two share one.
+    #[test]
+    fn every_code_is_the_documented_string() {
+        let expected = [
+            "config_invalid",
+            "discovery_failed",
+            "issuer_mismatch",
+            "missing_transaction",
+            "state_mismatch",
+            "authorization_response_iss_mismatch",
+            "authorization_denied",
+            "token_request_failed",
+            "network_error",
+            "invalid_token",
+            "unsupported_alg",
+            "unknown_key",
+            "signature_invalid",
+            "token_expired",
+            "token_not_yet_valid",
+            "claim_invalid",
+            "missing_sfm_id",
+            "security_level_insufficient",
+            "dpop_binding_mismatch",
+            "dpop_nonce_failed",
+            "login_required",
+        ];
+        let actual: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(actual, expected);
+    }
+
+    #[test]
+    fn network_errors_are_retryable_by_default_and_others_are_not() {
+        assert!(Error::new(ErrorCode::NetworkError, "x").retryable);
+        assert!(!Error::new(ErrorCode::TokenRequestFailed, "x").retryable);
+    }
+}

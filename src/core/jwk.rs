@@ -1,0 +1,411 @@
+//! JSON Web Keys (RFC 7517): the issuer's key set, choosing the key that verifies a token,
+//! and JWK thumbprints (RFC 7638) for DPoP `cnf.jkt` (RFC 9449 §6.1).
+
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use super::base64url;
+use super::error::{Error, ErrorCode, Result};
+
+/// A public JWK: the members this library reads (RFC 7517 §4, RFC 7518 §6). Other members,
+/// private key material included, are dropped when parsing.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Jwk {
+    pub kty: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kid: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alg: Option<String>,
+    /// `use` (RFC 7517 §4.2).
+    #[serde(rename = "use", default, skip_serializing_if = "Option::is_none")]
+    pub key_use: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_ops: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crv: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub x: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub y: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub n: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub e: Option<String>,
+}
+
+/// A JWK Set (RFC 7517 §5). Keys this library cannot use (another `kty`, or not a JWK at all)
+/// are skipped rather than failing the set (RFC 7517 §5: "ignore JWKs ... not understood").
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Jwks {
+    pub keys: Vec<Jwk>,
+}
+
+impl<'de> Deserialize<'de> for Jwks {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct RawSet {
+            keys: Vec<Value>,
+        }
+        let raw = RawSet::deserialize(deserializer)?;
+        let keys = raw
+            .keys
+            .into_iter()
+            .filter_map(|key| serde_json::from_value::<Jwk>(key).ok())
+            .filter(|key| matches!(key.kty.as_str(), "RSA" | "EC"))
+            .collect();
+        Ok(Jwks { keys })
+    }
+}
+
+impl Jwks {
+    /// Parses a JWKS document; a body that is not a key set is `discovery_failed` (API.md).
+    pub fn parse(json: &str) -> Result<Jwks> {
+        serde_json::from_str(json)
+            .map_err(|_| Error::new(ErrorCode::DiscoveryFailed, "the JWKS is not a JWK Set"))
+    }
+}
+
+impl Jwk {
+    /// Whether this key can verify a JWS with `alg` (RFC 7518 §3.1, RFC 7517 §4.2-4.4).
+    pub fn fits(&self, alg: &str) -> bool {
+        let signing = self.key_use.as_deref().is_none_or(|u| u == "sig")
+            && self
+                .key_ops
+                .as_ref()
+                .is_none_or(|ops| ops.iter().any(|op| op == "verify"));
+        let same_alg = self.alg.as_deref().is_none_or(|a| a == alg);
+        let family = match alg {
+            "RS256" | "RS384" | "RS512" | "PS256" | "PS384" | "PS512" => {
+                self.kty == "RSA" && self.n.is_some() && self.e.is_some()
+            }
+            "ES256" => self.is_ec("P-256"),
+            "ES384" => self.is_ec("P-384"),
+            "ES512" => self.is_ec("P-521"),
+            _ => false,
+        };
+        signing && same_alg && family
+    }
+
+    fn is_ec(&self, curve: &str) -> bool {
+        self.kty == "EC"
+            && self.crv.as_deref() == Some(curve)
+            && self.x.is_some()
+            && self.y.is_some()
+    }
+}
+
+/// Chooses the key that verifies a token with header `kid` and `alg` (RFC 7515 §4.1.4).
+/// Without a `kid` the choice must be unambiguous. `unknown_key` tells the shell to fetch the
+/// JWKS once more (key rotation) and call again.
+pub fn select_key<'a>(jwks: &'a Jwks, kid: Option<&str>, alg: &str) -> Result<&'a Jwk> {
+    let mut candidates = jwks.keys.iter().filter(|key| key.fits(alg));
+    match kid {
+        Some(kid) => candidates
+            .find(|key| key.kid.as_deref() == Some(kid))
+            .ok_or_else(|| Error::new(ErrorCode::UnknownKey, "no JWKS key has the token's kid")),
+        None => match (candidates.next(), candidates.next()) {
+            (Some(only), None) => Ok(only),
+            (None, _) => Err(Error::new(
+                ErrorCode::UnknownKey,
+                "no JWKS key fits the token's alg",
+            )),
+            (Some(_), Some(_)) => Err(Error::new(
+                ErrorCode::UnknownKey,
+                "the token has no kid and several JWKS keys fit",
+            )),
+        },
+    }
+}
+
+/// RFC 7638 §3: the required members in lexicographic order, no whitespace (§3.2-3.3).
+pub fn thumbprint_input(jwk: &Jwk) -> Result<String> {
+    let member = |value: &Option<String>, name: &str| {
+        value
+            .as_deref()
+            .map(json_string)
+            .ok_or_else(|| Error::config(format!("the JWK lacks the required member {name}")))
+    };
+    match jwk.kty.as_str() {
+        "RSA" => Ok(format!(
+            r#"{{"e":{},"kty":"RSA","n":{}}}"#,
+            member(&jwk.e, "e")?,
+            member(&jwk.n, "n")?
+        )),
+        "EC" => Ok(format!(
+            r#"{{"crv":{},"kty":"EC","x":{},"y":{}}}"#,
+            member(&jwk.crv, "crv")?,
+            member(&jwk.x, "x")?,
+            member(&jwk.y, "y")?
+        )),
+        // RFC 8037 §2.
+        "OKP" => Ok(format!(
+            r#"{{"crv":{},"kty":"OKP","x":{}}}"#,
+            member(&jwk.crv, "crv")?,
+            member(&jwk.x, "x")?
+        )),
+        _ => Err(Error::config("the JWK kty has no thumbprint here")),
+    }
+}
+
+/// RFC 7638 §3: base64url(SHA-256(thumbprint input)).
+pub fn thumbprint(jwk: &Jwk) -> Result<String> {
+    let input = thumbprint_input(jwk)?;
+    Ok(base64url::encode(&Sha256::digest(input.as_bytes())))
+}
+
+/// A JSON string literal (RFC 7638 §3.3: the members' values as JSON strings).
+fn json_string(value: &str) -> String {
+    Value::String(value.to_owned()).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// RFC 7638 §3.1.
+    const RFC7638_N: &str = "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw";
+
+    fn jwk(value: Value) -> Jwk {
+        serde_json::from_value(value).unwrap()
+    }
+
+    fn rsa(kid: Option<&str>) -> Value {
+        let mut key = json!({ "kty": "RSA", "n": RFC7638_N, "e": "AQAB" });
+        if let Some(kid) = kid {
+            key["kid"] = json!(kid);
+        }
+        key
+    }
+
+    fn ec(kid: &str, crv: &str) -> Value {
+        json!({ "kty": "EC", "kid": kid, "crv": crv, "x": "xx", "y": "yy" })
+    }
+
+    fn set(keys: Vec<Value>) -> Jwks {
+        serde_json::from_value(json!({ "keys": keys })).unwrap()
+    }
+
+    fn assert_unknown_key(result: Result<&Jwk>) {
+        assert_eq!(result.unwrap_err().code, ErrorCode::UnknownKey);
+    }
+
+    #[test]
+    fn rfc7638_rsa_example_thumbprint() {
+        let key = jwk(json!({
+            "kty": "RSA",
+            "n": RFC7638_N,
+            "e": "AQAB",
+            "alg": "RS256",
+            "kid": "2011-04-29"
+        }));
+        assert_eq!(
+            thumbprint_input(&key).unwrap(),
+            format!(r#"{{"e":"AQAB","kty":"RSA","n":"{RFC7638_N}"}}"#)
+        );
+        assert_eq!(
+            thumbprint(&key).unwrap(),
+            "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+        );
+    }
+
+    /// The P-256 key of RFC 7517 appendix A.1; digest computed independently (Python hashlib).
+    #[test]
+    fn ec_thumbprint_input_is_crv_kty_x_y_without_whitespace() {
+        let key = jwk(json!({
+            "kty": "EC",
+            "crv": "P-256",
+            "x": "MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4",
+            "y": "4Etl6SRW2YilurMyS7s8I-s1ttcM1iDYR5h64qxl6eE",
+            "use": "enc",
+            "kid": "1"
+        }));
+        assert_eq!(
+            thumbprint_input(&key).unwrap(),
+            r#"{"crv":"P-256","kty":"EC","x":"MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4","y":"4Etl6SRW2YilurMyS7s8I-s1ttcM1iDYR5h64qxl6eE"}"#
+        );
+        assert_eq!(
+            thumbprint(&key).unwrap(),
+            "7ligrKn8nJJ88vxlTtbeFRyhOD1Ny23Q5UaCumBYreA"
+        );
+    }
+
+    #[test]
+    fn okp_thumbprint_input_is_crv_kty_x() {
+        // RFC 8037 appendix A.3.
+        let key = jwk(json!({
+            "kty": "OKP",
+            "crv": "Ed25519",
+            "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"
+        }));
+        assert_eq!(
+            thumbprint_input(&key).unwrap(),
+            r#"{"crv":"Ed25519","kty":"OKP","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}"#
+        );
+        assert_eq!(
+            thumbprint(&key).unwrap(),
+            "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"
+        );
+    }
+
+    #[test]
+    fn thumbprint_of_key_missing_a_required_member_fails() {
+        let key = jwk(json!({ "kty": "EC", "crv": "P-256", "x": "xx" }));
+        assert_eq!(thumbprint(&key).unwrap_err().code, ErrorCode::ConfigInvalid);
+        let key = jwk(json!({ "kty": "oct" }));
+        assert_eq!(thumbprint(&key).unwrap_err().code, ErrorCode::ConfigInvalid);
+    }
+
+    #[test]
+    fn jwks_skips_unknown_kty_and_malformed_keys_and_ignores_unknown_members() {
+        let jwks = set(vec![
+            json!({ "kty": "oct", "k": "c2VjcmV0" }),
+            json!({ "kty": "OKP", "crv": "Ed25519", "x": "xx" }),
+            json!("not a key"),
+            json!({ "no": "kty" }),
+            json!({ "kty": "RSA", "kid": "r", "n": "nn", "e": "AQAB", "x5t": "t", "d": "private" }),
+            ec("e", "P-256"),
+        ]);
+        let kids: Vec<_> = jwks.keys.iter().map(|k| k.kid.as_deref()).collect();
+        assert_eq!(kids, [Some("r"), Some("e")]);
+        let serialized = serde_json::to_value(&jwks.keys[0]).unwrap();
+        assert_eq!(
+            serialized,
+            json!({ "kty": "RSA", "kid": "r", "n": "nn", "e": "AQAB" }),
+            "private and unknown members are dropped"
+        );
+    }
+
+    #[test]
+    fn jwks_tolerates_unknown_top_level_members() {
+        let jwks = Jwks::parse(r#"{"keys":[{"kty":"RSA","n":"n","e":"e"}],"extra":1}"#).unwrap();
+        assert_eq!(jwks.keys.len(), 1);
+    }
+
+    #[test]
+    fn jwks_that_is_not_a_key_set_is_discovery_failed() {
+        for body in ["not json", "{}", r#"{"keys":{}}"#, "[]"] {
+            let err = Jwks::parse(body).unwrap_err();
+            assert_eq!(err.code, ErrorCode::DiscoveryFailed, "{body}");
+        }
+    }
+
+    #[test]
+    fn use_serializes_as_use() {
+        let key =
+            jwk(json!({ "kty": "RSA", "n": "n", "e": "e", "use": "sig", "key_ops": ["verify"] }));
+        assert_eq!(key.key_use.as_deref(), Some("sig"));
+        let back = serde_json::to_value(&key).unwrap();
+        assert_eq!(back["use"], "sig");
+        assert_eq!(back["key_ops"], json!(["verify"]));
+    }
+
+    #[test]
+    fn selects_the_key_with_the_token_kid() {
+        let jwks = set(vec![rsa(Some("a")), rsa(Some("b"))]);
+        let key = select_key(&jwks, Some("b"), "RS256").unwrap();
+        assert_eq!(key.kid.as_deref(), Some("b"));
+    }
+
+    #[test]
+    fn kid_not_in_the_set_is_unknown_key() {
+        let jwks = set(vec![rsa(Some("a"))]);
+        assert_unknown_key(select_key(&jwks, Some("rotated"), "RS256"));
+    }
+
+    #[test]
+    fn token_kid_does_not_match_a_key_without_kid() {
+        let jwks = set(vec![rsa(None)]);
+        assert_unknown_key(select_key(&jwks, Some("a"), "RS256"));
+    }
+
+    #[test]
+    fn without_kid_the_single_fitting_key_is_chosen() {
+        let jwks = set(vec![rsa(None), ec("e", "P-256")]);
+        let key = select_key(&jwks, None, "ES256").unwrap();
+        assert_eq!(key.kid.as_deref(), Some("e"));
+        let key = select_key(&jwks, None, "PS256").unwrap();
+        assert_eq!(key.kty, "RSA");
+    }
+
+    #[test]
+    fn without_kid_several_fitting_keys_are_unknown_key() {
+        let jwks = set(vec![rsa(Some("a")), rsa(Some("b"))]);
+        assert_unknown_key(select_key(&jwks, None, "RS256"));
+    }
+
+    #[test]
+    fn without_kid_and_no_fitting_key_is_unknown_key() {
+        let jwks = set(vec![ec("e", "P-256")]);
+        assert_unknown_key(select_key(&jwks, None, "RS256"));
+        assert_unknown_key(select_key(&Jwks::default(), None, "RS256"));
+    }
+
+    #[test]
+    fn rsa_key_does_not_fit_an_ec_alg_and_back() {
+        let jwks = set(vec![rsa(Some("k")), ec("k2", "P-256")]);
+        assert_unknown_key(select_key(&jwks, Some("k"), "ES256"));
+        assert_unknown_key(select_key(&jwks, Some("k2"), "RS256"));
+    }
+
+    #[test]
+    fn ec_curve_must_match_the_alg() {
+        let jwks = set(vec![
+            ec("p256", "P-256"),
+            ec("p384", "P-384"),
+            ec("p521", "P-521"),
+        ]);
+        select_key(&jwks, Some("p256"), "ES256").unwrap();
+        select_key(&jwks, Some("p384"), "ES384").unwrap();
+        select_key(&jwks, Some("p521"), "ES512").unwrap();
+        assert_unknown_key(select_key(&jwks, Some("p256"), "ES384"));
+        assert_unknown_key(select_key(&jwks, Some("p384"), "ES512"));
+        assert_unknown_key(select_key(&jwks, Some("p521"), "ES256"));
+    }
+
+    #[test]
+    fn key_for_encryption_is_not_used_to_verify() {
+        let mut key = rsa(Some("a"));
+        key["use"] = json!("enc");
+        assert_unknown_key(select_key(&set(vec![key]), Some("a"), "RS256"));
+    }
+
+    #[test]
+    fn key_with_sig_use_is_used() {
+        let mut key = rsa(Some("a"));
+        key["use"] = json!("sig");
+        select_key(&set(vec![key]), Some("a"), "RS256").unwrap();
+    }
+
+    #[test]
+    fn key_whose_key_ops_lack_verify_is_not_used() {
+        let mut key = rsa(Some("a"));
+        key["key_ops"] = json!(["encrypt"]);
+        assert_unknown_key(select_key(&set(vec![key.clone()]), Some("a"), "RS256"));
+        key["key_ops"] = json!(["verify"]);
+        select_key(&set(vec![key]), Some("a"), "RS256").unwrap();
+    }
+
+    #[test]
+    fn key_alg_must_equal_the_token_alg_when_present() {
+        let mut key = rsa(Some("a"));
+        key["alg"] = json!("RS256");
+        let jwks = set(vec![key]);
+        select_key(&jwks, Some("a"), "RS256").unwrap();
+        assert_unknown_key(select_key(&jwks, Some("a"), "PS256"));
+    }
+
+    #[test]
+    fn rsa_key_without_modulus_is_not_used() {
+        let jwks = set(vec![json!({ "kty": "RSA", "kid": "a", "e": "AQAB" })]);
+        assert_unknown_key(select_key(&jwks, Some("a"), "RS256"));
+    }
+
+    #[test]
+    fn unsupported_alg_fits_no_key() {
+        let jwks = set(vec![rsa(Some("a"))]);
+        assert_unknown_key(select_key(&jwks, Some("a"), "HS256"));
+        assert_unknown_key(select_key(&jwks, Some("a"), "none"));
+    }
+}

@@ -1,0 +1,207 @@
+//! WebCrypto: verify token signatures, sign DPoP proofs and client assertions, make DPoP keys.
+//! Private keys are always non-extractable; no key material enters wasm memory.
+
+use js_sys::{Array, Object, Uint8Array};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{CryptoKey, SubtleCrypto};
+
+use super::js::{from_js, get, json_to_js, object};
+use crate::core::{Error, ErrorCode};
+
+pub fn subtle() -> Result<SubtleCrypto, Error> {
+    let crypto = get(&js_sys::global(), "crypto");
+    let subtle = get(&crypto, "subtle");
+    subtle.dyn_into::<SubtleCrypto>().map_err(|_| {
+        Error::new(
+            ErrorCode::ConfigInvalid,
+            "WebCrypto (crypto.subtle) is unavailable: a secure context (https or localhost) is required",
+        )
+    })
+}
+
+fn hash_for(alg: &str) -> &'static str {
+    match &alg[2..] {
+        "384" => "SHA-384",
+        "512" => "SHA-512",
+        _ => "SHA-256",
+    }
+}
+
+fn curve_for(alg: &str) -> &'static str {
+    match alg {
+        "ES384" => "P-384",
+        "ES512" => "P-521",
+        _ => "P-256",
+    }
+}
+
+/// RFC 7518 §3.1: the WebCrypto algorithm to import a key for `alg` with.
+pub fn import_params(alg: &str) -> Result<Object, Error> {
+    let hash = JsValue::from_str(hash_for(alg));
+    match &alg[..2.min(alg.len())] {
+        "RS" => Ok(object(&[
+            ("name", "RSASSA-PKCS1-v1_5".into()),
+            ("hash", hash),
+        ])),
+        "PS" => Ok(object(&[("name", "RSA-PSS".into()), ("hash", hash)])),
+        "ES" => Ok(object(&[
+            ("name", "ECDSA".into()),
+            ("namedCurve", curve_for(alg).into()),
+        ])),
+        _ => Err(Error::new(
+            ErrorCode::UnsupportedAlg,
+            format!("{alg} cannot be used with WebCrypto"),
+        )),
+    }
+}
+
+/// The WebCrypto parameters for sign/verify with `alg` (RFC 7518 §3.3–3.5: PSS salt = hash size).
+pub fn sign_params(alg: &str) -> Result<Object, Error> {
+    let hash = hash_for(alg);
+    match &alg[..2.min(alg.len())] {
+        "RS" => Ok(object(&[("name", "RSASSA-PKCS1-v1_5".into())])),
+        "PS" => {
+            let salt = match hash {
+                "SHA-384" => 48,
+                "SHA-512" => 64,
+                _ => 32,
+            };
+            Ok(object(&[
+                ("name", "RSA-PSS".into()),
+                ("saltLength", JsValue::from(salt)),
+            ]))
+        }
+        "ES" => Ok(object(&[("name", "ECDSA".into()), ("hash", hash.into())])),
+        _ => Err(Error::new(
+            ErrorCode::UnsupportedAlg,
+            format!("{alg} cannot be used with WebCrypto"),
+        )),
+    }
+}
+
+fn usages(usage: &str) -> JsValue {
+    Array::of1(&JsValue::from_str(usage)).into()
+}
+
+async fn run(
+    promise: Result<js_sys::Promise, JsValue>,
+    code: ErrorCode,
+    what: &str,
+) -> Result<JsValue, Error> {
+    let promise = promise.map_err(|e| from_js(code, what, &e))?;
+    JsFuture::from(promise)
+        .await
+        .map_err(|e| from_js(code, what, &e))
+}
+
+/// Imports a public JWK (from a JWKS) for verification, non-extractable.
+pub async fn import_public_jwk(jwk: &serde_json::Value, alg: &str) -> Result<CryptoKey, Error> {
+    // Only the public members: a JWKS entry may carry `alg`/`use`/`key_ops` that WebCrypto
+    // would check against our own use.
+    let mut public = serde_json::Map::new();
+    for member in ["kty", "crv", "x", "y", "n", "e"] {
+        if let Some(v) = jwk.get(member) {
+            public.insert(member.into(), v.clone());
+        }
+    }
+    let data: Object = json_to_js(&serde_json::Value::Object(public)).unchecked_into();
+    let key = run(
+        subtle()?.import_key_with_object(
+            "jwk",
+            &data,
+            &import_params(alg)?,
+            false,
+            &usages("verify"),
+        ),
+        ErrorCode::UnknownKey,
+        "the JWKS key could not be imported",
+    )
+    .await?;
+    Ok(key.unchecked_into())
+}
+
+/// Imports the client's private JWK for signing assertions, never extractable.
+pub async fn import_private_jwk(jwk: &JsValue, alg: &str) -> Result<CryptoKey, Error> {
+    // Strip members that would make importKey refuse a usage or flag extractability.
+    let copy = Object::assign(&Object::new(), jwk.unchecked_ref());
+    for member in ["key_ops", "ext", "use", "alg"] {
+        let _ = js_sys::Reflect::delete_property(&copy, &JsValue::from_str(member));
+    }
+    let key = run(
+        subtle()?.import_key_with_object(
+            "jwk",
+            &copy,
+            &import_params(alg)?,
+            false,
+            &usages("sign"),
+        ),
+        ErrorCode::ConfigInvalid,
+        "clientAuth.jwk could not be imported as a private signing key",
+    )
+    .await?;
+    Ok(key.unchecked_into())
+}
+
+pub async fn verify(
+    alg: &str,
+    key: &CryptoKey,
+    signature: &[u8],
+    data: &[u8],
+) -> Result<bool, Error> {
+    let ok = run(
+        subtle()?.verify_with_object_and_u8_array_and_u8_array(
+            &sign_params(alg)?,
+            key,
+            signature,
+            data,
+        ),
+        ErrorCode::SignatureInvalid,
+        "signature verification failed",
+    )
+    .await?;
+    Ok(ok.as_bool().unwrap_or(false))
+}
+
+pub async fn sign(alg: &str, key: &CryptoKey, data: &[u8]) -> Result<Vec<u8>, Error> {
+    let sig = run(
+        subtle()?.sign_with_object_and_u8_array(&sign_params(alg)?, key, data),
+        ErrorCode::ConfigInvalid,
+        "signing failed (is the key right for the algorithm?)",
+    )
+    .await?;
+    Ok(Uint8Array::new(&sig).to_vec())
+}
+
+/// A DPoP key pair (RFC 9449 §2): ES256, private half non-extractable.
+pub async fn generate_dpop_key() -> Result<(CryptoKey, CryptoKey), Error> {
+    let params = object(&[("name", "ECDSA".into()), ("namedCurve", "P-256".into())]);
+    let usages: JsValue = Array::of2(&"sign".into(), &"verify".into()).into();
+    let pair = run(
+        subtle()?.generate_key_with_object(&params, false, &usages),
+        ErrorCode::ConfigInvalid,
+        "could not generate a DPoP key",
+    )
+    .await?;
+    let private: CryptoKey = get(&pair, "privateKey").unchecked_into();
+    let public: CryptoKey = get(&pair, "publicKey").unchecked_into();
+    Ok((private, public))
+}
+
+/// The public JWK of a key (only `kty`, `crv`, `x`, `y` / `n`, `e`), for the DPoP header.
+pub async fn export_public_jwk(public: &CryptoKey) -> Result<serde_json::Value, Error> {
+    let jwk = run(
+        subtle()?.export_key("jwk", public),
+        ErrorCode::ConfigInvalid,
+        "could not export the DPoP public key",
+    )
+    .await?;
+    let mut out = serde_json::Map::new();
+    for member in ["kty", "crv", "x", "y", "n", "e"] {
+        if let Some(v) = get(&jwk, member).as_string() {
+            out.insert(member.into(), serde_json::Value::String(v));
+        }
+    }
+    Ok(serde_json::Value::Object(out))
+}

@@ -1,0 +1,60 @@
+// Drives a login through the built package in a real page: loginWithRedirect on one page load,
+// handleRedirectCallback on the next, as an EPJ frontend does.
+
+export const APP_PATH = '/e2e/app.html';
+
+export function clientOptions(stack, { clientId = 'helseid-wasm-rs256', assertion = false, extra } = {}) {
+  const client = stack.double.clients.find((c) => c.clientId === clientId);
+  return {
+    issuer: stack.double.issuer,
+    clientId,
+    jwk: assertion ? undefined : client.privateJwk,
+    assertionUrl: assertion ? `${stack.double.apiOrigin}/assertion` : undefined,
+    extra,
+  };
+}
+
+export async function openApp(page, origin, query = '') {
+  await page.goto(`${origin}${APP_PATH}${query}`);
+  await page.waitForFunction(() => window.ready === true);
+}
+
+/** Starts a login and waits for the browser to come back to the app with a callback. */
+export async function startLogin(page, stack, opts, loginOptions = {}, { fresh = false } = {}) {
+  await openApp(page, stack.appOrigin);
+  // A fresh tab: no DPoP nonce remembered from an earlier login.
+  if (fresh) await page.evaluate(() => sessionStorage.clear());
+  const back = page.waitForURL(
+    (u) => u.pathname === APP_PATH && (u.searchParams.has('state') || u.searchParams.has('error')),
+    { timeout: 20_000 },
+  );
+  const failure = await page
+    .evaluate(async ({ o, l }) => {
+      try {
+        const client = await window.makeClient(o);
+        await client.loginWithRedirect(l);
+        return null;
+      } catch (e) {
+        return window.errorInfo(e);
+      }
+    }, { o: opts, l: loginOptions })
+    .catch(() => null); // the navigation ends the page's context
+  if (failure) throw new Error(`loginWithRedirect failed: ${JSON.stringify(failure)}`);
+  await back;
+  await page.waitForFunction(() => window.ready === true);
+  return page.url();
+}
+
+/** Runs handleRedirectCallback on the current page; returns { session, href } or { error }. */
+export async function finishLogin(page, opts, url) {
+  return page.evaluate(async ({ o, url }) => {
+    try {
+      const client = await window.makeClient(o);
+      window.client = client;
+      const session = await client.handleRedirectCallback(url);
+      return { session, href: location.href };
+    } catch (e) {
+      return { error: window.errorInfo(e), href: location.href };
+    }
+  }, { o: opts, url });
+}

@@ -1,0 +1,88 @@
+// End-to-end harness: a static app server + the HelseID test double, and a headless Chromium.
+//
+//   const stack = await startStack({ accessTokenTtl: 30 });
+//   stack.appOrigin, stack.double.issuer, stack.double.apiOrigin, await stack.close();
+//
+//   const b = await launchBrowser();
+//   const page = await b.newPage(); ...; await b.close();
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+import { startDouble } from '../../www/dev-idp/double.mjs';
+import { startStatic } from '../../www/dev-idp/static.mjs';
+
+export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+export const CHROMIUM_ARGS = Object.freeze([
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+]);
+
+/**
+ * Starts the static server (ephemeral port, so appOrigin is known) and then the double.
+ * @param {object} [opts] passed to startDouble (appOrigin is set here), plus:
+ * @param {object} [opts.static] options for startStatic (routes, root, headers, ...)
+ * @returns {Promise<{appOrigin: string, static: object, double: object, close(): Promise<void>}>}
+ */
+export async function startStack(opts = {}) {
+  const { static: staticOpts = {}, ...doubleOpts } = opts;
+  const stat = await startStatic({ port: 0, ...staticOpts });
+  let dbl;
+  try {
+    dbl = await startDouble({ ...doubleOpts, appOrigin: stat.origin });
+  } catch (err) {
+    await stat.close();
+    throw err;
+  }
+  return {
+    appOrigin: stat.origin,
+    static: stat,
+    double: dbl,
+    async close() {
+      await Promise.allSettled([dbl.close(), stat.close()]);
+    },
+  };
+}
+
+/**
+ * Launches the system Chromium (never downloads one) with a fresh temporary profile.
+ * @param {object} [opts]
+ * @param {string[]} [opts.args] extra Chromium arguments
+ * @param {object} [opts.contextOptions] extra launchPersistentContext options
+ * @returns {Promise<{context: import('playwright-core').BrowserContext, page: import('playwright-core').Page,
+ *   newPage(): Promise<import('playwright-core').Page>, userDataDir: string, close(): Promise<void>}>}
+ */
+export async function launchBrowser({ args = [], contextOptions = {} } = {}) {
+  const userDataDir = await mkdtemp(join(tmpdir(), 'helseid-wasm-e2e-'));
+  let context;
+  try {
+    // launchPersistentContext owns --user-data-dir (Playwright refuses it inside args).
+    context = await chromium.launchPersistentContext(userDataDir, {
+      executablePath: CHROMIUM_PATH,
+      headless: true,
+      args: [...CHROMIUM_ARGS, ...args],
+      timeout: 20_000,
+      ...contextOptions,
+    });
+  } catch (err) {
+    await rm(userDataDir, { recursive: true, force: true });
+    throw err;
+  }
+  const page = context.pages()[0] ?? await context.newPage();
+  return {
+    context,
+    page,
+    newPage: () => context.newPage(),
+    userDataDir,
+    async close() {
+      await context.close().catch(() => {});
+      await rm(userDataDir, { recursive: true, force: true }).catch(() => {});
+    },
+  };
+}

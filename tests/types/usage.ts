@@ -1,0 +1,49 @@
+// Type-checks the generated .d.ts against the API.md contract: every name and shape used here
+// must exist with these types (tsc fails otherwise).
+import init, { HelseIdClient, decodeJwt, verifyJwt, isHelseIdError, version } from "../../pkg/helseid_wasm.js";
+import type { HelseIdConfig, Session, HelseIdError, HelseIdErrorCode, VerifyOptions } from "../../pkg/helseid_wasm.js";
+
+export async function usage(key: CryptoKey): Promise<void> {
+  await init();
+  const config: HelseIdConfig = {
+    issuer: "https://helseid-sts.test.nhn.no",
+    clientId: "client",
+    redirectUri: "https://app.example/",
+    scope: "openid profile offline_access",
+    resources: ["e-helse:sfm.api"],
+    clientAuth: { type: "private_key_jwt", key, alg: "PS256" },
+    requireSfmId: true,
+    requiredSecurityLevel: "4",
+    storage: "session",
+  };
+  const client: HelseIdClient = await HelseIdClient.create(config);
+  await client.loginWithRedirect({ loginHint: "x", acrValues: "Level4", extraParams: { a: "b" } });
+  if (client.isRedirectCallback()) {
+    const session: Session = await client.handleRedirectCallback();
+    const pid: string | undefined = session.helseid.pid;
+    const type: "DPoP" | "Bearer" = session.tokenType;
+    void pid; void type;
+  }
+  const token: string = await client.getAccessToken({ resource: "e-helse:sfm.api", forceRefresh: false });
+  const response: Response = await client.fetch("https://api.example/x", { method: "POST" }, { resource: "e-helse:sfm.api" });
+  const refreshed: Session = await client.refresh();
+  const current: Session | null = client.session();
+  const off: () => void = client.on("tokenRefreshed", (s) => void s);
+  off();
+  await client.logout({ state: "s" });
+  client.dispose();
+  const decoded = decodeJwt(token);
+  const header: Record<string, unknown> = decoded.header;
+  const options: VerifyOptions = { jwks: { keys: [] }, issuer: "i", audience: ["a"], nowSeconds: 1 };
+  const claims: Record<string, unknown> = await verifyJwt(token, options);
+  try { await client.refresh(); } catch (e: unknown) {
+    if (isHelseIdError(e)) {
+      const err: HelseIdError = e;
+      const code: HelseIdErrorCode = err.code;
+      const retry: boolean = err.retryable;
+      void code; void retry;
+    }
+  }
+  const v: string = version();
+  void response; void refreshed; void current; void header; void claims; void v;
+}

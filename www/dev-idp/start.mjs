@@ -1,0 +1,64 @@
+#!/usr/bin/env node
+// Demo CLI: the HelseID test double + the static app server, on fixed loopback ports.
+//
+//   node www/dev-idp/start.mjs            (or: npm run dev-idp)
+//
+// Environment:
+//   APP_PORT=4000 OP_PORT=4010 API_PORT=4011   ports (all on 127.0.0.1)
+//   AUTO_LOGIN=0          show the test-user picker instead of signing in the first user
+//   ACCESS_TOKEN_TTL=60   access token lifetime, seconds (also ID_TOKEN_TTL, REFRESH_TOKEN_TTL)
+//   QUIET=0               log oidc-provider error details (default: verbose here)
+import { startDouble } from './double.mjs';
+import { startStatic } from './static.mjs';
+
+const HOST = '127.0.0.1';
+const int = (name, dflt) => {
+  const v = process.env[name];
+  if (v === undefined || v === '') return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer`);
+  return n;
+};
+const bool = (name, dflt) => {
+  const v = process.env[name];
+  if (v === undefined || v === '') return dflt;
+  return !['0', 'false', 'no', 'off'].includes(v.toLowerCase());
+};
+
+const appPort = int('APP_PORT', 4000);
+const stat = await startStatic({ host: HOST, port: appPort });
+const dbl = await startDouble({
+  host: HOST,
+  opPort: int('OP_PORT', 4010),
+  apiPort: int('API_PORT', 4011),
+  appOrigin: stat.origin,
+  autoLogin: bool('AUTO_LOGIN', true),
+  accessTokenTtl: int('ACCESS_TOKEN_TTL', 60),
+  idTokenTtl: int('ID_TOKEN_TTL', 300),
+  refreshTokenTtl: int('REFRESH_TOKEN_TTL', 3600),
+  quiet: bool('QUIET', false),
+});
+
+const o = dbl.options();
+console.log(`HelseID test double (TEST ONLY, loopback)
+  app (static)   ${stat.origin}/            (/pkg/* -> pkg/, /e2e/* -> tests/e2e/pages/, rest -> www/)
+  issuer         ${dbl.issuer}
+  discovery      ${dbl.issuer}/.well-known/openid-configuration
+  demo API       ${dbl.apiOrigin}/api/whoami, POST ${dbl.apiOrigin}/api/Session/create
+  assertions     POST ${dbl.apiOrigin}/assertion  {"audience","endpoint","clientId"}
+  control        ${dbl.issuer}/__test/counts | POST /__test/reset | POST /__test/options
+  clients        ${dbl.clients.map((c) => `${c.clientId} (${c.alg})`).join(', ')}
+  redirect URIs  ${dbl.redirectUris.join(', ')}
+  users          ${dbl.users.map((u) => `${u.key} (level ${u.security_level})`).join(', ')}; login_hint=deny denies
+  autoLogin=${o.autoLogin} accessTokenTtl=${o.accessTokenTtl}s idTokenTtl=${o.idTokenTtl}s refreshTokenTtl=${o.refreshTokenTtl}s
+Ctrl-C to stop.`);
+
+let stopping = false;
+async function stop() {
+  if (stopping) return;
+  stopping = true;
+  await Promise.allSettled([dbl.close(), stat.close()]);
+  process.exit(0);
+}
+process.on('SIGINT', stop);
+process.on('SIGTERM', stop);
