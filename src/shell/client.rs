@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::rc::{Rc, Weak};
 
 use js_sys::{Function, Object, Promise};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -22,7 +23,7 @@ use crate::core::token::{self, TokenResponse, TokenType};
 use crate::core::{assertion, dpop, jws, jwt, pkce, uri, Error, ErrorCode};
 
 use super::js::{self, from_js, get, get_string, object, to_js_error};
-use super::{crypto, http, store, verify};
+use super::{crypto, http, store, tabs, verify};
 
 type Res<T> = Result<T, Error>;
 
@@ -46,16 +47,53 @@ struct DpopKey {
     jkt: String,
 }
 
-/// The tokens of a session. Debug never prints them.
-#[derive(Clone)]
+/// An access token for one resource (RFC 8707), with when it expires and the generation that
+/// brought it.
+#[derive(Clone, Serialize, Deserialize)]
+struct ResourceToken {
+    token: String,
+    expires_at: i64,
+    generation: f64,
+}
+
+/// The tokens of a session, shared with the other tabs of this origin (memory to memory).
+/// `generation` grows with every change (milliseconds, so tabs can order them); Debug is not
+/// derived, so nothing prints a token.
+#[derive(Clone, Serialize, Deserialize)]
 struct Tokens {
+    generation: f64,
     access_token: String,
+    /// Generation of `access_token` (a refresh for another resource does not renew it).
+    access_generation: f64,
     refresh_token: Option<String>,
     id_token: Option<String>,
     session: Session,
-    /// Access tokens for other resources (RFC 8707), obtained by refresh.
-    resource_tokens: HashMap<String, (String, i64)>,
+    /// Access tokens for other resources, obtained by refresh.
+    resource_tokens: HashMap<String, ResourceToken>,
 }
+
+impl Tokens {
+    /// The token for `resource` (None: the default), and when it expires.
+    fn token_for(&self, resource: Option<&str>) -> Option<(String, i64, f64)> {
+        match resource {
+            None => Some((
+                self.access_token.clone(),
+                self.session.expires_at,
+                self.access_generation,
+            )),
+            Some(r) => self
+                .resource_tokens
+                .get(r)
+                .map(|t| (t.token.clone(), t.expires_at, t.generation)),
+        }
+    }
+}
+
+/// The BroadcastChannel to the other tabs and the handler that must live as long.
+type Channel = (
+    web_sys::BroadcastChannel,
+    Closure<dyn FnMut(web_sys::MessageEvent)>,
+);
 
 struct Inner {
     config: Config,
@@ -70,7 +108,15 @@ struct Inner {
     listeners: RefCell<Vec<(u32, String, Function)>>,
     next_listener: Cell<u32>,
     timer: Cell<Option<i32>>,
+    /// Consecutive failed timer refreshes, for the backoff.
+    failures: Cell<u32>,
     disposed: Cell<bool>,
+    /// The BroadcastChannel to the other tabs, and its message handler.
+    channel: RefCell<Option<Channel>>,
+    /// Releases the shared "this tab holds a session" lock.
+    holder: RefCell<Option<Function>>,
+    /// Resolved when a session of at least this generation arrives from another tab.
+    waiters: RefCell<Vec<(f64, Function)>>,
 }
 
 #[wasm_bindgen]
@@ -486,6 +532,7 @@ impl Inner {
         response: TokenResponse,
         nonce: Option<&str>,
         previous: Option<&Tokens>,
+        generation: f64,
     ) -> Res<Tokens> {
         let now = js::now_seconds();
         let token_type = token::check_token_type(&response.token_type, self.config.dpop)?;
@@ -558,6 +605,8 @@ impl Inner {
             helseid,
         };
         Ok(Tokens {
+            generation,
+            access_generation: generation,
             access_token: response.access_token,
             refresh_token: response
                 .refresh_token
@@ -593,49 +642,177 @@ impl Inner {
         // sessionStorage (one tab, API.md `storage: "session"`); never localStorage.
         match &*self.tokens.borrow() {
             Some(t) => {
-                let value = serde_json::json!({
-                    "accessToken": t.access_token, "refreshToken": t.refresh_token,
-                    "idToken": t.id_token, "session": t.session,
-                });
-                let _ = store::session_set(&self.session_key(), &value.to_string());
+                if let Ok(json) = serde_json::to_string(t) {
+                    let _ = store::session_set(&self.session_key(), &json);
+                }
             }
             None => store::session_remove(&self.session_key()),
         }
     }
 
-    fn restore(&self) {
+    /// `storage: "session"`: the tokens this tab kept across a reload.
+    fn restore_tokens(&self) -> Option<Tokens> {
         if self.config.storage != StorageMode::Session {
-            return;
+            return None;
         }
-        let Some(text) = store::session_get(&self.session_key()) else {
-            return;
-        };
-        let Ok(value) = serde_json::from_str::<Value>(&text) else {
-            return;
-        };
-        let session: Option<Session> = serde_json::from_value(value["session"].clone()).ok();
-        if let (Some(access_token), Some(session)) = (value["accessToken"].as_str(), session) {
-            *self.tokens.borrow_mut() = Some(Tokens {
-                access_token: access_token.to_string(),
-                refresh_token: value["refreshToken"].as_str().map(String::from),
-                id_token: value["idToken"].as_str().map(String::from),
-                session,
-                resource_tokens: HashMap::new(),
-            });
-        }
+        serde_json::from_str(&store::session_get(&self.session_key())?).ok()
     }
 
-    fn set_tokens(self: &Rc<Self>, tokens: Option<Tokens>) {
+    /// HelseID: every token request names one resource (RFC 8707 §2.2); the default is the
+    /// expected audience when it is one of `resources`, else the first resource.
+    fn default_resource(&self) -> Option<&str> {
+        let resources = &self.config.resources;
+        let expected = self.config.expected_audience.as_deref();
+        expected
+            .filter(|a| resources.iter().any(|r| r == a))
+            .or(resources.first().map(String::as_str))
+    }
+
+    fn lock_name(&self, what: &str) -> String {
+        format!(
+            "helseid-wasm:{what}:{}:{}",
+            self.config.issuer, self.config.client_id
+        )
+    }
+
+    /// Stores new tokens here, in sessionStorage when asked, and tells the other tabs.
+    fn set_tokens(self: &Rc<Self>, tokens: Option<Tokens>, announce: bool) {
+        let had = self.tokens.borrow().is_some();
+        if let (Some(new), Some(key)) = (&tokens, self.dpop_key.borrow().as_ref()) {
+            // A session from another tab may be bound to a newer key (a new login there).
+            if jkt_of(&new.session) != Some(key.jkt.as_str()) {
+                self.dpop_key.replace(None);
+            }
+        }
+        let generation = tokens.as_ref().map(|t| t.generation);
         *self.tokens.borrow_mut() = tokens;
         self.persist();
         self.schedule_refresh();
+        match (had, generation) {
+            (false, Some(_)) => {
+                *self.holder.borrow_mut() = tabs::hold_shared(&self.lock_name("holder"))
+            }
+            (true, None) => {
+                if let Some(release) = self.holder.borrow_mut().take() {
+                    let _ = release.call0(&JsValue::NULL);
+                }
+            }
+            _ => {}
+        }
+        if let Some(generation) = generation {
+            let ready: Vec<Function> = {
+                let mut waiters = self.waiters.borrow_mut();
+                let (done, pending): (Vec<_>, Vec<_>) =
+                    waiters.drain(..).partition(|(g, _)| *g <= generation);
+                *waiters = pending;
+                done.into_iter().map(|(_, f)| f).collect()
+            };
+            for resolve in ready {
+                let _ = resolve.call1(&JsValue::NULL, &JsValue::TRUE);
+            }
+            if announce {
+                self.announce_session();
+            }
+        }
     }
 
-    /// Ends a session that ended without `logout()`: tokens go, `sessionExpired` fires once.
+    fn broadcast(&self, message: &Value) {
+        if let Some((channel, _)) = &*self.channel.borrow() {
+            let _ = channel.post_message(&JsValue::from_str(&message.to_string()));
+        }
+    }
+
+    fn announce_session(&self) {
+        let tokens = self.tokens.borrow().clone();
+        if let Some(tokens) = tokens {
+            self.broadcast(&serde_json::json!({ "t": "session", "tokens": tokens }));
+        }
+    }
+
+    /// Messages from the other tabs of this origin.
+    fn on_message(self: &Rc<Self>, data: &str) {
+        let Ok(message) = serde_json::from_str::<Value>(data) else {
+            return;
+        };
+        match message["t"].as_str() {
+            Some("hello") => self.announce_session(),
+            Some("session") => {
+                let Ok(tokens) = serde_json::from_value::<Tokens>(message["tokens"].clone()) else {
+                    return;
+                };
+                let current = self.tokens.borrow().as_ref().map(|t| t.generation);
+                if current.is_some_and(|g| g >= tokens.generation) {
+                    return;
+                }
+                let refreshed = current.is_some();
+                let session = tokens.session.clone();
+                self.set_tokens(Some(tokens), false);
+                if refreshed {
+                    self.emit("tokenRefreshed", &session_to_js(&session));
+                }
+            }
+            Some("logout") if self.tokens.borrow().is_some() => {
+                self.set_tokens(None, false);
+                self.emit("loggedOut", &JsValue::UNDEFINED);
+            }
+            Some("expired") if self.tokens.borrow().is_some() => {
+                self.set_tokens(None, false);
+                self.emit("sessionExpired", &JsValue::UNDEFINED);
+            }
+            _ => {}
+        }
+    }
+
+    fn open_channel(self: &Rc<Self>) {
+        let Ok(channel) = web_sys::BroadcastChannel::new(&self.lock_name("session")) else {
+            return;
+        };
+        let weak = Rc::downgrade(self);
+        let handler = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(
+            move |event: web_sys::MessageEvent| {
+                if let (Some(inner), Some(data)) = (weak.upgrade(), event.data().as_string()) {
+                    inner.on_message(&data);
+                }
+            },
+        );
+        channel.set_onmessage(Some(handler.as_ref().unchecked_ref()));
+        *self.channel.borrow_mut() = Some((channel, handler));
+    }
+
+    /// Waits (bounded) until tokens of at least `generation` are here.
+    async fn wait_for_generation(&self, generation: f64, timeout_ms: i32) -> bool {
+        if self
+            .tokens
+            .borrow()
+            .as_ref()
+            .is_some_and(|t| t.generation >= generation)
+        {
+            return true;
+        }
+        let (promise, resolve) = tabs::timeout_promise(timeout_ms);
+        self.waiters.borrow_mut().push((generation, resolve));
+        JsFuture::from(promise)
+            .await
+            .map(|v| v.is_truthy())
+            .unwrap_or(false)
+    }
+
+    /// A new tab asks a tab that holds the session for it (without a redirect).
+    async fn join_other_tabs(self: &Rc<Self>) {
+        if self.tokens.borrow().is_some() || !tabs::is_held(&self.lock_name("holder")).await {
+            return;
+        }
+        self.broadcast(&serde_json::json!({ "t": "hello" }));
+        self.wait_for_generation(f64::MIN_POSITIVE, 2_000).await;
+    }
+
+    /// Ends a session that ended without `logout()`: tokens go here and in the other tabs,
+    /// `sessionExpired` fires once per tab.
     fn expire(self: &Rc<Self>) -> Error {
         let had = self.tokens.borrow().is_some();
-        self.set_tokens(None);
+        self.set_tokens(None, false);
         if had {
+            self.broadcast(&serde_json::json!({ "t": "expired" }));
             self.emit("sessionExpired", &JsValue::UNDEFINED);
         }
         Error::new(
@@ -672,10 +849,15 @@ impl Inner {
             if let Some(inner) = weak.upgrade() {
                 inner.timer.set(None);
                 wasm_bindgen_futures::spawn_local(async move {
-                    if let Err(e) = inner.refresh_shared(None).await {
-                        if e.retryable && inner.tokens.borrow().is_some() {
-                            inner.set_timer(10_000);
+                    match inner.refresh_shared(None).await {
+                        Ok(()) => inner.failures.set(0),
+                        Err(e) if e.retryable && inner.tokens.borrow().is_some() => {
+                            // Backoff: 5 s, 10 s, 20 s, ... at most a minute.
+                            let n = inner.failures.get().min(4);
+                            inner.failures.set(n + 1);
+                            inner.set_timer(5_000 << n);
                         }
+                        Err(_) => {}
                     }
                 });
             }
@@ -688,7 +870,7 @@ impl Inner {
         }
     }
 
-    /// Concurrent callers share one refresh per resource.
+    /// Concurrent callers in this tab share one refresh per resource; tabs take turns.
     async fn refresh_shared(self: &Rc<Self>, resource: Option<String>) -> Res<()> {
         let key = resource.clone().unwrap_or_default();
         let existing = self.refreshing.borrow().get(&key).cloned();
@@ -697,13 +879,32 @@ impl Inner {
             None => {
                 let inner = self.clone();
                 let res = resource.clone();
+                // What the caller saw: a refresh by another tab after this point counts.
+                let seen = self
+                    .tokens
+                    .borrow()
+                    .as_ref()
+                    .and_then(|t| t.token_for(res.as_deref()))
+                    .map_or(0.0, |(_, _, g)| g);
                 let p = future_to_promise(async move {
-                    let result = inner.refresh_once(res.as_deref()).await;
+                    let lock = inner.lock_name("refresh");
+                    let worker = inner.clone();
+                    let work_resource = res.clone();
+                    let result = tabs::with_lock(&lock, move || {
+                        future_to_promise(async move {
+                            worker
+                                .refresh_under_lock(work_resource.as_deref(), seen)
+                                .await
+                                .map(|_| JsValue::UNDEFINED)
+                                .map_err(err_js)
+                        })
+                    })
+                    .await;
                     inner
                         .refreshing
                         .borrow_mut()
                         .remove(&res.unwrap_or_default());
-                    result.map(|_| JsValue::UNDEFINED).map_err(err_js)
+                    result
                 });
                 self.refreshing.borrow_mut().insert(key, p.clone());
                 p
@@ -715,15 +916,55 @@ impl Inner {
             .map_err(|e| js_error_back(&e))
     }
 
+    /// Inside the refresh lock: another tab may have refreshed while this one waited.
+    async fn refresh_under_lock(self: &Rc<Self>, resource: Option<&str>, seen: f64) -> Res<()> {
+        let shared = store::idb_get(&self.lock_name("generation"))
+            .await
+            .ok()
+            .and_then(|v| v.as_f64())
+            .unwrap_or(0.0);
+        let local = self.tokens.borrow().as_ref().map_or(0.0, |t| t.generation);
+        if shared > local {
+            // Its tokens are on their way over the BroadcastChannel.
+            self.wait_for_generation(shared, 3_000).await;
+        }
+        let current = self
+            .tokens
+            .borrow()
+            .as_ref()
+            .and_then(|t| t.token_for(resource));
+        // Newer than what the caller saw: another tab (or call) refreshed meanwhile.
+        if current.is_some_and(|(_, _, generation)| generation > seen) {
+            return Ok(());
+        }
+        self.refresh_once(resource).await?;
+        let generation = self.tokens.borrow().as_ref().map_or(0.0, |t| t.generation);
+        let _ = store::idb_put(
+            &self.lock_name("generation"),
+            &JsValue::from_f64(generation),
+        )
+        .await;
+        Ok(())
+    }
+
+    fn next_generation(&self) -> f64 {
+        let local = self.tokens.borrow().as_ref().map_or(0.0, |t| t.generation);
+        js_sys::Date::now().max(local + 1.0)
+    }
+
     async fn refresh_once(self: &Rc<Self>, resource: Option<&str>) -> Res<()> {
         let previous = self.tokens.borrow().clone();
         let Some(previous) = previous else {
-            return Err(Error::new(ErrorCode::LoginRequired, "no session"));
+            return Err(Error::new(
+                ErrorCode::LoginRequired,
+                "no session: log in first",
+            ));
         };
         let Some(refresh_token) = previous.refresh_token.clone() else {
             return Err(self.expire());
         };
-        let params = token::refresh_params(&refresh_token, &self.config.client_id, resource);
+        let target = resource.or(self.default_resource());
+        let params = token::refresh_params(&refresh_token, &self.config.client_id, target);
         let response = self
             .post_to_as(&self.metadata.token_endpoint, &params)
             .await?;
@@ -735,21 +976,32 @@ impl Inner {
             }
             Err(e) => return Err(e),
         };
+        let generation = self.next_generation();
         match resource {
-            Some(resource) if Some(resource) != self.config.expected_audience.as_deref() => {
-                let at = self.check_resource_token(&response, resource).await?;
+            Some(resource) => {
+                let (token, expires_at) = self.check_resource_token(&response, resource).await?;
                 let mut tokens = previous.clone();
                 if let Some(rt) = response.refresh_token {
                     tokens.refresh_token = Some(rt);
                 }
-                tokens.resource_tokens.insert(resource.to_string(), at);
-                self.set_tokens(Some(tokens));
+                tokens.generation = generation;
+                tokens.resource_tokens.insert(
+                    resource.to_string(),
+                    ResourceToken {
+                        token,
+                        expires_at,
+                        generation,
+                    },
+                );
+                self.set_tokens(Some(tokens), true);
             }
-            _ => {
-                let mut tokens = self.complete(response, None, Some(&previous)).await?;
+            None => {
+                let mut tokens = self
+                    .complete(response, None, Some(&previous), generation)
+                    .await?;
                 tokens.resource_tokens = previous.resource_tokens.clone();
                 let session = tokens.session.clone();
-                self.set_tokens(Some(tokens));
+                self.set_tokens(Some(tokens), true);
                 self.emit("tokenRefreshed", &session_to_js(&session));
             }
         }
@@ -778,7 +1030,12 @@ impl Inner {
         );
         let at = self.verify(&response.access_token, &e).await?;
         let exp = at.claims.get("exp").and_then(|v| v.as_i64());
-        let expires_at = session::expires_at(now, response.expires_in, exp).unwrap_or(now);
+        let expires_at = session::expires_at(now, response.expires_in, exp).ok_or_else(|| {
+            Error::claim(
+                "exp",
+                "neither expires_in nor exp tells when the token expires",
+            )
+        })?;
         Ok((response.access_token.clone(), expires_at))
     }
 
@@ -791,47 +1048,36 @@ impl Inner {
         }
         let resource =
             resource.filter(|r| Some(r.as_str()) != self.config.expected_audience.as_deref());
-        let leeway = self.config.refresh_leeway_seconds;
-        for attempt in 0..2 {
-            {
-                let tokens = self.tokens.borrow();
-                let Some(tokens) = tokens.as_ref() else {
-                    return Err(Error::new(
-                        ErrorCode::LoginRequired,
-                        "no session: log in first",
-                    ));
-                };
-                let now = js::now_seconds();
-                let fresh = match &resource {
-                    None => Some((tokens.access_token.clone(), tokens.session.expires_at)),
-                    Some(r) => tokens.resource_tokens.get(r).cloned(),
-                };
-                if let Some((token, expires_at)) = fresh {
-                    if (!force || attempt > 0) && expires_at - leeway > now {
-                        return Ok(token);
-                    }
+        if !force {
+            let tokens = self.tokens.borrow();
+            let Some(tokens) = tokens.as_ref() else {
+                return Err(Error::new(
+                    ErrorCode::LoginRequired,
+                    "no session: log in first",
+                ));
+            };
+            if let Some((token, expires_at, _)) = tokens.token_for(resource.as_deref()) {
+                if expires_at - self.config.refresh_leeway_seconds > js::now_seconds() {
+                    return Ok(token);
                 }
             }
-            if attempt == 0 {
-                self.refresh_shared(resource.clone()).await?;
-            }
         }
+        self.refresh_shared(resource.clone()).await?;
         // A refresh that gives a token already within the leeway still returns it.
         let tokens = self.tokens.borrow();
         let tokens = tokens
             .as_ref()
-            .ok_or_else(|| Error::new(ErrorCode::LoginRequired, "no session"))?;
-        match &resource {
-            None => Ok(tokens.access_token.clone()),
-            Some(r) => tokens
-                .resource_tokens
-                .get(r)
-                .map(|(t, _)| t.clone())
-                .ok_or_else(|| {
-                    Error::new(ErrorCode::TokenRequestFailed, "no token for that resource")
-                }),
-        }
+            .ok_or_else(|| Error::new(ErrorCode::LoginRequired, "no session: log in first"))?;
+        tokens
+            .token_for(resource.as_deref())
+            .map(|(t, _, _)| t)
+            .ok_or_else(|| Error::new(ErrorCode::TokenRequestFailed, "no token for that resource"))
     }
+}
+
+/// `cnf.jkt` of a session's access token.
+fn jkt_of(session: &Session) -> Option<&str> {
+    session.access_token_claims.get("cnf")?.get("jkt")?.as_str()
 }
 
 fn unreachable_nonce<T>() -> Res<T> {
@@ -918,10 +1164,18 @@ impl HelseIdClient {
                     listeners: RefCell::new(Vec::new()),
                     next_listener: Cell::new(1),
                     timer: Cell::new(None),
+                    failures: Cell::new(0),
                     disposed: Cell::new(false),
+                    channel: RefCell::new(None),
+                    holder: RefCell::new(None),
+                    waiters: RefCell::new(Vec::new()),
                 });
-                inner.restore();
-                inner.schedule_refresh();
+                inner.open_channel();
+                let restored = inner.tokens.borrow().is_none().then(|| inner.restore_tokens()).flatten();
+                if let Some(tokens) = restored {
+                    inner.set_tokens(Some(tokens), false);
+                }
+                inner.join_other_tabs().await;
                 Ok(HelseIdClient { inner })
             }
             .await;
@@ -977,7 +1231,9 @@ impl HelseIdClient {
     #[wasm_bindgen(js_name = getAccessToken, unchecked_return_type = "Promise<string>")]
     pub fn get_access_token(
         &self,
-        #[wasm_bindgen(unchecked_optional_param_type = "{ resource?: string, forceRefresh?: boolean }")]
+        #[wasm_bindgen(
+            unchecked_optional_param_type = "{ resource?: string, forceRefresh?: boolean }"
+        )]
         options: Option<JsValue>,
     ) -> Promise {
         let options = options.unwrap_or(JsValue::UNDEFINED);
@@ -991,7 +1247,9 @@ impl HelseIdClient {
     #[wasm_bindgen(unchecked_return_type = "Promise<Session>")]
     pub fn refresh(
         &self,
-        #[wasm_bindgen(unchecked_optional_param_type = "{ resource?: string }")] options: Option<JsValue>,
+        #[wasm_bindgen(unchecked_optional_param_type = "{ resource?: string }")] options: Option<
+            JsValue,
+        >,
     ) -> Promise {
         let options = options.unwrap_or(JsValue::UNDEFINED);
         let inner = self.inner.clone();
@@ -1024,7 +1282,9 @@ impl HelseIdClient {
         &self,
         #[wasm_bindgen(unchecked_param_type = "string | Request")] input: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "RequestInit")] init: Option<JsValue>,
-        #[wasm_bindgen(unchecked_optional_param_type = "{ resource?: string }")] options: Option<JsValue>,
+        #[wasm_bindgen(unchecked_optional_param_type = "{ resource?: string }")] options: Option<
+            JsValue,
+        >,
     ) -> Promise {
         let init = init.unwrap_or(JsValue::UNDEFINED);
         let options = options.unwrap_or(JsValue::UNDEFINED);
@@ -1037,7 +1297,9 @@ impl HelseIdClient {
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn logout(
         &self,
-        #[wasm_bindgen(unchecked_optional_param_type = "{ state?: string }")] options: Option<JsValue>,
+        #[wasm_bindgen(unchecked_optional_param_type = "{ state?: string }")] options: Option<
+            JsValue,
+        >,
     ) -> Promise {
         let options = options.unwrap_or(JsValue::UNDEFINED);
         let inner = self.inner.clone();
@@ -1081,9 +1343,16 @@ impl HelseIdClient {
 
     /// Stops timers and listeners.
     pub fn dispose(&self) {
-        self.inner.disposed.set(true);
-        self.inner.clear_timer();
-        self.inner.listeners.borrow_mut().clear();
+        let inner = &self.inner;
+        inner.disposed.set(true);
+        inner.clear_timer();
+        inner.listeners.borrow_mut().clear();
+        if let Some((channel, _handler)) = inner.channel.borrow_mut().take() {
+            channel.close();
+        }
+        if let Some(release) = inner.holder.borrow_mut().take() {
+            let _ = release.call0(&JsValue::NULL);
+        }
     }
 }
 
@@ -1182,13 +1451,20 @@ impl Inner {
             &tx.code_verifier,
             &self.config.client_id,
         );
+        let mut params = params;
+        if let Some(resource) = self.default_resource() {
+            params.push(("resource".into(), resource.into()));
+        }
         let response = self
             .post_to_as(&self.metadata.token_endpoint, &params)
             .await?;
         let response = token::process_token_response(response.status, &response.body)?;
-        let tokens = self.complete(response, Some(&tx.nonce), None).await?;
+        let generation = self.next_generation();
+        let tokens = self
+            .complete(response, Some(&tx.nonce), None, generation)
+            .await?;
         let session = tokens.session.clone();
-        self.set_tokens(Some(tokens));
+        self.set_tokens(Some(tokens), true);
         Ok(session)
     }
 
@@ -1271,7 +1547,8 @@ impl Inner {
 
     async fn logout(self: &Rc<Self>, state: Option<String>) -> Res<Option<String>> {
         let tokens = self.tokens.borrow().clone();
-        self.set_tokens(None);
+        self.set_tokens(None, false);
+        self.broadcast(&serde_json::json!({ "t": "logout" }));
         self.clear_timer();
         if let (Some(endpoint), Some(rt)) = (
             self.metadata.revocation_endpoint.clone(),

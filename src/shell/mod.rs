@@ -5,6 +5,7 @@ mod crypto;
 mod http;
 mod js;
 mod store;
+mod tabs;
 mod verify;
 
 use serde_json::Value;

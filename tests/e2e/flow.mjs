@@ -49,12 +49,32 @@ export async function startLogin(page, stack, opts, loginOptions = {}, { fresh =
 export async function finishLogin(page, opts, url) {
   return page.evaluate(async ({ o, url }) => {
     try {
-      const client = await window.makeClient(o);
-      window.client = client;
-      const session = await client.handleRedirectCallback(url);
+      await window.attach(o);
+      const session = await window.client.handleRedirectCallback(url);
       return { session, href: location.href };
     } catch (e) {
       return { error: window.errorInfo(e), href: location.href };
     }
   }, { o: opts, url });
+}
+
+/** A full login on `page`; returns the session. */
+export async function login(page, stack, opts, loginOptions = {}) {
+  await startLogin(page, stack, opts, loginOptions);
+  const { session, error } = await finishLogin(page, opts);
+  if (error) throw new Error(`login failed: ${JSON.stringify(error)}`);
+  return session;
+}
+
+/** Runs `fn(client, arg)` in the page and returns its result, or `{ error }` for a rejection. */
+export async function withClient(page, fn, arg) {
+  return page.evaluate(async ({ src, arg }) => {
+    // eslint-disable-next-line no-new-func
+    const f = new Function(`return (${src})`)();
+    try {
+      return await f(window.client, arg);
+    } catch (e) {
+      return { error: window.errorInfo(e) };
+    }
+  }, { src: fn.toString(), arg });
 }

@@ -249,6 +249,23 @@ export async function startDouble(opts = {}) {
     quiet: 'boolean',
   };
 
+  // Transport faults for the next requests to an endpoint (tests only): `drop` closes the
+  // connection without an answer (the browser sees a network error); a number answers that HTTP
+  // status with an OAuth error body (CORS headers set, so the browser can read it).
+  const faults = new Map(); // route name -> [{ mode, retryAfter }]
+  function failNext({ endpoint, mode = 'drop', count = 1, retryAfter } = {}) {
+    if (typeof endpoint !== 'string') throw new TypeError('failNext: endpoint (a route name such as "token") is required');
+    if (mode !== 'drop' && !(Number.isInteger(mode) && mode >= 400 && mode <= 599)) throw new TypeError('failNext: mode is "drop" or an HTTP error status');
+    const queue = faults.get(endpoint) ?? [];
+    for (let i = 0; i < count; i += 1) queue.push({ mode, retryAfter });
+    faults.set(endpoint, queue);
+    return { endpoint, pending: queue.length };
+  }
+  function takeFault(name) {
+    const queue = faults.get(name);
+    return queue?.length ? queue.shift() : undefined;
+  }
+
   function setOptions(partial = {}) {
     if (typeof partial !== 'object' || partial === null) throw new TypeError('options must be an object');
     for (const [k, v] of Object.entries(partial)) {
@@ -628,6 +645,22 @@ ${auto}
       counters[name] += 1;
     }
 
+    const fault = isPreflight ? undefined : takeFault(name);
+    if (fault) {
+      logRequest({ server: 'op', method: ctx.method, path, name, fault: fault.mode });
+      if (fault.mode === 'drop') {
+        ctx.req.socket.destroy();
+        ctx.respond = false;
+        return undefined;
+      }
+      const origin = ctx.get('Origin');
+      if (origin && allowedOrigins.has(origin)) ctx.set('Access-Control-Allow-Origin', origin);
+      if (fault.retryAfter !== undefined) ctx.set('Retry-After', String(fault.retryAfter));
+      ctx.status = fault.mode;
+      ctx.body = { error: fault.mode === 503 ? 'temporarily_unavailable' : 'server_error', error_description: 'injected fault (test double)' };
+      return undefined;
+    }
+
     if (name === 'interaction') {
       await interactionRoute(ctx);
       logRequest({ server: 'op', method: ctx.method, path, name, status: ctx.status });
@@ -821,6 +854,8 @@ ${items}
         case 'GET /__test/requests': ctx.body = requests(); return;
         case 'POST /__test/api-nonce/rotate': ctx.body = { nonce: rotateApiNonce() }; return;
         case 'GET /__test/info': ctx.body = info(); return;
+        case 'POST /__test/fail-next': ctx.body = failNext(await readJson(ctx.req)); return;
+        case 'POST /__test/revoke-all': storage.revokeAllGrants(); ctx.body = { revoked: true }; return;
         default:
           ctx.status = 404;
           ctx.body = { error: 'not_found', routes: ['GET /__test/counts', 'POST /__test/reset', 'GET|POST /__test/options', 'GET /__test/refresh-tokens', 'GET /__test/requests', 'POST /__test/api-nonce/rotate', 'GET /__test/info'] };
@@ -1080,6 +1115,7 @@ ${items}
     return structuredClone(counters);
   }
   function reset() {
+    faults.clear();
     counters = freshCounts();
     rtSeen = [];
     requestLog = [];
@@ -1127,6 +1163,8 @@ ${items}
     rotateApiNonce,
     currentApiNonce,
     signAssertion: (o) => signAssertion(o),
+    failNext,
+    revokeAllGrants: () => storage.revokeAllGrants(),
     info,
     close,
   };

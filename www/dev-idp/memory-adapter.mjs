@@ -96,5 +96,12 @@ export function createMemoryAdapter() {
       grants.clear();
     },
     size: () => store.size,
+    /** Revokes every grant (its codes, access and refresh tokens): a test's "refresh token rejected". */
+    revokeAllGrants() {
+      for (const [grantId, keys] of grants) {
+        for (const key of keys) store.delete(key);
+        grants.delete(grantId);
+      }
+    },
   };
 }
