@@ -10,9 +10,14 @@ pub const DISCOVERY_CACHE_SECONDS: i64 = 24 * 3600;
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
 pub struct Metadata {
+    /// Missing members read as empty and are refused after the `issuer` check.
+    #[serde(default)]
     pub issuer: String,
+    #[serde(default)]
     pub authorization_endpoint: String,
+    #[serde(default)]
     pub token_endpoint: String,
+    #[serde(default)]
     pub jwks_uri: String,
     #[serde(default)]
     pub pushed_authorization_request_endpoint: Option<String>,
@@ -56,20 +61,30 @@ pub fn process_discovery_response(
         .with_status(status)
         .retryable(status >= 500));
     }
-    let value: serde_json::Value = serde_json::from_str(body)
-        .map_err(|_| Error::new(ErrorCode::DiscoveryFailed, "discovery is not valid JSON"))?;
-    if value.get("issuer").and_then(|v| v.as_str()) != Some(expected_issuer) {
+    let metadata: Metadata = serde_json::from_str(body).map_err(|e| {
+        Error::new(
+            ErrorCode::DiscoveryFailed,
+            format!("discovery is not valid JSON metadata: {e}"),
+        )
+    })?;
+    if metadata.issuer != expected_issuer {
         return Err(Error::new(
             ErrorCode::IssuerMismatch,
             "the discovery document's issuer differs from the configured issuer",
         ));
     }
-    let metadata: Metadata = serde_json::from_value(value).map_err(|e| {
-        Error::new(
-            ErrorCode::DiscoveryFailed,
-            format!("discovery document is incomplete: {e}"),
-        )
-    })?;
+    for (name, value) in [
+        ("authorization_endpoint", &metadata.authorization_endpoint),
+        ("token_endpoint", &metadata.token_endpoint),
+        ("jwks_uri", &metadata.jwks_uri),
+    ] {
+        if value.is_empty() {
+            return Err(Error::new(
+                ErrorCode::DiscoveryFailed,
+                format!("discovery document lacks {name}"),
+            ));
+        }
+    }
     let endpoints = [
         Some(&metadata.authorization_endpoint),
         Some(&metadata.token_endpoint),

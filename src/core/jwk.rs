@@ -50,11 +50,47 @@ impl<'de> Deserialize<'de> for Jwks {
         let raw = RawSet::deserialize(deserializer)?;
         let keys = raw
             .keys
-            .into_iter()
-            .filter_map(|key| serde_json::from_value::<Jwk>(key).ok())
+            .iter()
+            .filter_map(Jwk::from_json)
             .filter(|key| matches!(key.kty.as_str(), "RSA" | "EC"))
             .collect();
         Ok(Jwks { keys })
+    }
+}
+
+impl Jwk {
+    /// Reads the members this library uses from a JSON object; `None` when `kty` is missing or
+    /// a member has the wrong type. (By hand: a second serde path costs wasm bytes.)
+    pub fn from_json(value: &Value) -> Option<Jwk> {
+        let object = value.as_object()?;
+        let text = |name: &str| -> std::result::Result<Option<String>, ()> {
+            match object.get(name) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(s)) => Ok(Some(s.clone())),
+                Some(_) => Err(()),
+            }
+        };
+        let key_ops = match object.get("key_ops") {
+            None | Some(Value::Null) => None,
+            Some(Value::Array(ops)) => Some(
+                ops.iter()
+                    .map(|op| op.as_str().map(String::from))
+                    .collect::<Option<Vec<_>>>()?,
+            ),
+            Some(_) => return None,
+        };
+        Some(Jwk {
+            kty: text("kty").ok()??,
+            kid: text("kid").ok()?,
+            alg: text("alg").ok()?,
+            key_use: text("use").ok()?,
+            key_ops,
+            crv: text("crv").ok()?,
+            x: text("x").ok()?,
+            y: text("y").ok()?,
+            n: text("n").ok()?,
+            e: text("e").ok()?,
+        })
     }
 }
 

@@ -52,7 +52,7 @@ pub fn revocation_params(refresh_token: &str, client_id: &str) -> Vec<(String, S
 pub struct TokenResponse {
     pub access_token: String,
     pub token_type: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "number_or_numeric_string")]
     pub expires_in: Option<i64>,
     #[serde(default)]
     pub refresh_token: Option<String>,
@@ -79,30 +79,34 @@ impl std::fmt::Debug for TokenResponse {
     }
 }
 
+/// `expires_in` sent as a string by some servers is tolerated (RFC 6749 §5.1 says a number).
+fn number_or_numeric_string<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> std::result::Result<Option<i64>, D::Error> {
+    match Option::<Value>::deserialize(deserializer)? {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => n
+            .as_i64()
+            .map(Some)
+            .ok_or_else(|| serde::de::Error::custom("expires_in is not a whole number")),
+        Some(Value::String(t)) => t
+            .parse()
+            .map(Some)
+            .map_err(|_| serde::de::Error::custom("expires_in is not a number")),
+        Some(_) => Err(serde::de::Error::custom("expires_in is not a number")),
+    }
+}
+
 /// Parses a token endpoint answer. Errors: RFC 6749 §5.2 answers become
 /// `token_request_failed` with `oauthError` and `status`; 5xx are `retryable`.
 pub fn process_token_response(status: u16, body: &str) -> Result<TokenResponse> {
     if !(200..300).contains(&status) {
         return Err(oauth_error("token request", status, body));
     }
-    let value: Value = serde_json::from_str(body).map_err(|_| {
+    let response: TokenResponse = serde_json::from_str(body).map_err(|_| {
         Error::new(
             ErrorCode::TokenRequestFailed,
-            "the token response is not JSON",
-        )
-        .with_status(status)
-    })?;
-    // `expires_in` sent as a string by some servers is tolerated (RFC 6749 says number).
-    let mut value = value;
-    if let Some(Value::String(s)) = value.get("expires_in") {
-        if let Ok(n) = s.parse::<i64>() {
-            value["expires_in"] = Value::from(n);
-        }
-    }
-    let response: TokenResponse = serde_json::from_value(value).map_err(|_| {
-        Error::new(
-            ErrorCode::TokenRequestFailed,
-            "the token response lacks access_token or token_type, or has a field of the wrong type",
+            "the token response is not JSON, lacks access_token or token_type, or has a field of the wrong type",
         )
         .with_status(status)
     })?;
@@ -212,6 +216,22 @@ mod tests {
         assert_eq!(r.refresh_token.as_deref(), Some("r"));
         let debug = format!("{r:?}");
         assert!(!debug.contains("\"a\"") && !debug.contains("\"r\"") && !debug.contains("\"i\""));
+    }
+
+    #[test]
+    fn expires_in_as_a_numeric_string_is_read_and_other_types_are_refused() {
+        let r = process_token_response(
+            200,
+            r#"{"access_token":"a","token_type":"DPoP","expires_in":"600"}"#,
+        )
+        .unwrap();
+        assert_eq!(r.expires_in, Some(600));
+        let e = process_token_response(
+            200,
+            r#"{"access_token":"a","token_type":"DPoP","expires_in":true}"#,
+        )
+        .unwrap_err();
+        assert_eq!(e.code, ErrorCode::TokenRequestFailed);
     }
 
     #[test]

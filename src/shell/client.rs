@@ -95,6 +95,16 @@ type Channel = (
     Closure<dyn FnMut(web_sys::MessageEvent)>,
 );
 
+/// What tabs say to each other: `hello`, `session` (with the tokens), `logout`, `expired`.
+#[derive(Deserialize)]
+struct TabMessage {
+    t: String,
+    #[serde(default)]
+    tokens: Option<Tokens>,
+    #[serde(default)]
+    nonces: HashMap<String, String>,
+}
+
 struct Inner {
     config: Config,
     metadata: Metadata,
@@ -725,19 +735,27 @@ impl Inner {
     fn announce_session(&self) {
         let tokens = self.tokens.borrow().clone();
         if let Some(tokens) = tokens {
-            self.broadcast(&serde_json::json!({ "t": "session", "tokens": tokens }));
+            // DPoP nonces travel along (they are not secrets): the tab that refreshes next
+            // then needs no use_dpop_nonce round trip.
+            let nonces = self.nonces.borrow().clone();
+            self.broadcast(
+                &serde_json::json!({ "t": "session", "tokens": tokens, "nonces": nonces }),
+            );
         }
     }
 
     /// Messages from the other tabs of this origin.
     fn on_message(self: &Rc<Self>, data: &str) {
-        let Ok(message) = serde_json::from_str::<Value>(data) else {
+        let Ok(message) = serde_json::from_str::<TabMessage>(data) else {
             return;
         };
-        match message["t"].as_str() {
-            Some("hello") => self.announce_session(),
-            Some("session") => {
-                let Ok(tokens) = serde_json::from_value::<Tokens>(message["tokens"].clone()) else {
+        match message.t.as_str() {
+            "hello" => self.announce_session(),
+            "session" => {
+                for (origin, nonce) in &message.nonces {
+                    self.remember_nonce(origin, nonce);
+                }
+                let Some(tokens) = message.tokens else {
                     return;
                 };
                 let current = self.tokens.borrow().as_ref().map(|t| t.generation);
@@ -751,11 +769,11 @@ impl Inner {
                     self.emit("tokenRefreshed", &session_to_js(&session));
                 }
             }
-            Some("logout") if self.tokens.borrow().is_some() => {
+            "logout" if self.tokens.borrow().is_some() => {
                 self.set_tokens(None, false);
                 self.emit("loggedOut", &JsValue::UNDEFINED);
             }
-            Some("expired") if self.tokens.borrow().is_some() => {
+            "expired" if self.tokens.borrow().is_some() => {
                 self.set_tokens(None, false);
                 self.emit("sessionExpired", &JsValue::UNDEFINED);
             }
@@ -1124,8 +1142,8 @@ fn claim_name(claim: Option<&str>) -> Option<&'static str> {
 }
 
 fn jwk_thumbprint(public_jwk: &Value) -> Res<String> {
-    let jwk: jwk::Jwk = serde_json::from_value(public_jwk.clone())
-        .map_err(|_| Error::new(ErrorCode::ConfigInvalid, "the DPoP public key is not a JWK"))?;
+    let jwk = jwk::Jwk::from_json(public_jwk)
+        .ok_or_else(|| Error::new(ErrorCode::ConfigInvalid, "the DPoP public key is not a JWK"))?;
     jwk::thumbprint(&jwk)
 }
 

@@ -90,10 +90,12 @@ pub fn json_to_js(value: &serde_json::Value) -> JsValue {
     serde::Serialize::serialize(value, &serializer).unwrap_or(JsValue::NULL)
 }
 
-/// Deserializes a JS value through `serde_json::Value`, so `deny_unknown_fields` sees every
-/// key (serde-wasm-bindgen looks up only the fields a struct names).
+/// Reads a plain-data JS value through `JSON.stringify` and serde_json, so that
+/// `deny_unknown_fields` sees every key and one JSON deserializer serves the whole crate.
 pub fn from_js_strict<T: serde::de::DeserializeOwned>(value: JsValue) -> Result<T, String> {
-    let json: serde_json::Value =
-        serde_wasm_bindgen::from_value(value).map_err(|e| e.to_string())?;
-    serde_json::from_value(json).map_err(|e| e.to_string())
+    let text = js_sys::JSON::stringify(&value)
+        .ok()
+        .and_then(|s| s.as_string())
+        .ok_or_else(|| "not a plain JSON value".to_string())?;
+    serde_json::from_str(&text).map_err(|e| e.to_string())
 }

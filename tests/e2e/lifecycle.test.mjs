@@ -19,11 +19,24 @@ after(async () => {
   await stack?.close();
 });
 
-beforeEach(() => stack.double.reset());
+beforeEach(() => {
+  stack.double.reset();
+  stack.double.setOptions({ accessTokenTtl: 60 });
+});
 
-// With the leeway as long as the access token lives, every token is "at expiry": each
-// getAccessToken() must refresh, deterministically and without waiting.
-const AT_EXPIRY = { autoRefresh: false, refreshLeewaySeconds: 60 };
+// Logged in with a 20 s access token and a 30 s leeway, the session is "at expiry" at once, so
+// getAccessToken() must refresh, deterministically and without waiting; the refreshed token
+// lives 120 s and is fresh, so a late caller must not refresh again.
+const AT_EXPIRY = { autoRefresh: false, refreshLeewaySeconds: 30 };
+
+async function loginAtExpiry(page, opts) {
+  stack.double.setOptions({ accessTokenTtl: 20 });
+  try {
+    return await login(page, stack, opts);
+  } finally {
+    stack.double.setOptions({ accessTokenTtl: 120 });
+  }
+}
 
 async function freshPage() {
   const page = await browser.newPage();
@@ -33,7 +46,7 @@ async function freshPage() {
 test('20 concurrent getAccessToken() calls at expiry make exactly 1 token request and get the same new token', async () => {
   const page = await freshPage();
   const opts = clientOptions(stack, { extra: AT_EXPIRY });
-  const before = await login(page, stack, opts);
+  const before = await loginAtExpiry(page, opts);
   stack.double.reset();
   const out = await withClient(page, async (client) => {
     const tokens = await Promise.all(Array.from({ length: 20 }, () => client.getAccessToken()));
@@ -52,7 +65,7 @@ test('20 concurrent getAccessToken() calls at expiry make exactly 1 token reques
 test('two tabs at expiry make exactly 1 token request, both end with the new token, and a new tab joins without a redirect', async () => {
   const a = await freshPage();
   const opts = clientOptions(stack, { extra: AT_EXPIRY });
-  await login(a, stack, opts);
+  await loginAtExpiry(a, opts);
   const b = await freshPage();
   await openApp(b, stack.appOrigin);
   stack.double.reset();
@@ -68,6 +81,8 @@ test('two tabs at expiry make exactly 1 token request, both end with the new tok
   ]);
   assert.equal(typeof ta, 'string', JSON.stringify(ta));
   assert.ok(ta === tb, 'both tabs hold the same new access token');
+  // One request in all: whichever tab refreshes knows the DPoP nonce (shared with the session).
+  assert.equal(stack.double.counts().token, 1);
   assert.equal(stack.double.counts().token_by_grant.refresh_token, 1);
   const jtis = await Promise.all([a, b].map((p) => withClient(p, (c) => c.session().accessTokenClaims.jti)));
   assert.equal(jtis[0], jtis[1]);
