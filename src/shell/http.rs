@@ -72,16 +72,7 @@ async fn send(
             .with_status(status));
         }
     }
-    let body = response
-        .text()
-        .await
-        .map_err(|_| network_error(url, "the response body could not be read from"))?;
-    if body.len() > MAX_BODY_BYTES {
-        return Err(
-            Error::new(ErrorCode::TokenRequestFailed, "the response is too large")
-                .with_status(status),
-        );
-    }
+    let body = read_limited(&response, url, status).await?;
     Ok(HttpResponse {
         status,
         body,
@@ -109,4 +100,64 @@ pub async fn post_form(
 pub async fn get_json(url: &str) -> Result<HttpResponse, Error> {
     let builder = RequestBuilder::new(url).header("Accept", "application/json");
     send(builder, url, None).await
+}
+
+/// Reads the body chunk by chunk and stops at `MAX_BODY_BYTES`, so an endless or huge answer
+/// never fills wasm memory (a missing or false Content-Length is not trusted).
+async fn read_limited(
+    response: &gloo_net::http::Response,
+    url: &str,
+    status: u16,
+) -> Result<String, Error> {
+    use js_sys::{Function, Promise, Reflect, Uint8Array};
+    use wasm_bindgen::{JsCast, JsValue};
+    use wasm_bindgen_futures::JsFuture;
+
+    let read_error = || network_error(url, "the response body could not be read from");
+    let Some(stream) = response.body() else {
+        return Ok(String::new());
+    };
+    let get = |target: &JsValue, name: &str| {
+        Reflect::get(target, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED)
+    };
+    let get_reader: Function = get(&stream, "getReader")
+        .dyn_into()
+        .map_err(|_| read_error())?;
+    let reader = get_reader.call0(&stream).map_err(|_| read_error())?;
+    let read: Function = get(&reader, "read").dyn_into().map_err(|_| read_error())?;
+    let mut bytes: Vec<u8> = Vec::new();
+    loop {
+        let chunk: Promise = read
+            .call0(&reader)
+            .map_err(|_| read_error())?
+            .unchecked_into();
+        let result = JsFuture::from(chunk).await.map_err(|_| read_error())?;
+        if get(&result, "done").is_truthy() {
+            break;
+        }
+        let data: Uint8Array = get(&result, "value").unchecked_into();
+        if bytes.len() + data.length() as usize > MAX_BODY_BYTES {
+            if let Ok(cancel) = get(&reader, "cancel").dyn_into::<Function>() {
+                let _ = cancel.call0(&reader);
+            }
+            return Err(Error::new(
+                ErrorCode::TokenRequestFailed,
+                format!(
+                    "{} answered with a body too large (over {MAX_BODY_BYTES} bytes)",
+                    strip_query(url)
+                ),
+            )
+            .with_status(status));
+        }
+        let start = bytes.len();
+        bytes.resize(start + data.length() as usize, 0);
+        data.copy_to(&mut bytes[start..]);
+    }
+    String::from_utf8(bytes).map_err(|_| {
+        Error::new(
+            ErrorCode::TokenRequestFailed,
+            format!("{} answered with text that is not UTF-8", strip_query(url)),
+        )
+        .with_status(status)
+    })
 }
