@@ -688,11 +688,13 @@ impl Inner {
     /// Stores new tokens here, in sessionStorage when asked, and tells the other tabs.
     fn set_tokens(self: &Rc<Self>, tokens: Option<Tokens>, announce: bool) {
         let had = self.tokens.borrow().is_some();
-        if let (Some(new), Some(key)) = (&tokens, self.dpop_key.borrow().as_ref()) {
-            // A session from another tab may be bound to a newer key (a new login there).
-            if jkt_of(&new.session) != Some(key.jkt.as_str()) {
-                self.dpop_key.replace(None);
-            }
+        // A session from another tab may be bound to a newer key (a new login there).
+        let stale_key = match (&tokens, self.dpop_key.borrow().as_ref()) {
+            (Some(new), Some(key)) => jkt_of(&new.session) != Some(key.jkt.as_str()),
+            _ => false,
+        };
+        if stale_key {
+            self.dpop_key.replace(None);
         }
         let generation = tokens.as_ref().map(|t| t.generation);
         *self.tokens.borrow_mut() = tokens;
