@@ -238,7 +238,8 @@ pub fn process_callback(
         )
         .with_oauth(error, first(params, "error_description").map(String::from)));
     }
-    if now - tx.created_at > TRANSACTION_MAX_AGE_SECONDS {
+    // Saturating: a stored `createdAt` far in the past must not wrap around into "fresh".
+    if now.saturating_sub(tx.created_at) > TRANSACTION_MAX_AGE_SECONDS {
         return Err(Error::new(
             ErrorCode::MissingTransaction,
             "the stored login attempt is too old; start a new login",

@@ -10,7 +10,17 @@
 //
 // See www/dev-idp/README.md for the full description.
 import { createServer } from 'node:http';
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import {
+  createHash,
+  createPrivateKey,
+  generateKeyPair as generateNodeKeyPair,
+  randomBytes,
+  randomUUID,
+  sign as cryptoSign,
+  constants as cryptoConstants,
+} from 'node:crypto';
+import { Readable } from 'node:stream';
+import { promisify } from 'node:util';
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,6 +36,9 @@ import {
 } from 'jose';
 import { USERS, findUser, findUserBySub, identityClaims } from './users.mjs';
 import { createMemoryAdapter } from './memory-adapter.mjs';
+import { FAULT_PRESETS, resolveFault, alterJwt, alterMembers, alterQuery } from './faults.mjs';
+
+export { FAULT_PRESETS } from './faults.mjs';
 
 // oidc-provider prints "Unsupported runtime" on Node 20 at import time (nothing else breaks).
 // Keep that one line out of test output.
@@ -228,7 +241,7 @@ export async function startDouble(opts = {}) {
   const appOriginNorm = new URL(appOrigin).origin;
   const allowedOrigins = new Set([appOriginNorm, ...extraOrigins.map((o) => new URL(o).origin)]);
 
-  // Mutable knobs (setOptions / POST /__test/options). Add fault modes here later.
+  // Mutable knobs (setOptions / POST /__test/options). Fault modes: failNext and setFault below.
   const DEFAULT_OPTIONS = {
     autoLogin: opts.autoLogin ?? true,
     accessTokenTtl: opts.accessTokenTtl ?? 60,
@@ -251,13 +264,21 @@ export async function startDouble(opts = {}) {
 
   // Transport faults for the next requests to an endpoint (tests only): `drop` closes the
   // connection without an answer (the browser sees a network error); a number answers that HTTP
-  // status with an OAuth error body (CORS headers set, so the browser can read it).
-  const faults = new Map(); // route name -> [{ mode, retryAfter }]
-  function failNext({ endpoint, mode = 'drop', count = 1, retryAfter } = {}) {
+  // status with an OAuth error body (CORS headers set, so the browser can read it); `hang` never
+  // answers; `stall` sends 200 headers and half a JSON body, then nothing; `invalid-json` answers
+  // 200 with a body that is not JSON; `huge` answers 200 with `size` bytes (default 30 MiB) and a
+  // Content-Length; `huge-chunked` the same without Content-Length. Route names are those of
+  // counts() (`token`, `par`, `discovery`, `jwks`, ...), plus `api` and `assertion` on the API server.
+  const TRANSPORT_MODES = new Set(['drop', 'hang', 'stall', 'invalid-json', 'huge', 'huge-chunked']);
+  const faults = new Map(); // route name -> [{ mode, retryAfter, size }]
+  function failNext({ endpoint, mode = 'drop', count = 1, retryAfter, size } = {}) {
     if (typeof endpoint !== 'string') throw new TypeError('failNext: endpoint (a route name such as "token") is required');
-    if (mode !== 'drop' && !(Number.isInteger(mode) && mode >= 400 && mode <= 599)) throw new TypeError('failNext: mode is "drop" or an HTTP error status');
+    if (!TRANSPORT_MODES.has(mode) && !(Number.isInteger(mode) && mode >= 400 && mode <= 599)) {
+      throw new TypeError(`failNext: mode is an HTTP error status or one of ${[...TRANSPORT_MODES].join(', ')}`);
+    }
+    if (size !== undefined && !(Number.isInteger(size) && size > 0)) throw new TypeError('failNext: size must be a positive integer');
     const queue = faults.get(endpoint) ?? [];
-    for (let i = 0; i < count; i += 1) queue.push({ mode, retryAfter });
+    for (let i = 0; i < count; i += 1) queue.push({ mode, retryAfter, size });
     faults.set(endpoint, queue);
     return { endpoint, pending: queue.length };
   }
@@ -265,6 +286,53 @@ export async function startDouble(opts = {}) {
     const queue = faults.get(name);
     return queue?.length ? queue.shift() : undefined;
   }
+  const hungSockets = new Set();
+  /** Answers a transport fault on a raw Node response (status faults are answered by the caller). */
+  function rawFault(req, res, fault, headers) {
+    const socket = req.socket;
+    if (fault.mode === 'drop') {
+      socket.destroy();
+      return;
+    }
+    if (fault.mode === 'hang' || fault.mode === 'stall') {
+      hungSockets.add(socket);
+      socket.once('close', () => hungSockets.delete(socket));
+      if (fault.mode === 'stall') {
+        res.writeHead(200, { ...headers, 'Content-Type': 'application/json' });
+        res.write('{"access_token":"');
+      }
+      return;
+    }
+    if (fault.mode === 'invalid-json') {
+      const body = '{"access_token": "x", "token_type": <html>not JSON';
+      res.writeHead(200, { ...headers, 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+      res.end(body);
+      return;
+    }
+    // huge, huge-chunked
+    const size = fault.size ?? 30 * 1024 * 1024;
+    const chunk = Buffer.alloc(64 * 1024, 0x20);
+    let left = size;
+    const stream = new Readable({
+      read() {
+        if (left <= 0) { this.push(null); return; }
+        const n = Math.min(left, chunk.length);
+        left -= n;
+        this.push(n === chunk.length ? chunk : chunk.subarray(0, n));
+      },
+    });
+    res.writeHead(200, {
+      ...headers,
+      'Content-Type': 'application/json',
+      ...(fault.mode === 'huge' ? { 'Content-Length': size } : {}),
+    });
+    stream.on('error', () => {});
+    res.on('close', () => stream.destroy());
+    stream.pipe(res);
+  }
+
+  // Protocol faults (tests only): what the OP sends, altered (see faults.mjs and README.md).
+  let protocolFault = null;
 
   function setOptions(partial = {}) {
     if (typeof partial !== 'object' || partial === null) throw new TypeError('options must be an object');
@@ -304,6 +372,7 @@ export async function startDouble(opts = {}) {
   let counters = freshCounts();
   let rtSeen = [];
   let requestLog = [];
+  let issued = []; // token responses sent (tests only: leak checks), newest last
 
   function logRequest(entry) {
     requestLog.push({ t: Date.now(), ...entry });
@@ -322,8 +391,49 @@ export async function startDouble(opts = {}) {
     alg: 'RS256',
     use: 'sig',
   };
-  const opPublicJwks = { keys: [publicJwkOf(opSigningJwk)] };
-  const opJwksVerifier = createLocalJWKSet(opPublicJwks);
+  // Every public key the OP has signed with (the API accepts tokens signed by any of them).
+  const publishedKeys = [publicJwkOf(opSigningJwk)];
+  let opJwksVerifier = createLocalJWKSet({ keys: publishedKeys });
+
+  // The key tokens are (re-)signed with when a fault alters them; a rotation replaces it.
+  const keyHandle = (jwk) => {
+    const keyObject = createPrivateKey({ key: jwk, format: 'jwk' });
+    return {
+      kid: jwk.kid,
+      publicJwk: publicJwkOf(jwk),
+      async sign(alg, input) {
+        const hash = `sha${alg.slice(2)}`;
+        const options = alg.startsWith('PS')
+          ? { key: keyObject, padding: cryptoConstants.RSA_PKCS1_PSS_PADDING, saltLength: Number(alg.slice(2)) / 8 }
+          : keyObject;
+        return cryptoSign(hash, Buffer.from(input), options);
+      },
+    };
+  };
+  const originalKey = keyHandle(opSigningJwk);
+  let signingKey = originalKey;
+  async function rotateSigningKey() {
+    const { privateKey } = await promisify(generateNodeKeyPair)('rsa', { modulusLength: 2048 });
+    const jwk = { ...privateKey.export({ format: 'jwk' }), kid: randomBytes(20).toString('hex').toUpperCase(), alg: 'RS256', use: 'sig' };
+    signingKey = keyHandle(jwk);
+    publishedKeys.push(signingKey.publicJwk);
+    opJwksVerifier = createLocalJWKSet({ keys: publishedKeys });
+    return signingKey.kid;
+  }
+
+  /**
+   * Puts the OP into a protocol fault until clearFault() or reset(): a preset name, a fault
+   * object, or a list of them (see faults.mjs). Resolves to the fault in force.
+   */
+  async function setFault(spec) {
+    const f = resolveFault(spec);
+    if (f.rotateSigningKey) await rotateSigningKey();
+    protocolFault = f;
+    return structuredClone(f);
+  }
+  function clearFault() {
+    protocolFault = null;
+  }
 
   // ---------------------------------------------------------------- servers
   let opHandler = (req, res) => { res.statusCode = 503; res.end('starting'); };
@@ -648,12 +758,18 @@ ${auto}
     const fault = isPreflight ? undefined : takeFault(name);
     if (fault) {
       logRequest({ server: 'op', method: ctx.method, path, name, fault: fault.mode });
-      if (fault.mode === 'drop') {
-        ctx.req.socket.destroy();
+      const origin = ctx.get('Origin');
+      if (typeof fault.mode === 'string') {
         ctx.respond = false;
+        // The browser resets connections it gives up on: not an error of the double.
+        ctx.onerror = () => {};
+        rawFault(ctx.req, ctx.res, fault, {
+          'Cross-Origin-Resource-Policy': 'cross-origin',
+          'Cache-Control': 'no-store',
+          ...(origin && allowedOrigins.has(origin) ? { 'Access-Control-Allow-Origin': origin } : {}),
+        });
         return undefined;
       }
-      const origin = ctx.get('Origin');
       if (origin && allowedOrigins.has(origin)) ctx.set('Access-Control-Allow-Origin', origin);
       if (fault.retryAfter !== undefined) ctx.set('Retry-After', String(fault.retryAfter));
       ctx.status = fault.mode;
@@ -687,10 +803,47 @@ ${auto}
         if (Array.isArray(p.scope)) ctx.body.scope = p.scope.join(' ');
       } catch { /* opaque token: leave scope as is */ }
     }
+    if (!isPreflight) await applyProtocolFault(ctx, name);
+    if (name === 'token' && ctx.status === 200 && typeof ctx.body?.access_token === 'string') {
+      const { access_token: accessToken, id_token: idToken, refresh_token: refreshToken } = ctx.body;
+      issued.push({ grant: ctx.oidc?.body?.grant_type, accessToken, idToken, refreshToken });
+      if (issued.length > 100) issued.shift();
+    }
     const error = ctx.status >= 400 && ctx.body && typeof ctx.body === 'object' ? ctx.body.error : undefined;
     logRequest({ server: 'op', method: ctx.method, path, name, status: ctx.status, ...(error ? { error } : {}), ...(isPreflight ? { preflight: true } : {}) });
     return undefined;
   });
+
+  /** Alters an OP response after oidc-provider made it (protocol faults and key rotation). */
+  async function applyProtocolFault(ctx, name) {
+    const f = protocolFault;
+    const rotated = signingKey !== originalKey;
+    if (!f && !rotated) return;
+    const body = ctx.body && typeof ctx.body === 'object' && !Buffer.isBuffer(ctx.body) ? ctx.body : undefined;
+    if (name === 'token' && ctx.status === 200 && body) {
+      const applies = !f?.grant || f.grant === ctx.oidc?.body?.grant_type;
+      for (const [member, section] of [['id_token', 'idToken'], ['access_token', 'accessToken']]) {
+        if (typeof body[member] !== 'string') continue;
+        const tf = applies ? f?.[section] : undefined;
+        if (tf || rotated) body[member] = await alterJwt(body[member], tf ?? {}, signingKey);
+      }
+      if (applies && f?.tokenResponse) alterMembers(body, f.tokenResponse);
+    } else if (name === 'jwks' && ctx.status === 200 && body) {
+      let keys = rotated ? [signingKey.publicJwk] : body.keys;
+      if (f?.jwks?.removeKid) keys = keys.map(({ kid, ...k }) => k);
+      ctx.body = { ...body, keys: keys.map((k) => ({ ...k })) };
+    } else if (name === 'discovery' && ctx.status === 200 && body && f?.discovery) {
+      ctx.body = alterMembers({ ...body }, f.discovery);
+    } else if ((name === 'authorize' || name === 'authorize_resume') && f?.authorizationResponse
+      && ctx.status >= 300 && ctx.status < 400) {
+      const location = ctx.response.get('Location');
+      const target = location ? URL.parse(location) : null;
+      if (target && redirectUris.includes(`${target.origin}${target.pathname}`)
+        && (target.searchParams.has('code') || target.searchParams.has('error'))) {
+        ctx.set('Location', alterQuery(location, f.authorizationResponse));
+      }
+    }
+  }
 
   // ---------------------------------------------------------------- interactions
   function grantFor(details, user) {
@@ -838,7 +991,7 @@ ${items}
       return;
     }
     if (ctx.method === 'OPTIONS') {
-      ctx.set('Access-Control-Allow-Methods', 'GET, POST');
+      ctx.set('Access-Control-Allow-Methods', 'GET, POST, DELETE');
       ctx.set('Access-Control-Allow-Headers', 'Content-Type');
       ctx.status = 204;
       return;
@@ -856,9 +1009,14 @@ ${items}
         case 'GET /__test/info': ctx.body = info(); return;
         case 'POST /__test/fail-next': ctx.body = failNext(await readJson(ctx.req)); return;
         case 'POST /__test/revoke-all': storage.revokeAllGrants(); ctx.body = { revoked: true }; return;
+        case 'GET /__test/fault': ctx.body = { fault: protocolFault, presets: Object.keys(FAULT_PRESETS) }; return;
+        case 'POST /__test/fault': ctx.body = { fault: await setFault(await readJson(ctx.req)) }; return;
+        case 'DELETE /__test/fault': clearFault(); ctx.body = { fault: null }; return;
+        case 'POST /__test/api/down': await down('api'); ctx.body = { api: 'down' }; return;
+        case 'POST /__test/api/up': await up('api'); ctx.body = { api: 'up' }; return;
         default:
           ctx.status = 404;
-          ctx.body = { error: 'not_found', routes: ['GET /__test/counts', 'POST /__test/reset', 'GET|POST /__test/options', 'GET /__test/refresh-tokens', 'GET /__test/requests', 'POST /__test/api-nonce/rotate', 'GET /__test/info'] };
+          ctx.body = { error: 'not_found', routes: ['GET /__test/counts', 'POST /__test/reset', 'GET|POST /__test/options', 'GET /__test/refresh-tokens', 'GET /__test/requests', 'POST /__test/api-nonce/rotate', 'GET /__test/info', 'POST /__test/fail-next', 'POST /__test/revoke-all', 'GET|POST|DELETE /__test/fault', 'POST /__test/api/down', 'POST /__test/api/up'] };
       }
     } catch (err) {
       ctx.status = err.status ?? 400;
@@ -1030,6 +1188,19 @@ ${items}
       return;
     }
     counters[name] += 1;
+    const fault = takeFault(name);
+    if (fault) {
+      logRequest({ server: 'api', method: req.method, path, name, fault: fault.mode });
+      if (typeof fault.mode === 'string') {
+        rawFault(req, res, fault, { ...apiCorsHeaders(req), 'Cross-Origin-Resource-Policy': 'cross-origin' });
+      } else {
+        apiSend(req, res, fault.mode, {
+          error: fault.mode === 503 ? 'temporarily_unavailable' : 'server_error',
+          error_description: 'injected fault (test double)',
+        }, fault.retryAfter !== undefined ? { 'Retry-After': String(fault.retryAfter) } : {});
+      }
+      return;
+    }
     let status = 500;
     let error;
     try {
@@ -1116,9 +1287,14 @@ ${items}
   }
   function reset() {
     faults.clear();
+    protocolFault = null;
+    signingKey = originalKey;
+    for (const socket of hungSockets) socket.destroy();
+    hungSockets.clear();
     counters = freshCounts();
     rtSeen = [];
     requestLog = [];
+    issued = [];
   }
   function refreshTokensSeen() {
     return [...rtSeen];
@@ -1139,11 +1315,33 @@ ${items}
     };
   }
 
+  // "Provider down": the server stops listening (connections are refused) until up().
+  const serverPorts = { op: [opServer, opActualPort], api: [apiServer, apiActualPort] };
+  function serversOf(which) {
+    if (which === 'both') return ['op', 'api'];
+    if (which !== 'op' && which !== 'api') throw new TypeError('down/up: which is "op", "api" or "both"');
+    return [which];
+  }
+  async function down(which = 'op') {
+    await Promise.all(serversOf(which).map(async (w) => {
+      const [server] = serverPorts[w];
+      if (server.listening) await closeServer(server);
+    }));
+  }
+  async function up(which = 'op') {
+    if (closed) throw new Error('the double is closed');
+    await Promise.all(serversOf(which).map(async (w) => {
+      const [server, port] = serverPorts[w];
+      if (!server.listening) await listen(server, port, host);
+    }));
+  }
+
   let closed = false;
   async function close() {
     if (closed) return;
     closed = true;
-    await Promise.all([closeServer(opServer), closeServer(apiServer)]);
+    for (const socket of hungSockets) socket.destroy();
+    await Promise.all([opServer, apiServer].filter((srv) => srv.listening).map(closeServer));
   }
 
   return {
@@ -1164,6 +1362,13 @@ ${items}
     currentApiNonce,
     signAssertion: (o) => signAssertion(o),
     failNext,
+    setFault,
+    clearFault,
+    fault: () => structuredClone(protocolFault),
+    issuedTokens: () => structuredClone(issued),
+    signingKid: () => signingKey.kid,
+    down,
+    up,
     revokeAllGrants: () => storage.revokeAllGrants(),
     info,
     close,
