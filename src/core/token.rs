@@ -111,10 +111,9 @@ pub fn process_token_response(status: u16, body: &str) -> Result<TokenResponse> 
         .with_status(status)
     })?;
     if response.access_token.is_empty() {
-        return Err(Error::new(
-            ErrorCode::TokenRequestFailed,
-            "empty access_token",
-        ));
+        return Err(
+            Error::new(ErrorCode::TokenRequestFailed, "empty access_token").with_status(status),
+        );
     }
     Ok(response)
 }

@@ -15,7 +15,12 @@ pub fn object(entries: &[(&str, JsValue)]) -> Object {
     obj
 }
 
+/// `target[name]`, or `undefined` when `target` is not an object (Reflect.get would throw,
+/// and a caught exception costs microseconds on a hot path such as getAccessToken()).
 pub fn get(target: &JsValue, name: &str) -> JsValue {
+    if !target.is_object() && !target.is_function() {
+        return JsValue::UNDEFINED;
+    }
     Reflect::get(target, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED)
 }
 

@@ -1,5 +1,10 @@
 //! Token verification: the core decodes and checks claims, WebCrypto checks the signature.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use web_sys::CryptoKey;
+
 use crate::core::claims::{self, Expectations};
 use crate::core::jwk::{self, Jwks};
 use crate::core::jwt::{self, DecodedJwt};
@@ -24,9 +29,7 @@ pub async fn verify_signature(
         ));
     }
     let key = jwk::select_key(jwks, decoded.kid.as_deref(), &decoded.alg)?;
-    let key_json = serde_json::to_value(key)
-        .map_err(|_| Error::new(ErrorCode::UnknownKey, "unusable JWKS key"))?;
-    let crypto_key = crypto::import_public_jwk(&key_json, &decoded.alg).await?;
+    let crypto_key = imported_key(key, &decoded.alg).await?;
     let ok = crypto::verify(
         &decoded.alg,
         &crypto_key,
@@ -41,6 +44,33 @@ pub async fn verify_signature(
         ));
     }
     Ok(decoded)
+}
+
+thread_local! {
+    /// Imported WebCrypto keys by algorithm and RFC 7638 thumbprint input (the public key
+    /// itself): importing costs more than a verification, and JWKS keys rarely change.
+    static KEYS: RefCell<HashMap<String, CryptoKey>> = RefCell::new(HashMap::new());
+}
+
+/// At most this many keys are kept (a JWKS holds a few; rotation adds one at a time).
+const MAX_CACHED_KEYS: usize = 32;
+
+async fn imported_key(key: &jwk::Jwk, alg: &str) -> Result<CryptoKey, Error> {
+    let cache_key = format!("{alg} {}", jwk::thumbprint_input(key)?);
+    if let Some(found) = KEYS.with(|k| k.borrow().get(&cache_key).cloned()) {
+        return Ok(found);
+    }
+    let key_json = serde_json::to_value(key)
+        .map_err(|_| Error::new(ErrorCode::UnknownKey, "unusable JWKS key"))?;
+    let imported = crypto::import_public_jwk(&key_json, alg).await?;
+    KEYS.with(|k| {
+        let mut keys = k.borrow_mut();
+        if keys.len() >= MAX_CACHED_KEYS {
+            keys.clear();
+        }
+        keys.insert(cache_key, imported.clone());
+    });
+    Ok(imported)
 }
 
 /// Signature, then claims.
