@@ -25,8 +25,9 @@ scripts/build.sh
 step "TypeScript check of the generated .d.ts"
 node_modules/.bin/tsc -p tests/types/tsconfig.json
 
-step "wasm tests in headless Chromium (WebCrypto)"
+step "wasm tests in headless Chromium and Firefox (WebCrypto)"
 wasm-pack test --headless --chrome
+wasm-pack test --headless --firefox
 
 step "end-to-end browser tests against the local HelseID test double"
 node --test --test-concurrency=1 tests/e2e/
