@@ -3,7 +3,7 @@
 # from npm `binaryen` (Debian's is too old; wasm-pack's own download is turned off).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export PATH="$HOME/.cargo/bin:$PATH"
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$HOME/.cargo/bin:$PATH"
 
 wasm-pack build --target web --release --no-pack --out-dir pkg 2>&1 | grep -vE '^\s*$' | grep -v 'wasm-opt' || true
 [ -f pkg/helseid_wasm_bg.wasm ] || { echo "wasm-pack build failed" >&2; exit 1; }
