@@ -38,6 +38,8 @@ pub struct ConfigInput {
     pub storage: Option<String>,
     #[serde(default)]
     pub allow_insecure_http: Option<bool>,
+    #[serde(default)]
+    pub http_timeout_seconds: Option<f64>,
 }
 
 /// How the client proves itself at PAR, token and revocation endpoints.
@@ -86,6 +88,8 @@ pub struct Config {
     pub auto_refresh: bool,
     pub storage: StorageMode,
     pub allow_insecure_http: bool,
+    /// Requests to the authorization server give up after this long (`network_error`).
+    pub http_timeout_seconds: i64,
 }
 
 /// Algorithms a client assertion may be signed with (HelseID accepts RS/PS/ES 256/384/512;
@@ -198,6 +202,15 @@ impl Config {
             auto_refresh: input.auto_refresh.unwrap_or(true),
             storage,
             allow_insecure_http: insecure,
+            http_timeout_seconds: match input.http_timeout_seconds {
+                None => 30,
+                Some(v) if (1.0..=300.0).contains(&v) && v.fract() == 0.0 => v as i64,
+                Some(_) => {
+                    return Err(Error::config(
+                        "httpTimeoutSeconds must be a whole number of seconds from 1 to 300",
+                    ))
+                }
+            },
         })
     }
 
@@ -256,6 +269,7 @@ mod tests {
         assert_eq!(c.clock_tolerance_seconds, 30);
         assert_eq!(c.refresh_leeway_seconds, 30);
         assert!(c.auto_refresh);
+        assert_eq!(c.http_timeout_seconds, 30);
         assert_eq!(c.storage, StorageMode::Memory);
         assert!(!c.allow_insecure_http);
     }

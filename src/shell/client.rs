@@ -160,7 +160,7 @@ async fn discover(config: &Config) -> Res<Metadata> {
         }
     }
     let url = discovery::discovery_url(&config.issuer);
-    let response = http::get_json(&url)
+    let response = http::get_json(&url, config.http_timeout_seconds)
         .await
         .map_err(|e| Error::new(ErrorCode::DiscoveryFailed, e.message).retryable(true))?;
     let metadata = discovery::process_discovery_response(
@@ -474,7 +474,13 @@ impl Inner {
             } else {
                 None
             };
-            let response = http::post_form(endpoint, &body, proof.as_deref()).await?;
+            let response = http::post_form(
+                endpoint,
+                &body,
+                proof.as_deref(),
+                self.config.http_timeout_seconds,
+            )
+            .await?;
             if let Some(nonce) = &response.dpop_nonce {
                 self.remember_nonce(&origin, nonce);
             }
@@ -504,7 +510,7 @@ impl Inner {
                 return Ok(jwks);
             }
         }
-        let response = http::get_json(&self.metadata.jwks_uri)
+        let response = http::get_json(&self.metadata.jwks_uri, self.config.http_timeout_seconds)
             .await
             .map_err(|e| Error::new(ErrorCode::DiscoveryFailed, e.message).retryable(true))?;
         if !(200..300).contains(&response.status) {
@@ -875,7 +881,7 @@ impl Inner {
                             // Backoff: 5 s, 10 s, 20 s, ... at most a minute.
                             let n = inner.failures.get().min(4);
                             inner.failures.set(n + 1);
-                            inner.set_timer(5_000 << n);
+                            inner.set_timer((5_000 << n).min(60_000));
                         }
                         Err(_) => {}
                     }

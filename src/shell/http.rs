@@ -6,8 +6,6 @@ use web_sys::{AbortSignal, RequestCredentials, RequestRedirect};
 
 use crate::core::{form, Error, ErrorCode};
 
-/// Every request to the authorization server gives up after this long.
-pub const TIMEOUT_MS: u32 = 30_000;
 /// Larger answers are refused unread (a token response is a few KiB).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
@@ -33,8 +31,9 @@ async fn send(
     builder: RequestBuilder,
     url: &str,
     body: Option<String>,
+    timeout_seconds: i64,
 ) -> Result<HttpResponse, Error> {
-    let signal = AbortSignal::timeout_with_u32(TIMEOUT_MS);
+    let signal = AbortSignal::timeout_with_u32((timeout_seconds.clamp(1, 300) * 1000) as u32);
     let builder = builder
         .redirect(RequestRedirect::Manual)
         .credentials(RequestCredentials::Omit)
@@ -86,6 +85,7 @@ pub async fn post_form(
     url: &str,
     params: &[(String, String)],
     dpop: Option<&str>,
+    timeout_seconds: i64,
 ) -> Result<HttpResponse, Error> {
     let mut builder = RequestBuilder::new(url)
         .method(gloo_net::http::Method::POST)
@@ -94,12 +94,12 @@ pub async fn post_form(
     if let Some(proof) = dpop {
         builder = builder.header("DPoP", proof);
     }
-    send(builder, url, Some(form::encode(params))).await
+    send(builder, url, Some(form::encode(params)), timeout_seconds).await
 }
 
-pub async fn get_json(url: &str) -> Result<HttpResponse, Error> {
+pub async fn get_json(url: &str, timeout_seconds: i64) -> Result<HttpResponse, Error> {
     let builder = RequestBuilder::new(url).header("Accept", "application/json");
-    send(builder, url, None).await
+    send(builder, url, None, timeout_seconds).await
 }
 
 /// Reads the body chunk by chunk and stops at `MAX_BODY_BYTES`, so an endless or huge answer

@@ -43,6 +43,8 @@ export interface HelseIdConfig {
   autoRefresh?: boolean;
   storage?: "memory" | "session";
   allowInsecureHttp?: boolean;
+  /** requests to the authorization server give up after this long: network_error (default 30) */
+  httpTimeoutSeconds?: number;
 }
 
 export interface LoginOptions {

@@ -2,34 +2,10 @@
 // comes back to the app (with or without `state`), request-count deltas at the provider, and
 // the "nothing after the fault" probe.
 import assert from 'node:assert/strict';
-import { APP_PATH, openApp } from './flow.mjs';
+import { startLogin } from './flow.mjs';
 
-/**
- * Starts a login and waits until the browser is back on the app with `code` or `error` (the
- * `state` may have been removed by a fault). Returns the callback URL.
- */
-export async function toCallback(page, stack, opts, loginOptions = {}) {
-  await openApp(page, stack.appOrigin);
-  const back = page.waitForURL(
-    (u) => u.pathname === APP_PATH && (u.searchParams.has('code') || u.searchParams.has('error')),
-    { timeout: 15_000 },
-  );
-  const failure = await page
-    .evaluate(async ({ o, l }) => {
-      try {
-        const client = await window.makeClient(o);
-        await client.loginWithRedirect(l);
-        return null;
-      } catch (e) {
-        return window.errorInfo(e);
-      }
-    }, { o: opts, l: loginOptions })
-    .catch(() => null); // the navigation ends the page's context
-  if (failure) throw new Error(`loginWithRedirect failed: ${JSON.stringify(failure)}`);
-  await back;
-  await page.waitForFunction(() => window.ready === true);
-  return page.url();
-}
+/** Starts a login and returns the callback URL (with or without `state`). */
+export const toCallback = startLogin;
 
 /** The request counters that matter after a fault, flattened. */
 export function snapshot(double) {

@@ -19,13 +19,16 @@ export async function openApp(page, origin, query = '') {
   await page.waitForFunction(() => window.ready === true);
 }
 
-/** Starts a login and waits for the browser to come back to the app with a callback. */
+/**
+ * Starts a login and waits for the browser to come back to the app with `code` or `error` (a
+ * fault may have removed `state`). Returns the callback URL.
+ */
 export async function startLogin(page, stack, opts, loginOptions = {}, { fresh = false } = {}) {
   await openApp(page, stack.appOrigin);
   // A fresh tab: no DPoP nonce remembered from an earlier login.
   if (fresh) await page.evaluate(() => sessionStorage.clear());
   const back = page.waitForURL(
-    (u) => u.pathname === APP_PATH && (u.searchParams.has('state') || u.searchParams.has('error')),
+    (u) => u.pathname === APP_PATH && (u.searchParams.has('code') || u.searchParams.has('error')),
     { timeout: 20_000 },
   );
   const failure = await page
