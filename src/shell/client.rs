@@ -2,7 +2,7 @@
 //! live in `crate::core`; this file does the I/O in between.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::rc::{Rc, Weak};
 
 use js_sys::{Function, Object, Promise};
@@ -69,7 +69,7 @@ struct Tokens {
     id_token: Option<String>,
     session: Session,
     /// Access tokens for other resources, obtained by refresh.
-    resource_tokens: HashMap<String, ResourceToken>,
+    resource_tokens: BTreeMap<String, ResourceToken>,
 }
 
 impl Tokens {
@@ -102,7 +102,7 @@ struct TabMessage {
     #[serde(default)]
     tokens: Option<Tokens>,
     #[serde(default)]
-    nonces: HashMap<String, String>,
+    nonces: BTreeMap<String, String>,
 }
 
 struct Inner {
@@ -111,10 +111,10 @@ struct Inner {
     signer: Signer,
     jwks: RefCell<Option<Jwks>>,
     /// RFC 9449 §8: the newest `DPoP-Nonce` per server origin.
-    nonces: RefCell<HashMap<String, String>>,
+    nonces: RefCell<BTreeMap<String, String>>,
     dpop_key: RefCell<Option<DpopKey>>,
     tokens: RefCell<Option<Tokens>>,
-    refreshing: RefCell<HashMap<String, Promise>>,
+    refreshing: RefCell<BTreeMap<String, Promise>>,
     listeners: RefCell<Vec<(u32, String, Function)>>,
     next_listener: Cell<u32>,
     timer: Cell<Option<i32>>,
@@ -148,7 +148,7 @@ where
 
 thread_local! {
     /// Discovery documents per issuer, for `DISCOVERY_CACHE_SECONDS`.
-    static DISCOVERY: RefCell<HashMap<String, (Metadata, i64)>> = RefCell::new(HashMap::new());
+    static DISCOVERY: RefCell<BTreeMap<String, (Metadata, i64)>> = const { RefCell::new(BTreeMap::new()) };
 }
 
 async fn discover(config: &Config) -> Res<Metadata> {
@@ -631,7 +631,7 @@ impl Inner {
                 .id_token
                 .or_else(|| previous.and_then(|p| p.id_token.clone())),
             session,
-            resource_tokens: HashMap::new(),
+            resource_tokens: BTreeMap::new(),
         })
     }
 
@@ -1186,7 +1186,7 @@ impl HelseIdClient {
                     ),
                     dpop_key: RefCell::new(None),
                     tokens: RefCell::new(None),
-                    refreshing: RefCell::new(HashMap::new()),
+                    refreshing: RefCell::new(BTreeMap::new()),
                     listeners: RefCell::new(Vec::new()),
                     next_listener: Cell::new(1),
                     timer: Cell::new(None),

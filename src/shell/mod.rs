@@ -123,7 +123,8 @@ pub fn decode_jwt(token: &str) -> Result<JsValue, JsValue> {
 struct VerifyOptions {
     jwks: Jwks,
     issuer: String,
-    audience: Audience,
+    /// A string or an array of strings (read by hand: an untagged enum costs wasm bytes).
+    audience: Value,
     #[serde(default)]
     algorithms: Option<Vec<String>>,
     #[serde(default)]
@@ -142,13 +143,6 @@ struct VerifyOptions {
     now_seconds: Option<f64>,
 }
 
-#[derive(serde::Deserialize)]
-#[serde(untagged)]
-enum Audience {
-    One(String),
-    Many(Vec<String>),
-}
-
 /// `verifyJwt`: signature through WebCrypto, then the claim checks, with the client's codes.
 #[wasm_bindgen(js_name = verifyJwt, unchecked_return_type = "Promise<Record<string, unknown>>")]
 pub fn verify_jwt(
@@ -159,9 +153,20 @@ pub fn verify_jwt(
         let result: Result<Value, Error> = async {
             let opts: VerifyOptions = js::from_js_strict(options)
                 .map_err(|e| Error::config(format!("invalid verifyJwt options: {e}")))?;
-            let audiences = match opts.audience {
-                Audience::One(a) => vec![a],
-                Audience::Many(a) => a,
+            let audiences: Vec<String> = match &opts.audience {
+                Value::String(a) => vec![a.clone()],
+                Value::Array(list) => list
+                    .iter()
+                    .map(|a| a.as_str().map(String::from))
+                    .collect::<Option<_>>()
+                    .ok_or_else(|| {
+                        Error::config("audience must be a string or an array of strings")
+                    })?,
+                _ => {
+                    return Err(Error::config(
+                        "audience must be a string or an array of strings",
+                    ))
+                }
             };
             if audiences.is_empty() {
                 return Err(Error::config("audience must name at least one audience"));

@@ -1,7 +1,7 @@
 //! Token verification: the core decodes and checks claims, WebCrypto checks the signature.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use web_sys::CryptoKey;
 
@@ -49,7 +49,7 @@ pub async fn verify_signature(
 thread_local! {
     /// Imported WebCrypto keys by algorithm and RFC 7638 thumbprint input (the public key
     /// itself): importing costs more than a verification, and JWKS keys rarely change.
-    static KEYS: RefCell<HashMap<String, CryptoKey>> = RefCell::new(HashMap::new());
+    static KEYS: RefCell<BTreeMap<String, CryptoKey>> = const { RefCell::new(BTreeMap::new()) };
 }
 
 /// At most this many keys are kept (a JWKS holds a few; rotation adds one at a time).
