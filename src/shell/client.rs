@@ -655,7 +655,8 @@ impl Inner {
         if self.config.storage != StorageMode::Session {
             return;
         }
-        // sessionStorage (one tab, API.md `storage: "session"`); never localStorage.
+        // sessionStorage (one tab, API.md `storage: "session"`), never the persistent,
+        // origin-wide Web Storage.
         match &*self.tokens.borrow() {
             Some(t) => {
                 if let Ok(json) = serde_json::to_string(t) {

@@ -1,6 +1,6 @@
 //! Where state lives between page loads: the login transaction in `sessionStorage` (one tab,
 //! survives the redirect), DPoP keys in IndexedDB (`CryptoKey`s are stored as they are,
-//! still non-extractable). Never localStorage.
+//! still non-extractable). Never the persistent, origin-wide Web Storage.
 
 use js_sys::Promise;
 use wasm_bindgen::prelude::*;

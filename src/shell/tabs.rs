@@ -1,6 +1,6 @@
 //! Tabs of one origin share a session memory to memory (BroadcastChannel) and take turns to
 //! refresh (Web Locks API), so two tabs near expiry make one token request. Nothing here
-//! touches localStorage.
+//! touches the persistent, origin-wide Web Storage.
 
 use js_sys::{Array, Function, Promise};
 use wasm_bindgen::prelude::*;
