@@ -320,6 +320,23 @@ mod tests {
         );
     }
 
+    /// `par: "off"`: every parameter travels in the front-channel URL (RFC 6749 §4.1.1).
+    #[test]
+    fn classic_authorization_url_carries_the_whole_request() {
+        let params = request_params(&config(), &tx(), "chal", &LoginOptions::default()).unwrap();
+        let url = authorization_url("https://h.test/connect/authorize", &params);
+        assert!(
+            url.starts_with("https://h.test/connect/authorize?response_type=code&client_id=c1&")
+        );
+        assert!(url.contains("&code_challenge=chal&code_challenge_method=S256&"));
+        assert!(url.contains("&state=s1&nonce=n1&"));
+        assert!(!url.contains("client_assertion"));
+        assert_eq!(
+            authorization_url("https://h.test/authorize?x=1", &[("a".into(), "b".into())]),
+            "https://h.test/authorize?x=1&a=b"
+        );
+    }
+
     #[test]
     fn extra_params_cannot_override_protected_parameters() {
         let mut extra = std::collections::BTreeMap::new();

@@ -167,3 +167,14 @@ test('create() refuses bad config before any request, and an issuer that differs
   assert.equal(out.mismatch.code, 'issuer_mismatch');
   assert.equal(stack.double.counts().discovery, 1);
 });
+
+test('par: "off" against a provider whose discovery requires PAR is config_invalid at create(), before any other request', async () => {
+  await openApp(page, stack.appOrigin);
+  const out = await page.evaluate(async (o) => {
+    try { await window.makeClient(o); return null; } catch (e) { return window.errorInfo(e); }
+  }, clientOptions(stack, { extra: { par: 'off' } }));
+  assert.equal(out.code, 'config_invalid');
+  assert.match(out.message, /requires PAR/);
+  const c = stack.double.counts();
+  assert.deepEqual({ discovery: c.discovery, par: c.par, authorize: c.authorize }, { discovery: 1, par: 0, authorize: 0 });
+});
