@@ -551,12 +551,8 @@ impl Inner {
         generation: f64,
     ) -> Res<Tokens> {
         let now = js::now_seconds();
+        // RFC 9449 §5: refused before anything is fetched or verified.
         let token_type = token::check_token_type(&response.token_type, self.config.dpop)?;
-        let jkt = if token_type == TokenType::DPoP {
-            Some(self.dpop_key().await?.jkt)
-        } else {
-            None
-        };
         let config = &self.config;
         // OIDC Core 3.1.3.7 for the ID token; §12.2 on refresh: same iss and sub.
         let id_claims = match (&response.id_token, previous) {
@@ -591,30 +587,20 @@ impl Inner {
                 ))
             }
         };
-        let mut e = Expectations::access_token(
-            &config.issuer,
-            config.expected_audience.as_deref(),
-            jkt.as_deref(),
-            now,
-            config.clock_tolerance_seconds,
-        );
-        e.require_sfm_id = config.require_sfm_id;
-        e.required_security_level = config.required_security_level.as_deref();
-        let at = self.verify(&response.access_token, &e).await?;
-        let at_exp = at.claims.get("exp").and_then(|v| v.as_i64());
-        let expires_at =
-            session::expires_at(now, response.expires_in, at_exp).ok_or_else(|| {
-                Error::claim(
-                    "exp",
-                    "neither expires_in nor exp tells when the access token expires",
-                )
-            })?;
+        let (at_claims, expires_at) = self
+            .verify_access_token(
+                &response,
+                token_type,
+                config.expected_audience.as_deref(),
+                now,
+            )
+            .await?;
         let scope =
-            session::parse_scope(response.scope.as_ref().or_else(|| at.claims.get("scope")));
-        let helseid = HelseIdView::from_claims(&id_claims, &at.claims);
+            session::parse_scope(response.scope.as_ref().or_else(|| at_claims.get("scope")));
+        let helseid = HelseIdView::from_claims(&id_claims, &at_claims);
         let session = Session {
             id_token_claims: id_claims,
-            access_token_claims: at.claims,
+            access_token_claims: at_claims,
             expires_at,
             token_type: token_type.as_str().to_string(),
             scope,
@@ -816,7 +802,9 @@ impl Inner {
         {
             return true;
         }
-        let (promise, resolve) = tabs::timeout_promise(timeout_ms);
+        let Some((promise, resolve)) = tabs::timeout_promise(timeout_ms) else {
+            return false;
+        };
         self.waiters.borrow_mut().push((generation, resolve));
         JsFuture::from(promise)
             .await
@@ -1006,7 +994,11 @@ impl Inner {
         let generation = self.next_generation();
         match resource {
             Some(resource) => {
-                let (token, expires_at) = self.check_resource_token(&response, resource).await?;
+                let token_type = token::check_token_type(&response.token_type, self.config.dpop)?;
+                let (_, expires_at) = self
+                    .verify_access_token(&response, token_type, Some(resource), js::now_seconds())
+                    .await?;
+                let token = response.access_token.clone();
                 let mut tokens = previous.clone();
                 if let Some(rt) = response.refresh_token {
                     tokens.refresh_token = Some(rt);
@@ -1035,35 +1027,40 @@ impl Inner {
         Ok(())
     }
 
-    /// A token for another resource (RFC 8707 §2.2): its `aud` must be that resource.
-    async fn check_resource_token(
+    /// Checks an access token from a token response whose `token_type` was checked (`cnf.jkt`
+    /// for DPoP, signature, `aud` = `audience` (RFC 8707), the security level when it carries
+    /// one, the SFM id for the expected audience) and works out when it expires.
+    async fn verify_access_token(
         &self,
         response: &TokenResponse,
-        resource: &str,
-    ) -> Res<(String, i64)> {
-        let now = js::now_seconds();
-        let token_type = token::check_token_type(&response.token_type, self.config.dpop)?;
+        token_type: TokenType,
+        audience: Option<&str>,
+        now: i64,
+    ) -> Res<(serde_json::Map<String, Value>, i64)> {
+        let config = &self.config;
         let jkt = if token_type == TokenType::DPoP {
             Some(self.dpop_key().await?.jkt)
         } else {
             None
         };
-        let e = Expectations::access_token(
-            &self.config.issuer,
-            Some(resource),
+        let mut e = Expectations::access_token(
+            &config.issuer,
+            audience,
             jkt.as_deref(),
             now,
-            self.config.clock_tolerance_seconds,
+            config.clock_tolerance_seconds,
         );
+        e.require_sfm_id = config.require_sfm_id && audience == config.expected_audience.as_deref();
+        e.required_security_level = config.required_security_level.as_deref();
         let at = self.verify(&response.access_token, &e).await?;
         let exp = at.claims.get("exp").and_then(|v| v.as_i64());
         let expires_at = session::expires_at(now, response.expires_in, exp).ok_or_else(|| {
             Error::claim(
                 "exp",
-                "neither expires_in nor exp tells when the token expires",
+                "neither expires_in nor exp tells when the access token expires",
             )
         })?;
-        Ok((response.access_token.clone(), expires_at))
+        Ok((at.claims, expires_at))
     }
 
     async fn access_token(self: &Rc<Self>, resource: Option<String>, force: bool) -> Res<String> {

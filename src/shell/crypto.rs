@@ -22,7 +22,7 @@ pub fn subtle() -> Result<SubtleCrypto, Error> {
 }
 
 fn hash_for(alg: &str) -> &'static str {
-    match &alg[2..] {
+    match alg.get(2..).unwrap_or("") {
         "384" => "SHA-384",
         "512" => "SHA-512",
         _ => "SHA-256",
@@ -40,7 +40,7 @@ fn curve_for(alg: &str) -> &'static str {
 /// RFC 7518 §3.1: the WebCrypto algorithm to import a key for `alg` with.
 pub fn import_params(alg: &str) -> Result<Object, Error> {
     let hash = JsValue::from_str(hash_for(alg));
-    match &alg[..2.min(alg.len())] {
+    match alg.get(..2).unwrap_or("") {
         "RS" => Ok(object(&[
             ("name", "RSASSA-PKCS1-v1_5".into()),
             ("hash", hash),
@@ -60,7 +60,7 @@ pub fn import_params(alg: &str) -> Result<Object, Error> {
 /// The WebCrypto parameters for sign/verify with `alg` (RFC 7518 §3.3–3.5: PSS salt = hash size).
 pub fn sign_params(alg: &str) -> Result<Object, Error> {
     let hash = hash_for(alg);
-    match &alg[..2.min(alg.len())] {
+    match alg.get(..2).unwrap_or("") {
         "RS" => Ok(object(&[("name", "RSASSA-PKCS1-v1_5".into())])),
         "PS" => {
             let salt = match hash {

@@ -63,8 +63,9 @@ pub async fn is_held(name: &str) -> bool {
         .any(|lock| get(&lock, "name").as_string().as_deref() == Some(name))
 }
 
-/// Resolves `true` when `resolve` is called, `false` after `timeout_ms`.
-pub fn timeout_promise(timeout_ms: i32) -> (Promise, Function) {
+/// Resolves `true` when `resolve` is called, `false` after `timeout_ms`. (The executor runs
+/// synchronously, so the resolver is always there; `None` only if the engine broke that.)
+pub fn timeout_promise(timeout_ms: i32) -> Option<(Promise, Function)> {
     let mut resolve_fn: Option<Function> = None;
     let promise = Promise::new(&mut |resolve, _reject| {
         if let Ok(set_timeout) = get(&js_sys::global(), "setTimeout").dyn_into::<Function>() {
@@ -73,8 +74,5 @@ pub fn timeout_promise(timeout_ms: i32) -> (Promise, Function) {
         }
         resolve_fn = Some(resolve);
     });
-    (
-        promise,
-        resolve_fn.unwrap_or_else(|| Function::new_no_args("")),
-    )
+    resolve_fn.map(|resolve| (promise, resolve))
 }
