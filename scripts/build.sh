@@ -5,8 +5,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$HOME/.cargo/bin:$PATH"
 
-wasm-pack build --target web --release --no-pack --out-dir pkg 2>&1 | grep -vE '^\s*$' | grep -v 'wasm-opt' || true
-[ -f pkg/helseid_wasm_bg.wasm ] || { echo "wasm-pack build failed" >&2; exit 1; }
+# A failed build must fail this script: an old pkg/ must never pass for a new one.
+rm -f pkg/helseid_wasm_bg.wasm pkg/helseid_wasm.js
+log=$(mktemp)
+if ! wasm-pack build --target web --release --no-pack --out-dir pkg >"$log" 2>&1; then
+  cat "$log" >&2
+  rm -f "$log"
+  echo "[build] wasm-pack build failed" >&2
+  exit 1
+fi
+grep -vE '^\s*$' "$log" | grep -v 'wasm-opt' || true
+rm -f "$log"
+[ -f pkg/helseid_wasm_bg.wasm ] || { echo "[build] wasm-pack wrote no pkg/helseid_wasm_bg.wasm" >&2; exit 1; }
 node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
   --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
   pkg/helseid_wasm_bg.wasm -o pkg/helseid_wasm_bg.wasm

@@ -19,6 +19,9 @@ cargo clippy --all-targets --target wasm32-unknown-unknown -- -D warnings
 step "native unit tests (the protocol core)"
 cargo test
 
+step "the repository stands alone (native tests in a copy with no sibling folders)"
+scripts/standalone-check.sh
+
 step "build pkg/"
 scripts/build.sh
 

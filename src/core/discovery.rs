@@ -108,7 +108,7 @@ pub fn process_discovery_response(
 mod tests {
     use super::*;
 
-    const HELSEID_TEST: &str = include_str!("../../../shared/helseid/test-discovery.json");
+    const HELSEID_TEST: &str = include_str!("../../tests/fixtures/helseid-test-discovery.json");
 
     #[test]
     fn reads_helseid_tests_discovery_document() {

@@ -127,9 +127,9 @@ pub fn check_alg(alg: &str, allowed: &[String]) -> Result<()> {
 /// Real, expired HelseID test tokens (README "Tokens"), shared by the core's tests.
 #[cfg(test)]
 pub(crate) mod fixtures {
-    pub const ID_TOKEN: &str = include_str!("../../../shared/helseid/fixtures/id_token.jwt");
+    pub const ID_TOKEN: &str = include_str!("../../tests/fixtures/id_token.jwt");
     pub const ACCESS_TOKEN: &str =
-        include_str!("../../../shared/helseid/fixtures/access_token.jwt");
+        include_str!("../../tests/fixtures/access_token.jwt");
 
     pub fn id_token() -> super::DecodedJwt {
         super::decode(ID_TOKEN.trim()).unwrap()

@@ -1,6 +1,6 @@
 // Issue 7: a conformance-style negative matrix. The test double is put into one protocol fault
 // per test (www/dev-idp/faults.mjs), the built package runs the login (or a refresh) in Chromium,
-// and each test asserts the exact HelseIdError code of ../shared/API.md (and `claim`), and that
+// and each test asserts the exact HelseIdError code of API.md (the contract) (and `claim`), and that
 // nothing was sent after the fault, or that the must-pass cases pass. Each test is named after the
 // OpenID Foundation conformance module it mirrors (RP tests "oidcc-client-test-*", FAPI 2.0
 // client tests "fapi2-security-profile-final-client-test-*"); the HelseID access token cases have
