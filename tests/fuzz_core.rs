@@ -13,7 +13,7 @@ use helseid_wasm::core::authorization::{self, Transaction};
 use helseid_wasm::core::claims::{self, Audience, Expectations};
 use helseid_wasm::core::config::{ClientAuthMethod, Config};
 use helseid_wasm::core::jwk::{self, Jwks};
-use helseid_wasm::core::{base64url, discovery, dpop, form, jwt, session, token, uri, ErrorCode};
+use helseid_wasm::core::{base64url, discovery, dpop, form, helseid, jwt, session, token, uri, ErrorCode};
 use proptest::prelude::*;
 use proptest::test_runner::Config as ProptestConfig;
 use serde_json::{json, Map, Value};
@@ -131,9 +131,9 @@ const CLAIM_NAMES: [&str; 16] = [
     "cnf",
     "scope",
     "client_id",
-    claims::SFM_ID,
-    claims::JOURNAL_ID,
-    claims::SECURITY_LEVEL,
+    helseid::SFM_ID,
+    helseid::JOURNAL_ID,
+    helseid::SECURITY_LEVEL,
     "helseid://claims/identity/pid",
     "name",
 ];
@@ -155,10 +155,10 @@ fn claim_map() -> impl Strategy<Value = Map<String, Value>> {
             "exp" | "nbf" | "iat" => number().boxed(),
             "nonce" => prop_oneof![Just(json!("n-1")), shallow_json()].boxed(),
             "cnf" => prop_oneof![Just(json!({"jkt": "jkt-1"})), shallow_json()].boxed(),
-            claims::SECURITY_LEVEL => {
+            helseid::SECURITY_LEVEL => {
                 prop_oneof![Just(json!("4")), Just(json!(4)), shallow_json()].boxed()
             }
-            claims::SFM_ID | claims::JOURNAL_ID => prop_oneof![
+            helseid::SFM_ID | helseid::JOURNAL_ID => prop_oneof![
                 Just(json!("sfm-1")),
                 Just(json!({"journal_id": "j"})),
                 shallow_json()
@@ -330,10 +330,10 @@ proptest! {
                 }
             }
             if sfm {
-                prop_assert!(claims_in.contains_key(claims::SFM_ID) || claims_in.contains_key(claims::JOURNAL_ID));
+                prop_assert!(claims_in.contains_key(helseid::SFM_ID) || claims_in.contains_key(helseid::JOURNAL_ID));
             }
             if level.is_some() && which == 0 {
-                let l = claims_in.get(claims::SECURITY_LEVEL);
+                let l = claims_in.get(helseid::SECURITY_LEVEL);
                 prop_assert!(l == Some(&json!("4")) || l == Some(&json!(4)));
             }
         }
@@ -587,7 +587,7 @@ proptest! {
     /// The session view reads any claims.
     #[test]
     fn session_view_never_panics(id in claim_map(), at in claim_map()) {
-        let _ = session::HelseIdView::from_claims(&id, &at);
+        let _ = helseid::HelseIdView::from_claims(&id, &at);
         let _ = session::parse_scope(at.get("scope"));
         let _ = base64url::decode(at.get("name").and_then(Value::as_str).unwrap_or(""));
     }

@@ -1,46 +1,15 @@
 //! `HelseIdClient.create(config)`: the options of API.md, parsed and checked before any request.
+//! Read by hand from one JSON value: unknown keys and wrong types are `config_invalid`, naming
+//! the key, never echoing a value.
 
-use serde::Deserialize;
+use std::collections::BTreeMap;
 
+use serde_json::{Map, Value};
+
+use super::alg;
+use super::context::{Context, DetailsClaim, DEFAULT_ATTEST_MAX_AGE_SECONDS};
 use super::error::{Error, Result};
 use super::uri;
-
-/// The config as JavaScript passes it, without `clientAuth` (which holds a `CryptoKey` or a
-/// function and is read by the shell into [`ClientAuthMethod`]). Unknown keys are refused.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ConfigInput {
-    pub issuer: String,
-    pub client_id: String,
-    pub redirect_uri: String,
-    #[serde(default)]
-    pub post_logout_redirect_uri: Option<String>,
-    pub scope: String,
-    #[serde(default)]
-    pub resources: Vec<String>,
-    #[serde(default)]
-    pub dpop: Option<bool>,
-    #[serde(default)]
-    pub par: Option<String>,
-    #[serde(default)]
-    pub expected_audience: Option<String>,
-    #[serde(default)]
-    pub require_sfm_id: Option<bool>,
-    #[serde(default)]
-    pub required_security_level: Option<String>,
-    #[serde(default)]
-    pub clock_tolerance_seconds: Option<f64>,
-    #[serde(default)]
-    pub refresh_leeway_seconds: Option<f64>,
-    #[serde(default)]
-    pub auto_refresh: Option<bool>,
-    #[serde(default)]
-    pub storage: Option<String>,
-    #[serde(default)]
-    pub allow_insecure_http: Option<bool>,
-    #[serde(default)]
-    pub http_timeout_seconds: Option<f64>,
-}
 
 /// How the client proves itself at PAR, token and revocation endpoints.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -68,6 +37,10 @@ pub enum StorageMode {
     Session,
 }
 
+/// APIs whose tokens carry the trust-framework attest (Kjernejournal, Pasientens
+/// journaldokumenter; README "Context"): their tokens need a fresh attest.
+pub const DEFAULT_ATTEST_RESOURCES: [&str; 2] = ["nhn:kjernejournal", "nhn:phr"];
+
 /// The checked configuration.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -90,61 +63,153 @@ pub struct Config {
     pub allow_insecure_http: bool,
     /// Requests to the authorization server give up after this long (`network_error`).
     pub http_timeout_seconds: i64,
+    /// The initial context (API.md), checked.
+    pub context: Option<Context>,
+    pub details_claim: DetailsClaim,
+    pub attest_max_age_seconds: i64,
+    /// The resources whose tokens need the attest (an extension of API.md).
+    pub attest_resources: Vec<String>,
+    /// Per resource, the API origins its tokens may be sent to (API.md "Security guarantees").
+    pub api_origins: BTreeMap<String, Vec<String>>,
 }
 
-/// Algorithms a client assertion may be signed with (HelseID accepts RS/PS/ES 256/384/512;
-/// WebCrypto signs all of them).
-pub const ASSERTION_ALGORITHMS: [&str; 9] = [
-    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512",
+const KEYS: [&str; 23] = [
+    "issuer", "clientId", "redirectUri", "postLogoutRedirectUri", "scope", "resources",
+    "clientAuth", "dpop", "par", "expectedAudience", "requireSfmId", "requiredSecurityLevel",
+    "clockToleranceSeconds", "refreshLeewaySeconds", "autoRefresh", "storage",
+    "allowInsecureHttp", "httpTimeoutSeconds", "context", "detailsClaim", "attestMaxAgeSeconds",
+    "attestResources", "apiOrigins",
 ];
 
-fn seconds(value: Option<f64>, default: i64, name: &str) -> Result<i64> {
-    match value {
-        None => Ok(default),
-        Some(v) if (0.0..=86_400.0).contains(&v) && v.fract() == 0.0 => Ok(v as i64),
-        Some(_) => Err(Error::config(format!(
-            "{name} must be a whole number of seconds from 0 to 86400"
-        ))),
+/// Typed reads of the config object; absent and `undefined` (dropped by JSON) are `None`.
+struct Reader<'a>(&'a Map<String, Value>);
+
+impl Reader<'_> {
+    fn get(&self, name: &str) -> Option<&Value> {
+        self.0.get(name).filter(|v| !v.is_null())
+    }
+
+    fn wrong(name: &str, what: &str) -> Error {
+        Error::config(format!("invalid config: {name} must be {what}"))
+    }
+
+    fn string(&self, name: &str) -> Result<Option<String>> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(Self::wrong(name, "a string")),
+        }
+    }
+
+    fn required(&self, name: &str) -> Result<String> {
+        self.string(name)?
+            .ok_or_else(|| Error::config(format!("invalid config: missing field `{name}`")))
+    }
+
+    fn bool(&self, name: &str) -> Result<Option<bool>> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(_) => Err(Self::wrong(name, "a boolean")),
+        }
+    }
+
+    fn strings(&self, name: &str) -> Result<Option<Vec<String>>> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|i| i.as_str().map(String::from))
+                .collect::<Option<Vec<_>>>()
+                .map(Some)
+                .ok_or_else(|| Self::wrong(name, "an array of strings")),
+            Some(_) => Err(Self::wrong(name, "an array of strings")),
+        }
+    }
+
+    /// Whole seconds within `range`.
+    fn seconds(&self, name: &str, default: i64, range: std::ops::RangeInclusive<i64>) -> Result<i64> {
+        match self.get(name) {
+            None => Ok(default),
+            Some(Value::Number(n)) => n
+                .as_f64()
+                .filter(|v| v.fract() == 0.0 && range.contains(&(*v as i64)))
+                .map(|v| v as i64)
+                .ok_or_else(|| {
+                    Error::config(format!(
+                        "{name} must be a whole number of seconds from {} to {}",
+                        range.start(),
+                        range.end()
+                    ))
+                }),
+            Some(_) => Err(Self::wrong(name, "a number")),
+        }
     }
 }
 
+/// https, or http on a loopback host when `allow_insecure_http` is set.
+fn check_url(name: &str, url: &str, insecure: bool) -> Result<()> {
+    if uri::scheme_and_host(url).is_none() {
+        return Err(Error::config(format!("{name} must be an absolute http(s) URL")));
+    }
+    if !uri::is_allowed_endpoint(url, insecure) {
+        return Err(Error::config(format!(
+            "{name} must use https (http only for loopback hosts with allowInsecureHttp)"
+        )));
+    }
+    Ok(())
+}
+
 impl Config {
-    pub fn from_input(input: ConfigInput, client_auth: ClientAuthMethod) -> Result<Config> {
-        let insecure = input.allow_insecure_http.unwrap_or(false);
-        if input.issuer.is_empty() {
+    /// Reads the config object as JavaScript passes it (`clientAuth` is read by the shell into
+    /// `client_auth`). `random` gives 16 random bytes for a generated attest decision id.
+    pub fn from_value(
+        value: &Value,
+        client_auth: ClientAuthMethod,
+        random: impl FnOnce() -> [u8; 16],
+    ) -> Result<Config> {
+        let Some(object) = value.as_object() else {
+            return Err(Error::config("config must be an object"));
+        };
+        if let Some(unknown) = object.keys().find(|k| !KEYS.contains(&k.as_str())) {
+            return Err(Error::config(format!("invalid config: unknown field `{unknown}`")));
+        }
+        let r = Reader(object);
+        let insecure = r.bool("allowInsecureHttp")?.unwrap_or(false);
+        let issuer = r.required("issuer")?;
+        if issuer.is_empty() {
             return Err(Error::config("issuer is required"));
         }
-        if uri::scheme_and_host(&input.issuer).is_none() || input.issuer.contains(['?', '#']) {
+        if uri::scheme_and_host(&issuer).is_none() || issuer.contains(['?', '#']) {
             return Err(Error::config(
                 "issuer must be an absolute https URL without query",
             ));
         }
-        if !uri::is_allowed_endpoint(&input.issuer, insecure) {
+        if !uri::is_allowed_endpoint(&issuer, insecure) {
             return Err(Error::config(
                 "issuer must use https (http only for loopback hosts with allowInsecureHttp)",
             ));
         }
-        if input.client_id.trim().is_empty() {
+        let client_id = r.required("clientId")?;
+        if client_id.trim().is_empty() {
             return Err(Error::config("clientId is required"));
         }
-        if uri::scheme_and_host(&input.redirect_uri).is_none() {
-            return Err(Error::config("redirectUri must be an absolute http(s) URL"));
+        let redirect_uri = r.required("redirectUri")?;
+        check_url("redirectUri", &redirect_uri, insecure)?;
+        let post_logout_redirect_uri = r.string("postLogoutRedirectUri")?;
+        if let Some(uri) = &post_logout_redirect_uri {
+            check_url("postLogoutRedirectUri", uri, insecure)?;
         }
-        if let Some(uri) = &input.post_logout_redirect_uri {
-            if uri::scheme_and_host(uri).is_none() {
-                return Err(Error::config(
-                    "postLogoutRedirectUri must be an absolute http(s) URL",
-                ));
-            }
-        }
+        let scope = r.required("scope")?;
         // OIDC Core 3.1.2.1: `openid` must be present.
-        if !input.scope.split(' ').any(|s| s == "openid") {
+        if !scope.split(' ').any(|s| s == "openid") {
             return Err(Error::config("scope must contain openid"));
         }
-        if input.resources.iter().any(|r| r.is_empty()) {
+        let resources = r.strings("resources")?.unwrap_or_default();
+        if resources.iter().any(|r| r.is_empty()) {
             return Err(Error::config("resources must be non-empty strings"));
         }
-        let par = match input.par.as_deref() {
+        let par = match r.string("par")?.as_deref() {
             None | Some("auto") => ParMode::Auto,
             Some("required") => ParMode::Required,
             Some("off") => ParMode::Off,
@@ -154,94 +219,111 @@ impl Config {
                 ))
             }
         };
-        let storage = match input.storage.as_deref() {
+        let storage = match r.string("storage")?.as_deref() {
             None | Some("memory") => StorageMode::Memory,
             Some("session") => StorageMode::Session,
             Some(_) => return Err(Error::config("storage must be \"memory\" or \"session\"")),
         };
+        // HelseID accepts RS/PS/ES 256/384/512 assertions; WebCrypto signs all of them.
         if let ClientAuthMethod::PrivateKeyJwt { alg, .. } = &client_auth {
-            if !ASSERTION_ALGORITHMS.contains(&alg.as_str()) {
+            if alg::find(alg).is_none() {
                 return Err(Error::config(format!(
-                    "clientAuth.alg {alg} is not one of {}",
-                    ASSERTION_ALGORITHMS.join(", ")
+                    "clientAuth.alg {alg} is not one of RS/PS/ES 256/384/512"
                 )));
             }
         }
-        if let Some(level) = &input.required_security_level {
-            if level.is_empty() {
-                return Err(Error::config("requiredSecurityLevel must not be empty"));
-            }
+        let required_security_level = r.string("requiredSecurityLevel")?;
+        if required_security_level.as_deref() == Some("") {
+            return Err(Error::config("requiredSecurityLevel must not be empty"));
         }
-        let expected_audience = input
-            .expected_audience
-            .clone()
-            .or_else(|| input.resources.first().cloned());
+        let expected_audience = r
+            .string("expectedAudience")?
+            .or_else(|| resources.first().cloned());
+        let details_claim = match r.string("detailsClaim")?.as_deref() {
+            None | Some("assertion_details") => DetailsClaim::AssertionDetails,
+            Some("authorization_details") => DetailsClaim::AuthorizationDetails,
+            Some(_) => {
+                return Err(Error::config(
+                    "detailsClaim must be \"assertion_details\" or \"authorization_details\"",
+                ))
+            }
+        };
+        let context = match r.get("context") {
+            None => None,
+            Some(ctx) => Context::parse(ctx, random)?,
+        };
+        let mut api_origins = BTreeMap::new();
+        match r.get("apiOrigins") {
+            None => {}
+            Some(Value::Object(map)) => {
+                for resource in map.keys() {
+                    let list = Reader(map).strings(resource)?.unwrap_or_default();
+                    for origin in &list {
+                        if uri::origin(origin) != Some(origin.as_str())
+                            || !uri::is_allowed_endpoint(origin, insecure)
+                        {
+                            return Err(Error::config(format!(
+                                "apiOrigins: {origin} is not an https origin (scheme://host[:port], no path)"
+                            )));
+                        }
+                    }
+                    api_origins.insert(resource.clone(), list);
+                }
+            }
+            Some(_) => return Err(Reader::wrong("apiOrigins", "an object of origin arrays")),
+        }
         Ok(Config {
-            issuer: input.issuer,
-            client_id: input.client_id,
-            redirect_uri: input.redirect_uri,
-            post_logout_redirect_uri: input.post_logout_redirect_uri,
-            scope: input.scope,
-            resources: input.resources,
+            issuer,
+            client_id,
+            redirect_uri,
+            post_logout_redirect_uri,
+            scope,
+            resources,
             client_auth,
-            dpop: input.dpop.unwrap_or(true),
+            dpop: r.bool("dpop")?.unwrap_or(true),
             par,
             expected_audience,
-            require_sfm_id: input.require_sfm_id.unwrap_or(false),
-            required_security_level: input.required_security_level,
-            clock_tolerance_seconds: seconds(
-                input.clock_tolerance_seconds,
-                30,
-                "clockToleranceSeconds",
-            )?,
-            refresh_leeway_seconds: seconds(
-                input.refresh_leeway_seconds,
-                30,
-                "refreshLeewaySeconds",
-            )?,
-            auto_refresh: input.auto_refresh.unwrap_or(true),
+            require_sfm_id: r.bool("requireSfmId")?.unwrap_or(false),
+            required_security_level,
+            clock_tolerance_seconds: r.seconds("clockToleranceSeconds", 30, 0..=86_400)?,
+            refresh_leeway_seconds: r.seconds("refreshLeewaySeconds", 30, 0..=86_400)?,
+            auto_refresh: r.bool("autoRefresh")?.unwrap_or(true),
             storage,
             allow_insecure_http: insecure,
-            http_timeout_seconds: match input.http_timeout_seconds {
-                None => 30,
-                Some(v) if (1.0..=300.0).contains(&v) && v.fract() == 0.0 => v as i64,
-                Some(_) => {
-                    return Err(Error::config(
-                        "httpTimeoutSeconds must be a whole number of seconds from 1 to 300",
-                    ))
-                }
-            },
+            http_timeout_seconds: r.seconds("httpTimeoutSeconds", 30, 1..=300)?,
+            context,
+            details_claim,
+            attest_max_age_seconds: r.seconds(
+                "attestMaxAgeSeconds",
+                DEFAULT_ATTEST_MAX_AGE_SECONDS,
+                1..=86_400,
+            )?,
+            attest_resources: r.strings("attestResources")?.unwrap_or_else(|| {
+                DEFAULT_ATTEST_RESOURCES.iter().map(|s| s.to_string()).collect()
+            }),
+            api_origins,
         })
     }
 
-    /// Parses a config given as JSON (tests, and callers outside a browser).
+    /// Parses a config given as JSON text (tests, and callers outside a browser).
     pub fn from_json(json: &str, client_auth: ClientAuthMethod) -> Result<Config> {
-        let input: ConfigInput =
-            serde_json::from_str(json).map_err(|e| Error::config(config_error_message(&e)))?;
-        Config::from_input(input, client_auth)
+        let value: Value = serde_json::from_str(json)
+            .map_err(|_| Error::config("invalid config: not a JSON object"))?;
+        Config::from_value(&value, client_auth, || [0; 16])
     }
-}
 
-/// serde's message names the unknown or missing field without echoing values.
-pub fn config_error_message(e: &dyn std::fmt::Display) -> String {
-    format!("invalid config: {e}")
-}
-
-/// Default assertion algorithm for a private JWK (RFC 7518 §6): its `alg`, else by key type.
-pub fn default_assertion_alg(
-    jwk_alg: Option<&str>,
-    kty: Option<&str>,
-    crv: Option<&str>,
-) -> Option<String> {
-    if let Some(alg) = jwk_alg {
-        return Some(alg.to_string());
+    /// HelseID: every token request names one resource (RFC 8707 §2.2); the default is the
+    /// expected audience when it is one of `resources`, else the first resource.
+    pub fn default_resource(&self) -> Option<&str> {
+        let expected = self.expected_audience.as_deref();
+        expected
+            .filter(|a| self.resources.iter().any(|r| r == a))
+            .or(self.resources.first().map(String::as_str))
     }
-    match (kty, crv) {
-        (Some("RSA"), _) => Some("RS256".into()),
-        (Some("EC"), Some("P-256")) => Some("ES256".into()),
-        (Some("EC"), Some("P-384")) => Some("ES384".into()),
-        (Some("EC"), Some("P-521")) => Some("ES512".into()),
-        _ => None,
+
+    /// Whether tokens for `resource` carry the attest.
+    pub fn needs_attest(&self, resource: &str) -> bool {
+        self.attest_resources.iter().any(|r| r == resource)
     }
 }
 
@@ -323,6 +405,56 @@ mod tests {
     }
 
     #[test]
+    fn redirect_uris_must_be_https_or_loopback_http_when_allowed() {
+        for (extra, ok) in [
+            (r#","redirectUri":"http://app.test/""#, false),
+            (r#","redirectUri":"https://app.test/","postLogoutRedirectUri":"http://app.test/""#, false),
+            (r#","redirectUri":"http://127.0.0.1:4000/""#, false),
+            (r#","redirectUri":"http://127.0.0.1:4000/","allowInsecureHttp":true"#, true),
+            (r#","redirectUri":"https://app.test/","postLogoutRedirectUri":"https://app.test/bye""#, true),
+        ] {
+            let json = format!("{{{}}}", BASE.replace(r#","redirectUri":"https://app.test/""#, "") + extra);
+            assert_eq!(Config::from_json(&json, ClientAuthMethod::None).is_ok(), ok, "{extra}");
+        }
+    }
+
+    #[test]
+    fn a_malformed_initial_context_is_context_invalid() {
+        let e = parse(r#","context":{"organization":{"child":"12"}}"#).unwrap_err();
+        assert_eq!(e.code, ErrorCode::ContextInvalid);
+        assert_eq!(e.claim.as_deref(), Some("organization.child"));
+        let c = parse(r#","context":{"organization":{"child":"998877665"}}"#).unwrap();
+        assert!(c.context.is_some());
+    }
+
+    #[test]
+    fn api_origins_are_https_origins_per_resource() {
+        let c = parse(r#","apiOrigins":{"e-helse:sfm.api":["https://sfm.test","https://sfm2.test:8443"]}"#).unwrap();
+        assert_eq!(c.api_origins["e-helse:sfm.api"].len(), 2);
+        for bad in [
+            r#","apiOrigins":{"x":["https://sfm.test/path"]}"#,
+            r#","apiOrigins":{"x":["http://sfm.test"]}"#,
+            r#","apiOrigins":{"x":"https://sfm.test"}"#,
+            r#","apiOrigins":["https://sfm.test"]"#,
+        ] {
+            assert_eq!(parse(bad).unwrap_err().code, ErrorCode::ConfigInvalid, "{bad}");
+        }
+    }
+
+    #[test]
+    fn new_options_have_their_defaults() {
+        let c = parse("").unwrap();
+        assert_eq!(c.details_claim, DetailsClaim::AssertionDetails);
+        assert_eq!(c.attest_max_age_seconds, 3600);
+        assert!(c.needs_attest("nhn:kjernejournal"));
+        assert!(!c.needs_attest("e-helse:sfm.api"));
+        assert!(c.context.is_none());
+        let c = parse(r#","detailsClaim":"authorization_details""#).unwrap();
+        assert_eq!(c.details_claim, DetailsClaim::AuthorizationDetails);
+        assert!(parse(r#","detailsClaim":"both""#).is_err());
+    }
+
+    #[test]
     fn assertion_alg_must_be_asymmetric_and_known() {
         let json = format!("{{{BASE}}}");
         for alg in ["HS256", "none", "EdDSA"] {
@@ -344,22 +476,5 @@ mod tests {
             }
         )
         .is_ok());
-    }
-
-    #[test]
-    fn default_assertion_alg_comes_from_the_key() {
-        assert_eq!(
-            default_assertion_alg(None, Some("RSA"), None).as_deref(),
-            Some("RS256")
-        );
-        assert_eq!(
-            default_assertion_alg(None, Some("EC"), Some("P-256")).as_deref(),
-            Some("ES256")
-        );
-        assert_eq!(
-            default_assertion_alg(Some("PS256"), Some("RSA"), None).as_deref(),
-            Some("PS256")
-        );
-        assert_eq!(default_assertion_alg(None, Some("oct"), None), None);
     }
 }

@@ -1,7 +1,12 @@
 //! One error type with the stable codes of API.md ("Errors"). The browser shell turns it into
 //! a JS `Error` named `HelseIdError`; nothing here may carry a token or a code.
 
+use std::borrow::Cow;
 use std::fmt;
+
+use serde_json::{json, Value};
+
+use super::json::Read;
 
 /// The stable error codes: the contract in API.md. Never rename one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,10 +32,14 @@ pub enum ErrorCode {
     DpopBindingMismatch,
     DpopNonceFailed,
     LoginRequired,
+    ContextInvalid,
+    ContextExpired,
+    PortalFailed,
+    OriginNotAllowed,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 21] = [
+    pub const ALL: [ErrorCode; 25] = [
         ErrorCode::ConfigInvalid,
         ErrorCode::DiscoveryFailed,
         ErrorCode::IssuerMismatch,
@@ -52,6 +61,10 @@ impl ErrorCode {
         ErrorCode::DpopBindingMismatch,
         ErrorCode::DpopNonceFailed,
         ErrorCode::LoginRequired,
+        ErrorCode::ContextInvalid,
+        ErrorCode::ContextExpired,
+        ErrorCode::PortalFailed,
+        ErrorCode::OriginNotAllowed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -77,7 +90,15 @@ impl ErrorCode {
             ErrorCode::DpopBindingMismatch => "dpop_binding_mismatch",
             ErrorCode::DpopNonceFailed => "dpop_nonce_failed",
             ErrorCode::LoginRequired => "login_required",
+            ErrorCode::ContextInvalid => "context_invalid",
+            ErrorCode::ContextExpired => "context_expired",
+            ErrorCode::PortalFailed => "portal_failed",
+            ErrorCode::OriginNotAllowed => "origin_not_allowed",
         }
+    }
+
+    pub fn parse(code: &str) -> Option<ErrorCode> {
+        ErrorCode::ALL.iter().copied().find(|c| c.as_str() == code)
     }
 }
 
@@ -87,8 +108,8 @@ pub struct Error {
     pub code: ErrorCode,
     /// A sentence for people. Never contains a token, a code or a key.
     pub message: String,
-    /// The claim that failed (`claim_invalid`, `missing_sfm_id`, ...).
-    pub claim: Option<&'static str>,
+    /// The claim (or context field) that failed (`claim_invalid`, `missing_sfm_id`, ...).
+    pub claim: Option<Cow<'static, str>>,
     /// The server's `error` (RFC 6749 §5.2) and `error_description`.
     pub oauth_error: Option<String>,
     pub oauth_error_description: Option<String>,
@@ -113,12 +134,12 @@ impl Error {
     }
 
     /// `claim_invalid` naming the claim.
-    pub fn claim(claim: &'static str, message: impl Into<String>) -> Self {
+    pub fn claim(claim: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
         Error::new(ErrorCode::ClaimInvalid, message).with_claim(claim)
     }
 
-    pub fn with_claim(mut self, claim: &'static str) -> Self {
-        self.claim = Some(claim);
+    pub fn with_claim(mut self, claim: impl Into<Cow<'static, str>>) -> Self {
+        self.claim = Some(claim.into());
         self
     }
 
@@ -144,6 +165,33 @@ impl Error {
 
     pub fn invalid_token(message: impl Into<String>) -> Self {
         Error::new(ErrorCode::InvalidToken, message)
+    }
+}
+
+impl Error {
+    /// The error as plain data, for another tab (errors stay errors across tabs, never text).
+    pub fn to_json(&self) -> Value {
+        json!({
+            "code": self.code.as_str(),
+            "message": self.message,
+            "claim": self.claim,
+            "oauthError": self.oauth_error,
+            "oauthErrorDescription": self.oauth_error_description,
+            "status": self.status,
+            "retryable": self.retryable,
+        })
+    }
+
+    /// Reads [`Error::to_json`]'s form; an unknown code is `None`.
+    pub fn from_json(value: &Value) -> Option<Error> {
+        let code = ErrorCode::parse(value.str("code")?)?;
+        let mut e = Error::new(code, value.str("message").unwrap_or_default());
+        e.claim = value.string("claim").map(Cow::Owned);
+        e.oauth_error = value.string("oauthError");
+        e.oauth_error_description = value.string("oauthErrorDescription");
+        e.status = value.i64("status").and_then(|s| u16::try_from(s).ok());
+        e.retryable = value.bool("retryable").unwrap_or(false);
+        Some(e)
     }
 }
 
@@ -184,9 +232,24 @@ mod tests {
             "dpop_binding_mismatch",
             "dpop_nonce_failed",
             "login_required",
+            "context_invalid",
+            "context_expired",
+            "portal_failed",
+            "origin_not_allowed",
         ];
         let actual: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
         assert_eq!(actual, expected);
+    }
+
+    #[test]
+    fn errors_survive_the_trip_to_another_tab() {
+        let e = Error::claim("helseid://claims/client/claims/orgnr_child", "differs")
+            .with_status(200)
+            .with_oauth("invalid_request", Some("HID-1002".into()));
+        let back = Error::from_json(&e.to_json()).unwrap();
+        assert_eq!(back, e);
+        assert_eq!(ErrorCode::parse("context_expired"), Some(ErrorCode::ContextExpired));
+        assert!(Error::from_json(&json!({"code": "made_up"})).is_none());
     }
 
     #[test]

@@ -5,6 +5,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use super::alg::Family;
 use super::base64url;
 use super::error::{Error, ErrorCode, Result};
 
@@ -111,14 +112,12 @@ impl Jwk {
                 .as_ref()
                 .is_none_or(|ops| ops.iter().any(|op| op == "verify"));
         let same_alg = self.alg.as_deref().is_none_or(|a| a == alg);
-        let family = match alg {
-            "RS256" | "RS384" | "RS512" | "PS256" | "PS384" | "PS512" => {
+        let family = match super::alg::find(alg).map(|a| a.family) {
+            Some(Family::Rsa | Family::RsaPss) => {
                 self.kty == "RSA" && self.n.is_some() && self.e.is_some()
             }
-            "ES256" => self.is_ec("P-256"),
-            "ES384" => self.is_ec("P-384"),
-            "ES512" => self.is_ec("P-521"),
-            _ => false,
+            Some(Family::Ec { curve }) => self.is_ec(curve),
+            None => false,
         };
         signing && same_alg && family
     }

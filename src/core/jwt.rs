@@ -14,7 +14,7 @@ use super::error::{Error, ErrorCode, Result};
 pub const MAX_TOKEN_BYTES: usize = 64 * 1024;
 
 /// The algorithms accepted when the caller names none (API.md, `verifyJwt`).
-pub const DEFAULT_ALGORITHMS: [&str; 3] = ["RS256", "PS256", "ES256"];
+pub const DEFAULT_ALGORITHMS: [&str; 3] = super::alg::DEFAULT_VERIFY;
 
 /// A JWS split into its parts. Nothing here has been verified.
 #[derive(Clone, PartialEq)]
@@ -80,6 +80,34 @@ pub fn decode(token: &str) -> Result<DecodedJwt> {
     })
 }
 
+/// A JWS whose signature the shell verified with WebCrypto, against a key of the issuer's JWKS
+/// (or, for `verifyJwt`, of the caller's). Its claims are not checked yet: only
+/// [`super::claims::check`] turns it into a [`super::claims::Verified`] token.
+pub struct SignatureChecked(DecodedJwt);
+
+impl DecodedJwt {
+    /// Called by the shell once WebCrypto said the signature verifies, and by tests.
+    pub fn signature_checked(self) -> SignatureChecked {
+        SignatureChecked(self)
+    }
+}
+
+impl SignatureChecked {
+    pub fn decoded(&self) -> &DecodedJwt {
+        &self.0
+    }
+
+    pub fn into_decoded(self) -> DecodedJwt {
+        self.0
+    }
+}
+
+impl fmt::Debug for SignatureChecked {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
 /// RFC 7519 §7.2 steps 3-4 and 10: a base64url part holding a JSON object.
 fn json_object(part: &str, what: &str) -> Result<Map<String, Value>> {
     let bytes = base64url::decode(part)
@@ -92,13 +120,20 @@ fn json_object(part: &str, what: &str) -> Result<Map<String, Value>> {
     }
 }
 
-/// Algorithms the shell verifies with WebCrypto (RFC 7518 §3.3-3.5): RSASSA-PKCS1-v1_5,
-/// RSASSA-PSS and ECDSA.
+/// Algorithms the shell verifies with WebCrypto: those in [`super::alg::ALGORITHMS`].
 pub fn supported_alg(alg: &str) -> bool {
-    matches!(
-        alg,
-        "RS256" | "RS384" | "RS512" | "PS256" | "PS384" | "PS512" | "ES256" | "ES384" | "ES512"
-    )
+    super::alg::find(alg).is_some()
+}
+
+/// RFC 7515 §4.1.11: a `crit` header names extensions the recipient must understand. This
+/// library understands none, so any `crit` is refused (an empty one is malformed anyway).
+pub fn check_crit(header: &Map<String, Value>) -> Result<()> {
+    if header.contains_key("crit") {
+        return Err(Error::invalid_token(
+            "the token header names critical extensions (crit) this library does not understand",
+        ));
+    }
+    Ok(())
 }
 
 /// The algorithm must come from the allow-list, never from the token alone (RFC 8725 §3.1).
@@ -165,6 +200,19 @@ mod tests {
     fn assert_invalid(token: &str) {
         let err = decode(token).unwrap_err();
         assert_eq!(err.code, ErrorCode::InvalidToken, "{err}");
+    }
+
+    #[test]
+    fn crit_naming_anything_is_invalid_token() {
+        for header in [
+            r#"{"alg":"RS256","crit":["urn:must-understand"],"urn:must-understand":1}"#,
+            r#"{"alg":"RS256","crit":[]}"#,
+        ] {
+            let jwt = decode(&token(header, "{}")).unwrap();
+            assert_eq!(check_crit(&jwt.header).unwrap_err().code, ErrorCode::InvalidToken);
+        }
+        let plain = decode(&token(r#"{"alg":"RS256"}"#, "{}")).unwrap();
+        assert!(check_crit(&plain.header).is_ok());
     }
 
     #[test]

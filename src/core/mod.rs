@@ -1,19 +1,27 @@
 //! The protocol core: pure functions over protocol values. Time and randomness come in as
 //! arguments; nothing here performs I/O. `tests/core_is_pure.rs` keeps browser crates out.
 
+pub mod alg;
 pub mod assertion;
-pub mod authorization;
+pub mod authorize;
+pub mod callback;
 pub mod base64url;
 pub mod claims;
 pub mod config;
+pub mod context;
 pub mod discovery;
 pub mod dpop;
 pub mod error;
 pub mod form;
+pub mod helseid;
 pub mod jwk;
 pub mod jws;
+pub mod json;
 pub mod jwt;
+pub mod logout;
 pub mod pkce;
+pub mod refresh;
+pub mod secret;
 pub mod session;
 pub mod token;
 pub mod uri;

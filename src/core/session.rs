@@ -4,79 +4,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::claims::{claim_text, journal_id, JOURNAL_ID, SECURITY_LEVEL, SFM_ID};
-
-pub const PID: &str = "helseid://claims/identity/pid";
-pub const PID_PSEUDONYM: &str = "helseid://claims/identity/pid_pseudonym";
-pub const HPR_NUMBER: &str = "helseid://claims/hpr/hpr_number";
-pub const ASSURANCE_LEVEL: &str = "helseid://claims/identity/assurance_level";
-pub const NETWORK: &str = "helseid://claims/identity/network";
-pub const ORGNR_PARENT: &str = "helseid://claims/client/claims/orgnr_parent";
-pub const ORGNR_CHILD: &str = "helseid://claims/client/claims/orgnr_child";
-pub const ORGNR_SUPPLIER: &str = "helseid://claims/client/claims/orgnr_supplier";
-
-/// The HelseID claims that are present, as text (numbers are written out; empty strings are
-/// left out). Identity claims come from the ID token first, client and SFM claims from the
-/// access token first; each falls back to the other token.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct HelseIdView {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pid: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pid_pseudonym: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub hpr_number: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub security_level: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub assurance_level: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub network: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub given_name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub family_name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub client_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub orgnr_parent: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub orgnr_child: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub orgnr_supplier: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sfm_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub journal_id: Option<String>,
-}
-
-impl HelseIdView {
-    pub fn from_claims(id_token: &Map<String, Value>, access_token: &Map<String, Value>) -> Self {
-        let identity = |name| claim_text(id_token.get(name)).or(claim_text(access_token.get(name)));
-        let client = |name| claim_text(access_token.get(name)).or(claim_text(id_token.get(name)));
-        HelseIdView {
-            pid: identity(PID),
-            pid_pseudonym: identity(PID_PSEUDONYM),
-            hpr_number: identity(HPR_NUMBER),
-            security_level: identity(SECURITY_LEVEL),
-            assurance_level: identity(ASSURANCE_LEVEL),
-            network: identity(NETWORK),
-            name: identity("name"),
-            given_name: identity("given_name"),
-            family_name: identity("family_name"),
-            client_id: client("client_id"),
-            orgnr_parent: client(ORGNR_PARENT),
-            orgnr_child: client(ORGNR_CHILD),
-            orgnr_supplier: client(ORGNR_SUPPLIER),
-            sfm_id: client(SFM_ID),
-            journal_id: journal_id(access_token.get(JOURNAL_ID))
-                .or(journal_id(id_token.get(JOURNAL_ID))),
-        }
-    }
-}
+use super::helseid::HelseIdView;
 
 /// `scope` as a JSON array of strings (HelseID access tokens) or a space-separated string
 /// (RFC 6749 §3.3, RFC 9068 §2.2.3). Anything else is no scope.
@@ -120,6 +48,7 @@ pub struct Session {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::helseid::*;
     use crate::core::jwt::fixtures;
     use serde_json::json;
 

@@ -1,99 +1,64 @@
-//! The token endpoint (RFC 6749 §4.1.3, §6 and §5), and revocation (RFC 7009 §2.1).
+//! The token endpoint: the code exchange (RFC 6749 §4.1.3 with PKCE, RFC 7636 §4.5), the token
+//! response (§5.1) and error response (§5.2), and the token type (RFC 9449 §5).
 
-use serde::Deserialize;
 use serde_json::Value;
 
 use super::error::{Error, ErrorCode, Result};
+use super::json::{parse_object, Object, Read};
+use super::secret::{AccessToken, AuthorizationCode, CodeVerifier, FormBody, IdToken, RefreshToken};
 
-/// RFC 6749 §4.1.3, with the PKCE verifier (RFC 7636 §4.5).
+/// RFC 6749 §4.1.3, with the PKCE verifier (RFC 7636 §4.5) and one resource (RFC 8707 §2.2).
 pub fn authorization_code_params(
-    code: &str,
+    code: &AuthorizationCode,
     redirect_uri: &str,
-    code_verifier: &str,
-    client_id: &str,
-) -> Vec<(String, String)> {
-    vec![
-        ("grant_type".into(), "authorization_code".into()),
-        ("code".into(), code.into()),
-        ("redirect_uri".into(), redirect_uri.into()),
-        ("code_verifier".into(), code_verifier.into()),
-        ("client_id".into(), client_id.into()),
-    ]
-}
-
-/// RFC 6749 §6, naming one resource (RFC 8707 §2.2) when a token for it is wanted.
-pub fn refresh_params(
-    refresh_token: &str,
+    code_verifier: &CodeVerifier,
     client_id: &str,
     resource: Option<&str>,
-) -> Vec<(String, String)> {
-    let mut params = vec![
-        ("grant_type".into(), "refresh_token".into()),
-        ("refresh_token".into(), refresh_token.into()),
-        ("client_id".into(), client_id.into()),
-    ];
+) -> FormBody {
+    let mut body = FormBody::default();
+    body.push("grant_type", "authorization_code");
+    body.push("code", code.expose());
+    body.push("redirect_uri", redirect_uri);
+    body.push("code_verifier", code_verifier.expose());
+    body.push("client_id", client_id);
     if let Some(resource) = resource {
-        params.push(("resource".into(), resource.into()));
+        body.push("resource", resource);
     }
-    params
+    body
 }
 
-/// RFC 7009 §2.1.
-pub fn revocation_params(refresh_token: &str, client_id: &str) -> Vec<(String, String)> {
-    vec![
-        ("token".into(), refresh_token.into()),
-        ("token_type_hint".into(), "refresh_token".into()),
-        ("client_id".into(), client_id.into()),
-    ]
-}
-
-/// RFC 6749 §5.1, with HelseID's `rt_expires_in`. Debug never prints a token.
-#[derive(Clone, Deserialize)]
+/// RFC 6749 §5.1, with HelseID's `rt_expires_in` and `rejected_scope`. Debug never prints a
+/// token.
+#[derive(Debug)]
 pub struct TokenResponse {
-    pub access_token: String,
+    pub access_token: AccessToken,
     pub token_type: String,
-    #[serde(default, deserialize_with = "number_or_numeric_string")]
     pub expires_in: Option<i64>,
-    #[serde(default)]
-    pub refresh_token: Option<String>,
-    #[serde(default)]
-    pub id_token: Option<String>,
-    #[serde(default)]
+    pub refresh_token: Option<RefreshToken>,
+    pub id_token: Option<IdToken>,
+    /// A string (RFC 6749) or, from HelseID, an array.
     pub scope: Option<Value>,
-    #[serde(default)]
     pub rt_expires_in: Option<i64>,
-}
-
-impl std::fmt::Debug for TokenResponse {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TokenResponse")
-            .field("access_token", &"[redacted]")
-            .field("token_type", &self.token_type)
-            .field("expires_in", &self.expires_in)
-            .field(
-                "refresh_token",
-                &self.refresh_token.as_ref().map(|_| "[redacted]"),
-            )
-            .field("id_token", &self.id_token.as_ref().map(|_| "[redacted]"))
-            .finish_non_exhaustive()
-    }
+    /// Scopes HelseID refused on an otherwise successful answer (a multi-tenant organisation
+    /// that has not accepted the terms, README "Context").
+    pub rejected_scope: Vec<String>,
 }
 
 /// `expires_in` sent as a string by some servers is tolerated (RFC 6749 §5.1 says a number).
-fn number_or_numeric_string<'de, D: serde::Deserializer<'de>>(
-    deserializer: D,
-) -> std::result::Result<Option<i64>, D::Error> {
-    match Option::<Value>::deserialize(deserializer)? {
+fn seconds(o: &Object, name: &str) -> std::result::Result<Option<i64>, ()> {
+    match o.get(name) {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) => n
-            .as_i64()
-            .map(Some)
-            .ok_or_else(|| serde::de::Error::custom("expires_in is not a whole number")),
-        Some(Value::String(t)) => t
-            .parse()
-            .map(Some)
-            .map_err(|_| serde::de::Error::custom("expires_in is not a number")),
-        Some(_) => Err(serde::de::Error::custom("expires_in is not a number")),
+        Some(Value::Number(n)) => n.as_i64().map(Some).ok_or(()),
+        Some(Value::String(t)) => t.trim().parse().map(Some).map_err(|_| ()),
+        Some(_) => Err(()),
+    }
+}
+
+fn optional_text(o: &Object, name: &str) -> std::result::Result<Option<String>, ()> {
+    match o.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(()),
     }
 }
 
@@ -103,14 +68,28 @@ pub fn process_token_response(status: u16, body: &str) -> Result<TokenResponse> 
     if !(200..300).contains(&status) {
         return Err(oauth_error("token request", status, body));
     }
-    let response: TokenResponse = serde_json::from_str(body).map_err(|_| {
+    let malformed = || {
         Error::new(
             ErrorCode::TokenRequestFailed,
             "the token response is not JSON, lacks access_token or token_type, or has a field of the wrong type",
         )
         .with_status(status)
-    })?;
-    if response.access_token.is_empty() {
+    };
+    let o = parse_object(body).ok_or_else(malformed)?;
+    let read = || -> std::result::Result<TokenResponse, ()> {
+        Ok(TokenResponse {
+            access_token: AccessToken::new(o.string("access_token").ok_or(())?),
+            token_type: o.string("token_type").ok_or(())?,
+            expires_in: seconds(&o, "expires_in")?,
+            refresh_token: optional_text(&o, "refresh_token")?.map(RefreshToken::new),
+            id_token: optional_text(&o, "id_token")?.map(IdToken::new),
+            scope: o.get("scope").filter(|v| !v.is_null()).cloned(),
+            rt_expires_in: seconds(&o, "rt_expires_in")?,
+            rejected_scope: super::session::parse_scope(o.get("rejected_scope")),
+        })
+    };
+    let response = read().map_err(|_| malformed())?;
+    if response.access_token.expose().is_empty() {
         return Err(
             Error::new(ErrorCode::TokenRequestFailed, "empty access_token").with_status(status),
         );
@@ -130,6 +109,14 @@ impl TokenType {
         match self {
             TokenType::DPoP => "DPoP",
             TokenType::Bearer => "Bearer",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<TokenType> {
+        match text {
+            "DPoP" => Some(TokenType::DPoP),
+            "Bearer" => Some(TokenType::Bearer),
+            _ => None,
         }
     }
 }
@@ -156,19 +143,17 @@ pub fn check_token_type(token_type: &str, dpop: bool) -> Result<TokenType> {
     }
 }
 
+/// Longest `error_description` kept (HelseID's HID-10xx texts are far shorter).
+const MAX_DESCRIPTION_CHARS: usize = 1000;
+
 /// An RFC 6749 §5.2 error answer (or any non-2xx) as `token_request_failed`.
 pub fn oauth_error(what: &str, status: u16, body: &str) -> Error {
-    let parsed: Option<Value> = serde_json::from_str(body).ok();
-    let error = parsed
-        .as_ref()
-        .and_then(|v| v.get("error"))
-        .and_then(|v| v.as_str())
-        .map(String::from);
+    let parsed = parse_object(body);
+    let error = parsed.as_ref().and_then(|o| o.string("error"));
     let description = parsed
         .as_ref()
-        .and_then(|v| v.get("error_description"))
-        .and_then(|v| v.as_str())
-        .map(|s| s.chars().take(300).collect::<String>());
+        .and_then(|o| o.str("error_description"))
+        .map(|s| s.chars().take(MAX_DESCRIPTION_CHARS).collect::<String>());
     let message = match &error {
         Some(e) => format!("the {what} failed with HTTP {status}: {e}"),
         None => format!("the {what} failed with HTTP {status}"),
@@ -186,20 +171,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn code_exchange_body_has_verifier_and_redirect_uri() {
-        let params = authorization_code_params("c", "https://app.test/", "v", "c1");
-        assert_eq!(
-            crate::core::form::encode(&params),
-            "grant_type=authorization_code&code=c&redirect_uri=https%3A%2F%2Fapp.test%2F&code_verifier=v&client_id=c1"
+    fn code_exchange_body_has_verifier_redirect_uri_and_one_resource() {
+        let body = authorization_code_params(
+            &AuthorizationCode::new("c"),
+            "https://app.test/",
+            &CodeVerifier::new("v"),
+            "c1",
+            Some("e-helse:sfm.api"),
         );
-    }
-
-    #[test]
-    fn refresh_body_names_one_resource() {
-        let params = refresh_params("rt", "c1", Some("e-helse:sfm.api"));
         assert_eq!(
-            crate::core::form::encode(&params),
-            "grant_type=refresh_token&refresh_token=rt&client_id=c1&resource=e-helse%3Asfm.api"
+            body.encode(),
+            "grant_type=authorization_code&code=c&redirect_uri=https%3A%2F%2Fapp.test%2F&code_verifier=v&client_id=c1&resource=e-helse%3Asfm.api"
         );
     }
 
@@ -207,12 +189,13 @@ mod tests {
     fn token_response_reads_helseid_fields() {
         let r = process_token_response(
             200,
-            r#"{"access_token":"a","token_type":"DPoP","expires_in":600,"refresh_token":"r","id_token":"i","scope":"openid profile","rt_expires_in":3600}"#,
+            r#"{"access_token":"a","token_type":"DPoP","expires_in":600,"refresh_token":"r","id_token":"i","scope":"openid profile","rt_expires_in":3600,"rejected_scope":"nhn:kjernejournal/api"}"#,
         )
         .unwrap();
         assert_eq!(r.expires_in, Some(600));
         assert_eq!(r.rt_expires_in, Some(3600));
-        assert_eq!(r.refresh_token.as_deref(), Some("r"));
+        assert_eq!(r.refresh_token.as_ref().map(|t| t.expose()), Some("r"));
+        assert_eq!(r.rejected_scope, ["nhn:kjernejournal/api"]);
         let debug = format!("{r:?}");
         assert!(!debug.contains("\"a\"") && !debug.contains("\"r\"") && !debug.contains("\"i\""));
     }
@@ -225,12 +208,14 @@ mod tests {
         )
         .unwrap();
         assert_eq!(r.expires_in, Some(600));
-        let e = process_token_response(
-            200,
+        for bad in [
             r#"{"access_token":"a","token_type":"DPoP","expires_in":true}"#,
-        )
-        .unwrap_err();
-        assert_eq!(e.code, ErrorCode::TokenRequestFailed);
+            r#"{"access_token":"a","token_type":"DPoP","refresh_token":5}"#,
+            r#"{"access_token":"","token_type":"DPoP"}"#,
+        ] {
+            let e = process_token_response(200, bad).unwrap_err();
+            assert_eq!(e.code, ErrorCode::TokenRequestFailed, "{bad}");
+        }
     }
 
     #[test]
@@ -238,6 +223,7 @@ mod tests {
         let r =
             process_token_response(200, r#"{"access_token":"a","token_type":"Bearer"}"#).unwrap();
         assert_eq!(r.expires_in, None);
+        assert!(r.rejected_scope.is_empty());
     }
 
     #[test]
@@ -260,6 +246,18 @@ mod tests {
         assert_eq!(e.code, ErrorCode::TokenRequestFailed);
         let e = process_token_response(200, r#"{"token_type":"DPoP"}"#).unwrap_err();
         assert_eq!(e.code, ErrorCode::TokenRequestFailed);
+    }
+
+    /// README "Context": HelseID names its rule in `error_description`; it reaches the caller.
+    #[test]
+    fn helseid_hid_errors_keep_their_description_intact() {
+        let text = "HID-1002: The child organization number 987654321 is not whitelisted for the client";
+        let e = process_token_response(
+            400,
+            &format!(r#"{{"error":"invalid_request","error_description":"{text}"}}"#),
+        )
+        .unwrap_err();
+        assert_eq!(e.oauth_error_description.as_deref(), Some(text));
     }
 
     #[test]
