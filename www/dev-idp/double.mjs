@@ -10,129 +10,32 @@
 //
 // See www/dev-idp/README.md for the full description.
 import { createServer } from 'node:http';
-import {
-  createPrivateKey,
-  generateKeyPair as generateNodeKeyPair,
-  randomBytes,
-  randomUUID,
-  sign as cryptoSign,
-  constants as cryptoConstants,
-} from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { promisify } from 'node:util';
-import { readFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import {
   SignJWT,
   jwtVerify,
   EmbeddedJWK,
-  createLocalJWKSet,
   calculateJwkThumbprint,
-  exportJWK,
-  generateKeyPair,
   importJWK,
 } from 'jose';
-import { USERS, findUser, findUserBySub, identityClaims } from './users.mjs';
+import { USERS, findUser, findUserBySub } from './users.mjs';
 import { createMemoryAdapter } from './memory-adapter.mjs';
 import { FAULT_PRESETS, resolveFault, alterJwt, alterMembers, alterQuery } from './faults.mjs';
 import {
   sha256hex, sha256b64u, epoch, htmlEscape, isLoopback, readRaw, readJson, listen, closeServer, page,
 } from './http-util.mjs';
+import {
+  interactionPolicy, HELSEID_ROUTES, SFM_RESOURCE, SFM_ID_CLAIM, RESOURCES, OIDC_SCOPES, DPOP_ALGS,
+  PRIVATE_MEMBERS, loadTestClients, createOpSigningKeys, createProvider,
+} from './provider.mjs';
 
 export { FAULT_PRESETS } from './faults.mjs';
 
-// oidc-provider prints "Unsupported runtime" on Node 20 at import time (nothing else breaks).
-// Keep that one line out of test output.
-const { default: Provider, interactionPolicy, errors: oidcErrors } = await (async () => {
-  const warn = console.warn;
-  console.warn = (...args) => {
-    if (typeof args[0] === 'string' && args[0].includes('Unsupported runtime')) return;
-    warn(...args);
-  };
-  try {
-    return await import('oidc-provider');
-  } finally {
-    console.warn = warn;
-  }
-})();
-
-const here = dirname(fileURLToPath(import.meta.url));
-const KEYS_DIR = join(here, 'keys');
-
-export const HELSEID_ROUTES = Object.freeze({
-  authorization: '/connect/authorize',
-  pushed_authorization_request: '/connect/par',
-  token: '/connect/token',
-  end_session: '/connect/endsession',
-  revocation: '/connect/revocation',
-  userinfo: '/connect/userinfo',
-  introspection: '/connect/introspect',
-  jwks: '/.well-known/openid-configuration/jwks',
-});
-
-export const SFM_RESOURCE = 'e-helse:sfm.api';
-export const SFM_SCOPE = 'e-helse:sfm.api/sfm.api2';
-export const SFM_ID_CLAIM = 'e-helse:sfm.api/client/claims/sfm-id';
-export const OTHER_RESOURCE = 'e-helse:other.api';
-export const OTHER_SCOPE = 'e-helse:other.api/api';
-
-/** Resource servers (RFC 8707 indicators) the double knows. */
-const RESOURCES = {
-  [SFM_RESOURCE]: { scope: SFM_SCOPE, sfm: true },
-  [OTHER_RESOURCE]: { scope: OTHER_SCOPE, sfm: false },
-};
-
-/** HelseID scope -> claims released for it (ID token, access token, userinfo). */
-export const CLAIMS_BY_SCOPE = Object.freeze({
-  openid: ['sub', 'idp', 'amr', 'auth_time'],
-  profile: ['name', 'given_name', 'middle_name', 'family_name'],
-  'helseid://scopes/identity/pid': ['helseid://claims/identity/pid'],
-  'helseid://scopes/identity/pid_pseudonym': ['helseid://claims/identity/pid_pseudonym'],
-  'helseid://scopes/identity/security_level': ['helseid://claims/identity/security_level'],
-  'helseid://scopes/identity/assurance_level': ['helseid://claims/identity/assurance_level'],
-  'helseid://scopes/hpr/hpr_number': ['helseid://claims/hpr/hpr_number'],
-});
-
-/** OpenID (non-resource) scopes. Resource scopes (e-helse:sfm.api/sfm.api2, ...) belong to RESOURCES. */
-export const OIDC_SCOPES = Object.freeze([...Object.keys(CLAIMS_BY_SCOPE), 'offline_access']);
-
-/** Client ids, their key algorithm and their fixed SFM id. Keys: www/dev-idp/keys/. */
-export const TEST_CLIENT_DEFS = Object.freeze([
-  { clientId: 'helseid-wasm-rs256', alg: 'RS256', sfmId: '7f6b1a52-3c1e-4f0e-9d55-0b6c3e2a9a01' },
-  { clientId: 'helseid-wasm-es256', alg: 'ES256', sfmId: 'c2d1e0f4-8a9b-4c3d-b2e1-5f6a7b8c9d02' },
-]);
-
-const SIGNING_ALGS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512'];
-const DPOP_ALGS = SIGNING_ALGS; // HelseID's dpop_signing_alg_values_supported
-const IDP = 'testidp-oidc';
-
-const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
-export function publicJwkOf(jwk) {
-  const pub = { ...jwk };
-  for (const m of PRIVATE_MEMBERS) delete pub[m];
-  return pub;
-}
-
-export function keyFileFor(clientId) {
-  return join(KEYS_DIR, `TEST-ONLY-${clientId}.private.jwk.json`);
-}
-
-/** Loads the committed TEST-ONLY client keys. */
-export async function loadTestClients() {
-  return Promise.all(TEST_CLIENT_DEFS.map(async (def) => {
-    let privateJwk;
-    try {
-      privateJwk = JSON.parse(await readFile(keyFileFor(def.clientId), 'utf8'));
-    } catch (cause) {
-      throw new Error(`missing test key for ${def.clientId}: run node www/dev-idp/generate-keys.mjs`, { cause });
-    }
-    if (privateJwk.alg !== def.alg || !privateJwk.kid) {
-      throw new Error(`test key for ${def.clientId} must have alg ${def.alg} and a kid`);
-    }
-    return { ...def, privateJwk: Object.freeze(privateJwk) };
-  }));
-}
+export {
+  HELSEID_ROUTES, SFM_RESOURCE, SFM_SCOPE, SFM_ID_CLAIM, OTHER_RESOURCE, OTHER_SCOPE, CLAIMS_BY_SCOPE,
+  OIDC_SCOPES, TEST_CLIENT_DEFS, publicJwkOf, keyFileFor, loadTestClients,
+} from './provider.mjs';
 
 /**
  * Starts the HelseID test double (OP + demo backend) on loopback.
@@ -175,7 +78,6 @@ export async function startDouble(opts = {}) {
     strictClientAssertion: opts.strictClientAssertion ?? true,
     quiet: opts.quiet ?? true,
   };
-  const state = { ...DEFAULT_OPTIONS };
   const OPTION_TYPES = {
     autoLogin: 'boolean',
     accessTokenTtl: 'number',
@@ -267,8 +169,8 @@ export async function startDouble(opts = {}) {
         throw new TypeError(`option ${k} must be a positive integer`);
       }
     }
-    Object.assign(state, partial);
-    return { ...state };
+    Object.assign(state.options, partial);
+    return { ...state.options };
   }
 
   // ---------------------------------------------------------------- counters
@@ -305,45 +207,25 @@ export async function startDouble(opts = {}) {
 
   // ---------------------------------------------------------------- clients & keys
   const testClients = await loadTestClients();
-  const clientById = new Map(testClients.map((c) => [c.clientId, c]));
 
-  // The provider's own RS256 signing key (ID tokens and access tokens); HelseID-like 40-hex kid.
-  const { privateKey: opPrivateKey } = await generateKeyPair('RS256', { modulusLength: 2048, extractable: true });
-  const opSigningJwk = {
-    ...(await exportJWK(opPrivateKey)),
-    kid: randomBytes(20).toString('hex').toUpperCase(),
-    alg: 'RS256',
-    use: 'sig',
+  // The state the parts share (provider.mjs, ...): one object per double, since several doubles
+  // run in one process in tests. issuer and apiOrigin are set once the servers listen.
+  const state = {
+    host,
+    appOrigin: appOriginNorm,
+    redirectUris: ['/', '/index.html', '/e2e/app.html'].map((p) => `${appOriginNorm}${p}`),
+    allowedOrigins,
+    issuer: undefined,
+    apiOrigin: undefined,
+    // Mutable knobs (setOptions / POST /__test/options).
+    options: { ...DEFAULT_OPTIONS },
+    clients: testClients,
+    clientById: new Map(testClients.map((c) => [c.clientId, c])),
+    // The provider's own signing keys: keys.current re-signs altered tokens (provider.mjs).
+    keys: await createOpSigningKeys(),
+    // oidc-provider's storage (memory-adapter.mjs): revokeAllGrants() for the control API.
+    storage: createMemoryAdapter(),
   };
-  // Every public key the OP has signed with (the API accepts tokens signed by any of them).
-  const publishedKeys = [publicJwkOf(opSigningJwk)];
-  let opJwksVerifier = createLocalJWKSet({ keys: publishedKeys });
-
-  // The key tokens are (re-)signed with when a fault alters them; a rotation replaces it.
-  const keyHandle = (jwk) => {
-    const keyObject = createPrivateKey({ key: jwk, format: 'jwk' });
-    return {
-      kid: jwk.kid,
-      publicJwk: publicJwkOf(jwk),
-      async sign(alg, input) {
-        const hash = `sha${alg.slice(2)}`;
-        const options = alg.startsWith('PS')
-          ? { key: keyObject, padding: cryptoConstants.RSA_PKCS1_PSS_PADDING, saltLength: Number(alg.slice(2)) / 8 }
-          : keyObject;
-        return cryptoSign(hash, Buffer.from(input), options);
-      },
-    };
-  };
-  const originalKey = keyHandle(opSigningJwk);
-  let signingKey = originalKey;
-  async function rotateSigningKey() {
-    const { privateKey } = await promisify(generateNodeKeyPair)('rsa', { modulusLength: 2048 });
-    const jwk = { ...privateKey.export({ format: 'jwk' }), kid: randomBytes(20).toString('hex').toUpperCase(), alg: 'RS256', use: 'sig' };
-    signingKey = keyHandle(jwk);
-    publishedKeys.push(signingKey.publicJwk);
-    opJwksVerifier = createLocalJWKSet({ keys: publishedKeys });
-    return signingKey.kid;
-  }
 
   /**
    * Puts the OP into a protocol fault until clearFault() or reset(): a preset name, a fault
@@ -351,7 +233,7 @@ export async function startDouble(opts = {}) {
    */
   async function setFault(spec) {
     const f = resolveFault(spec);
-    if (f.rotateSigningKey) await rotateSigningKey();
+    if (f.rotateSigningKey) await state.keys.rotate();
     protocolFault = f;
     return structuredClone(f);
   }
@@ -373,8 +255,9 @@ export async function startDouble(opts = {}) {
   }
   const issuer = `http://${host}:${opActualPort}`;
   const apiOrigin = `http://${host}:${apiActualPort}`;
-
-  const redirectUris = ['/', '/index.html', '/e2e/app.html'].map((p) => `${appOriginNorm}${p}`);
+  state.issuer = issuer;
+  state.apiOrigin = apiOrigin;
+  const { redirectUris, clientById, storage } = state;
 
   // ---------------------------------------------------------------- interaction policy
   const { Check, base } = interactionPolicy;
@@ -392,254 +275,10 @@ export async function startDouble(opts = {}) {
     },
   ));
 
-  const resourceServerInfo = (indicator) => {
-    const r = RESOURCES[indicator];
-    if (!r) throw new oidcErrors.InvalidTarget(`unknown resource indicator ${indicator}`);
-    return {
-      scope: r.scope,
-      audience: indicator,
-      accessTokenTTL: state.accessTokenTtl,
-      accessTokenFormat: 'jwt',
-      jwt: { sign: { alg: 'RS256' } },
-    };
-  };
-
   const oidcScopeSet = new Set(OIDC_SCOPES);
 
-  // ---------------------------------------------------------------- provider configuration
-  const storage = createMemoryAdapter();
-  const configuration = {
-    adapter: storage.adapter,
-    clients: testClients.map((c) => ({
-      client_id: c.clientId,
-      client_name: `helseid-wasm test client (${c.alg}, TEST ONLY)`,
-      application_type: 'web',
-      token_endpoint_auth_method: 'private_key_jwt',
-      token_endpoint_auth_signing_alg: c.alg,
-      jwks: { keys: [publicJwkOf(c.privateJwk)] },
-      grant_types: ['authorization_code', 'refresh_token'],
-      response_types: ['code'],
-      redirect_uris: redirectUris,
-      post_logout_redirect_uris: redirectUris,
-      dpop_bound_access_tokens: true,
-      id_token_signed_response_alg: 'RS256',
-    })),
-    jwks: { keys: [opSigningJwk] },
-    cookies: { keys: [randomBytes(32).toString('base64url')] },
-    routes: { ...HELSEID_ROUTES },
-    scopes: [...OIDC_SCOPES],
-    claims: {
-      acr: null,
-      sid: null,
-      auth_time: null,
-      iss: null,
-      ...CLAIMS_BY_SCOPE,
-    },
-    conformIdTokenClaims: false,
-    responseTypes: ['code'],
-    pkce: { required: () => true },
-    clientAuthMethods: ['private_key_jwt'],
-    enabledJWA: {
-      clientAuthSigningAlgValues: SIGNING_ALGS,
-      dPoPSigningAlgValues: DPOP_ALGS,
-      idTokenSigningAlgValues: ['RS256'],
-      requestObjectSigningAlgValues: SIGNING_ALGS,
-      userinfoSigningAlgValues: ['RS256'],
-      introspectionSigningAlgValues: ['RS256'],
-      authorizationSigningAlgValues: ['RS256'],
-    },
-    features: {
-      devInteractions: { enabled: false },
-      pushedAuthorizationRequests: {
-        enabled: true,
-        requirePushedAuthorizationRequests: true,
-      },
-      dPoP: {
-        enabled: true,
-        nonceSecret: randomBytes(32),
-        requireNonce: () => true,
-      },
-      resourceIndicators: {
-        enabled: true,
-        // Like HelseID (Duende): with no resource parameter, derive it from the API scopes asked
-        // for; at the token endpoint a single granted resource is used.
-        async defaultResource(ctx, client, oneOf) {
-          if (oneOf) {
-            if (Array.isArray(oneOf) && oneOf.length === 1) return oneOf[0];
-            return oneOf;
-          }
-          if (ctx.oidc.route === 'token') return undefined;
-          const scopes = new Set((ctx.oidc.params?.scope ?? '').split(' '));
-          const derived = Object.entries(RESOURCES)
-            .filter(([, r]) => r.scope.split(' ').some((s) => scopes.has(s)))
-            .map(([id]) => id);
-          if (derived.length === 0) return undefined;
-          return derived.length === 1 ? derived[0] : derived;
-        },
-        useGrantedResource: async () => true,
-        getResourceServerInfo: async (ctx, indicator) => resourceServerInfo(indicator),
-      },
-      revocation: {
-        enabled: true,
-        allowedPolicy: async (ctx, client, token) => {
-          if (token.clientId !== client.clientId) {
-            throw new oidcErrors.InvalidRequest('client is not authorized to revoke the presented token');
-          }
-          return true;
-        },
-      },
-      introspection: {
-        enabled: true,
-        allowedPolicy: async () => true,
-      },
-      userinfo: { enabled: true },
-      rpInitiatedLogout: {
-        enabled: true,
-        // Confirm automatically: the browser goes straight back to post_logout_redirect_uri.
-        async logoutSource(ctx, form) {
-          const auto = form.replace('</form>', '<input type="hidden" name="logout" value="yes"/></form>');
-          ctx.type = 'html';
-          ctx.body = page('Signing out', `<h1>Signing out…</h1>
-${auto}
-<noscript><p><button type="submit" form="op.logoutForm">Continue signing out</button></p></noscript>
-<script>document.getElementById('op.logoutForm').submit();</script>`);
-        },
-        async postLogoutSuccessSource(ctx) {
-          ctx.type = 'html';
-          ctx.body = page('Signed out', '<h1>Signed out</h1><p>You are signed out of the HelseID test double.</p>');
-        },
-      },
-    },
-    extraTokenClaims: async (ctx, token) => {
-      if (token.kind !== 'AccessToken' && token.kind !== 'ClientCredentials') return undefined;
-      const client = clientById.get(token.clientId);
-      const extra = { client_amr: 'private_key_jwt' };
-      const resource = token.resourceServer?.identifier();
-      if (client && RESOURCES[resource]?.sfm) extra[SFM_ID_CLAIM] = client.sfmId;
-      if (token.accountId) {
-        const user = findUserBySub(token.accountId);
-        const grant = ctx?.oidc?.entities?.Grant
-          ?? (token.grantId ? await ctx.oidc.provider.Grant.find(token.grantId) : undefined);
-        const granted = new Set((grant?.getOIDCScope() ?? '').split(' '));
-        if (user) {
-          const claims = identityClaims(user);
-          for (const [scope, names] of Object.entries(CLAIMS_BY_SCOPE)) {
-            if (!granted.has(scope)) continue;
-            for (const n of names) if (claims[n] !== undefined) extra[n] = claims[n];
-          }
-          extra.idp = IDP;
-          extra.amr = ['pwd'];
-        }
-      }
-      return extra;
-    },
-    formats: {
-      customizers: {
-        // HelseID: `scope` is a JSON array (OpenID scopes + this API's scopes), and nbf = iat.
-        async jwt(ctx, token, jwt) {
-          const source = ctx?.oidc?.entities?.AuthorizationCode ?? ctx?.oidc?.entities?.RefreshToken;
-          const atScopes = new Set((token.scope ?? '').split(' ').filter(Boolean));
-          const sourceScopes = (source?.scope ?? token.scope ?? '').split(' ').filter(Boolean);
-          const list = sourceScopes.filter((s) => oidcScopeSet.has(s) || atScopes.has(s));
-          for (const s of atScopes) if (!list.includes(s)) list.push(s);
-          jwt.payload.scope = list;
-          jwt.payload.nbf = jwt.payload.iat;
-        },
-      },
-    },
-    issueRefreshToken: async (ctx, client, source) => (
-      client.grantTypeAllowed('refresh_token') && source.scopes.has('offline_access')
-    ),
-    rotateRefreshToken: true,
-    clientBasedCORS: (ctx, origin) => allowedOrigins.has(origin),
-    ttl: {
-      AccessToken: () => state.accessTokenTtl,
-      IdToken: () => state.idTokenTtl,
-      RefreshToken: () => state.refreshTokenTtl,
-      AuthorizationCode: () => 60,
-      ClientCredentials: () => state.accessTokenTtl,
-      Interaction: () => 600,
-      Session: () => 8 * 3600,
-      Grant: () => Math.max(8 * 3600, state.refreshTokenTtl * 2),
-      DeviceCode: () => 600,
-      BackchannelAuthenticationRequest: () => 600,
-    },
-    interactions: {
-      policy,
-      url: (ctx, interaction) => `/interaction/${interaction.uid}`,
-    },
-    async findAccount(ctx, sub) {
-      const user = findUserBySub(sub);
-      if (!user) return undefined;
-      return {
-        accountId: user.sub,
-        async claims() {
-          return { sub: user.sub, idp: IDP, ...identityClaims(user) };
-        },
-      };
-    },
-    // HelseID rules for client assertions on top of oidc-provider's own checks (iss = client_id,
-    // signature, exp, unique jti, aud among issuer/endpoint): header typ
-    // client-authentication+jwt, sub = iss, aud = the issuer as one string, exp at most 60 s ahead.
-    async assertJwtClientAuthClaimsAndHeader(ctx, claims, header) {
-      if (!state.strictClientAssertion) return;
-      if (header.typ !== 'client-authentication+jwt') {
-        throw new oidcErrors.InvalidClientAuth('client assertion header typ must be client-authentication+jwt');
-      }
-      if (claims.sub !== claims.iss) {
-        throw new oidcErrors.InvalidClientAuth('client assertion sub must equal iss (the client_id)');
-      }
-      if (typeof claims.aud !== 'string' || claims.aud !== issuer) {
-        throw new oidcErrors.InvalidClientAuth('client assertion aud must be the issuer, as a single string');
-      }
-      if (claims.exp > epoch() + 60 + 15) {
-        throw new oidcErrors.InvalidClientAuth('client assertion exp must be at most 60 seconds ahead');
-      }
-    },
-    async renderError(ctx, out) {
-      ctx.type = 'html';
-      ctx.body = page('HelseID test double: error', `<h1>Error</h1>
-<dl>${Object.entries(out).map(([k, v]) => `<dt>${htmlEscape(k)}</dt><dd>${htmlEscape(v)}</dd>`).join('')}</dl>`);
-    },
-  };
-
-  const provider = new Provider(issuer, configuration);
-  provider.proxy = false;
-
-  // oidc-provider drops `offline_access` from an authorization request unless prompt=consent is
-  // sent (OIDC Core 11). HelseID issues refresh tokens for `offline_access` without it. Treat such
-  // requests as if they carried prompt=consent: consent is granted by the interaction below
-  // (automatically), so nothing changes for the client except that offline_access stays.
-  {
-    const proto = provider.OIDCContext.prototype;
-    const desc = Object.getOwnPropertyDescriptor(proto, 'prompts');
-    const offlineRoutes = new Set(['authorization', 'pushed_authorization_request', 'resume']);
-    Object.defineProperty(proto, 'prompts', {
-      configurable: true,
-      get() {
-        const prompts = desc.get.call(this);
-        if (offlineRoutes.has(this.route) && !prompts.has('none')
-          && String(this.params?.scope ?? '').split(' ').includes('offline_access')) {
-          prompts.add('consent');
-        }
-        return prompts;
-      },
-    });
-  }
-
-  const errorEvents = [
-    'authorization.error', 'pushed_authorization_request.error', 'grant.error', 'revocation.error',
-    'end_session.error', 'end_session_confirm.error', 'userinfo.error', 'introspection.error',
-    'jwks.error', 'discovery.error', 'server_error', 'resume.error', 'interaction.error',
-  ];
-  for (const ev of errorEvents) {
-    provider.on(ev, (ctx, err) => {
-      if (ev === 'server_error' || !state.quiet) {
-        console.error(`[helseid-double] ${ev}: ${err?.error ?? err?.name}: ${err?.error_description ?? err?.message}${err?.error_detail ? ` (detail: ${err.error_detail})` : ''}`);
-        if (ev === 'server_error') console.error(err);
-      }
-    });
-  }
+  // ---------------------------------------------------------------- provider (provider.mjs)
+  const provider = createProvider(state, { policy });
 
   // ---------------------------------------------------------------- OP middleware
   const ROUTE_NAMES = new Map([
@@ -718,7 +357,7 @@ ${auto}
     }
     if (name === 'token' && ctx.status === 200 && ctx.body && typeof ctx.body === 'object' && ctx.body.refresh_token) {
       // HelseID extra: refresh token lifetime in the token response.
-      ctx.body.rt_expires_in = state.refreshTokenTtl;
+      ctx.body.rt_expires_in = state.options.refreshTokenTtl;
     }
     if (name === 'token' && ctx.status === 200 && typeof ctx.body?.access_token === 'string') {
       // HelseID lists all granted scopes in the token response, not only the API's.
@@ -741,7 +380,7 @@ ${auto}
   /** Alters an OP response after oidc-provider made it (protocol faults and key rotation). */
   async function applyProtocolFault(ctx, name) {
     const f = protocolFault;
-    const rotated = signingKey !== originalKey;
+    const rotated = state.keys.rotated;
     if (!f && !rotated) return;
     const body = ctx.body && typeof ctx.body === 'object' && !Buffer.isBuffer(ctx.body) ? ctx.body : undefined;
     if (name === 'token' && ctx.status === 200 && body) {
@@ -749,11 +388,11 @@ ${auto}
       for (const [member, section] of [['id_token', 'idToken'], ['access_token', 'accessToken']]) {
         if (typeof body[member] !== 'string') continue;
         const tf = applies ? f?.[section] : undefined;
-        if (tf || rotated) body[member] = await alterJwt(body[member], tf ?? {}, signingKey);
+        if (tf || rotated) body[member] = await alterJwt(body[member], tf ?? {}, state.keys.current);
       }
       if (applies && f?.tokenResponse) alterMembers(body, f.tokenResponse);
     } else if (name === 'jwks' && ctx.status === 200 && body) {
-      let keys = rotated ? [signingKey.publicJwk] : body.keys;
+      let keys = rotated ? [state.keys.current.publicJwk] : body.keys;
       if (f?.jwks?.removeKid) keys = keys.map(({ kid, ...k }) => k);
       ctx.body = { ...body, keys: keys.map((k) => ({ ...k })) };
     } else if (name === 'discovery' && ctx.status === 200 && body && f?.discovery) {
@@ -891,7 +530,7 @@ ${items}
       // Already signed in: consent is always given (HelseID has no consent page for these clients).
       return finishLogin(ctx, details, sessionUser);
     }
-    if (state.autoLogin) {
+    if (state.options.autoLogin) {
       const user = hint ? findUser(hint) : USERS[0];
       if (!user) return finishDenied(ctx, `unknown test user in login_hint: ${hint}`);
       return finishLogin(ctx, details, user);
@@ -925,7 +564,7 @@ ${items}
       switch (route) {
         case 'GET /__test/counts': ctx.body = counts(); return;
         case 'POST /__test/reset': reset(); ctx.body = counts(); return;
-        case 'GET /__test/options': ctx.body = { ...state }; return;
+        case 'GET /__test/options': ctx.body = { ...state.options }; return;
         case 'POST /__test/options': ctx.body = setOptions(await readJson(ctx.req)); return;
         case 'GET /__test/refresh-tokens': ctx.body = refreshTokensSeen(); return;
         case 'GET /__test/requests': ctx.body = requests(); return;
@@ -953,7 +592,7 @@ ${items}
   // ---------------------------------------------------------------- demo backend (API server)
   let apiNonce = { value: randomBytes(24).toString('base64url'), at: epoch() };
   function currentApiNonce() {
-    if (epoch() - apiNonce.at >= state.apiNonceTtl) rotateApiNonce();
+    if (epoch() - apiNonce.at >= state.options.apiNonceTtl) rotateApiNonce();
     return apiNonce.value;
   }
   function rotateApiNonce() {
@@ -988,7 +627,7 @@ ${items}
     const at = m[2];
     let atPayload;
     try {
-      const { payload, protectedHeader } = await jwtVerify(at, opJwksVerifier, {
+      const { payload, protectedHeader } = await jwtVerify(at, state.keys.verifier, {
         issuer,
         algorithms: ['RS256'],
         clockTolerance: 0,
@@ -1193,7 +832,7 @@ ${items}
           extra['WWW-Authenticate'] = `DPoP ${parts.join(', ')}`;
         }
         apiSend(req, res, err.status, err.error ? { error: err.error, error_description: err.message } : { error_description: err.message }, extra);
-        if (!state.quiet) console.error(`[helseid-double] api ${req.method} ${path}: ${err.status} ${err.error ?? ''} ${err.message}`);
+        if (!state.options.quiet) console.error(`[helseid-double] api ${req.method} ${path}: ${err.status} ${err.error ?? ''} ${err.message}`);
       } else {
         status = err.status ?? 500;
         error = 'server_error';
@@ -1212,7 +851,7 @@ ${items}
   function reset() {
     faults.clear();
     protocolFault = null;
-    signingKey = originalKey;
+    state.keys.restore();
     for (const socket of hungSockets) socket.destroy();
     hungSockets.clear();
     counters = freshCounts();
@@ -1235,7 +874,7 @@ ${items}
       clients: testClients.map((c) => ({ clientId: c.clientId, alg: c.alg, kid: c.privateJwk.kid, sfmId: c.sfmId })),
       users: USERS.map((u) => ({ key: u.key, sub: u.sub, pid: u.pid, hpr: u.hpr, security_level: u.security_level, name: u.name })),
       resources: Object.fromEntries(Object.entries(RESOURCES).map(([k, v]) => [k, v.scope])),
-      options: { ...state },
+      options: { ...state.options },
     };
   }
 
@@ -1279,7 +918,7 @@ ${items}
     counts,
     reset,
     setOptions,
-    options: () => ({ ...state }),
+    options: () => ({ ...state.options }),
     refreshTokensSeen,
     requests,
     rotateApiNonce,
@@ -1290,7 +929,7 @@ ${items}
     clearFault,
     fault: () => structuredClone(protocolFault),
     issuedTokens: () => structuredClone(issued),
-    signingKid: () => signingKey.kid,
+    signingKid: () => state.keys.current.kid,
     down,
     up,
     revokeAllGrants: () => storage.revokeAllGrants(),
