@@ -11,7 +11,6 @@
 // See www/dev-idp/README.md for the full description.
 import { createServer } from 'node:http';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { Readable } from 'node:stream';
 import {
   SignJWT,
   jwtVerify,
@@ -22,12 +21,12 @@ import {
 import { USERS } from './users.mjs';
 import { createMemoryAdapter } from './memory-adapter.mjs';
 import { createInteractionPolicy, createInteractionRoute } from './interactions.mjs';
-import { FAULT_PRESETS, resolveFault, alterJwt, alterMembers, alterQuery } from './faults.mjs';
+import { createControl, freshCounts } from './control.mjs';
 import {
   sha256hex, sha256b64u, epoch, isLoopback, readJson, listen, closeServer,
 } from './http-util.mjs';
 import {
-  HELSEID_ROUTES, SFM_RESOURCE, SFM_ID_CLAIM, RESOURCES, DPOP_ALGS, PRIVATE_MEMBERS, loadTestClients,
+  HELSEID_ROUTES, SFM_RESOURCE, SFM_ID_CLAIM, DPOP_ALGS, PRIVATE_MEMBERS, loadTestClients,
   createOpSigningKeys, createProvider,
 } from './provider.mjs';
 
@@ -69,7 +68,7 @@ export async function startDouble(opts = {}) {
   const appOriginNorm = new URL(appOrigin).origin;
   const allowedOrigins = new Set([appOriginNorm, ...extraOrigins.map((o) => new URL(o).origin)]);
 
-  // Mutable knobs (setOptions / POST /__test/options). Fault modes: failNext and setFault below.
+  // Mutable knobs (setOptions / POST /__test/options, control.mjs). Fault modes: control.mjs.
   const DEFAULT_OPTIONS = {
     autoLogin: opts.autoLogin ?? true,
     accessTokenTtl: opts.accessTokenTtl ?? 60,
@@ -79,138 +78,13 @@ export async function startDouble(opts = {}) {
     strictClientAssertion: opts.strictClientAssertion ?? true,
     quiet: opts.quiet ?? true,
   };
-  const OPTION_TYPES = {
-    autoLogin: 'boolean',
-    accessTokenTtl: 'number',
-    idTokenTtl: 'number',
-    refreshTokenTtl: 'number',
-    apiNonceTtl: 'number',
-    strictClientAssertion: 'boolean',
-    quiet: 'boolean',
-  };
 
-  // Transport faults for the next requests to an endpoint (tests only): `drop` closes the
-  // connection without an answer (the browser sees a network error); a number answers that HTTP
-  // status with an OAuth error body (CORS headers set, so the browser can read it); `hang` never
-  // answers; `stall` sends 200 headers and half a JSON body, then nothing; `invalid-json` answers
-  // 200 with a body that is not JSON; `huge` answers 200 with `size` bytes (default 30 MiB) and a
-  // Content-Length; `huge-chunked` the same without Content-Length. Route names are those of
-  // counts() (`token`, `par`, `discovery`, `jwks`, ...), plus `api` and `assertion` on the API server.
-  const TRANSPORT_MODES = new Set(['drop', 'hang', 'stall', 'invalid-json', 'huge', 'huge-chunked']);
-  const faults = new Map(); // route name -> [{ mode, retryAfter, size }]
-  function failNext({ endpoint, mode = 'drop', count = 1, retryAfter, size } = {}) {
-    if (typeof endpoint !== 'string') throw new TypeError('failNext: endpoint (a route name such as "token") is required');
-    if (!TRANSPORT_MODES.has(mode) && !(Number.isInteger(mode) && mode >= 400 && mode <= 599)) {
-      throw new TypeError(`failNext: mode is an HTTP error status or one of ${[...TRANSPORT_MODES].join(', ')}`);
-    }
-    if (size !== undefined && !(Number.isInteger(size) && size > 0)) throw new TypeError('failNext: size must be a positive integer');
-    const queue = faults.get(endpoint) ?? [];
-    for (let i = 0; i < count; i += 1) queue.push({ mode, retryAfter, size });
-    faults.set(endpoint, queue);
-    return { endpoint, pending: queue.length };
-  }
-  function takeFault(name) {
-    const queue = faults.get(name);
-    return queue?.length ? queue.shift() : undefined;
-  }
-  const hungSockets = new Set();
-  /** Answers a transport fault on a raw Node response (status faults are answered by the caller). */
-  function rawFault(req, res, fault, headers) {
-    const socket = req.socket;
-    if (fault.mode === 'drop') {
-      socket.destroy();
-      return;
-    }
-    if (fault.mode === 'hang' || fault.mode === 'stall') {
-      hungSockets.add(socket);
-      socket.once('close', () => hungSockets.delete(socket));
-      if (fault.mode === 'stall') {
-        res.writeHead(200, { ...headers, 'Content-Type': 'application/json' });
-        res.write('{"access_token":"');
-      }
-      return;
-    }
-    if (fault.mode === 'invalid-json') {
-      const body = '{"access_token": "x", "token_type": <html>not JSON';
-      res.writeHead(200, { ...headers, 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
-      res.end(body);
-      return;
-    }
-    // huge, huge-chunked
-    const size = fault.size ?? 30 * 1024 * 1024;
-    const chunk = Buffer.alloc(64 * 1024, 0x20);
-    let left = size;
-    const stream = new Readable({
-      read() {
-        if (left <= 0) { this.push(null); return; }
-        const n = Math.min(left, chunk.length);
-        left -= n;
-        this.push(n === chunk.length ? chunk : chunk.subarray(0, n));
-      },
-    });
-    res.writeHead(200, {
-      ...headers,
-      'Content-Type': 'application/json',
-      ...(fault.mode === 'huge' ? { 'Content-Length': size } : {}),
-    });
-    stream.on('error', () => {});
-    res.on('close', () => stream.destroy());
-    stream.pipe(res);
-  }
-
-  // Protocol faults (tests only): what the OP sends, altered (see faults.mjs and README.md).
-  let protocolFault = null;
-
-  function setOptions(partial = {}) {
-    if (typeof partial !== 'object' || partial === null) throw new TypeError('options must be an object');
-    for (const [k, v] of Object.entries(partial)) {
-      if (!(k in OPTION_TYPES)) throw new TypeError(`unknown option ${k}`);
-      if (typeof v !== OPTION_TYPES[k]) throw new TypeError(`option ${k} must be a ${OPTION_TYPES[k]}`);
-      if (OPTION_TYPES[k] === 'number' && !(Number.isInteger(v) && v > 0)) {
-        throw new TypeError(`option ${k} must be a positive integer`);
-      }
-    }
-    Object.assign(state.options, partial);
-    return { ...state.options };
-  }
-
-  // ---------------------------------------------------------------- counters
-  const freshCounts = () => ({
-    discovery: 0,
-    jwks: 0,
-    par: 0,
-    authorize: 0,
-    authorize_resume: 0,
-    interaction: 0,
-    token: 0,
-    token_by_grant: { authorization_code: 0, refresh_token: 0, other: 0 },
-    revocation: 0,
-    end_session: 0,
-    end_session_confirm: 0,
-    end_session_success: 0,
-    userinfo: 0,
-    introspection: 0,
-    api: 0,
-    assertion: 0,
-    other: 0,
-    preflight: 0,
-    preflight_by_endpoint: {},
-  });
-  let counters = freshCounts();
-  let rtSeen = [];
-  let requestLog = [];
-  let issued = []; // token responses sent (tests only: leak checks), newest last
-
-  function logRequest(entry) {
-    requestLog.push({ t: Date.now(), ...entry });
-    if (requestLog.length > 1000) requestLog.shift();
-  }
-
-  // ---------------------------------------------------------------- clients & keys
+  // ---------------------------------------------------------------- clients, keys, state
   const testClients = await loadTestClients();
 
-  // The state the parts share (provider.mjs, ...): one object per double, since several doubles
-  // run in one process in tests. issuer and apiOrigin are set once the servers listen.
+  // What the parts share (provider.mjs, interactions.mjs, control.mjs, backend.mjs): one object
+  // per double, since several doubles run in one process in tests. issuer and apiOrigin are set
+  // once the servers listen; reset() (control.mjs) replaces the counters and logs.
   const state = {
     host,
     appOrigin: appOriginNorm,
@@ -226,21 +100,19 @@ export async function startDouble(opts = {}) {
     keys: await createOpSigningKeys(),
     // oidc-provider's storage (memory-adapter.mjs): revokeAllGrants() for the control API.
     storage: createMemoryAdapter(),
+    // Tests only (control.mjs): counters, sha256 hex of every refresh token presented, the
+    // request log, and the token responses sent (leak checks), newest last.
+    counters: freshCounts(),
+    rtSeen: [],
+    requestLog: [],
+    issued: [],
+    // Transport faults: route name -> [{ mode, retryAfter, size }] (failNext), and the sockets
+    // a `hang` or `stall` fault holds open (destroyed by reset() and close()).
+    faults: new Map(),
+    hungSockets: new Set(),
+    // Protocol fault in force (setFault): what the OP sends, altered (faults.mjs).
+    protocolFault: null,
   };
-
-  /**
-   * Puts the OP into a protocol fault until clearFault() or reset(): a preset name, a fault
-   * object, or a list of them (see faults.mjs). Resolves to the fault in force.
-   */
-  async function setFault(spec) {
-    const f = resolveFault(spec);
-    if (f.rotateSigningKey) await state.keys.rotate();
-    protocolFault = f;
-    return structuredClone(f);
-  }
-  function clearFault() {
-    protocolFault = null;
-  }
 
   // ---------------------------------------------------------------- servers
   let opHandler = (req, res) => { res.statusCode = 503; res.end('starting'); };
@@ -258,12 +130,20 @@ export async function startDouble(opts = {}) {
   const apiOrigin = `http://${host}:${apiActualPort}`;
   state.issuer = issuer;
   state.apiOrigin = apiOrigin;
-  const { redirectUris, clientById, storage } = state;
+  const { redirectUris, clientById } = state;
 
   // ---------------------------------------------------------------- provider and interactions
   // provider.mjs: the oidc-provider instance; interactions.mjs: login, consent, the user picker.
   const provider = createProvider(state, { policy: createInteractionPolicy() });
   const interactionRoute = createInteractionRoute(provider, state);
+
+  // ---------------------------------------------------------------- control (control.mjs)
+  const control = createControl(state, {
+    rotateApiNonce: () => rotateApiNonce(),
+    down: (which) => down(which),
+    up: (which) => up(which),
+  });
+  const { takeFault, rawFault, logRequest } = control;
 
   // ---------------------------------------------------------------- OP middleware
   const ROUTE_NAMES = new Map([
@@ -294,13 +174,13 @@ export async function startDouble(opts = {}) {
     const name = routeName(path);
     const isPreflight = ctx.method === 'OPTIONS' && !!ctx.get('Access-Control-Request-Method');
 
-    if (name === 'control') return controlApi(ctx);
+    if (name === 'control') return control.controlApi(ctx);
 
     if (isPreflight) {
-      counters.preflight += 1;
-      counters.preflight_by_endpoint[name] = (counters.preflight_by_endpoint[name] ?? 0) + 1;
+      state.counters.preflight += 1;
+      state.counters.preflight_by_endpoint[name] = (state.counters.preflight_by_endpoint[name] ?? 0) + 1;
     } else {
-      counters[name] += 1;
+      state.counters[name] += 1;
     }
 
     const fault = isPreflight ? undefined : takeFault(name);
@@ -337,8 +217,8 @@ export async function startDouble(opts = {}) {
       // ctx.oidc.body is the parsed request body (set by oidc-provider's body parser).
       const body = ctx.oidc?.body ?? {};
       const gt = body.grant_type;
-      counters.token_by_grant[gt === 'authorization_code' || gt === 'refresh_token' ? gt : 'other'] += 1;
-      if (gt === 'refresh_token' && typeof body.refresh_token === 'string') rtSeen.push(sha256hex(body.refresh_token));
+      state.counters.token_by_grant[gt === 'authorization_code' || gt === 'refresh_token' ? gt : 'other'] += 1;
+      if (gt === 'refresh_token' && typeof body.refresh_token === 'string') state.rtSeen.push(sha256hex(body.refresh_token));
     }
     if (name === 'token' && ctx.status === 200 && ctx.body && typeof ctx.body === 'object' && ctx.body.refresh_token) {
       // HelseID extra: refresh token lifetime in the token response.
@@ -351,94 +231,16 @@ export async function startDouble(opts = {}) {
         if (Array.isArray(p.scope)) ctx.body.scope = p.scope.join(' ');
       } catch { /* opaque token: leave scope as is */ }
     }
-    if (!isPreflight) await applyProtocolFault(ctx, name);
+    if (!isPreflight) await control.applyProtocolFault(ctx, name);
     if (name === 'token' && ctx.status === 200 && typeof ctx.body?.access_token === 'string') {
       const { access_token: accessToken, id_token: idToken, refresh_token: refreshToken } = ctx.body;
-      issued.push({ grant: ctx.oidc?.body?.grant_type, accessToken, idToken, refreshToken });
-      if (issued.length > 100) issued.shift();
+      state.issued.push({ grant: ctx.oidc?.body?.grant_type, accessToken, idToken, refreshToken });
+      if (state.issued.length > 100) state.issued.shift();
     }
     const error = ctx.status >= 400 && ctx.body && typeof ctx.body === 'object' ? ctx.body.error : undefined;
     logRequest({ server: 'op', method: ctx.method, path, name, status: ctx.status, ...(error ? { error } : {}), ...(isPreflight ? { preflight: true } : {}) });
     return undefined;
   });
-
-  /** Alters an OP response after oidc-provider made it (protocol faults and key rotation). */
-  async function applyProtocolFault(ctx, name) {
-    const f = protocolFault;
-    const rotated = state.keys.rotated;
-    if (!f && !rotated) return;
-    const body = ctx.body && typeof ctx.body === 'object' && !Buffer.isBuffer(ctx.body) ? ctx.body : undefined;
-    if (name === 'token' && ctx.status === 200 && body) {
-      const applies = !f?.grant || f.grant === ctx.oidc?.body?.grant_type;
-      for (const [member, section] of [['id_token', 'idToken'], ['access_token', 'accessToken']]) {
-        if (typeof body[member] !== 'string') continue;
-        const tf = applies ? f?.[section] : undefined;
-        if (tf || rotated) body[member] = await alterJwt(body[member], tf ?? {}, state.keys.current);
-      }
-      if (applies && f?.tokenResponse) alterMembers(body, f.tokenResponse);
-    } else if (name === 'jwks' && ctx.status === 200 && body) {
-      let keys = rotated ? [state.keys.current.publicJwk] : body.keys;
-      if (f?.jwks?.removeKid) keys = keys.map(({ kid, ...k }) => k);
-      ctx.body = { ...body, keys: keys.map((k) => ({ ...k })) };
-    } else if (name === 'discovery' && ctx.status === 200 && body && f?.discovery) {
-      ctx.body = alterMembers({ ...body }, f.discovery);
-    } else if ((name === 'authorize' || name === 'authorize_resume') && f?.authorizationResponse
-      && ctx.status >= 300 && ctx.status < 400) {
-      const location = ctx.response.get('Location');
-      const target = location ? URL.parse(location) : null;
-      if (target && redirectUris.includes(`${target.origin}${target.pathname}`)
-        && (target.searchParams.has('code') || target.searchParams.has('error'))) {
-        ctx.set('Location', alterQuery(location, f.authorizationResponse));
-      }
-    }
-  }
-
-  // ---------------------------------------------------------------- control API (/__test/)
-  async function controlApi(ctx) {
-    const origin = ctx.get('Origin');
-    if (origin && allowedOrigins.has(origin)) {
-      ctx.set('Access-Control-Allow-Origin', origin);
-      ctx.vary('Origin');
-    }
-    ctx.set('Cache-Control', 'no-store');
-    if (!isLoopback(ctx.req.socket.remoteAddress)) {
-      ctx.status = 403;
-      ctx.body = { error: 'forbidden' };
-      return;
-    }
-    if (ctx.method === 'OPTIONS') {
-      ctx.set('Access-Control-Allow-Methods', 'GET, POST, DELETE');
-      ctx.set('Access-Control-Allow-Headers', 'Content-Type');
-      ctx.status = 204;
-      return;
-    }
-    const route = `${ctx.method} ${ctx.path}`;
-    try {
-      switch (route) {
-        case 'GET /__test/counts': ctx.body = counts(); return;
-        case 'POST /__test/reset': reset(); ctx.body = counts(); return;
-        case 'GET /__test/options': ctx.body = { ...state.options }; return;
-        case 'POST /__test/options': ctx.body = setOptions(await readJson(ctx.req)); return;
-        case 'GET /__test/refresh-tokens': ctx.body = refreshTokensSeen(); return;
-        case 'GET /__test/requests': ctx.body = requests(); return;
-        case 'POST /__test/api-nonce/rotate': ctx.body = { nonce: rotateApiNonce() }; return;
-        case 'GET /__test/info': ctx.body = info(); return;
-        case 'POST /__test/fail-next': ctx.body = failNext(await readJson(ctx.req)); return;
-        case 'POST /__test/revoke-all': storage.revokeAllGrants(); ctx.body = { revoked: true }; return;
-        case 'GET /__test/fault': ctx.body = { fault: protocolFault, presets: Object.keys(FAULT_PRESETS) }; return;
-        case 'POST /__test/fault': ctx.body = { fault: await setFault(await readJson(ctx.req)) }; return;
-        case 'DELETE /__test/fault': clearFault(); ctx.body = { fault: null }; return;
-        case 'POST /__test/api/down': await down('api'); ctx.body = { api: 'down' }; return;
-        case 'POST /__test/api/up': await up('api'); ctx.body = { api: 'up' }; return;
-        default:
-          ctx.status = 404;
-          ctx.body = { error: 'not_found', routes: ['GET /__test/counts', 'POST /__test/reset', 'GET|POST /__test/options', 'GET /__test/refresh-tokens', 'GET /__test/requests', 'POST /__test/api-nonce/rotate', 'GET /__test/info', 'POST /__test/fail-next', 'POST /__test/revoke-all', 'GET|POST|DELETE /__test/fault', 'POST /__test/api/down', 'POST /__test/api/up'] };
-      }
-    } catch (err) {
-      ctx.status = err.status ?? 400;
-      ctx.body = { error: 'invalid_request', error_description: err.message };
-    }
-  }
 
   opHandler = provider.callback();
 
@@ -587,9 +389,9 @@ export async function startDouble(opts = {}) {
     const isPreflight = req.method === 'OPTIONS';
     const name = path === '/assertion' ? 'assertion' : path.startsWith('/api/') ? 'api' : 'other';
     if (isPreflight) {
-      counters.preflight += 1;
+      state.counters.preflight += 1;
       const key = `api:${name}`;
-      counters.preflight_by_endpoint[key] = (counters.preflight_by_endpoint[key] ?? 0) + 1;
+      state.counters.preflight_by_endpoint[key] = (state.counters.preflight_by_endpoint[key] ?? 0) + 1;
       apiSend(req, res, 204, undefined, {
         'Access-Control-Allow-Methods': 'GET, POST',
         'Access-Control-Allow-Headers': 'Authorization, DPoP, Content-Type',
@@ -603,7 +405,7 @@ export async function startDouble(opts = {}) {
       logRequest({ server: 'api', method: req.method, path, name, status: 404 });
       return;
     }
-    counters[name] += 1;
+    state.counters[name] += 1;
     const fault = takeFault(name);
     if (fault) {
       logRequest({ server: 'api', method: req.method, path, name, fault: fault.mode });
@@ -698,39 +500,6 @@ export async function startDouble(opts = {}) {
   }
 
   // ---------------------------------------------------------------- public surface
-  function counts() {
-    return structuredClone(counters);
-  }
-  function reset() {
-    faults.clear();
-    protocolFault = null;
-    state.keys.restore();
-    for (const socket of hungSockets) socket.destroy();
-    hungSockets.clear();
-    counters = freshCounts();
-    rtSeen = [];
-    requestLog = [];
-    issued = [];
-  }
-  function refreshTokensSeen() {
-    return [...rtSeen];
-  }
-  function requests() {
-    return structuredClone(requestLog);
-  }
-  function info() {
-    return {
-      issuer,
-      apiOrigin,
-      appOrigin: appOriginNorm,
-      redirectUris,
-      clients: testClients.map((c) => ({ clientId: c.clientId, alg: c.alg, kid: c.privateJwk.kid, sfmId: c.sfmId })),
-      users: USERS.map((u) => ({ key: u.key, sub: u.sub, pid: u.pid, hpr: u.hpr, security_level: u.security_level, name: u.name })),
-      resources: Object.fromEntries(Object.entries(RESOURCES).map(([k, v]) => [k, v.scope])),
-      options: { ...state.options },
-    };
-  }
-
   // "Provider down": the server stops listening (connections are refused) until up().
   const serverPorts = { op: [opServer, opActualPort], api: [apiServer, apiActualPort] };
   function serversOf(which) {
@@ -756,7 +525,7 @@ export async function startDouble(opts = {}) {
   async function close() {
     if (closed) return;
     closed = true;
-    for (const socket of hungSockets) socket.destroy();
+    for (const socket of state.hungSockets) socket.destroy();
     await Promise.all([opServer, apiServer].filter((srv) => srv.listening).map(closeServer));
   }
 
@@ -768,25 +537,25 @@ export async function startDouble(opts = {}) {
     clients: testClients.map((c) => ({ clientId: c.clientId, privateJwk: c.privateJwk, alg: c.alg, sfmId: c.sfmId })),
     users: USERS,
     provider,
-    counts,
-    reset,
-    setOptions,
+    counts: control.counts,
+    reset: control.reset,
+    setOptions: control.setOptions,
     options: () => ({ ...state.options }),
-    refreshTokensSeen,
-    requests,
+    refreshTokensSeen: control.refreshTokensSeen,
+    requests: control.requests,
     rotateApiNonce,
     currentApiNonce,
     signAssertion: (o) => signAssertion(o),
-    failNext,
-    setFault,
-    clearFault,
-    fault: () => structuredClone(protocolFault),
-    issuedTokens: () => structuredClone(issued),
+    failNext: control.failNext,
+    setFault: control.setFault,
+    clearFault: control.clearFault,
+    fault: () => structuredClone(state.protocolFault),
+    issuedTokens: () => structuredClone(state.issued),
     signingKid: () => state.keys.current.kid,
     down,
     up,
-    revokeAllGrants: () => storage.revokeAllGrants(),
-    info,
+    revokeAllGrants: () => state.storage.revokeAllGrants(),
+    info: control.info,
     close,
   };
 }
