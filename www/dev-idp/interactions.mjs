@@ -95,15 +95,15 @@ export function createInteractionRoute(provider, state) {
       </dl>
     </button>
   </form>
-  </li>`).join('\n');
+</li>`).join('\n');
     return page('HelseID test double: choose a test user', `<h1>Choose a test user</h1>
-  <p>Client <code>${htmlEscape(details.params.client_id)}</code> asks you to sign in.</p>
-  <ul class="users" aria-label="Test users">
-  ${items}
-  </ul>
-  <form method="post" action="/interaction/${uid}/deny">
+<p>Client <code>${htmlEscape(details.params.client_id)}</code> asks you to sign in.</p>
+<ul class="users" aria-label="Test users">
+${items}
+</ul>
+<form method="post" action="/interaction/${uid}/deny">
   <button type="submit" class="deny" data-user="deny">Deny (cancel the sign-in)</button>
-  </form>`);
+</form>`);
   }
 
   async function interactionRoute(ctx) {

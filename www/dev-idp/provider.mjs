@@ -277,9 +277,9 @@ export function providerConfiguration(state, { policy }) {
           const auto = form.replace('</form>', '<input type="hidden" name="logout" value="yes"/></form>');
           ctx.type = 'html';
           ctx.body = page('Signing out', `<h1>Signing out…</h1>
-  ${auto}
-  <noscript><p><button type="submit" form="op.logoutForm">Continue signing out</button></p></noscript>
-  <script>document.getElementById('op.logoutForm').submit();</script>`);
+${auto}
+<noscript><p><button type="submit" form="op.logoutForm">Continue signing out</button></p></noscript>
+<script>document.getElementById('op.logoutForm').submit();</script>`);
         },
         async postLogoutSuccessSource(ctx) {
           ctx.type = 'html';
@@ -376,7 +376,7 @@ export function providerConfiguration(state, { policy }) {
     async renderError(ctx, out) {
       ctx.type = 'html';
       ctx.body = page('HelseID test double: error', `<h1>Error</h1>
-  <dl>${Object.entries(out).map(([k, v]) => `<dt>${htmlEscape(k)}</dt><dd>${htmlEscape(v)}</dd>`).join('')}</dl>`);
+<dl>${Object.entries(out).map(([k, v]) => `<dt>${htmlEscape(k)}</dt><dd>${htmlEscape(v)}</dd>`).join('')}</dl>`);
     },
   };
 }
