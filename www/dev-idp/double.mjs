@@ -8,207 +8,30 @@
 //   const d = await startDouble({ appOrigin: 'http://127.0.0.1:4000' });
 //   d.issuer, d.apiOrigin, d.clients, d.counts(), d.reset(), d.setOptions({...}), await d.close()
 //
+// The parts, each given the one state object startDouble() creates (several doubles run in one
+// process in tests, so nothing lives in module globals): provider.mjs (HelseID's routes, resources,
+// scopes and claims, the test clients and keys, the oidc-provider configuration), interactions.mjs
+// (login, consent, the user picker), control.mjs (the /__test/ control API, faults, counters,
+// request log), backend.mjs (the demo backend: assertion signer and SFM-style DPoP API) and
+// http-util.mjs (small shared helpers). This file owns the two servers and the OP's request
+// pipeline (counting, faults, HelseID's token response extras) and returns the public object.
+//
 // See www/dev-idp/README.md for the full description.
 import { createServer } from 'node:http';
-import {
-  createHash,
-  createPrivateKey,
-  generateKeyPair as generateNodeKeyPair,
-  randomBytes,
-  randomUUID,
-  sign as cryptoSign,
-  constants as cryptoConstants,
-} from 'node:crypto';
-import { Readable } from 'node:stream';
-import { promisify } from 'node:util';
-import { readFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import {
-  SignJWT,
-  jwtVerify,
-  EmbeddedJWK,
-  createLocalJWKSet,
-  calculateJwkThumbprint,
-  exportJWK,
-  generateKeyPair,
-  importJWK,
-} from 'jose';
-import { USERS, findUser, findUserBySub, identityClaims } from './users.mjs';
+import { USERS } from './users.mjs';
 import { createMemoryAdapter } from './memory-adapter.mjs';
-import { FAULT_PRESETS, resolveFault, alterJwt, alterMembers, alterQuery } from './faults.mjs';
+import { createInteractionPolicy, createInteractionRoute } from './interactions.mjs';
+import { createControl, freshCounts } from './control.mjs';
+import { createBackend } from './backend.mjs';
+import { sha256hex, isLoopback, listen, closeServer } from './http-util.mjs';
+import { HELSEID_ROUTES, loadTestClients, createOpSigningKeys, createProvider } from './provider.mjs';
 
 export { FAULT_PRESETS } from './faults.mjs';
 
-// oidc-provider prints "Unsupported runtime" on Node 20 at import time (nothing else breaks).
-// Keep that one line out of test output.
-const { default: Provider, interactionPolicy, errors: oidcErrors } = await (async () => {
-  const warn = console.warn;
-  console.warn = (...args) => {
-    if (typeof args[0] === 'string' && args[0].includes('Unsupported runtime')) return;
-    warn(...args);
-  };
-  try {
-    return await import('oidc-provider');
-  } finally {
-    console.warn = warn;
-  }
-})();
-
-const here = dirname(fileURLToPath(import.meta.url));
-const KEYS_DIR = join(here, 'keys');
-
-export const HELSEID_ROUTES = Object.freeze({
-  authorization: '/connect/authorize',
-  pushed_authorization_request: '/connect/par',
-  token: '/connect/token',
-  end_session: '/connect/endsession',
-  revocation: '/connect/revocation',
-  userinfo: '/connect/userinfo',
-  introspection: '/connect/introspect',
-  jwks: '/.well-known/openid-configuration/jwks',
-});
-
-export const SFM_RESOURCE = 'e-helse:sfm.api';
-export const SFM_SCOPE = 'e-helse:sfm.api/sfm.api2';
-export const SFM_ID_CLAIM = 'e-helse:sfm.api/client/claims/sfm-id';
-export const OTHER_RESOURCE = 'e-helse:other.api';
-export const OTHER_SCOPE = 'e-helse:other.api/api';
-
-/** Resource servers (RFC 8707 indicators) the double knows. */
-const RESOURCES = {
-  [SFM_RESOURCE]: { scope: SFM_SCOPE, sfm: true },
-  [OTHER_RESOURCE]: { scope: OTHER_SCOPE, sfm: false },
-};
-
-/** HelseID scope -> claims released for it (ID token, access token, userinfo). */
-export const CLAIMS_BY_SCOPE = Object.freeze({
-  openid: ['sub', 'idp', 'amr', 'auth_time'],
-  profile: ['name', 'given_name', 'middle_name', 'family_name'],
-  'helseid://scopes/identity/pid': ['helseid://claims/identity/pid'],
-  'helseid://scopes/identity/pid_pseudonym': ['helseid://claims/identity/pid_pseudonym'],
-  'helseid://scopes/identity/security_level': ['helseid://claims/identity/security_level'],
-  'helseid://scopes/identity/assurance_level': ['helseid://claims/identity/assurance_level'],
-  'helseid://scopes/hpr/hpr_number': ['helseid://claims/hpr/hpr_number'],
-});
-
-/** OpenID (non-resource) scopes. Resource scopes (e-helse:sfm.api/sfm.api2, ...) belong to RESOURCES. */
-export const OIDC_SCOPES = Object.freeze([...Object.keys(CLAIMS_BY_SCOPE), 'offline_access']);
-
-/** Client ids, their key algorithm and their fixed SFM id. Keys: www/dev-idp/keys/. */
-export const TEST_CLIENT_DEFS = Object.freeze([
-  { clientId: 'helseid-wasm-rs256', alg: 'RS256', sfmId: '7f6b1a52-3c1e-4f0e-9d55-0b6c3e2a9a01' },
-  { clientId: 'helseid-wasm-es256', alg: 'ES256', sfmId: 'c2d1e0f4-8a9b-4c3d-b2e1-5f6a7b8c9d02' },
-]);
-
-const SIGNING_ALGS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512'];
-const DPOP_ALGS = SIGNING_ALGS; // HelseID's dpop_signing_alg_values_supported
-const IDP = 'testidp-oidc';
-
-const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
-export function publicJwkOf(jwk) {
-  const pub = { ...jwk };
-  for (const m of PRIVATE_MEMBERS) delete pub[m];
-  return pub;
-}
-
-export function keyFileFor(clientId) {
-  return join(KEYS_DIR, `TEST-ONLY-${clientId}.private.jwk.json`);
-}
-
-/** Loads the committed TEST-ONLY client keys. */
-export async function loadTestClients() {
-  return Promise.all(TEST_CLIENT_DEFS.map(async (def) => {
-    let privateJwk;
-    try {
-      privateJwk = JSON.parse(await readFile(keyFileFor(def.clientId), 'utf8'));
-    } catch (cause) {
-      throw new Error(`missing test key for ${def.clientId}: run node www/dev-idp/generate-keys.mjs`, { cause });
-    }
-    if (privateJwk.alg !== def.alg || !privateJwk.kid) {
-      throw new Error(`test key for ${def.clientId} must have alg ${def.alg} and a kid`);
-    }
-    return { ...def, privateJwk: Object.freeze(privateJwk) };
-  }));
-}
-
-const sha256hex = (s) => createHash('sha256').update(s).digest('hex');
-const sha256b64u = (s) => createHash('sha256').update(s).digest('base64url');
-const epoch = () => Math.floor(Date.now() / 1000);
-
-function htmlEscape(s) {
-  return String(s ?? '').replace(/[&<>"']/g, (c) => ({
-    '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;',
-  }[c]));
-}
-
-function isLoopback(addr) {
-  return addr === '127.0.0.1' || addr === '::1' || addr === '::ffff:127.0.0.1' || addr?.startsWith('127.');
-}
-
-async function readRaw(req, limit = 64 * 1024) {
-  const chunks = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += chunk.length;
-    if (size > limit) throw Object.assign(new Error('request body too large'), { status: 413 });
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-async function readJson(req) {
-  const raw = await readRaw(req);
-  if (!raw.trim()) return {};
-  try {
-    return JSON.parse(raw);
-  } catch {
-    throw Object.assign(new Error('body must be JSON'), { status: 400 });
-  }
-}
-
-function listen(server, port, host) {
-  return new Promise((ok, fail) => {
-    server.once('error', fail);
-    server.listen(port, host, () => { server.off('error', fail); ok(server.address().port); });
-  });
-}
-
-function closeServer(server) {
-  return new Promise((ok) => {
-    server.close(() => ok());
-    server.closeAllConnections?.();
-  });
-}
-
-function page(title, body) {
-  return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${htmlEscape(title)}</title>
-<style>
-  body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 44rem; padding: 0 1rem; color: #1a1a1a; }
-  .banner { background: #fff3cd; border: 1px solid #b58900; padding: .5rem 1rem; border-radius: 4px; }
-  ul.users { list-style: none; padding: 0; }
-  ul.users li { margin: .5rem 0; }
-  button { font: inherit; padding: .6rem 1rem; border-radius: 4px; border: 1px solid #0b5394; background: #e8f0fe; cursor: pointer; width: 100%; text-align: left; }
-  button:focus-visible { outline: 3px solid #0b5394; outline-offset: 2px; }
-  button.deny { border-color: #990000; background: #fdecea; }
-  dl { margin: .25rem 0 0; display: grid; grid-template-columns: max-content auto; gap: 0 1rem; }
-  dt { font-weight: 600; }
-  dd { margin: 0; }
-</style>
-</head>
-<body>
-<main>
-<p class="banner" role="note">HelseID <strong>test double</strong> on 127.0.0.1: synthetic test users only.</p>
-${body}
-</main>
-</body>
-</html>`;
-}
+export {
+  HELSEID_ROUTES, SFM_RESOURCE, SFM_SCOPE, SFM_ID_CLAIM, OTHER_RESOURCE, OTHER_SCOPE, CLAIMS_BY_SCOPE,
+  OIDC_SCOPES, TEST_CLIENT_DEFS, publicJwkOf, keyFileFor, loadTestClients,
+} from './provider.mjs';
 
 /**
  * Starts the HelseID test double (OP + demo backend) on loopback.
@@ -241,7 +64,7 @@ export async function startDouble(opts = {}) {
   const appOriginNorm = new URL(appOrigin).origin;
   const allowedOrigins = new Set([appOriginNorm, ...extraOrigins.map((o) => new URL(o).origin)]);
 
-  // Mutable knobs (setOptions / POST /__test/options). Fault modes: failNext and setFault below.
+  // Mutable knobs (setOptions / POST /__test/options, control.mjs). Fault modes: control.mjs.
   const DEFAULT_OPTIONS = {
     autoLogin: opts.autoLogin ?? true,
     accessTokenTtl: opts.accessTokenTtl ?? 60,
@@ -251,192 +74,47 @@ export async function startDouble(opts = {}) {
     strictClientAssertion: opts.strictClientAssertion ?? true,
     quiet: opts.quiet ?? true,
   };
-  const state = { ...DEFAULT_OPTIONS };
-  const OPTION_TYPES = {
-    autoLogin: 'boolean',
-    accessTokenTtl: 'number',
-    idTokenTtl: 'number',
-    refreshTokenTtl: 'number',
-    apiNonceTtl: 'number',
-    strictClientAssertion: 'boolean',
-    quiet: 'boolean',
-  };
 
-  // Transport faults for the next requests to an endpoint (tests only): `drop` closes the
-  // connection without an answer (the browser sees a network error); a number answers that HTTP
-  // status with an OAuth error body (CORS headers set, so the browser can read it); `hang` never
-  // answers; `stall` sends 200 headers and half a JSON body, then nothing; `invalid-json` answers
-  // 200 with a body that is not JSON; `huge` answers 200 with `size` bytes (default 30 MiB) and a
-  // Content-Length; `huge-chunked` the same without Content-Length. Route names are those of
-  // counts() (`token`, `par`, `discovery`, `jwks`, ...), plus `api` and `assertion` on the API server.
-  const TRANSPORT_MODES = new Set(['drop', 'hang', 'stall', 'invalid-json', 'huge', 'huge-chunked']);
-  const faults = new Map(); // route name -> [{ mode, retryAfter, size }]
-  function failNext({ endpoint, mode = 'drop', count = 1, retryAfter, size } = {}) {
-    if (typeof endpoint !== 'string') throw new TypeError('failNext: endpoint (a route name such as "token") is required');
-    if (!TRANSPORT_MODES.has(mode) && !(Number.isInteger(mode) && mode >= 400 && mode <= 599)) {
-      throw new TypeError(`failNext: mode is an HTTP error status or one of ${[...TRANSPORT_MODES].join(', ')}`);
-    }
-    if (size !== undefined && !(Number.isInteger(size) && size > 0)) throw new TypeError('failNext: size must be a positive integer');
-    const queue = faults.get(endpoint) ?? [];
-    for (let i = 0; i < count; i += 1) queue.push({ mode, retryAfter, size });
-    faults.set(endpoint, queue);
-    return { endpoint, pending: queue.length };
-  }
-  function takeFault(name) {
-    const queue = faults.get(name);
-    return queue?.length ? queue.shift() : undefined;
-  }
-  const hungSockets = new Set();
-  /** Answers a transport fault on a raw Node response (status faults are answered by the caller). */
-  function rawFault(req, res, fault, headers) {
-    const socket = req.socket;
-    if (fault.mode === 'drop') {
-      socket.destroy();
-      return;
-    }
-    if (fault.mode === 'hang' || fault.mode === 'stall') {
-      hungSockets.add(socket);
-      socket.once('close', () => hungSockets.delete(socket));
-      if (fault.mode === 'stall') {
-        res.writeHead(200, { ...headers, 'Content-Type': 'application/json' });
-        res.write('{"access_token":"');
-      }
-      return;
-    }
-    if (fault.mode === 'invalid-json') {
-      const body = '{"access_token": "x", "token_type": <html>not JSON';
-      res.writeHead(200, { ...headers, 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
-      res.end(body);
-      return;
-    }
-    // huge, huge-chunked
-    const size = fault.size ?? 30 * 1024 * 1024;
-    const chunk = Buffer.alloc(64 * 1024, 0x20);
-    let left = size;
-    const stream = new Readable({
-      read() {
-        if (left <= 0) { this.push(null); return; }
-        const n = Math.min(left, chunk.length);
-        left -= n;
-        this.push(n === chunk.length ? chunk : chunk.subarray(0, n));
-      },
-    });
-    res.writeHead(200, {
-      ...headers,
-      'Content-Type': 'application/json',
-      ...(fault.mode === 'huge' ? { 'Content-Length': size } : {}),
-    });
-    stream.on('error', () => {});
-    res.on('close', () => stream.destroy());
-    stream.pipe(res);
-  }
-
-  // Protocol faults (tests only): what the OP sends, altered (see faults.mjs and README.md).
-  let protocolFault = null;
-
-  function setOptions(partial = {}) {
-    if (typeof partial !== 'object' || partial === null) throw new TypeError('options must be an object');
-    for (const [k, v] of Object.entries(partial)) {
-      if (!(k in OPTION_TYPES)) throw new TypeError(`unknown option ${k}`);
-      if (typeof v !== OPTION_TYPES[k]) throw new TypeError(`option ${k} must be a ${OPTION_TYPES[k]}`);
-      if (OPTION_TYPES[k] === 'number' && !(Number.isInteger(v) && v > 0)) {
-        throw new TypeError(`option ${k} must be a positive integer`);
-      }
-    }
-    Object.assign(state, partial);
-    return { ...state };
-  }
-
-  // ---------------------------------------------------------------- counters
-  const freshCounts = () => ({
-    discovery: 0,
-    jwks: 0,
-    par: 0,
-    authorize: 0,
-    authorize_resume: 0,
-    interaction: 0,
-    token: 0,
-    token_by_grant: { authorization_code: 0, refresh_token: 0, other: 0 },
-    revocation: 0,
-    end_session: 0,
-    end_session_confirm: 0,
-    end_session_success: 0,
-    userinfo: 0,
-    introspection: 0,
-    api: 0,
-    assertion: 0,
-    other: 0,
-    preflight: 0,
-    preflight_by_endpoint: {},
-  });
-  let counters = freshCounts();
-  let rtSeen = [];
-  let requestLog = [];
-  let issued = []; // token responses sent (tests only: leak checks), newest last
-
-  function logRequest(entry) {
-    requestLog.push({ t: Date.now(), ...entry });
-    if (requestLog.length > 1000) requestLog.shift();
-  }
-
-  // ---------------------------------------------------------------- clients & keys
+  // ---------------------------------------------------------------- clients, keys, state
   const testClients = await loadTestClients();
-  const clientById = new Map(testClients.map((c) => [c.clientId, c]));
 
-  // The provider's own RS256 signing key (ID tokens and access tokens); HelseID-like 40-hex kid.
-  const { privateKey: opPrivateKey } = await generateKeyPair('RS256', { modulusLength: 2048, extractable: true });
-  const opSigningJwk = {
-    ...(await exportJWK(opPrivateKey)),
-    kid: randomBytes(20).toString('hex').toUpperCase(),
-    alg: 'RS256',
-    use: 'sig',
+  // What the parts share (provider.mjs, interactions.mjs, control.mjs, backend.mjs): one object
+  // per double, since several doubles run in one process in tests. issuer and apiOrigin are set
+  // once the servers listen; reset() (control.mjs) replaces the counters and logs.
+  const state = {
+    host,
+    appOrigin: appOriginNorm,
+    redirectUris: ['/', '/index.html', '/e2e/app.html'].map((p) => `${appOriginNorm}${p}`),
+    allowedOrigins,
+    issuer: undefined,
+    apiOrigin: undefined,
+    // Mutable knobs (setOptions / POST /__test/options).
+    options: { ...DEFAULT_OPTIONS },
+    clients: testClients,
+    clientById: new Map(testClients.map((c) => [c.clientId, c])),
+    // The provider's own signing keys: keys.current re-signs altered tokens (provider.mjs).
+    keys: await createOpSigningKeys(),
+    // oidc-provider's storage (memory-adapter.mjs): revokeAllGrants() for the control API.
+    storage: createMemoryAdapter(),
+    // Tests only (control.mjs): counters, sha256 hex of every refresh token presented, the
+    // request log, and the token responses sent (leak checks), newest last.
+    counters: freshCounts(),
+    rtSeen: [],
+    requestLog: [],
+    issued: [],
+    // Transport faults: route name -> [{ mode, retryAfter, size }] (failNext), and the sockets
+    // a `hang` or `stall` fault holds open (destroyed by reset() and close()).
+    faults: new Map(),
+    hungSockets: new Set(),
+    // Protocol fault in force (setFault): what the OP sends, altered (faults.mjs).
+    protocolFault: null,
   };
-  // Every public key the OP has signed with (the API accepts tokens signed by any of them).
-  const publishedKeys = [publicJwkOf(opSigningJwk)];
-  let opJwksVerifier = createLocalJWKSet({ keys: publishedKeys });
-
-  // The key tokens are (re-)signed with when a fault alters them; a rotation replaces it.
-  const keyHandle = (jwk) => {
-    const keyObject = createPrivateKey({ key: jwk, format: 'jwk' });
-    return {
-      kid: jwk.kid,
-      publicJwk: publicJwkOf(jwk),
-      async sign(alg, input) {
-        const hash = `sha${alg.slice(2)}`;
-        const options = alg.startsWith('PS')
-          ? { key: keyObject, padding: cryptoConstants.RSA_PKCS1_PSS_PADDING, saltLength: Number(alg.slice(2)) / 8 }
-          : keyObject;
-        return cryptoSign(hash, Buffer.from(input), options);
-      },
-    };
-  };
-  const originalKey = keyHandle(opSigningJwk);
-  let signingKey = originalKey;
-  async function rotateSigningKey() {
-    const { privateKey } = await promisify(generateNodeKeyPair)('rsa', { modulusLength: 2048 });
-    const jwk = { ...privateKey.export({ format: 'jwk' }), kid: randomBytes(20).toString('hex').toUpperCase(), alg: 'RS256', use: 'sig' };
-    signingKey = keyHandle(jwk);
-    publishedKeys.push(signingKey.publicJwk);
-    opJwksVerifier = createLocalJWKSet({ keys: publishedKeys });
-    return signingKey.kid;
-  }
-
-  /**
-   * Puts the OP into a protocol fault until clearFault() or reset(): a preset name, a fault
-   * object, or a list of them (see faults.mjs). Resolves to the fault in force.
-   */
-  async function setFault(spec) {
-    const f = resolveFault(spec);
-    if (f.rotateSigningKey) await rotateSigningKey();
-    protocolFault = f;
-    return structuredClone(f);
-  }
-  function clearFault() {
-    protocolFault = null;
-  }
 
   // ---------------------------------------------------------------- servers
-  let opHandler = (req, res) => { res.statusCode = 503; res.end('starting'); };
+  // Both answer 503 until every part is wired up (the ports must be known first: the issuer).
+  const starting = (req, res) => { res.statusCode = 503; res.end('starting'); };
+  let opHandler = starting;
+  let apiHandler = starting;
   const opServer = createServer((req, res) => opHandler(req, res));
   const apiServer = createServer((req, res) => apiHandler(req, res));
   const opActualPort = await listen(opServer, opPort, host);
@@ -449,273 +127,24 @@ export async function startDouble(opts = {}) {
   }
   const issuer = `http://${host}:${opActualPort}`;
   const apiOrigin = `http://${host}:${apiActualPort}`;
+  state.issuer = issuer;
+  state.apiOrigin = apiOrigin;
+  const { redirectUris } = state;
 
-  const redirectUris = ['/', '/index.html', '/e2e/app.html'].map((p) => `${appOriginNorm}${p}`);
+  // ---------------------------------------------------------------- provider and interactions
+  // provider.mjs: the oidc-provider instance; interactions.mjs: login, consent, the user picker.
+  const provider = createProvider(state, { policy: createInteractionPolicy() });
+  const interactionRoute = createInteractionRoute(provider, state);
 
-  // ---------------------------------------------------------------- interaction policy
-  const { Check, base } = interactionPolicy;
-  const policy = base();
-  // Like a real IdP: a login_hint naming another user than the signed-in one forces a login.
-  policy.get('login').checks.add(new Check(
-    'login_hint_mismatch',
-    'login_hint does not match the signed-in test user',
-    (ctx) => {
-      const hint = ctx.oidc.params.login_hint;
-      if (!hint || !ctx.oidc.session.accountId) return Check.NO_NEED_TO_PROMPT;
-      const user = findUser(hint);
-      return !user || user.sub !== ctx.oidc.session.accountId
-        ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
-    },
-  ));
-
-  const resourceServerInfo = (indicator) => {
-    const r = RESOURCES[indicator];
-    if (!r) throw new oidcErrors.InvalidTarget(`unknown resource indicator ${indicator}`);
-    return {
-      scope: r.scope,
-      audience: indicator,
-      accessTokenTTL: state.accessTokenTtl,
-      accessTokenFormat: 'jwt',
-      jwt: { sign: { alg: 'RS256' } },
-    };
-  };
-
-  const oidcScopeSet = new Set(OIDC_SCOPES);
-
-  // ---------------------------------------------------------------- provider configuration
-  const storage = createMemoryAdapter();
-  const configuration = {
-    adapter: storage.adapter,
-    clients: testClients.map((c) => ({
-      client_id: c.clientId,
-      client_name: `helseid-wasm test client (${c.alg}, TEST ONLY)`,
-      application_type: 'web',
-      token_endpoint_auth_method: 'private_key_jwt',
-      token_endpoint_auth_signing_alg: c.alg,
-      jwks: { keys: [publicJwkOf(c.privateJwk)] },
-      grant_types: ['authorization_code', 'refresh_token'],
-      response_types: ['code'],
-      redirect_uris: redirectUris,
-      post_logout_redirect_uris: redirectUris,
-      dpop_bound_access_tokens: true,
-      id_token_signed_response_alg: 'RS256',
-    })),
-    jwks: { keys: [opSigningJwk] },
-    cookies: { keys: [randomBytes(32).toString('base64url')] },
-    routes: { ...HELSEID_ROUTES },
-    scopes: [...OIDC_SCOPES],
-    claims: {
-      acr: null,
-      sid: null,
-      auth_time: null,
-      iss: null,
-      ...CLAIMS_BY_SCOPE,
-    },
-    conformIdTokenClaims: false,
-    responseTypes: ['code'],
-    pkce: { required: () => true },
-    clientAuthMethods: ['private_key_jwt'],
-    enabledJWA: {
-      clientAuthSigningAlgValues: SIGNING_ALGS,
-      dPoPSigningAlgValues: DPOP_ALGS,
-      idTokenSigningAlgValues: ['RS256'],
-      requestObjectSigningAlgValues: SIGNING_ALGS,
-      userinfoSigningAlgValues: ['RS256'],
-      introspectionSigningAlgValues: ['RS256'],
-      authorizationSigningAlgValues: ['RS256'],
-    },
-    features: {
-      devInteractions: { enabled: false },
-      pushedAuthorizationRequests: {
-        enabled: true,
-        requirePushedAuthorizationRequests: true,
-      },
-      dPoP: {
-        enabled: true,
-        nonceSecret: randomBytes(32),
-        requireNonce: () => true,
-      },
-      resourceIndicators: {
-        enabled: true,
-        // Like HelseID (Duende): with no resource parameter, derive it from the API scopes asked
-        // for; at the token endpoint a single granted resource is used.
-        async defaultResource(ctx, client, oneOf) {
-          if (oneOf) {
-            if (Array.isArray(oneOf) && oneOf.length === 1) return oneOf[0];
-            return oneOf;
-          }
-          if (ctx.oidc.route === 'token') return undefined;
-          const scopes = new Set((ctx.oidc.params?.scope ?? '').split(' '));
-          const derived = Object.entries(RESOURCES)
-            .filter(([, r]) => r.scope.split(' ').some((s) => scopes.has(s)))
-            .map(([id]) => id);
-          if (derived.length === 0) return undefined;
-          return derived.length === 1 ? derived[0] : derived;
-        },
-        useGrantedResource: async () => true,
-        getResourceServerInfo: async (ctx, indicator) => resourceServerInfo(indicator),
-      },
-      revocation: {
-        enabled: true,
-        allowedPolicy: async (ctx, client, token) => {
-          if (token.clientId !== client.clientId) {
-            throw new oidcErrors.InvalidRequest('client is not authorized to revoke the presented token');
-          }
-          return true;
-        },
-      },
-      introspection: {
-        enabled: true,
-        allowedPolicy: async () => true,
-      },
-      userinfo: { enabled: true },
-      rpInitiatedLogout: {
-        enabled: true,
-        // Confirm automatically: the browser goes straight back to post_logout_redirect_uri.
-        async logoutSource(ctx, form) {
-          const auto = form.replace('</form>', '<input type="hidden" name="logout" value="yes"/></form>');
-          ctx.type = 'html';
-          ctx.body = page('Signing out', `<h1>Signing out…</h1>
-${auto}
-<noscript><p><button type="submit" form="op.logoutForm">Continue signing out</button></p></noscript>
-<script>document.getElementById('op.logoutForm').submit();</script>`);
-        },
-        async postLogoutSuccessSource(ctx) {
-          ctx.type = 'html';
-          ctx.body = page('Signed out', '<h1>Signed out</h1><p>You are signed out of the HelseID test double.</p>');
-        },
-      },
-    },
-    extraTokenClaims: async (ctx, token) => {
-      if (token.kind !== 'AccessToken' && token.kind !== 'ClientCredentials') return undefined;
-      const client = clientById.get(token.clientId);
-      const extra = { client_amr: 'private_key_jwt' };
-      const resource = token.resourceServer?.identifier();
-      if (client && RESOURCES[resource]?.sfm) extra[SFM_ID_CLAIM] = client.sfmId;
-      if (token.accountId) {
-        const user = findUserBySub(token.accountId);
-        const grant = ctx?.oidc?.entities?.Grant
-          ?? (token.grantId ? await ctx.oidc.provider.Grant.find(token.grantId) : undefined);
-        const granted = new Set((grant?.getOIDCScope() ?? '').split(' '));
-        if (user) {
-          const claims = identityClaims(user);
-          for (const [scope, names] of Object.entries(CLAIMS_BY_SCOPE)) {
-            if (!granted.has(scope)) continue;
-            for (const n of names) if (claims[n] !== undefined) extra[n] = claims[n];
-          }
-          extra.idp = IDP;
-          extra.amr = ['pwd'];
-        }
-      }
-      return extra;
-    },
-    formats: {
-      customizers: {
-        // HelseID: `scope` is a JSON array (OpenID scopes + this API's scopes), and nbf = iat.
-        async jwt(ctx, token, jwt) {
-          const source = ctx?.oidc?.entities?.AuthorizationCode ?? ctx?.oidc?.entities?.RefreshToken;
-          const atScopes = new Set((token.scope ?? '').split(' ').filter(Boolean));
-          const sourceScopes = (source?.scope ?? token.scope ?? '').split(' ').filter(Boolean);
-          const list = sourceScopes.filter((s) => oidcScopeSet.has(s) || atScopes.has(s));
-          for (const s of atScopes) if (!list.includes(s)) list.push(s);
-          jwt.payload.scope = list;
-          jwt.payload.nbf = jwt.payload.iat;
-        },
-      },
-    },
-    issueRefreshToken: async (ctx, client, source) => (
-      client.grantTypeAllowed('refresh_token') && source.scopes.has('offline_access')
-    ),
-    rotateRefreshToken: true,
-    clientBasedCORS: (ctx, origin) => allowedOrigins.has(origin),
-    ttl: {
-      AccessToken: () => state.accessTokenTtl,
-      IdToken: () => state.idTokenTtl,
-      RefreshToken: () => state.refreshTokenTtl,
-      AuthorizationCode: () => 60,
-      ClientCredentials: () => state.accessTokenTtl,
-      Interaction: () => 600,
-      Session: () => 8 * 3600,
-      Grant: () => Math.max(8 * 3600, state.refreshTokenTtl * 2),
-      DeviceCode: () => 600,
-      BackchannelAuthenticationRequest: () => 600,
-    },
-    interactions: {
-      policy,
-      url: (ctx, interaction) => `/interaction/${interaction.uid}`,
-    },
-    async findAccount(ctx, sub) {
-      const user = findUserBySub(sub);
-      if (!user) return undefined;
-      return {
-        accountId: user.sub,
-        async claims() {
-          return { sub: user.sub, idp: IDP, ...identityClaims(user) };
-        },
-      };
-    },
-    // HelseID rules for client assertions on top of oidc-provider's own checks (iss = client_id,
-    // signature, exp, unique jti, aud among issuer/endpoint): header typ
-    // client-authentication+jwt, sub = iss, aud = the issuer as one string, exp at most 60 s ahead.
-    async assertJwtClientAuthClaimsAndHeader(ctx, claims, header) {
-      if (!state.strictClientAssertion) return;
-      if (header.typ !== 'client-authentication+jwt') {
-        throw new oidcErrors.InvalidClientAuth('client assertion header typ must be client-authentication+jwt');
-      }
-      if (claims.sub !== claims.iss) {
-        throw new oidcErrors.InvalidClientAuth('client assertion sub must equal iss (the client_id)');
-      }
-      if (typeof claims.aud !== 'string' || claims.aud !== issuer) {
-        throw new oidcErrors.InvalidClientAuth('client assertion aud must be the issuer, as a single string');
-      }
-      if (claims.exp > epoch() + 60 + 15) {
-        throw new oidcErrors.InvalidClientAuth('client assertion exp must be at most 60 seconds ahead');
-      }
-    },
-    async renderError(ctx, out) {
-      ctx.type = 'html';
-      ctx.body = page('HelseID test double: error', `<h1>Error</h1>
-<dl>${Object.entries(out).map(([k, v]) => `<dt>${htmlEscape(k)}</dt><dd>${htmlEscape(v)}</dd>`).join('')}</dl>`);
-    },
-  };
-
-  const provider = new Provider(issuer, configuration);
-  provider.proxy = false;
-
-  // oidc-provider drops `offline_access` from an authorization request unless prompt=consent is
-  // sent (OIDC Core 11). HelseID issues refresh tokens for `offline_access` without it. Treat such
-  // requests as if they carried prompt=consent: consent is granted by the interaction below
-  // (automatically), so nothing changes for the client except that offline_access stays.
-  {
-    const proto = provider.OIDCContext.prototype;
-    const desc = Object.getOwnPropertyDescriptor(proto, 'prompts');
-    const offlineRoutes = new Set(['authorization', 'pushed_authorization_request', 'resume']);
-    Object.defineProperty(proto, 'prompts', {
-      configurable: true,
-      get() {
-        const prompts = desc.get.call(this);
-        if (offlineRoutes.has(this.route) && !prompts.has('none')
-          && String(this.params?.scope ?? '').split(' ').includes('offline_access')) {
-          prompts.add('consent');
-        }
-        return prompts;
-      },
-    });
-  }
-
-  const errorEvents = [
-    'authorization.error', 'pushed_authorization_request.error', 'grant.error', 'revocation.error',
-    'end_session.error', 'end_session_confirm.error', 'userinfo.error', 'introspection.error',
-    'jwks.error', 'discovery.error', 'server_error', 'resume.error', 'interaction.error',
-  ];
-  for (const ev of errorEvents) {
-    provider.on(ev, (ctx, err) => {
-      if (ev === 'server_error' || !state.quiet) {
-        console.error(`[helseid-double] ${ev}: ${err?.error ?? err?.name}: ${err?.error_description ?? err?.message}${err?.error_detail ? ` (detail: ${err.error_detail})` : ''}`);
-        if (ev === 'server_error') console.error(err);
-      }
-    });
-  }
+  // ---------------------------------------------------------------- control and demo backend
+  // control.mjs: /__test/..., faults, counters, request log; backend.mjs: the API server.
+  const control = createControl(state, {
+    rotateApiNonce: () => backend.rotateApiNonce(),
+    down: (which) => down(which),
+    up: (which) => up(which),
+  });
+  const { takeFault, rawFault, logRequest } = control;
+  const backend = createBackend(state, control);
 
   // ---------------------------------------------------------------- OP middleware
   const ROUTE_NAMES = new Map([
@@ -746,13 +175,13 @@ ${auto}
     const name = routeName(path);
     const isPreflight = ctx.method === 'OPTIONS' && !!ctx.get('Access-Control-Request-Method');
 
-    if (name === 'control') return controlApi(ctx);
+    if (name === 'control') return control.controlApi(ctx);
 
     if (isPreflight) {
-      counters.preflight += 1;
-      counters.preflight_by_endpoint[name] = (counters.preflight_by_endpoint[name] ?? 0) + 1;
+      state.counters.preflight += 1;
+      state.counters.preflight_by_endpoint[name] = (state.counters.preflight_by_endpoint[name] ?? 0) + 1;
     } else {
-      counters[name] += 1;
+      state.counters[name] += 1;
     }
 
     const fault = isPreflight ? undefined : takeFault(name);
@@ -789,12 +218,12 @@ ${auto}
       // ctx.oidc.body is the parsed request body (set by oidc-provider's body parser).
       const body = ctx.oidc?.body ?? {};
       const gt = body.grant_type;
-      counters.token_by_grant[gt === 'authorization_code' || gt === 'refresh_token' ? gt : 'other'] += 1;
-      if (gt === 'refresh_token' && typeof body.refresh_token === 'string') rtSeen.push(sha256hex(body.refresh_token));
+      state.counters.token_by_grant[gt === 'authorization_code' || gt === 'refresh_token' ? gt : 'other'] += 1;
+      if (gt === 'refresh_token' && typeof body.refresh_token === 'string') state.rtSeen.push(sha256hex(body.refresh_token));
     }
     if (name === 'token' && ctx.status === 200 && ctx.body && typeof ctx.body === 'object' && ctx.body.refresh_token) {
       // HelseID extra: refresh token lifetime in the token response.
-      ctx.body.rt_expires_in = state.refreshTokenTtl;
+      ctx.body.rt_expires_in = state.options.refreshTokenTtl;
     }
     if (name === 'token' && ctx.status === 200 && typeof ctx.body?.access_token === 'string') {
       // HelseID lists all granted scopes in the token response, not only the API's.
@@ -803,518 +232,21 @@ ${auto}
         if (Array.isArray(p.scope)) ctx.body.scope = p.scope.join(' ');
       } catch { /* opaque token: leave scope as is */ }
     }
-    if (!isPreflight) await applyProtocolFault(ctx, name);
+    if (!isPreflight) await control.applyProtocolFault(ctx, name);
     if (name === 'token' && ctx.status === 200 && typeof ctx.body?.access_token === 'string') {
       const { access_token: accessToken, id_token: idToken, refresh_token: refreshToken } = ctx.body;
-      issued.push({ grant: ctx.oidc?.body?.grant_type, accessToken, idToken, refreshToken });
-      if (issued.length > 100) issued.shift();
+      state.issued.push({ grant: ctx.oidc?.body?.grant_type, accessToken, idToken, refreshToken });
+      if (state.issued.length > 100) state.issued.shift();
     }
     const error = ctx.status >= 400 && ctx.body && typeof ctx.body === 'object' ? ctx.body.error : undefined;
     logRequest({ server: 'op', method: ctx.method, path, name, status: ctx.status, ...(error ? { error } : {}), ...(isPreflight ? { preflight: true } : {}) });
     return undefined;
   });
 
-  /** Alters an OP response after oidc-provider made it (protocol faults and key rotation). */
-  async function applyProtocolFault(ctx, name) {
-    const f = protocolFault;
-    const rotated = signingKey !== originalKey;
-    if (!f && !rotated) return;
-    const body = ctx.body && typeof ctx.body === 'object' && !Buffer.isBuffer(ctx.body) ? ctx.body : undefined;
-    if (name === 'token' && ctx.status === 200 && body) {
-      const applies = !f?.grant || f.grant === ctx.oidc?.body?.grant_type;
-      for (const [member, section] of [['id_token', 'idToken'], ['access_token', 'accessToken']]) {
-        if (typeof body[member] !== 'string') continue;
-        const tf = applies ? f?.[section] : undefined;
-        if (tf || rotated) body[member] = await alterJwt(body[member], tf ?? {}, signingKey);
-      }
-      if (applies && f?.tokenResponse) alterMembers(body, f.tokenResponse);
-    } else if (name === 'jwks' && ctx.status === 200 && body) {
-      let keys = rotated ? [signingKey.publicJwk] : body.keys;
-      if (f?.jwks?.removeKid) keys = keys.map(({ kid, ...k }) => k);
-      ctx.body = { ...body, keys: keys.map((k) => ({ ...k })) };
-    } else if (name === 'discovery' && ctx.status === 200 && body && f?.discovery) {
-      ctx.body = alterMembers({ ...body }, f.discovery);
-    } else if ((name === 'authorize' || name === 'authorize_resume') && f?.authorizationResponse
-      && ctx.status >= 300 && ctx.status < 400) {
-      const location = ctx.response.get('Location');
-      const target = location ? URL.parse(location) : null;
-      if (target && redirectUris.includes(`${target.origin}${target.pathname}`)
-        && (target.searchParams.has('code') || target.searchParams.has('error'))) {
-        ctx.set('Location', alterQuery(location, f.authorizationResponse));
-      }
-    }
-  }
-
-  // ---------------------------------------------------------------- interactions
-  function grantFor(details, user) {
-    const { params } = details;
-    const requested = String(params.scope ?? '').split(' ').filter(Boolean);
-    return (async () => {
-      let grant;
-      if (details.grantId) {
-        grant = await provider.Grant.find(details.grantId);
-        if (grant && grant.accountId !== user.sub) grant = undefined;
-      }
-      grant ??= new provider.Grant({ accountId: user.sub, clientId: params.client_id });
-      const oidc = requested.filter((s) => oidcScopeSet.has(s));
-      if (oidc.length) grant.addOIDCScope(oidc.join(' '));
-      if (params.claims) {
-        try {
-          const c = typeof params.claims === 'string' ? JSON.parse(params.claims) : params.claims;
-          const names = [...Object.keys(c.id_token ?? {}), ...Object.keys(c.userinfo ?? {})];
-          if (names.length) grant.addOIDCClaims(names);
-        } catch { /* invalid claims were rejected by oidc-provider already */ }
-      }
-      const resources = params.resource === undefined ? [] : [].concat(params.resource);
-      for (const r of resources) {
-        const rs = RESOURCES[r];
-        if (!rs) continue;
-        const rsScopes = new Set(rs.scope.split(' '));
-        const s = requested.filter((x) => rsScopes.has(x));
-        if (s.length) grant.addResourceScope(r, s.join(' '));
-      }
-      return grant.save();
-    })();
-  }
-
-  async function finish(ctx, result) {
-    const returnTo = await provider.interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: false });
-    ctx.redirect(returnTo);
-    ctx.status = 303;
-  }
-
-  async function finishLogin(ctx, details, user) {
-    const grantId = await grantFor(details, user);
-    await finish(ctx, {
-      login: { accountId: user.sub, amr: ['pwd'], remember: true },
-      consent: { grantId },
-    });
-  }
-
-  async function finishDenied(ctx, description) {
-    await finish(ctx, { error: 'access_denied', error_description: description });
-  }
-
-  function pickerPage(details) {
-    const uid = htmlEscape(details.uid);
-    const items = USERS.map((u) => `<li>
-  <form method="post" action="/interaction/${uid}/login">
-    <input type="hidden" name="user" value="${htmlEscape(u.key)}">
-    <button type="submit" data-user="${htmlEscape(u.key)}" aria-label="Sign in as ${htmlEscape(u.name)}, security level ${htmlEscape(u.security_level)}">
-      <strong>${htmlEscape(u.name)}</strong> <span>(${htmlEscape(u.key)})</span>
-      <dl>
-        <dt>Fødselsnummer (pid)</dt><dd>${htmlEscape(u.pid)}</dd>
-        <dt>HPR number</dt><dd>${htmlEscape(u.hpr ?? 'none')}</dd>
-        <dt>Security level</dt><dd>${htmlEscape(u.security_level)} (${htmlEscape(u.assurance_level)})</dd>
-      </dl>
-    </button>
-  </form>
-</li>`).join('\n');
-    return page('HelseID test double: choose a test user', `<h1>Choose a test user</h1>
-<p>Client <code>${htmlEscape(details.params.client_id)}</code> asks you to sign in.</p>
-<ul class="users" aria-label="Test users">
-${items}
-</ul>
-<form method="post" action="/interaction/${uid}/deny">
-  <button type="submit" class="deny" data-user="deny">Deny (cancel the sign-in)</button>
-</form>`);
-  }
-
-  async function interactionRoute(ctx) {
-    const m = /^\/interaction\/([^/]+)(?:\/(login|deny))?$/.exec(ctx.path);
-    if (!m) {
-      ctx.status = 404;
-      ctx.type = 'html';
-      ctx.body = page('Not found', '<h1>Not found</h1>');
-      return;
-    }
-    ctx.set('Cache-Control', 'no-store');
-    let details;
-    try {
-      details = await provider.interactionDetails(ctx.req, ctx.res);
-    } catch (err) {
-      ctx.status = 400;
-      ctx.type = 'html';
-      ctx.body = page('Sign-in expired', `<h1>This sign-in has expired</h1><p>${htmlEscape(err.error_description ?? err.message)}</p>`);
-      return;
-    }
-    if (details.uid !== m[1]) {
-      ctx.status = 400;
-      ctx.type = 'html';
-      ctx.body = page('Sign-in mismatch', '<h1>Interaction mismatch</h1>');
-      return;
-    }
-    const action = m[2];
-    if (ctx.method === 'POST') {
-      if (!action) { ctx.status = 405; return; }
-      if (action === 'deny') return finishDenied(ctx, 'End-User denied the request');
-      const form = new URLSearchParams(await readRaw(ctx.req));
-      const user = findUser(form.get('user'));
-      if (!user) {
-        ctx.status = 400;
-        ctx.type = 'html';
-        ctx.body = pickerPage(details);
-        return;
-      }
-      return finishLogin(ctx, details, user);
-    }
-    if (ctx.method !== 'GET' || action) { ctx.status = 405; return; }
-
-    const hint = details.params.login_hint;
-    if (hint === 'deny') return finishDenied(ctx, 'End-User denied the request (login_hint=deny)');
-    const sessionUser = details.session?.accountId ? findUserBySub(details.session.accountId) : undefined;
-    if (details.prompt.name === 'consent' && sessionUser) {
-      // Already signed in: consent is always given (HelseID has no consent page for these clients).
-      return finishLogin(ctx, details, sessionUser);
-    }
-    if (state.autoLogin) {
-      const user = hint ? findUser(hint) : USERS[0];
-      if (!user) return finishDenied(ctx, `unknown test user in login_hint: ${hint}`);
-      return finishLogin(ctx, details, user);
-    }
-    ctx.status = 200;
-    ctx.type = 'html';
-    ctx.body = pickerPage(details);
-  }
-
-  // ---------------------------------------------------------------- control API (/__test/)
-  async function controlApi(ctx) {
-    const origin = ctx.get('Origin');
-    if (origin && allowedOrigins.has(origin)) {
-      ctx.set('Access-Control-Allow-Origin', origin);
-      ctx.vary('Origin');
-    }
-    ctx.set('Cache-Control', 'no-store');
-    if (!isLoopback(ctx.req.socket.remoteAddress)) {
-      ctx.status = 403;
-      ctx.body = { error: 'forbidden' };
-      return;
-    }
-    if (ctx.method === 'OPTIONS') {
-      ctx.set('Access-Control-Allow-Methods', 'GET, POST, DELETE');
-      ctx.set('Access-Control-Allow-Headers', 'Content-Type');
-      ctx.status = 204;
-      return;
-    }
-    const route = `${ctx.method} ${ctx.path}`;
-    try {
-      switch (route) {
-        case 'GET /__test/counts': ctx.body = counts(); return;
-        case 'POST /__test/reset': reset(); ctx.body = counts(); return;
-        case 'GET /__test/options': ctx.body = { ...state }; return;
-        case 'POST /__test/options': ctx.body = setOptions(await readJson(ctx.req)); return;
-        case 'GET /__test/refresh-tokens': ctx.body = refreshTokensSeen(); return;
-        case 'GET /__test/requests': ctx.body = requests(); return;
-        case 'POST /__test/api-nonce/rotate': ctx.body = { nonce: rotateApiNonce() }; return;
-        case 'GET /__test/info': ctx.body = info(); return;
-        case 'POST /__test/fail-next': ctx.body = failNext(await readJson(ctx.req)); return;
-        case 'POST /__test/revoke-all': storage.revokeAllGrants(); ctx.body = { revoked: true }; return;
-        case 'GET /__test/fault': ctx.body = { fault: protocolFault, presets: Object.keys(FAULT_PRESETS) }; return;
-        case 'POST /__test/fault': ctx.body = { fault: await setFault(await readJson(ctx.req)) }; return;
-        case 'DELETE /__test/fault': clearFault(); ctx.body = { fault: null }; return;
-        case 'POST /__test/api/down': await down('api'); ctx.body = { api: 'down' }; return;
-        case 'POST /__test/api/up': await up('api'); ctx.body = { api: 'up' }; return;
-        default:
-          ctx.status = 404;
-          ctx.body = { error: 'not_found', routes: ['GET /__test/counts', 'POST /__test/reset', 'GET|POST /__test/options', 'GET /__test/refresh-tokens', 'GET /__test/requests', 'POST /__test/api-nonce/rotate', 'GET /__test/info', 'POST /__test/fail-next', 'POST /__test/revoke-all', 'GET|POST|DELETE /__test/fault', 'POST /__test/api/down', 'POST /__test/api/up'] };
-      }
-    } catch (err) {
-      ctx.status = err.status ?? 400;
-      ctx.body = { error: 'invalid_request', error_description: err.message };
-    }
-  }
-
   opHandler = provider.callback();
-
-  // ---------------------------------------------------------------- demo backend (API server)
-  let apiNonce = { value: randomBytes(24).toString('base64url'), at: epoch() };
-  function currentApiNonce() {
-    if (epoch() - apiNonce.at >= state.apiNonceTtl) rotateApiNonce();
-    return apiNonce.value;
-  }
-  function rotateApiNonce() {
-    apiNonce = { value: randomBytes(24).toString('base64url'), at: epoch() };
-    return apiNonce.value;
-  }
-  const seenProofJtis = new Map(); // jti -> expiry (epoch)
-  function rememberJti(jti) {
-    const now = epoch();
-    for (const [k, exp] of seenProofJtis) if (exp < now) seenProofJtis.delete(k);
-    if (seenProofJtis.has(jti)) return false;
-    seenProofJtis.set(jti, now + 300);
-    return true;
-  }
-
-  class ApiError extends Error {
-    constructor(status, error, description) {
-      super(description);
-      this.status = status;
-      this.error = error;
-    }
-  }
-  const quoteSafe = (s) => String(s).replace(/["\\\r\n]/g, "'");
-
-  async function verifyDpopRequest(req, url) {
-    const authz = req.headers.authorization;
-    if (!authz) throw new ApiError(401, undefined, 'missing Authorization header');
-    const m = /^(\S+) +(\S+)$/.exec(authz);
-    if (!m || m[1].toLowerCase() !== 'dpop') {
-      throw new ApiError(401, 'invalid_token', 'Authorization must use the DPoP scheme');
-    }
-    const at = m[2];
-    let atPayload;
-    try {
-      const { payload, protectedHeader } = await jwtVerify(at, opJwksVerifier, {
-        issuer,
-        algorithms: ['RS256'],
-        clockTolerance: 0,
-      });
-      const typ = String(protectedHeader.typ ?? '').toLowerCase();
-      if (!['at+jwt', 'application/at+jwt', 'jwt'].includes(typ)) throw new Error(`unexpected typ ${protectedHeader.typ}`);
-      atPayload = payload;
-    } catch (err) {
-      throw new ApiError(401, 'invalid_token', `access token rejected: ${err.code ?? ''} ${err.message}`.trim());
-    }
-    if (typeof atPayload.aud !== 'string' || atPayload.aud !== SFM_RESOURCE) {
-      throw new ApiError(401, 'invalid_token', `access token aud must be exactly ${SFM_RESOURCE}`);
-    }
-    if (typeof atPayload.exp !== 'number') throw new ApiError(401, 'invalid_token', 'access token has no exp');
-    if (!atPayload[SFM_ID_CLAIM]) throw new ApiError(401, 'invalid_token', 'access token has no SFM id claim');
-    const jkt = atPayload.cnf?.jkt;
-    if (!jkt) throw new ApiError(401, 'invalid_token', 'access token is not DPoP-bound (no cnf.jkt)');
-
-    const proof = req.headers.dpop;
-    if (!proof) throw new ApiError(401, 'invalid_dpop_proof', 'missing DPoP proof');
-    if (proof.includes(',')) throw new ApiError(401, 'invalid_dpop_proof', 'exactly one DPoP proof is allowed');
-    let p;
-    let ph;
-    try {
-      ({ payload: p, protectedHeader: ph } = await jwtVerify(proof, EmbeddedJWK, {
-        typ: 'dpop+jwt',
-        algorithms: DPOP_ALGS,
-      }));
-    } catch (err) {
-      throw new ApiError(401, 'invalid_dpop_proof', `DPoP proof rejected: ${err.message}`);
-    }
-    if (PRIVATE_MEMBERS.some((k) => k in ph.jwk)) throw new ApiError(401, 'invalid_dpop_proof', 'DPoP proof jwk must be a public key');
-    if (typeof p.jti !== 'string' || !p.jti) throw new ApiError(401, 'invalid_dpop_proof', 'DPoP proof needs a jti');
-    if (p.htm !== req.method) throw new ApiError(401, 'invalid_dpop_proof', 'DPoP proof htm mismatch');
-    const htu = typeof p.htu === 'string' ? URL.parse(p.htu) : null;
-    if (htu) { htu.search = ''; htu.hash = ''; }
-    if (!htu || htu.href !== new URL(url.pathname, apiOrigin).href) {
-      throw new ApiError(401, 'invalid_dpop_proof', 'DPoP proof htu mismatch');
-    }
-    if (typeof p.iat !== 'number' || Math.abs(epoch() - p.iat) > 60) {
-      throw new ApiError(401, 'invalid_dpop_proof', 'DPoP proof iat is not within 60 seconds');
-    }
-    if (p.ath !== sha256b64u(at)) throw new ApiError(401, 'invalid_dpop_proof', 'DPoP proof ath mismatch');
-    if (await calculateJwkThumbprint(ph.jwk) !== jkt) {
-      throw new ApiError(401, 'invalid_token', 'DPoP proof key does not match the token cnf.jkt');
-    }
-    if (!rememberJti(p.jti)) throw new ApiError(401, 'invalid_dpop_proof', 'DPoP proof jti was used before');
-    if (p.nonce !== currentApiNonce()) {
-      throw new ApiError(401, 'use_dpop_nonce', p.nonce ? 'Stale DPoP nonce' : 'Authorization server requires nonce in DPoP proof');
-    }
-    return { token: atPayload, jkt };
-  }
-
-  function apiCorsHeaders(req) {
-    const origin = req.headers.origin;
-    const h = { Vary: 'Origin' };
-    if (origin && allowedOrigins.has(origin)) {
-      h['Access-Control-Allow-Origin'] = origin;
-      h['Access-Control-Expose-Headers'] = 'DPoP-Nonce, WWW-Authenticate';
-    }
-    return h;
-  }
-
-  function apiSend(req, res, status, body, extra = {}) {
-    const headers = {
-      ...apiCorsHeaders(req),
-      'Cache-Control': 'no-store',
-      'Cross-Origin-Resource-Policy': 'cross-origin',
-      'DPoP-Nonce': currentApiNonce(),
-      ...extra,
-    };
-    if (body === undefined) {
-      res.writeHead(status, headers);
-      res.end();
-    } else {
-      res.writeHead(status, { ...headers, 'Content-Type': 'application/json; charset=utf-8' });
-      res.end(JSON.stringify(body));
-    }
-  }
-
-  async function signAssertion({ clientId, audience = issuer, assertionDetails } = {}) {
-    const client = clientById.get(clientId);
-    if (!client) throw new ApiError(400, 'invalid_request', `unknown clientId ${clientId}`);
-    if (typeof audience !== 'string' || !audience) throw new ApiError(400, 'invalid_request', 'audience must be a string');
-    const key = await importJWK(client.privateJwk, client.alg);
-    const now = epoch();
-    const jwt = new SignJWT({
-      ...(assertionDetails ? { assertion_details: assertionDetails } : {}),
-    })
-      .setProtectedHeader({ alg: client.alg, kid: client.privateJwk.kid, typ: 'client-authentication+jwt' })
-      .setIssuer(clientId)
-      .setSubject(clientId)
-      .setAudience(audience)
-      .setIssuedAt(now)
-      .setNotBefore(now)
-      .setExpirationTime(now + 60)
-      .setJti(randomUUID());
-    return jwt.sign(key);
-  }
-
-  async function apiHandler(req, res) {
-    const url = new URL(req.url, apiOrigin);
-    const path = url.pathname;
-    const isPreflight = req.method === 'OPTIONS';
-    const name = path === '/assertion' ? 'assertion' : path.startsWith('/api/') ? 'api' : 'other';
-    if (isPreflight) {
-      counters.preflight += 1;
-      const key = `api:${name}`;
-      counters.preflight_by_endpoint[key] = (counters.preflight_by_endpoint[key] ?? 0) + 1;
-      apiSend(req, res, 204, undefined, {
-        'Access-Control-Allow-Methods': 'GET, POST',
-        'Access-Control-Allow-Headers': 'Authorization, DPoP, Content-Type',
-        'Access-Control-Max-Age': '600',
-      });
-      logRequest({ server: 'api', method: req.method, path, name, status: 204, preflight: true });
-      return;
-    }
-    if (name === 'other') {
-      apiSend(req, res, 404, { error: 'not_found' });
-      logRequest({ server: 'api', method: req.method, path, name, status: 404 });
-      return;
-    }
-    counters[name] += 1;
-    const fault = takeFault(name);
-    if (fault) {
-      logRequest({ server: 'api', method: req.method, path, name, fault: fault.mode });
-      if (typeof fault.mode === 'string') {
-        rawFault(req, res, fault, { ...apiCorsHeaders(req), 'Cross-Origin-Resource-Policy': 'cross-origin' });
-      } else {
-        apiSend(req, res, fault.mode, {
-          error: fault.mode === 503 ? 'temporarily_unavailable' : 'server_error',
-          error_description: 'injected fault (test double)',
-        }, fault.retryAfter !== undefined ? { 'Retry-After': String(fault.retryAfter) } : {});
-      }
-      return;
-    }
-    let status = 500;
-    let error;
-    try {
-      if (name === 'assertion') {
-        if (req.method !== 'POST') throw new ApiError(405, 'invalid_request', 'use POST');
-        const body = await readJson(req);
-        const assertion = await signAssertion({
-          clientId: body.clientId,
-          audience: body.audience ?? issuer,
-          assertionDetails: body.assertionDetails,
-        });
-        status = 200;
-        apiSend(req, res, 200, { assertion });
-        return;
-      }
-      const routes = {
-        'GET /api/whoami': 'whoami',
-        'POST /api/Session/create': 'session_create',
-        'POST /api/Session/refresh': 'session_refresh',
-        'POST /api/Session/end': 'session_end',
-      };
-      const op = routes[`${req.method} ${path}`];
-      if (!op) throw new ApiError(404, 'not_found', `no route ${req.method} ${path}`);
-      const { token, jkt } = await verifyDpopRequest(req, url);
-      let body;
-      if (op === 'whoami') {
-        body = {
-          sub: token.sub,
-          client_id: token.client_id,
-          pid: token['helseid://claims/identity/pid'],
-          hpr_number: token['helseid://claims/hpr/hpr_number'],
-          security_level: token['helseid://claims/identity/security_level'],
-          sfm_id: token[SFM_ID_CLAIM],
-          'sfm-id': token[SFM_ID_CLAIM],
-          jkt,
-          scope: token.scope,
-          aud: token.aud,
-          exp: token.exp,
-        };
-      } else if (op === 'session_create') {
-        const reqBody = await readJson(req);
-        if (typeof reqBody.nonce !== 'string' || !reqBody.nonce) {
-          throw new ApiError(400, 'invalid_request', 'body must be JSON {"nonce": "<base64>"}');
-        }
-        body = {
-          id: randomUUID(),
-          code: randomBytes(24).toString('base64url'),
-          apiAddress: `${apiOrigin}/api`,
-        };
-      } else if (op === 'session_refresh') {
-        body = { refreshed: true };
-      } else {
-        body = { ended: true };
-      }
-      status = 200;
-      apiSend(req, res, 200, body);
-    } catch (err) {
-      if (err instanceof ApiError) {
-        status = err.status;
-        error = err.error;
-        const extra = {};
-        if (err.status === 401) {
-          const parts = [];
-          if (err.error) parts.push(`error="${err.error}"`, `error_description="${quoteSafe(err.message)}"`);
-          parts.push(`algs="${DPOP_ALGS.join(' ')}"`);
-          extra['WWW-Authenticate'] = `DPoP ${parts.join(', ')}`;
-        }
-        apiSend(req, res, err.status, err.error ? { error: err.error, error_description: err.message } : { error_description: err.message }, extra);
-        if (!state.quiet) console.error(`[helseid-double] api ${req.method} ${path}: ${err.status} ${err.error ?? ''} ${err.message}`);
-      } else {
-        status = err.status ?? 500;
-        error = 'server_error';
-        apiSend(req, res, status, { error: status === 500 ? 'server_error' : 'invalid_request', error_description: err.message });
-        if (status === 500) console.error('[helseid-double] api error', err);
-      }
-    } finally {
-      logRequest({ server: 'api', method: req.method, path, name, status, ...(error ? { error } : {}) });
-    }
-  }
+  apiHandler = backend.handler;
 
   // ---------------------------------------------------------------- public surface
-  function counts() {
-    return structuredClone(counters);
-  }
-  function reset() {
-    faults.clear();
-    protocolFault = null;
-    signingKey = originalKey;
-    for (const socket of hungSockets) socket.destroy();
-    hungSockets.clear();
-    counters = freshCounts();
-    rtSeen = [];
-    requestLog = [];
-    issued = [];
-  }
-  function refreshTokensSeen() {
-    return [...rtSeen];
-  }
-  function requests() {
-    return structuredClone(requestLog);
-  }
-  function info() {
-    return {
-      issuer,
-      apiOrigin,
-      appOrigin: appOriginNorm,
-      redirectUris,
-      clients: testClients.map((c) => ({ clientId: c.clientId, alg: c.alg, kid: c.privateJwk.kid, sfmId: c.sfmId })),
-      users: USERS.map((u) => ({ key: u.key, sub: u.sub, pid: u.pid, hpr: u.hpr, security_level: u.security_level, name: u.name })),
-      resources: Object.fromEntries(Object.entries(RESOURCES).map(([k, v]) => [k, v.scope])),
-      options: { ...state },
-    };
-  }
-
   // "Provider down": the server stops listening (connections are refused) until up().
   const serverPorts = { op: [opServer, opActualPort], api: [apiServer, apiActualPort] };
   function serversOf(which) {
@@ -1340,7 +272,7 @@ ${items}
   async function close() {
     if (closed) return;
     closed = true;
-    for (const socket of hungSockets) socket.destroy();
+    for (const socket of state.hungSockets) socket.destroy();
     await Promise.all([opServer, apiServer].filter((srv) => srv.listening).map(closeServer));
   }
 
@@ -1352,25 +284,25 @@ ${items}
     clients: testClients.map((c) => ({ clientId: c.clientId, privateJwk: c.privateJwk, alg: c.alg, sfmId: c.sfmId })),
     users: USERS,
     provider,
-    counts,
-    reset,
-    setOptions,
-    options: () => ({ ...state }),
-    refreshTokensSeen,
-    requests,
-    rotateApiNonce,
-    currentApiNonce,
-    signAssertion: (o) => signAssertion(o),
-    failNext,
-    setFault,
-    clearFault,
-    fault: () => structuredClone(protocolFault),
-    issuedTokens: () => structuredClone(issued),
-    signingKid: () => signingKey.kid,
+    counts: control.counts,
+    reset: control.reset,
+    setOptions: control.setOptions,
+    options: () => ({ ...state.options }),
+    refreshTokensSeen: control.refreshTokensSeen,
+    requests: control.requests,
+    rotateApiNonce: backend.rotateApiNonce,
+    currentApiNonce: backend.currentApiNonce,
+    signAssertion: (o) => backend.signAssertion(o),
+    failNext: control.failNext,
+    setFault: control.setFault,
+    clearFault: control.clearFault,
+    fault: () => structuredClone(state.protocolFault),
+    issuedTokens: () => structuredClone(state.issued),
+    signingKid: () => state.keys.current.kid,
     down,
     up,
-    revokeAllGrants: () => storage.revokeAllGrants(),
-    info,
+    revokeAllGrants: () => state.storage.revokeAllGrants(),
+    info: control.info,
     close,
   };
 }
