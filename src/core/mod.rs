@@ -11,6 +11,7 @@ pub mod config;
 pub mod context;
 pub mod discovery;
 pub mod dpop;
+pub mod engine;
 pub mod error;
 pub mod form;
 pub mod helseid;

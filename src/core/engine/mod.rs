@@ -1,0 +1,638 @@
+//! The session engine: every decision about a session's tokens, with no I/O. State and events
+//! go in (a caller wants a token, a token response arrived, a timer fired, another tab spoke,
+//! the user logs out); answers and [`Action`]s come out, and the shell carries them out
+//! (fetch, sign, store, broadcast, timers). Time comes in as `now` (epoch seconds).
+//!
+//! One engine instance holds the grant (the refresh token and the ID token): the session
+//! holder. Other tabs run engines without a grant: they hold verified access tokens and ask the
+//! holder for fresh ones.
+//!
+//! Invariants (checked by `tests/engine_props.rs` over random event sequences):
+//! - a token is handed out only if it has not expired and belongs to the context in force;
+//! - at most one refresh is in flight per token key, and none while the context is switching;
+//! - after `logout()` nothing is handed out and no refresh starts.
+
+mod responses;
+mod snapshot;
+mod tabs;
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{Map, Value};
+
+use super::callback::Transaction;
+use super::config::Config;
+use super::context::Context;
+use super::error::{Error, ErrorCode, Result};
+use super::helseid::HelseIdView;
+use super::refresh;
+use super::secret::{AccessToken, AuthorizationCode, FormBody, IdToken, RefreshToken};
+use super::session::Session;
+use super::token::{self, TokenType};
+
+pub use responses::Signed;
+pub use tabs::Remote;
+
+/// Which token: one resource (RFC 8707; `""` when none is configured) under one context epoch.
+/// A context switch starts a new epoch, so a token of the old context has another key.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct TokenKey {
+    pub resource: String,
+    pub epoch: u64,
+}
+
+/// A verified access token and what is known about it.
+#[derive(Clone, Debug)]
+pub struct CachedToken {
+    pub token: AccessToken,
+    pub token_type: TokenType,
+    /// Epoch seconds, from `expires_in` (RFC 6749 §5.1), else the token's `exp`.
+    pub expires_at: i64,
+    /// The checked claims.
+    pub claims: Map<String, Value>,
+    pub scope: Vec<String>,
+}
+
+/// What every tab of a session may know: no refresh token and no ID token.
+#[derive(Clone, Debug)]
+pub struct Shared {
+    /// The engine that holds the grant.
+    pub holder: String,
+    /// When the holder's login happened (epoch seconds): the newer login wins.
+    pub since: i64,
+    /// Grows with every change at the holder.
+    pub generation: u64,
+    /// The ID token's checked claims.
+    pub id_claims: Map<String, Value>,
+    pub tokens: BTreeMap<TokenKey, CachedToken>,
+    /// The token `Session` shows and the timer keeps fresh.
+    pub primary: TokenKey,
+    pub epoch: u64,
+    pub context: Option<Context>,
+    /// When the context (and its attest) was set.
+    pub context_since: i64,
+    pub rejected_scope: Vec<String>,
+}
+
+/// The holder's secrets.
+struct Grant {
+    refresh_token: Option<RefreshToken>,
+    id_token: Option<IdToken>,
+}
+
+/// What the caller of [`Engine::token`] does next.
+#[derive(Debug)]
+pub enum Next {
+    /// Use this token.
+    Ready(AccessToken, TokenType),
+    /// Send this token request, then feed the answer to [`Engine::on_response`].
+    Refresh(Ticket),
+    /// A token request for this key is under way (here or at the holder): wait for it, then
+    /// ask [`Engine::fresh_token`].
+    Wait(TokenKey),
+    /// This tab holds no grant: ask the holder for a fresh token for this key.
+    AskHolder(TokenKey),
+}
+
+#[derive(Debug)]
+pub enum TicketKind {
+    /// The code exchange (RFC 6749 §4.1.3) of a login that began with this `nonce`.
+    Login { nonce: String },
+    Refresh,
+    /// A refresh with a new context (API.md `setContext`).
+    Switch,
+}
+
+/// A token request to make. Printing it never shows the refresh token or the code.
+#[derive(Debug)]
+pub struct Ticket {
+    pub id: u64,
+    pub key: TokenKey,
+    pub kind: TicketKind,
+    /// The form body, client authentication excepted.
+    pub body: FormBody,
+    /// The structured details the client assertion carries (API.md), if any.
+    pub details: Option<Vec<Value>>,
+    /// The context the answer is checked against.
+    pub context: Option<Context>,
+}
+
+impl Ticket {
+    /// `ctx.grantType` for `assertion_provider`.
+    pub fn grant_type(&self) -> &'static str {
+        match self.kind {
+            TicketKind::Login { .. } => "authorization_code",
+            _ => "refresh_token",
+        }
+    }
+}
+
+/// Events for the application (API.md `on`).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    /// After every successful refresh; `resource` names the token that was renewed.
+    TokenRefreshed { resource: String },
+    SessionExpired,
+    LoggedOut,
+    ContextChanged,
+    ContextExpired,
+    /// Another user's session appeared in another tab; this tab's session ended.
+    UserChanged(HelseIdView),
+}
+
+/// Why a holder's session ended, as told to the other tabs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EndReason {
+    LoggedOut,
+    Expired,
+}
+
+/// What the shell must do after a call into the engine ([`Engine::take_actions`]).
+#[derive(Debug)]
+pub enum Action {
+    Emit(Event),
+    /// The shared view changed: tell the other tabs.
+    Announce,
+    /// This holder's session ended: tell the other tabs.
+    AnnounceEnd(EndReason),
+    /// The holder's record changed (`storage: "session"` writes it, or removes it when the
+    /// session is gone).
+    Persist,
+    /// Revoke this refresh token (RFC 7009) and forget it.
+    Revoke(RefreshToken),
+    /// The session is over: delete the DPoP key.
+    ForgetKey,
+    /// The next wake-up changed ([`Engine::next_wakeup`]).
+    Reschedule,
+}
+
+/// What `logout()` does at the network (RP-Initiated Logout 1.0, RFC 7009).
+#[derive(Debug)]
+pub struct LogoutPlan {
+    pub revoke: Option<RefreshToken>,
+    /// When this tab follows another tab's session: that holder, to be asked to log out.
+    pub ask_holder: Option<String>,
+    pub end_session_url: Option<String>,
+}
+
+/// Timer backoff after a failed refresh: 5 s, 10 s, 20 s, 40 s, then every minute.
+pub fn backoff_seconds(failures: u32) -> i64 {
+    (5i64 << failures.saturating_sub(1).min(4)).min(60)
+}
+
+pub struct Engine {
+    config: Config,
+    id: String,
+    shared: Option<Shared>,
+    grant: Option<Grant>,
+    /// `logout()` ran here: nothing is handed out, late answers are revoked.
+    logged_out: bool,
+    /// Holders whose session ended: their late messages are ignored.
+    ended_holders: BTreeSet<String>,
+    in_flight: BTreeMap<TokenKey, u64>,
+    switching: Option<(u64, TokenKey)>,
+    asking: BTreeSet<TokenKey>,
+    next_ticket: u64,
+    /// Grows with every change this engine makes as a holder (never goes back, so the other
+    /// tabs can order its announcements across logins).
+    generation: u64,
+    failures: u32,
+    retry_at: Option<i64>,
+    dpop_jkt: Option<String>,
+    context_expired_notified: bool,
+    /// The holder stopped answering (its tab went away): no more refreshes.
+    holder_gone: bool,
+    /// A verified session of another user, kept for `adoptSession()`.
+    other_user: Option<Shared>,
+    actions: Vec<Action>,
+}
+
+impl Engine {
+    /// `id` names this instance when it holds a session (random, from the shell).
+    pub fn new(config: Config, id: String) -> Engine {
+        Engine {
+            config,
+            id,
+            shared: None,
+            grant: None,
+            logged_out: false,
+            ended_holders: BTreeSet::new(),
+            in_flight: BTreeMap::new(),
+            switching: None,
+            asking: BTreeSet::new(),
+            next_ticket: 1,
+            generation: 0,
+            failures: 0,
+            retry_at: None,
+            dpop_jkt: None,
+            context_expired_notified: false,
+            holder_gone: false,
+            other_user: None,
+            actions: Vec::new(),
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The actions the last calls asked for, in order.
+    pub fn take_actions(&mut self) -> Vec<Action> {
+        std::mem::take(&mut self.actions)
+    }
+
+    /// The thumbprint (RFC 7638) of the DPoP key this tab signs with; DPoP-bound tokens must
+    /// carry it in `cnf.jkt`.
+    pub fn set_dpop_jkt(&mut self, jkt: Option<String>) {
+        self.dpop_jkt = jkt;
+    }
+
+    pub fn dpop_jkt(&self) -> Option<&str> {
+        self.dpop_jkt.as_deref()
+    }
+
+    pub fn has_session(&self) -> bool {
+        self.shared.is_some()
+    }
+
+    /// Whether this engine holds the grant.
+    pub fn is_holder(&self) -> bool {
+        self.grant.is_some()
+    }
+
+    pub fn shared(&self) -> Option<&Shared> {
+        self.shared.as_ref()
+    }
+
+    /// The key of `resource` in the context in force (`None`, the expected audience or the
+    /// default resource: the default token).
+    pub fn key(&self, resource: Option<&str>) -> TokenKey {
+        let default = self.config.default_resource().unwrap_or("");
+        let resource = match resource {
+            Some(r) if Some(r) != self.config.expected_audience.as_deref() => r,
+            _ => default,
+        };
+        TokenKey {
+            resource: resource.to_string(),
+            epoch: self.shared.as_ref().map_or(0, |s| s.epoch),
+        }
+    }
+
+    /// API.md `Session`.
+    pub fn session(&self) -> Option<Session> {
+        let shared = self.shared.as_ref()?;
+        let token = shared.tokens.get(&shared.primary)?;
+        Some(Session {
+            helseid: HelseIdView::from_claims(&shared.id_claims, &token.claims),
+            id_token_claims: shared.id_claims.clone(),
+            access_token_claims: token.claims.clone(),
+            expires_at: token.expires_at,
+            token_type: token.token_type.as_str().to_string(),
+            scope: token.scope.clone(),
+            context: shared.context.as_ref().map(Context::to_json),
+            rejected_scope: shared.rejected_scope.clone(),
+        })
+    }
+
+    /// API.md `context()`: the context in force (the configured one before a login).
+    pub fn context(&self) -> Option<Value> {
+        match &self.shared {
+            Some(shared) => shared.context.as_ref().map(Context::to_json),
+            None => self.config.context.as_ref().map(Context::to_json),
+        }
+    }
+
+    fn attest_expired(&self, now: i64) -> bool {
+        self.shared.as_ref().is_some_and(|s| {
+            s.context.as_ref().is_some_and(Context::has_attest)
+                && now >= s.context_since.saturating_add(self.config.attest_max_age_seconds)
+        })
+    }
+
+    /// The details a token request for `resource` carries under `context`: the attest only
+    /// while it is fresh, or when the API needs it (then the caller already refused).
+    fn details(&self, context: Option<&Context>, resource: &str, now: i64) -> Option<Vec<Value>> {
+        let context = context?;
+        let with_attest = !self.attest_expired(now) || self.config.needs_attest(resource);
+        Some(context.details(with_attest)).filter(|d| !d.is_empty())
+    }
+
+    fn resource_param(key: &TokenKey) -> Option<&str> {
+        Some(key.resource.as_str()).filter(|r| !r.is_empty())
+    }
+
+    // ---- handing out tokens ----------------------------------------------------------------
+
+    /// A valid access token for `resource`, or what to do to get one. A token is fresh while
+    /// more than `refreshLeewaySeconds` remain.
+    pub fn token(&mut self, resource: Option<&str>, force: bool, now: i64) -> Result<Next> {
+        let Some(shared) = self.shared.as_ref().filter(|_| !self.logged_out) else {
+            return Err(login_required("no session: log in first"));
+        };
+        if let Some((_, key)) = &self.switching {
+            return Ok(Next::Wait(key.clone()));
+        }
+        let key = self.key(resource);
+        if self.config.needs_attest(&key.resource) && self.attest_expired(now) {
+            return Err(context_expired());
+        }
+        if !force {
+            if let Some(t) = shared.tokens.get(&key) {
+                if t.expires_at - self.config.refresh_leeway_seconds > now {
+                    return Ok(Next::Ready(t.token.clone(), t.token_type));
+                }
+            }
+        }
+        if self.in_flight.contains_key(&key) || self.asking.contains(&key) {
+            return Ok(Next::Wait(key));
+        }
+        let Some(grant) = &self.grant else {
+            if self.holder_gone {
+                // The tab that held the grant went away: nobody can refresh any more.
+                self.end_session(EndReason::Expired);
+                return Err(login_required("the tab that held the session is gone; log in again"));
+            }
+            self.asking.insert(key.clone());
+            return Ok(Next::AskHolder(key));
+        };
+        let Some(refresh_token) = &grant.refresh_token else {
+            // No refresh token (no offline_access): the session ends with its access token.
+            self.end_session(EndReason::Expired);
+            return Err(login_required("the session has ended (no refresh token); log in again"));
+        };
+        let body = refresh::refresh_params(refresh_token, &self.config.client_id, Self::resource_param(&key));
+        let context = shared.context.clone();
+        let details = self.details(context.as_ref(), &key.resource, now);
+        let ticket = self.ticket(key, TicketKind::Refresh, body, details, context);
+        Ok(Next::Refresh(ticket))
+    }
+
+    fn ticket(
+        &mut self,
+        key: TokenKey,
+        kind: TicketKind,
+        body: FormBody,
+        details: Option<Vec<Value>>,
+        context: Option<Context>,
+    ) -> Ticket {
+        let id = self.next_ticket;
+        self.next_ticket += 1;
+        if !matches!(kind, TicketKind::Login { .. }) {
+            self.in_flight.insert(key.clone(), id);
+        }
+        Ticket {
+            id,
+            key,
+            kind,
+            body,
+            details,
+            context,
+        }
+    }
+
+    /// After a refresh: the token for `resource` in the context in force, if it has not
+    /// expired (a refresh that gives a token already within the leeway still returns it).
+    pub fn fresh_token(&self, resource: Option<&str>, now: i64) -> Result<(AccessToken, TokenType)> {
+        let shared = self
+            .shared
+            .as_ref()
+            .filter(|_| !self.logged_out)
+            .ok_or_else(|| login_required("no session: log in first"))?;
+        match shared.tokens.get(&self.key(resource)) {
+            Some(t) if t.expires_at > now => Ok((t.token.clone(), t.token_type)),
+            _ => Err(Error::new(
+                ErrorCode::TokenRequestFailed,
+                "no valid token for that resource",
+            )),
+        }
+    }
+
+    /// A follower's question to the holder about `key` was answered (or timed out).
+    pub fn ask_settled(&mut self, key: &TokenKey) {
+        self.asking.remove(key);
+    }
+
+    // ---- login and context -----------------------------------------------------------------
+
+    /// The context a login carries: the one given to `loginWithRedirect`, else the
+    /// configured one. Checked now, before anything is sent.
+    pub fn login_context(
+        &self,
+        given: Option<&Value>,
+        random: impl FnOnce() -> [u8; 16],
+    ) -> Result<Option<Context>> {
+        match given {
+            Some(value) => Context::parse(value, random),
+            None => Ok(self.config.context.clone()),
+        }
+    }
+
+    /// The code exchange (RFC 6749 §4.1.3) of a login whose callback checked out.
+    pub fn login_ticket(&mut self, tx: &Transaction, code: &AuthorizationCode) -> Result<Ticket> {
+        let context = match &tx.context {
+            Some(value) => Context::parse(value, || [0; 16])?,
+            None => None,
+        };
+        let default = self.config.default_resource().map(String::from);
+        let key = TokenKey {
+            resource: default.clone().unwrap_or_default(),
+            epoch: 0,
+        };
+        let body = token::authorization_code_params(
+            code,
+            &tx.redirect_uri,
+            &tx.code_verifier,
+            &self.config.client_id,
+            default.as_deref(),
+        );
+        let details = context
+            .as_ref()
+            .map(|c| c.details(true))
+            .filter(|d| !d.is_empty());
+        Ok(self.ticket(
+            key,
+            TicketKind::Login {
+                nonce: tx.nonce.clone(),
+            },
+            body,
+            details,
+            context,
+        ))
+    }
+
+    /// `setContext`: one refresh with the new details for `resource`. Nothing changes until
+    /// its answer passes every check.
+    pub fn set_context(&mut self, context: Option<Context>, resource: Option<&str>) -> Result<Next> {
+        let Some(shared) = self.shared.as_ref().filter(|_| !self.logged_out) else {
+            return Err(login_required("setContext needs a session: log in first"));
+        };
+        if let Some((_, key)) = &self.switching {
+            return Ok(Next::Wait(key.clone()));
+        }
+        let mut key = self.key(resource);
+        key.epoch = shared.epoch + 1;
+        let Some(grant) = &self.grant else {
+            return Ok(Next::AskHolder(key));
+        };
+        let Some(refresh_token) = &grant.refresh_token else {
+            return Err(login_required("the session has no refresh token; log in again"));
+        };
+        let body = refresh::refresh_params(refresh_token, &self.config.client_id, Self::resource_param(&key));
+        let details = context.as_ref().map(|c| c.details(true)).filter(|d| !d.is_empty());
+        let ticket = self.ticket(key.clone(), TicketKind::Switch, body, details, context);
+        self.switching = Some((ticket.id, key));
+        Ok(Next::Refresh(ticket))
+    }
+
+    // ---- timers ----------------------------------------------------------------------------
+
+    /// When the holder next refreshes the primary token on its own (`autoRefresh`): before
+    /// it expires, or at the retry after a failure.
+    fn refresh_due_at(&self) -> Option<i64> {
+        let shared = self.shared.as_ref().filter(|_| !self.logged_out)?;
+        let can_refresh = self
+            .grant
+            .as_ref()
+            .is_some_and(|g| g.refresh_token.is_some());
+        if !self.config.auto_refresh || !can_refresh {
+            return None;
+        }
+        let token = shared.tokens.get(&shared.primary)?;
+        Some(
+            self.retry_at
+                .unwrap_or(token.expires_at - self.config.refresh_leeway_seconds),
+        )
+    }
+
+    /// When the attest reaches its age, if `contextExpired` has not fired yet.
+    fn attest_expires_at(&self) -> Option<i64> {
+        let shared = self.shared.as_ref().filter(|_| !self.logged_out)?;
+        let attest = shared.context.as_ref().is_some_and(Context::has_attest);
+        (attest && !self.context_expired_notified).then(|| {
+            shared
+                .context_since
+                .saturating_add(self.config.attest_max_age_seconds)
+        })
+    }
+
+    /// Seconds (at least 1) until the engine wants [`Engine::on_timer`], if ever.
+    pub fn next_wakeup(&self, now: i64) -> Option<i64> {
+        let at = match (self.refresh_due_at(), self.attest_expires_at()) {
+            (Some(a), Some(b)) => a.min(b),
+            (a, b) => a.or(b)?,
+        };
+        Some((at - now).max(1))
+    }
+
+    /// A wake-up: fires `contextExpired` once when the attest reached its age, and starts the
+    /// refresh of the primary token when it is due.
+    pub fn on_timer(&mut self, now: i64) -> Option<Ticket> {
+        if self.attest_expires_at().is_some_and(|at| at <= now) {
+            self.context_expired_notified = true;
+            self.actions.push(Action::Emit(Event::ContextExpired));
+            self.actions.push(Action::Reschedule);
+        }
+        if !self.refresh_due_at().is_some_and(|at| at <= now) {
+            return None;
+        }
+        let resource = self.shared.as_ref().map(|s| s.primary.resource.clone());
+        match self.token(resource.as_deref(), true, now) {
+            Ok(Next::Refresh(ticket)) => Some(ticket),
+            _ => None,
+        }
+    }
+
+    // ---- ending ----------------------------------------------------------------------------
+
+    /// Ends the session here (and, from the holder, in the other tabs).
+    fn end_session(&mut self, reason: EndReason) {
+        let was_holder = self.grant.is_some();
+        self.end_session_as(reason, was_holder);
+    }
+
+    fn end_session_as(&mut self, reason: EndReason, was_holder: bool) {
+        if self.shared.is_none() {
+            return;
+        }
+        if let Some(shared) = &self.shared {
+            self.ended_holders.insert(shared.holder.clone());
+        }
+        self.shared = None;
+        self.grant = None;
+        self.in_flight.clear();
+        self.switching = None;
+        self.asking.clear();
+        self.failures = 0;
+        self.retry_at = None;
+        self.context_expired_notified = false;
+        if was_holder {
+            self.actions.push(Action::AnnounceEnd(reason));
+            self.actions.push(Action::ForgetKey);
+        }
+        self.actions.push(Action::Persist);
+        self.actions.push(Action::Reschedule);
+        self.actions.push(Action::Emit(match reason {
+            EndReason::LoggedOut => Event::LoggedOut,
+            EndReason::Expired => Event::SessionExpired,
+        }));
+    }
+
+    /// `logout()`: final here; late answers are revoked. Returns what to revoke now and where
+    /// to send the browser.
+    pub fn logout(&mut self, end_session_endpoint: Option<&str>, state: Option<&str>) -> LogoutPlan {
+        let ask_holder = self.followed_holder().map(String::from);
+        let was_holder = self.grant.is_some();
+        let grant = self.grant.take();
+        let (revoke, id_token) = match grant {
+            Some(g) => (g.refresh_token, g.id_token),
+            None => (None, None),
+        };
+        let had_session = self.shared.is_some();
+        self.logged_out = true;
+        self.other_user = None;
+        if had_session {
+            self.end_session_as(EndReason::LoggedOut, was_holder);
+        } else {
+            self.actions.push(Action::Persist);
+            self.actions.push(Action::Emit(Event::LoggedOut));
+        }
+        if !self.actions.iter().any(|a| matches!(a, Action::ForgetKey)) {
+            self.actions.push(Action::ForgetKey);
+        }
+        let end_session_url = end_session_endpoint.map(|endpoint| {
+            super::logout::end_session_url(
+                endpoint,
+                &self.config.client_id,
+                id_token.as_ref(),
+                self.config.post_logout_redirect_uri.as_deref(),
+                state,
+            )
+        });
+        LogoutPlan {
+            revoke,
+            ask_holder,
+            end_session_url,
+        }
+    }
+
+    pub fn is_logged_out(&self) -> bool {
+        self.logged_out
+    }
+}
+
+fn login_required(message: &str) -> Error {
+    Error::new(ErrorCode::LoginRequired, message)
+}
+
+fn context_expired() -> Error {
+    Error::new(
+        ErrorCode::ContextExpired,
+        "the trust-framework attest is older than attestMaxAgeSeconds; call setContext again",
+    )
+}

@@ -1,0 +1,328 @@
+//! Sessions across tabs. The holder announces a view of its session (access tokens, checked
+//! claims, context; never the refresh token or the ID token). Another tab trusts nothing in
+//! it until the shell verified each token's signature and [`Engine::adopt`] checked its claims
+//! like a token response's (API.md "Security guarantees"). A different user never replaces
+//! this tab's session silently.
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Map, Value};
+
+use super::{Action, CachedToken, EndReason, Engine, Event, Shared, TokenKey};
+use crate::core::claims;
+use crate::core::context::Context;
+use crate::core::error::{Error, ErrorCode, Result};
+use crate::core::helseid::HelseIdView;
+use crate::core::json::Read;
+use crate::core::jwt::SignatureChecked;
+use crate::core::secret::AccessToken;
+use crate::core::token::TokenType;
+
+/// A view announced by another tab, not trusted yet.
+#[derive(Debug)]
+pub struct Remote {
+    pub(super) holder: String,
+    pub(super) since: i64,
+    pub(super) generation: u64,
+    pub(super) id_claims: Map<String, Value>,
+    pub(super) primary: TokenKey,
+    pub(super) epoch: u64,
+    pub(super) context: Option<Context>,
+    pub(super) context_since: i64,
+    pub(super) rejected_scope: Vec<String>,
+    /// Each token with what the view says of it; its claims come from the token itself.
+    pub(super) tokens: Vec<(TokenKey, AccessToken, TokenType, i64, Vec<String>)>,
+}
+
+impl Remote {
+    /// The access tokens whose signatures the shell must verify, in order.
+    pub fn tokens(&self) -> impl Iterator<Item = &AccessToken> {
+        self.tokens.iter().map(|t| &t.1)
+    }
+
+    pub fn holder(&self) -> &str {
+        &self.holder
+    }
+}
+
+fn key_json(key: &TokenKey) -> Value {
+    json!({ "resource": key.resource, "epoch": key.epoch })
+}
+
+fn read_key(value: &Value) -> Option<TokenKey> {
+    Some(TokenKey {
+        resource: value.string("resource")?,
+        epoch: u64::try_from(value.i64("epoch")?).ok()?,
+    })
+}
+
+/// The shared part of a session as JSON (for other tabs, and the holder's own record).
+pub(super) fn shared_json(shared: &Shared) -> Value {
+    let tokens: Vec<Value> = shared
+        .tokens
+        .iter()
+        .map(|(key, t)| {
+            json!({
+                "resource": key.resource,
+                "epoch": key.epoch,
+                "accessToken": t.token.expose(),
+                "tokenType": t.token_type.as_str(),
+                "expiresAt": t.expires_at,
+                "scope": t.scope,
+            })
+        })
+        .collect();
+    json!({
+        "holder": shared.holder,
+        "since": shared.since,
+        "generation": shared.generation,
+        "idClaims": shared.id_claims,
+        "primary": key_json(&shared.primary),
+        "epoch": shared.epoch,
+        "context": shared.context.as_ref().map(Context::to_json),
+        "contextSince": shared.context_since,
+        "rejectedScope": shared.rejected_scope,
+        "tokens": tokens,
+    })
+}
+
+/// Reads a view; `None` when it is not one.
+pub(super) fn read_remote(view: &Value) -> Option<Remote> {
+    let context = match view.member("context") {
+        None | Some(Value::Null) => None,
+        Some(c) => Context::parse(c, || [0; 16]).ok()?,
+    };
+    let mut tokens = Vec::new();
+    for t in view.array("tokens")? {
+        tokens.push((
+            read_key(t)?,
+            AccessToken::new(t.string("accessToken")?),
+            TokenType::parse(t.str("tokenType")?)?,
+            t.i64("expiresAt")?,
+            t.strings("scope").unwrap_or_default(),
+        ));
+    }
+    Some(Remote {
+        holder: view.string("holder")?,
+        since: view.i64("since")?,
+        generation: u64::try_from(view.i64("generation")?).ok()?,
+        id_claims: view.object("idClaims")?.clone(),
+        primary: read_key(view.member("primary")?)?,
+        epoch: u64::try_from(view.i64("epoch")?).ok()?,
+        context,
+        context_since: view.i64("contextSince")?,
+        rejected_scope: view.strings("rejectedScope").unwrap_or_default(),
+        tokens,
+    })
+}
+
+/// The subject a session acts for: the primary access token's `sub` (HelseID puts the same
+/// pairwise `sub` in the ID token), else the pid.
+fn subject(tokens: &BTreeMap<TokenKey, CachedToken>, primary: &TokenKey) -> Option<String> {
+    let claims = &tokens.get(primary)?.claims;
+    claims
+        .get("sub")
+        .or_else(|| claims.get(crate::core::helseid::PID))
+        .and_then(Value::as_str)
+        .map(String::from)
+}
+
+impl Engine {
+    /// What this holder tells the other tabs: `None` without a session or when this tab is not
+    /// the holder.
+    pub fn shared_view(&self) -> Option<Value> {
+        let shared = self.shared.as_ref().filter(|_| self.is_holder())?;
+        Some(shared_json(shared))
+    }
+
+    /// Reads another tab's view and says whether it is worth verifying: `None` for anything
+    /// malformed, from this engine, from a holder whose session ended, or not newer than what
+    /// this tab has.
+    pub fn read_view(&self, view: &Value) -> Option<Remote> {
+        let remote = read_remote(view)?;
+        if remote.holder == self.id || self.ended_holders.contains(&remote.holder) {
+            return None;
+        }
+        if let Some(shared) = &self.shared {
+            if shared.holder == remote.holder && remote.generation <= shared.generation {
+                return None;
+            }
+            // Two holders: the newer login wins, the other yields (below).
+            if shared.holder != remote.holder && remote.since < shared.since {
+                return None;
+            }
+        }
+        Some(remote)
+    }
+
+    /// Adopts a view whose tokens' signatures the shell verified (`signed`, in the order of
+    /// [`Remote::tokens`]). Each token is checked like a token response's; one that fails is
+    /// dropped, and the view is ignored when its primary token fails. A different user ends
+    /// this tab's session and fires `userChanged`.
+    pub fn adopt(&mut self, remote: Remote, signed: Vec<Result<SignatureChecked>>, now: i64) -> Result<()> {
+        let mut tokens = BTreeMap::new();
+        for ((key, token, token_type, expires_at, scope), checked) in remote.tokens.into_iter().zip(signed) {
+            let Ok(checked) = checked else { continue };
+            let Ok(e) = self.access_expectations(&key, token_type, now) else {
+                continue;
+            };
+            let Ok(verified) = claims::check(checked, &e) else {
+                continue;
+            };
+            let claims = verified.into_claims();
+            if let Some(context) = &remote.context {
+                if key.epoch == remote.epoch
+                    && context
+                        .check_claims(&claims, self.config.needs_attest(&key.resource))
+                        .is_err()
+                {
+                    continue;
+                }
+            }
+            if key.epoch != remote.epoch {
+                continue;
+            }
+            tokens.insert(
+                key,
+                CachedToken {
+                    token,
+                    token_type,
+                    expires_at,
+                    claims,
+                    scope,
+                },
+            );
+        }
+        if !tokens.contains_key(&remote.primary) {
+            return Err(Error::new(
+                ErrorCode::InvalidToken,
+                "another tab's session failed its checks and was ignored",
+            ));
+        }
+        let their_subject = subject(&tokens, &remote.primary);
+        // The ID token's claims cannot be checked here (the ID token stays with the holder):
+        // they must at least name the subject of the verified access token.
+        if their_subject.is_none() || remote.id_claims.get("sub").and_then(Value::as_str) != their_subject.as_deref() {
+            return Err(Error::claim("sub", "another tab's session names two subjects"));
+        }
+        let incoming = Shared {
+            holder: remote.holder,
+            since: remote.since,
+            generation: remote.generation,
+            id_claims: remote.id_claims,
+            tokens,
+            primary: remote.primary,
+            epoch: remote.epoch,
+            context: remote.context,
+            context_since: remote.context_since,
+            rejected_scope: remote.rejected_scope,
+        };
+        let ours = self.shared.as_ref().and_then(|s| subject(&s.tokens, &s.primary));
+        match (&self.shared, ours) {
+            (Some(_), ours) if ours != their_subject => {
+                // Another health worker logged in elsewhere: this tab's session ends here; the
+                // app decides whether to follow (adoptSession) or log in again.
+                let view = HelseIdView::from_claims(&incoming.id_claims, &incoming.tokens[&incoming.primary].claims);
+                self.yield_grant();
+                self.end_quietly();
+                self.other_user = Some(incoming);
+                self.actions.push(Action::Emit(Event::UserChanged(view)));
+                Ok(())
+            }
+            _ => {
+                self.follow(incoming);
+                Ok(())
+            }
+        }
+    }
+
+    /// This tab's grant gives way to a newer login's: its refresh token is revoked.
+    fn yield_grant(&mut self) {
+        if let Some(grant) = self.grant.take() {
+            if let Some(rt) = grant.refresh_token {
+                self.actions.push(Action::Revoke(rt));
+            }
+            self.actions.push(Action::Persist);
+        }
+    }
+
+    /// Ends this tab's session without telling anyone (another user's session replaced it).
+    fn end_quietly(&mut self) {
+        if let Some(shared) = self.shared.take() {
+            self.ended_holders.insert(shared.holder);
+        }
+        self.in_flight.clear();
+        self.switching = None;
+        self.asking.clear();
+        self.actions.push(Action::Reschedule);
+    }
+
+    /// Takes a verified view of the same user as this tab's session.
+    fn follow(&mut self, incoming: Shared) {
+        let previous = self.shared.take();
+        if previous.as_ref().is_some_and(|p| p.holder != incoming.holder) {
+            self.yield_grant();
+        }
+        let refreshed: Vec<String> = match &previous {
+            Some(p) => incoming
+                .tokens
+                .iter()
+                .filter(|(key, t)| p.tokens.get(*key).is_none_or(|old| old.token != t.token))
+                .map(|(key, _)| key.resource.clone())
+                .collect(),
+            None => Vec::new(),
+        };
+        let context_changed = previous.as_ref().is_some_and(|p| p.epoch != incoming.epoch);
+        if context_changed {
+            self.context_expired_notified = false;
+        }
+        for key in incoming.tokens.keys() {
+            self.asking.remove(key);
+        }
+        self.shared = Some(incoming);
+        self.logged_out = false;
+        self.holder_gone = false;
+        self.other_user = None;
+        for resource in refreshed {
+            self.actions.push(Action::Emit(Event::TokenRefreshed { resource }));
+        }
+        if context_changed {
+            self.actions.push(Action::Emit(Event::ContextChanged));
+        }
+        self.actions.push(Action::Reschedule);
+    }
+
+    /// `adoptSession()`: follow the other user's session that `userChanged` announced.
+    pub fn adopt_other_user(&mut self) -> Result<()> {
+        let incoming = self.other_user.take().ok_or_else(|| {
+            Error::new(
+                ErrorCode::LoginRequired,
+                "no other session to adopt: log in",
+            )
+        })?;
+        self.ended_holders.remove(&incoming.holder);
+        self.follow(incoming);
+        Ok(())
+    }
+
+    /// The holder of this tab's session is gone (its lock was released). With its notice
+    /// (`reason`) the session ends here too; without one (its tab closed) the tokens serve
+    /// until they expire, and then the session is over.
+    pub fn holder_ended(&mut self, holder: &str, reason: Option<EndReason>) {
+        if self.shared.as_ref().is_none_or(|s| s.holder != holder) || self.is_holder() {
+            return;
+        }
+        match reason {
+            Some(reason) => self.end_session(reason),
+            None => self.holder_gone = true,
+        }
+    }
+
+    /// The holder this tab follows, if it does not hold the session itself.
+    pub fn followed_holder(&self) -> Option<&str> {
+        self.shared
+            .as_ref()
+            .filter(|_| !self.is_holder())
+            .map(|s| s.holder.as_str())
+    }
+}
