@@ -16,6 +16,8 @@ mod responses;
 mod snapshot;
 mod tabs;
 #[cfg(test)]
+mod props;
+#[cfg(test)]
 mod tests;
 
 use std::collections::{BTreeMap, BTreeSet};

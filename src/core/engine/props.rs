@@ -1,0 +1,216 @@
+//! Property tests over random sequences of calls, answers, failures, context switches, timer
+//! wake-ups, time and logout. Whatever happens, the engine never hands out an expired token
+//! or one of another context, never has two token requests in flight for one key, and hands
+//! out nothing after logout. The model below tracks, independently of the engine, which
+//! tokens were issued under which context and until when.
+
+use std::collections::BTreeMap;
+
+use proptest::prelude::*;
+use serde_json::{json, Value};
+
+use super::tests::{access_token, body, id_token, H, KJ, OTHER, SFM};
+use super::*;
+use crate::core::helseid::{ORGNR_CHILD, ORGNR_PARENT, TRUST_FRAMEWORK};
+
+#[derive(Clone, Debug)]
+enum Op {
+    Ask { resource: u8, force: bool },
+    Answer { pick: usize, outcome: u8, expires_in: i64 },
+    Advance(i64),
+    Switch { variant: u8, resource: u8 },
+    Timer,
+    Logout,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        4 => (0u8..5, any::<bool>()).prop_map(|(resource, force)| Op::Ask { resource, force }),
+        4 => (any::<usize>(), 0u8..9, prop_oneof![Just(600i64), Just(40), Just(5), Just(-1)])
+            .prop_map(|(pick, outcome, expires_in)| Op::Answer { pick, outcome, expires_in }),
+        2 => (0i64..700).prop_map(Op::Advance),
+        1 => (0u8..4, 0u8..3).prop_map(|(variant, resource)| Op::Switch { variant, resource }),
+        1 => Just(Op::Timer),
+        1 => Just(Op::Logout),
+    ]
+}
+
+fn resource(n: u8) -> Option<&'static str> {
+    [None, Some(SFM), Some(OTHER), Some(KJ), Some("e-helse:third.api")][n as usize % 5]
+}
+
+fn context(variant: u8) -> Option<Context> {
+    let value = match variant {
+        0 => Value::Null,
+        1 => json!({"organization": {"parent": "912345678", "child": "998877665"}}),
+        2 => json!({"organization": {"parent": "912345678", "child": "111111111"}}),
+        _ => json!({"trustFramework": {
+            "practitioner": {"legal_entity": {"id": "912345678"}, "point_of_care": {"id": "998877665"}},
+            "care_relationship": {"purpose_of_use": {"code": "TREAT"}}}}),
+    };
+    Context::parse(&value, || [3; 16]).unwrap()
+}
+
+/// What the model knows of an issued token: the context switch count it was issued under, and
+/// when it expires.
+struct Issued {
+    switches: u64,
+    expires_at: i64,
+}
+
+struct Model {
+    h: H,
+    pending: Vec<Ticket>,
+    issued: BTreeMap<String, Issued>,
+    switches: u64,
+    serial: u64,
+}
+
+impl Model {
+    fn check_ready(&self, token: &AccessToken) -> std::result::Result<(), TestCaseError> {
+        let issued = self
+            .issued
+            .get(token.expose())
+            .ok_or_else(|| TestCaseError::fail("a token nobody issued"))?;
+        prop_assert!(issued.expires_at > self.h.now, "an expired token was handed out");
+        prop_assert_eq!(issued.switches, self.switches, "a token of another context was handed out");
+        prop_assert!(!self.h.e.is_logged_out(), "a token after logout");
+        Ok(())
+    }
+
+    fn take(&mut self, next: Result<Next>) -> std::result::Result<(), TestCaseError> {
+        match next {
+            Ok(Next::Ready(token, _)) => self.check_ready(&token)?,
+            Ok(Next::Refresh(ticket)) => {
+                prop_assert!(!self.h.e.is_logged_out(), "a refresh after logout");
+                prop_assert!(
+                    !self.pending.iter().any(|p| p.key == ticket.key),
+                    "two token requests in flight for one key"
+                );
+                if matches!(ticket.kind, TicketKind::Refresh) {
+                    prop_assert!(
+                        !self.pending.iter().any(|p| matches!(p.kind, TicketKind::Switch)),
+                        "a refresh while the context switches"
+                    );
+                }
+                self.pending.push(ticket);
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn answer(&mut self, pick: usize, outcome: u8, expires_in: i64) -> std::result::Result<(), TestCaseError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let ticket = self.pending.remove(pick % self.pending.len());
+        let now = self.h.now;
+        self.serial += 1;
+        let aud = if ticket.key.resource.is_empty() { SFM.to_string() } else { ticket.key.resource.clone() };
+        let mut extra = json!({ "serial": self.serial });
+        if let Some(org) = ticket.context.as_ref().and_then(|c| c.organization.clone()) {
+            extra[ORGNR_PARENT] = json!(org.parent);
+            extra[ORGNR_CHILD] = json!(org.child);
+        }
+        if ticket.context.as_ref().is_some_and(Context::has_attest) {
+            extra[TRUST_FRAMEWORK] = json!({});
+        }
+        let is_switch = matches!(ticket.kind, TicketKind::Switch);
+        let (status, text, ok) = match outcome {
+            0..=3 => {
+                let at = access_token(&aud, "user+1=", now, extra);
+                let text = body(&at, None, Some(&format!("rt-{}", self.serial)), expires_in);
+                self.issued.insert(
+                    at,
+                    Issued {
+                        switches: self.switches + u64::from(is_switch),
+                        expires_at: now + expires_in.max(0),
+                    },
+                );
+                (200, text, true)
+            }
+            4 => (400, r#"{"error":"invalid_grant"}"#.to_string(), false),
+            5 => (503, "busy".to_string(), false),
+            6 => {
+                let at = access_token("e-helse:evil.api", "user+1=", now, extra);
+                (200, body(&at, None, Some("rt-x"), 600), false)
+            }
+            7 => {
+                let at = access_token(&aud, "user+1=", now, extra);
+                let id = id_token("mallory", None, now);
+                (200, body(&at, Some(&id), None, 600), false)
+            }
+            _ => {
+                let e = self.h.e.on_response(&ticket, Err(Error::new(ErrorCode::NetworkError, "down")), now);
+                prop_assert!(e.is_err());
+                return Ok(());
+            }
+        };
+        let result = if status == 200 {
+            self.h.answer(ticket, &text)
+        } else {
+            self.h.e.on_response(&ticket, Ok((status, text)), now).map(|_| ())
+        };
+        if result.is_ok() && ok && is_switch {
+            self.switches += 1;
+        }
+        if !ok {
+            prop_assert!(result.is_err(), "a bad answer was accepted");
+        }
+        Ok(())
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 400, .. ProptestConfig::default() })]
+
+    #[test]
+    fn no_sequence_hands_out_an_expired_or_other_context_token_or_doubles_a_refresh(
+        ops in prop::collection::vec(op(), 1..60)
+    ) {
+        let mut m = Model {
+            h: H::logged_in(""),
+            pending: Vec::new(),
+            issued: BTreeMap::new(),
+            switches: 0,
+            serial: 0,
+        };
+        // The login's token.
+        let (first, _) = m.h.e.fresh_token(None, m.h.now).unwrap();
+        m.issued.insert(first.expose().to_string(), Issued { switches: 0, expires_at: m.h.now + 600 });
+        for op in ops {
+            match op {
+                Op::Ask { resource: r, force } => {
+                    let next = m.h.e.token(resource(r), force, m.h.now);
+                    m.take(next)?;
+                }
+                Op::Answer { pick, outcome, expires_in } => m.answer(pick, outcome, expires_in)?,
+                Op::Advance(s) => m.h.now += s,
+                Op::Switch { variant, resource: r } => {
+                    let next = m.h.e.set_context(context(variant), resource(r));
+                    m.take(next)?;
+                }
+                Op::Timer => {
+                    if let Some(ticket) = m.h.e.on_timer(m.h.now) {
+                        m.take(Ok(Next::Refresh(ticket)))?;
+                    }
+                }
+                Op::Logout => {
+                    m.h.e.logout(None, None);
+                }
+            }
+            // After a refresh, whatever the engine hands out through fresh_token obeys the same rules.
+            for r in 0..5 {
+                if let Ok((token, _)) = m.h.e.fresh_token(resource(r), m.h.now) {
+                    m.check_ready(&token)?;
+                }
+            }
+            if m.h.e.is_logged_out() {
+                prop_assert!(m.h.e.token(None, false, m.h.now).is_err());
+                prop_assert!(m.h.e.next_wakeup(m.h.now).is_none());
+            }
+            m.h.e.take_actions();
+        }
+    }
+}
