@@ -31,6 +31,27 @@ pub fn claims(client_id: &str, audience: &str, jti: &str, now: i64) -> Value {
     })
 }
 
+/// The claim set as JSON text, with the structured details (API.md "Organisation, journal and
+/// patient context") in `details_claim` as an array written in the order of NHN's samples.
+pub fn claims_text(
+    client_id: &str,
+    audience: &str,
+    jti: &str,
+    now: i64,
+    details: Option<(&str, &[Value])>,
+) -> String {
+    let mut text = claims(client_id, audience, jti, now).to_string();
+    if let Some((claim, details)) = details {
+        text.pop();
+        text.push_str(&format!(
+            ",{}:{}}}",
+            Value::from(claim),
+            super::context::to_ordered_json(&Value::Array(details.to_vec()))
+        ));
+    }
+    text
+}
+
 /// The two body parameters that carry the assertion (RFC 7521 §4.2).
 pub fn body_params(assertion: &str) -> [(&'static str, String); 2] {
     [
@@ -42,6 +63,16 @@ pub fn body_params(assertion: &str) -> [(&'static str, String); 2] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn details_ride_as_an_array_in_the_named_claim() {
+        let detail = json!({"type": "nhn:sfm:journal-id", "value": {"journal_id": "j"}});
+        let text = claims_text("c1", "https://h.test", "j1", 100, Some(("assertion_details", &[detail])));
+        assert!(text.ends_with(r#","assertion_details":[{"type":"nhn:sfm:journal-id","value":{"journal_id":"j"}}]}"#), "{text}");
+        let parsed: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(parsed["iss"], "c1");
+        assert_eq!(claims_text("c1", "a", "j", 1, None), claims("c1", "a", "j", 1).to_string());
+    }
 
     #[test]
     fn claims_are_what_helseid_requires() {

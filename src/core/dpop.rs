@@ -64,6 +64,95 @@ pub fn is_resource_server_nonce_challenge(status: u16, www_authenticate: Option<
             .unwrap_or(false)
 }
 
+/// One retry rule for both kinds of server: an answer is a nonce challenge when it is RFC 9449
+/// §8's (authorization server: 400 `{"error":"use_dpop_nonce"}`) or §9's (resource server:
+/// 401 `WWW-Authenticate: DPoP error="use_dpop_nonce"`). The caller retries once, with a new
+/// proof carrying the `DPoP-Nonce` it got, and only when it got one.
+pub fn is_nonce_challenge(status: u16, www_authenticate: Option<&str>, body: Option<&str>) -> bool {
+    is_resource_server_nonce_challenge(status, www_authenticate)
+        || body.is_some_and(|b| is_authorization_server_nonce_challenge(status, b))
+}
+
+/// What to do with the answer to a request sent with a DPoP proof: the one retry rule for the
+/// authorization server and for APIs (RFC 9449 §8, §9).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NonceStep {
+    /// Not a nonce challenge: the answer stands.
+    Accept,
+    /// The first challenge, with a nonce to use: send again with a new proof.
+    RetryOnce,
+    /// Challenged again, or without a nonce to use: `dpop_nonce_failed`.
+    Fail,
+}
+
+pub fn nonce_step(
+    attempt: u32,
+    status: u16,
+    www_authenticate: Option<&str>,
+    body: Option<&str>,
+    got_nonce: bool,
+) -> NonceStep {
+    if !is_nonce_challenge(status, www_authenticate, body) {
+        NonceStep::Accept
+    } else if attempt == 0 && got_nonce {
+        NonceStep::RetryOnce
+    } else {
+        NonceStep::Fail
+    }
+}
+
+/// RFC 9449 §8: keep the newest nonce per server (by origin) and send it next time. Bounded,
+/// so a page that calls many origins cannot grow it without end; the oldest goes first.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NonceCache {
+    entries: Vec<(String, String)>,
+}
+
+impl NonceCache {
+    pub const CAPACITY: usize = 16;
+
+    pub fn get(&self, origin: &str) -> Option<&str> {
+        self.entries
+            .iter()
+            .find(|(o, _)| o == origin)
+            .map(|(_, n)| n.as_str())
+    }
+
+    /// Remembers `nonce` for `origin`; `true` when that changed anything.
+    pub fn remember(&mut self, origin: &str, nonce: &str) -> bool {
+        if self.get(origin) == Some(nonce) || nonce.is_empty() || nonce.len() > 1024 {
+            return false;
+        }
+        self.entries.retain(|(o, _)| o != origin);
+        if self.entries.len() >= Self::CAPACITY {
+            self.entries.remove(0);
+        }
+        self.entries.push((origin.to_string(), nonce.to_string()));
+        true
+    }
+
+    pub fn to_json(&self) -> Value {
+        Value::Object(
+            self.entries
+                .iter()
+                .map(|(o, n)| (o.clone(), Value::from(n.as_str())))
+                .collect(),
+        )
+    }
+
+    /// Merges nonces read from storage or from another tab (not secrets; a bogus one costs a
+    /// round trip at most).
+    pub fn merge_json(&mut self, value: &Value) {
+        if let Some(map) = value.as_object() {
+            for (origin, nonce) in map {
+                if let Some(nonce) = nonce.as_str() {
+                    self.remember(origin, nonce);
+                }
+            }
+        }
+    }
+}
+
 /// The `error` parameter of the `scheme` challenge in a `WWW-Authenticate` value
 /// (RFC 9110 §11.6.1). Tolerates several challenges and quoted or bare values.
 pub fn challenge_error(header: &str, scheme: &str) -> Option<String> {
@@ -149,6 +238,43 @@ fn param(params: &str, wanted: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_rule_recognises_both_kinds_of_nonce_challenge() {
+        assert!(is_nonce_challenge(400, None, Some(r#"{"error":"use_dpop_nonce"}"#)));
+        assert!(is_nonce_challenge(401, Some(r#"DPoP error="use_dpop_nonce""#), None));
+        assert!(!is_nonce_challenge(401, Some(r#"DPoP error="invalid_token""#), None));
+        assert!(!is_nonce_challenge(400, None, Some(r#"{"error":"invalid_grant"}"#)));
+        assert!(!is_nonce_challenge(200, None, Some(r#"{"error":"use_dpop_nonce"}"#)));
+    }
+
+    #[test]
+    fn a_challenge_is_retried_once_and_only_with_a_nonce() {
+        let www = Some(r#"DPoP error="use_dpop_nonce""#);
+        assert_eq!(nonce_step(0, 401, www, None, true), NonceStep::RetryOnce);
+        assert_eq!(nonce_step(1, 401, www, None, true), NonceStep::Fail);
+        assert_eq!(nonce_step(0, 401, www, None, false), NonceStep::Fail);
+        assert_eq!(nonce_step(0, 200, None, Some("{}"), true), NonceStep::Accept);
+        let body = Some(r#"{"error":"use_dpop_nonce"}"#);
+        assert_eq!(nonce_step(0, 400, None, body, true), NonceStep::RetryOnce);
+    }
+
+    #[test]
+    fn the_nonce_cache_keeps_the_newest_per_origin_and_is_bounded() {
+        let mut cache = NonceCache::default();
+        assert!(cache.remember("https://a", "n1"));
+        assert!(!cache.remember("https://a", "n1"));
+        assert!(cache.remember("https://a", "n2"));
+        assert_eq!(cache.get("https://a"), Some("n2"));
+        for i in 0..40 {
+            cache.remember(&format!("https://o{i}"), "n");
+        }
+        assert_eq!(cache.to_json().as_object().unwrap().len(), NonceCache::CAPACITY);
+        assert_eq!(cache.get("https://a"), None, "the oldest went first");
+        let mut other = NonceCache::default();
+        other.merge_json(&cache.to_json());
+        assert_eq!(other, cache);
+    }
 
     #[test]
     fn proof_claims_strip_query_and_carry_nonce_and_ath() {

@@ -1,7 +1,6 @@
 //! JSON Web Keys (RFC 7517): the issuer's key set, choosing the key that verifies a token,
 //! and JWK thumbprints (RFC 7638) for DPoP `cnf.jkt` (RFC 9449 §6.1).
 
-use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -11,52 +10,26 @@ use super::error::{Error, ErrorCode, Result};
 
 /// A public JWK: the members this library reads (RFC 7517 §4, RFC 7518 §6). Other members,
 /// private key material included, are dropped when parsing.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Jwk {
     pub kty: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kid: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alg: Option<String>,
     /// `use` (RFC 7517 §4.2).
-    #[serde(rename = "use", default, skip_serializing_if = "Option::is_none")]
     pub key_use: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_ops: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub crv: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub x: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub y: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub n: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub e: Option<String>,
 }
 
 /// A JWK Set (RFC 7517 §5). Keys this library cannot use (another `kty`, or not a JWK at all)
 /// are skipped rather than failing the set (RFC 7517 §5: "ignore JWKs ... not understood").
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Jwks {
     pub keys: Vec<Jwk>,
-}
-
-impl<'de> Deserialize<'de> for Jwks {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        struct RawSet {
-            keys: Vec<Value>,
-        }
-        let raw = RawSet::deserialize(deserializer)?;
-        let keys = raw
-            .keys
-            .iter()
-            .filter_map(Jwk::from_json)
-            .filter(|key| matches!(key.kty.as_str(), "RSA" | "EC"))
-            .collect();
-        Ok(Jwks { keys })
-    }
 }
 
 impl Jwk {
@@ -98,12 +71,51 @@ impl Jwk {
 impl Jwks {
     /// Parses a JWKS document; a body that is not a key set is `discovery_failed` (API.md).
     pub fn parse(json: &str) -> Result<Jwks> {
-        serde_json::from_str(json)
-            .map_err(|_| Error::new(ErrorCode::DiscoveryFailed, "the JWKS is not a JWK Set"))
+        let value: Value = serde_json::from_str(json)
+            .map_err(|_| Error::new(ErrorCode::DiscoveryFailed, "the JWKS is not a JWK Set"))?;
+        Jwks::from_json(&value)
+            .ok_or_else(|| Error::new(ErrorCode::DiscoveryFailed, "the JWKS is not a JWK Set"))
+    }
+
+    /// A JWK Set value. Keys this library cannot use (another `kty`, or not a JWK at all) are
+    /// skipped rather than failing the set (RFC 7517 §5: "ignore JWKs ... not understood").
+    pub fn from_json(value: &Value) -> Option<Jwks> {
+        let keys = value.get("keys")?.as_array()?;
+        Some(Jwks {
+            keys: keys
+                .iter()
+                .filter_map(Jwk::from_json)
+                .filter(|key| matches!(key.kty.as_str(), "RSA" | "EC"))
+                .collect(),
+        })
     }
 }
 
 impl Jwk {
+    /// The members this library reads, as a JWK (for WebCrypto's `importKey`).
+    pub fn to_json(&self) -> Value {
+        let mut out = serde_json::Map::new();
+        out.insert("kty".into(), Value::from(self.kty.as_str()));
+        for (name, value) in [
+            ("kid", &self.kid),
+            ("alg", &self.alg),
+            ("use", &self.key_use),
+            ("crv", &self.crv),
+            ("x", &self.x),
+            ("y", &self.y),
+            ("n", &self.n),
+            ("e", &self.e),
+        ] {
+            if let Some(v) = value {
+                out.insert(name.into(), Value::from(v.as_str()));
+            }
+        }
+        if let Some(ops) = &self.key_ops {
+            out.insert("key_ops".into(), Value::from(ops.clone()));
+        }
+        Value::Object(out)
+    }
+
     /// Whether this key can verify a JWS with `alg` (RFC 7518 §3.1, RFC 7517 §4.2-4.4).
     pub fn fits(&self, alg: &str) -> bool {
         let signing = self.key_use.as_deref().is_none_or(|u| u == "sig")
@@ -203,7 +215,7 @@ mod tests {
     const RFC7638_N: &str = "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw";
 
     fn jwk(value: Value) -> Jwk {
-        serde_json::from_value(value).unwrap()
+        Jwk::from_json(&value).unwrap()
     }
 
     fn rsa(kid: Option<&str>) -> Value {
@@ -219,7 +231,7 @@ mod tests {
     }
 
     fn set(keys: Vec<Value>) -> Jwks {
-        serde_json::from_value(json!({ "keys": keys })).unwrap()
+        Jwks::from_json(&json!({ "keys": keys })).unwrap()
     }
 
     fn assert_unknown_key(result: Result<&Jwk>) {
@@ -304,7 +316,7 @@ mod tests {
         ]);
         let kids: Vec<_> = jwks.keys.iter().map(|k| k.kid.as_deref()).collect();
         assert_eq!(kids, [Some("r"), Some("e")]);
-        let serialized = serde_json::to_value(&jwks.keys[0]).unwrap();
+        let serialized = jwks.keys[0].to_json();
         assert_eq!(
             serialized,
             json!({ "kty": "RSA", "kid": "r", "n": "nn", "e": "AQAB" }),
@@ -331,7 +343,7 @@ mod tests {
         let key =
             jwk(json!({ "kty": "RSA", "n": "n", "e": "e", "use": "sig", "key_ops": ["verify"] }));
         assert_eq!(key.key_use.as_deref(), Some("sig"));
-        let back = serde_json::to_value(&key).unwrap();
+        let back = key.to_json();
         assert_eq!(back["use"], "sig");
         assert_eq!(back["key_ops"], json!(["verify"]));
     }

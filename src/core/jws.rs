@@ -7,10 +7,15 @@ use super::base64url;
 
 /// `BASE64URL(header) || '.' || BASE64URL(claims)`: the bytes to sign.
 pub fn signing_input(header: &Value, claims: &Value) -> String {
+    signing_input_text(header, &claims.to_string())
+}
+
+/// The same, for claims already written as JSON text.
+pub fn signing_input_text(header: &Value, claims: &str) -> String {
     format!(
         "{}.{}",
         base64url::encode(header.to_string().as_bytes()),
-        base64url::encode(claims.to_string().as_bytes())
+        base64url::encode(claims.as_bytes())
     )
 }
 

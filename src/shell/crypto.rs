@@ -8,6 +8,7 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{CryptoKey, SubtleCrypto};
 
 use super::js::{from_js, get, json_to_js, object};
+use crate::core::alg::{self, Alg, Family};
 use crate::core::{Error, ErrorCode};
 
 pub fn subtle() -> Result<SubtleCrypto, Error> {
@@ -21,64 +22,42 @@ pub fn subtle() -> Result<SubtleCrypto, Error> {
     })
 }
 
-fn hash_for(alg: &str) -> &'static str {
-    match alg.get(2..).unwrap_or("") {
-        "384" => "SHA-384",
-        "512" => "SHA-512",
-        _ => "SHA-256",
-    }
-}
-
-fn curve_for(alg: &str) -> &'static str {
-    match alg {
-        "ES384" => "P-384",
-        "ES512" => "P-521",
-        _ => "P-256",
-    }
+fn alg_entry(alg: &str) -> Result<&'static Alg, Error> {
+    alg::find(alg).ok_or_else(|| {
+        Error::new(
+            ErrorCode::UnsupportedAlg,
+            format!("{alg} cannot be used with WebCrypto"),
+        )
+    })
 }
 
 /// RFC 7518 §3.1: the WebCrypto algorithm to import a key for `alg` with.
 pub fn import_params(alg: &str) -> Result<Object, Error> {
-    let hash = JsValue::from_str(hash_for(alg));
-    match alg.get(..2).unwrap_or("") {
-        "RS" => Ok(object(&[
-            ("name", "RSASSA-PKCS1-v1_5".into()),
-            ("hash", hash),
-        ])),
-        "PS" => Ok(object(&[("name", "RSA-PSS".into()), ("hash", hash)])),
-        "ES" => Ok(object(&[
-            ("name", "ECDSA".into()),
-            ("namedCurve", curve_for(alg).into()),
-        ])),
-        _ => Err(Error::new(
-            ErrorCode::UnsupportedAlg,
-            format!("{alg} cannot be used with WebCrypto"),
-        )),
-    }
+    let a = alg_entry(alg)?;
+    Ok(match a.family {
+        Family::Ec { curve } => object(&[("name", "ECDSA".into()), ("namedCurve", curve.into())]),
+        _ => object(&[
+            ("name", a.webcrypto_name().into()),
+            ("hash", a.hash_name().into()),
+        ]),
+    })
 }
 
-/// The WebCrypto parameters for sign/verify with `alg` (RFC 7518 §3.3–3.5: PSS salt = hash size).
+/// The WebCrypto parameters for sign/verify with `alg` (RFC 7518 §3.3-3.5: PSS salt = hash
+/// size, ECDSA names its hash).
 pub fn sign_params(alg: &str) -> Result<Object, Error> {
-    let hash = hash_for(alg);
-    match alg.get(..2).unwrap_or("") {
-        "RS" => Ok(object(&[("name", "RSASSA-PKCS1-v1_5".into())])),
-        "PS" => {
-            let salt = match hash {
-                "SHA-384" => 48,
-                "SHA-512" => 64,
-                _ => 32,
-            };
-            Ok(object(&[
-                ("name", "RSA-PSS".into()),
-                ("saltLength", JsValue::from(salt)),
-            ]))
-        }
-        "ES" => Ok(object(&[("name", "ECDSA".into()), ("hash", hash.into())])),
-        _ => Err(Error::new(
-            ErrorCode::UnsupportedAlg,
-            format!("{alg} cannot be used with WebCrypto"),
-        )),
-    }
+    let a = alg_entry(alg)?;
+    Ok(match a.family {
+        Family::Rsa => object(&[("name", a.webcrypto_name().into())]),
+        Family::RsaPss => object(&[
+            ("name", a.webcrypto_name().into()),
+            ("saltLength", JsValue::from(a.hash_bits / 8)),
+        ]),
+        Family::Ec { .. } => object(&[
+            ("name", a.webcrypto_name().into()),
+            ("hash", a.hash_name().into()),
+        ]),
+    })
 }
 
 fn usages(usage: &str) -> JsValue {
@@ -174,7 +153,7 @@ pub async fn sign(alg: &str, key: &CryptoKey, data: &[u8]) -> Result<Vec<u8>, Er
     Ok(Uint8Array::new(&sig).to_vec())
 }
 
-/// A DPoP key pair (RFC 9449 §2): ES256, private half non-extractable.
+/// A DPoP key pair (RFC 9449 §2): ES256 (P-256), private half non-extractable.
 pub async fn generate_dpop_key() -> Result<(CryptoKey, CryptoKey), Error> {
     let params = object(&[("name", "ECDSA".into()), ("namedCurve", "P-256".into())]);
     let usages: JsValue = Array::of2(&"sign".into(), &"verify".into()).into();

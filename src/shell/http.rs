@@ -2,9 +2,11 @@
 //! GETs, with a timeout, `redirect: "manual"` and no cookies.
 
 use gloo_net::http::{Request, RequestBuilder};
-use web_sys::{AbortSignal, RequestCredentials, RequestRedirect};
+use web_sys::{AbortController, RequestCredentials, RequestRedirect};
 
-use crate::core::{form, Error, ErrorCode};
+use super::timer::Timeout;
+use crate::core::secret::FormBody;
+use crate::core::{Error, ErrorCode};
 
 /// Larger answers are refused unread (a token response is a few KiB).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -13,6 +15,7 @@ pub struct HttpResponse {
     pub status: u16,
     pub body: String,
     pub dpop_nonce: Option<String>,
+    pub www_authenticate: Option<String>,
 }
 
 fn network_error(url: &str, what: &str) -> Error {
@@ -33,11 +36,16 @@ async fn send(
     body: Option<String>,
     timeout_seconds: i64,
 ) -> Result<HttpResponse, Error> {
-    let signal = AbortSignal::timeout_with_u32((timeout_seconds.clamp(1, 300) * 1000) as u32);
+    // AbortController + setTimeout rather than AbortSignal.timeout(), which browsers the
+    // README lists (Safari 15, Chrome before 103) lack. The timer also covers reading the body.
+    let controller = AbortController::new()
+        .map_err(|_| network_error(url, "could not start the request to"))?;
+    let abort = controller.clone();
+    let _deadline = Timeout::new(timeout_seconds.clamp(1, 300) * 1000, move || abort.abort());
     let builder = builder
         .redirect(RequestRedirect::Manual)
         .credentials(RequestCredentials::Omit)
-        .abort_signal(Some(&signal));
+        .abort_signal(Some(&controller.signal()));
     let request: Request = match body {
         Some(body) => builder.body(body),
         None => builder.build(),
@@ -76,6 +84,7 @@ async fn send(
         status,
         body,
         dpop_nonce: headers.get("dpop-nonce"),
+        www_authenticate: headers.get("www-authenticate"),
     })
 }
 
@@ -83,7 +92,7 @@ async fn send(
 /// `DPoP` header (RFC 9449 §4.1).
 pub async fn post_form(
     url: &str,
-    params: &[(String, String)],
+    body: &FormBody,
     dpop: Option<&str>,
     timeout_seconds: i64,
 ) -> Result<HttpResponse, Error> {
@@ -94,7 +103,7 @@ pub async fn post_form(
     if let Some(proof) = dpop {
         builder = builder.header("DPoP", proof);
     }
-    send(builder, url, Some(form::encode(params)), timeout_seconds).await
+    send(builder, url, Some(body.encode()), timeout_seconds).await
 }
 
 pub async fn get_json(url: &str, timeout_seconds: i64) -> Result<HttpResponse, Error> {

@@ -38,7 +38,7 @@ pub fn to_js_error(e: &Error) -> JsValue {
     };
     set("code", JsValue::from_str(e.code.as_str()));
     set("retryable", JsValue::from_bool(e.retryable));
-    if let Some(claim) = e.claim {
+    if let Some(claim) = &e.claim {
         set("claim", JsValue::from_str(claim));
     }
     if let Some(oauth) = &e.oauth_error {
@@ -90,17 +90,64 @@ pub fn random_token() -> Result<String, Error> {
     Ok(crate::core::pkce::random_token(&random32()?))
 }
 
-pub fn json_to_js(value: &serde_json::Value) -> JsValue {
-    let serializer = serde_wasm_bindgen::Serializer::json_compatible();
-    serde::Serialize::serialize(value, &serializer).unwrap_or(JsValue::NULL)
+/// 16 random bytes (for a UUID).
+pub fn random16() -> [u8; 16] {
+    let mut bytes = [0u8; 16];
+    if getrandom::fill(&mut bytes).is_err() {
+        // Only without crypto.getRandomValues, which WebCrypto (required) implies.
+        bytes = [0x5a; 16];
+    }
+    bytes
 }
 
-/// Reads a plain-data JS value through `JSON.stringify` and serde_json, so that
-/// `deny_unknown_fields` sees every key and one JSON deserializer serves the whole crate.
-pub fn from_js_strict<T: serde::de::DeserializeOwned>(value: JsValue) -> Result<T, String> {
-    let text = js_sys::JSON::stringify(&value)
-        .ok()
-        .and_then(|s| s.as_string())
-        .ok_or_else(|| "not a plain JSON value".to_string())?;
-    serde_json::from_str(&text).map_err(|e| e.to_string())
+/// Largest integer a JS number holds exactly (2^53 - 1).
+const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
+
+/// Integers a JS number cannot hold become the nearest double, as `JSON.parse` gives them
+/// (serde-wasm-bindgen's JSON-compatible serializer refuses them instead).
+fn safe_numbers(value: &serde_json::Value) -> std::borrow::Cow<'_, serde_json::Value> {
+    use serde_json::Value;
+    use std::borrow::Cow;
+    match value {
+        Value::Number(n) if n.as_u64().is_some_and(|u| u > MAX_SAFE_INTEGER)
+            || n.as_i64().is_some_and(|i| i.unsigned_abs() > MAX_SAFE_INTEGER) =>
+        {
+            let f = n.as_f64().unwrap_or(0.0);
+            Cow::Owned(serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number))
+        }
+        Value::Array(items) if items.iter().any(|i| matches!(safe_numbers(i), Cow::Owned(_))) => {
+            Cow::Owned(Value::Array(items.iter().map(|i| safe_numbers(i).into_owned()).collect()))
+        }
+        Value::Object(map) if map.values().any(|i| matches!(safe_numbers(i), Cow::Owned(_))) => {
+            Cow::Owned(Value::Object(
+                map.iter()
+                    .map(|(k, v)| (k.clone(), safe_numbers(v).into_owned()))
+                    .collect(),
+            ))
+        }
+        other => Cow::Borrowed(other),
+    }
+}
+
+/// A JSON value as a plain JS value (objects, arrays, strings, numbers, booleans, null).
+pub fn json_to_js(value: &serde_json::Value) -> JsValue {
+    let serializer = serde_wasm_bindgen::Serializer::json_compatible();
+    serde::Serialize::serialize(&*safe_numbers(value), &serializer).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// Any serializable Rust value (a `Session`) as a plain JS value, numbers as above.
+pub fn to_js<T: serde::Serialize>(value: &T) -> JsValue {
+    serde_json::to_value(value)
+        .map(|v| json_to_js(&v))
+        .unwrap_or(JsValue::UNDEFINED)
+}
+
+/// Reads a plain-data JS value as JSON (through `JSON.stringify`, which drops `undefined`
+/// members and functions); `None` for what is not plain data.
+pub fn js_to_json(value: &JsValue) -> Option<serde_json::Value> {
+    if value.is_undefined() {
+        return Some(serde_json::Value::Null);
+    }
+    let text = js_sys::JSON::stringify(value).ok()?.as_string()?;
+    serde_json::from_str(&text).ok()
 }

@@ -1,11 +1,20 @@
-//! The browser shell: the JavaScript API of API.md over the protocol core.
+//! The browser shell: the JavaScript API of API.md over the protocol core. It performs the I/O
+//! the core decides on: fetch, WebCrypto, storage, timers, tabs, `location`.
 
+mod api_fetch;
+mod authz;
 mod client;
 mod crypto;
+mod dpop;
+mod flight;
+mod flows;
 mod http;
 mod js;
+mod peers;
+mod session;
 mod store;
 mod tabs;
+mod timer;
 mod verify;
 
 use serde_json::Value;
@@ -13,17 +22,68 @@ use wasm_bindgen::prelude::*;
 
 use crate::core::claims::Expectations;
 use crate::core::jwk::Jwks;
-use crate::core::{jwt, Error};
+use crate::core::json::Read;
+use crate::core::{alg, jwt, Error};
 
 #[wasm_bindgen(typescript_custom_section)]
 const TYPES: &'static str = r#"
+/** What `assertion_provider`'s backend is asked to sign (API.md). The backend must check that
+ * the logged-in user may act for `assertionDetails` before it signs: the library cannot. */
+export interface AssertionContext {
+  /** the issuer: the assertion's `aud` */
+  audience: string;
+  /** the URL of the endpoint about to be called */
+  endpoint: string;
+  grantType: "par" | "authorization_code" | "refresh_token" | "revocation";
+  /** the exact array the assertion must carry, in `detailsClaim` */
+  assertionDetails?: object[];
+  detailsClaim?: "assertion_details" | "authorization_details";
+}
+
 /** Client authentication (API.md). HelseID allows confidential clients only: keep the key in a
  * trusted host (a non-extractable CryptoKey, or a backend behind `assertion_provider`). */
 export type ClientAuth =
   | { type: "private_key_jwt"; jwk: JsonWebKey; alg?: string; kid?: string }
   | { type: "private_key_jwt"; key: CryptoKey; alg: string; kid?: string }
-  | { type: "assertion_provider"; getAssertion: (ctx: { audience: string; endpoint: string }) => Promise<string> }
+  | { type: "assertion_provider"; getAssertion: (ctx: AssertionContext) => Promise<string> }
   | { type: "none" };
+
+/** A coded value of the trust framework (`code` + `system`). */
+export interface TrustFrameworkCode { code: string; system?: string; assigner?: string }
+/** An identified party of the trust framework (`id` + `system`). */
+export interface TrustFrameworkId { id: string; system?: string }
+
+/** `nhn:tillitsrammeverk:parameters` in its wire shape, without `type` (README "Context"). */
+export interface TrustFrameworkAttest {
+  practitioner: {
+    authorization?: TrustFrameworkCode;
+    /** 9-digit organisation number */
+    legal_entity: TrustFrameworkId & { name?: string };
+    /** 9-digit organisation number */
+    point_of_care: TrustFrameworkId & { name?: string };
+    department?: TrustFrameworkId & { name?: string };
+    [member: string]: unknown;
+  };
+  care_relationship: {
+    healthcare_service?: TrustFrameworkCode;
+    purpose_of_use: TrustFrameworkCode & { code: "TREAT" | "ETREAT" | "COC" | "BTG" };
+    purpose_of_use_details?: TrustFrameworkCode;
+    /** made by the library (a UUID v4) when `id` is missing */
+    decision_ref?: { id?: string; user_selected?: boolean; [member: string]: unknown };
+    [member: string]: unknown;
+  };
+  patients?: Array<{ point_of_care?: TrustFrameworkId; [member: string]: unknown }>;
+  [member: string]: unknown;
+}
+
+/** The user's context (API.md "Organisation, journal and patient context"). */
+export interface HelseIdContext {
+  /** 9-digit org numbers: `parent` for multi-tenant clients; `child` alone for single-tenant */
+  organization?: { parent?: string; child?: string };
+  /** SFM journal id (a UUID), multi-tenant SFM clients */
+  journalId?: string;
+  trustFramework?: TrustFrameworkAttest;
+}
 
 export interface HelseIdConfig {
   issuer: string;
@@ -45,6 +105,16 @@ export interface HelseIdConfig {
   allowInsecureHttp?: boolean;
   /** requests to the authorization server give up after this long: network_error (default 30) */
   httpTimeoutSeconds?: number;
+  /** the initial context */
+  context?: HelseIdContext;
+  /** default "assertion_details" */
+  detailsClaim?: "assertion_details" | "authorization_details";
+  /** default 3600: HelseID refuses older attests */
+  attestMaxAgeSeconds?: number;
+  /** resources whose tokens carry the attest (default ["nhn:kjernejournal", "nhn:phr"]) */
+  attestResources?: string[];
+  /** per resource, the API origins its tokens may be sent to by `fetch` */
+  apiOrigins?: Record<string, string[]>;
 }
 
 export interface LoginOptions {
@@ -52,6 +122,8 @@ export interface LoginOptions {
   acrValues?: string;
   loginHint?: string;
   extraParams?: Record<string, string>;
+  /** the code exchange carries this context (else the configured one) */
+  context?: HelseIdContext | null;
 }
 
 export interface HelseIdClaims {
@@ -59,6 +131,10 @@ export interface HelseIdClaims {
   assuranceLevel?: string; network?: string; name?: string; givenName?: string; familyName?: string;
   clientId?: string; orgnrParent?: string; orgnrChild?: string; orgnrSupplier?: string;
   sfmId?: string; journalId?: string;
+  idp?: string;
+  /** epoch seconds */
+  authTime?: number;
+  amr?: string[];
 }
 
 export interface Session {
@@ -69,6 +145,10 @@ export interface Session {
   tokenType: "DPoP" | "Bearer";
   scope: string[];
   helseid: HelseIdClaims;
+  /** the context in force, with a generated decision_ref.id */
+  context: HelseIdContext | null;
+  /** scopes HelseID refused on a successful token response */
+  rejectedScope: string[];
 }
 
 export type HelseIdErrorCode =
@@ -77,7 +157,8 @@ export type HelseIdErrorCode =
   | "token_request_failed" | "network_error" | "invalid_token" | "unsupported_alg"
   | "unknown_key" | "signature_invalid" | "token_expired" | "token_not_yet_valid"
   | "claim_invalid" | "missing_sfm_id" | "security_level_insufficient"
-  | "dpop_binding_mismatch" | "dpop_nonce_failed" | "login_required";
+  | "dpop_binding_mismatch" | "dpop_nonce_failed" | "login_required"
+  | "context_invalid" | "context_expired" | "portal_failed" | "origin_not_allowed";
 
 export interface HelseIdError extends Error {
   name: "HelseIdError";
@@ -118,29 +199,36 @@ pub fn decode_jwt(token: &str) -> Result<JsValue, JsValue> {
     .into())
 }
 
-#[derive(serde::Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct VerifyOptions {
-    jwks: Jwks,
-    issuer: String,
-    /// A string or an array of strings (read by hand: an untagged enum costs wasm bytes).
-    audience: Value,
-    #[serde(default)]
-    algorithms: Option<Vec<String>>,
-    #[serde(default)]
-    typ: Option<String>,
-    #[serde(default)]
-    nonce: Option<String>,
-    #[serde(default)]
-    require_sfm_id: Option<bool>,
-    #[serde(default)]
-    required_security_level: Option<String>,
-    #[serde(default)]
-    clock_tolerance_seconds: Option<f64>,
-    #[serde(default)]
-    max_token_age_seconds: Option<f64>,
-    #[serde(default)]
-    now_seconds: Option<f64>,
+const VERIFY_KEYS: [&str; 11] = [
+    "jwks", "issuer", "audience", "algorithms", "typ", "nonce", "requireSfmId",
+    "requiredSecurityLevel", "clockToleranceSeconds", "maxTokenAgeSeconds", "nowSeconds",
+];
+
+/// `verifyJwt`'s options, read strictly.
+fn verify_options(o: &Value) -> Result<(Jwks, Vec<String>, Vec<String>), Error> {
+    let object = o.as_object().ok_or_else(|| Error::config("verifyJwt options must be an object"))?;
+    if let Some(k) = object.keys().find(|k| !VERIFY_KEYS.contains(&k.as_str())) {
+        return Err(Error::config(format!("invalid verifyJwt options: unknown field `{k}`")));
+    }
+    let jwks = o
+        .member("jwks")
+        .and_then(Jwks::from_json)
+        .ok_or_else(|| Error::config("invalid verifyJwt options: jwks must be { keys: JsonWebKey[] }"))?;
+    let audiences = match o.member("audience") {
+        Some(Value::String(a)) => vec![a.clone()],
+        Some(Value::Array(_)) => o.strings("audience").unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    if audiences.is_empty() {
+        return Err(Error::config("audience must be a string or a non-empty array of strings"));
+    }
+    let algorithms = match o.member("algorithms") {
+        None | Some(Value::Null) => alg::DEFAULT_VERIFY.iter().map(|s| s.to_string()).collect(),
+        Some(_) => o
+            .strings("algorithms")
+            .ok_or_else(|| Error::config("algorithms must be an array of strings"))?,
+    };
+    Ok((jwks, audiences, algorithms))
 }
 
 /// `verifyJwt`: signature through WebCrypto, then the claim checks, with the client's codes.
@@ -151,59 +239,32 @@ pub fn verify_jwt(
 ) -> js_sys::Promise {
     wasm_bindgen_futures::future_to_promise(async move {
         let result: Result<Value, Error> = async {
-            let opts: VerifyOptions = js::from_js_strict(options)
-                .map_err(|e| Error::config(format!("invalid verifyJwt options: {e}")))?;
-            let audiences: Vec<String> = match &opts.audience {
-                Value::String(a) => vec![a.clone()],
-                Value::Array(list) => list
-                    .iter()
-                    .map(|a| a.as_str().map(String::from))
-                    .collect::<Option<_>>()
-                    .ok_or_else(|| {
-                        Error::config("audience must be a string or an array of strings")
-                    })?,
-                _ => {
-                    return Err(Error::config(
-                        "audience must be a string or an array of strings",
-                    ))
-                }
+            let o = js::js_to_json(&options).ok_or_else(|| Error::config("invalid verifyJwt options"))?;
+            let (jwks, audiences, algorithms) = verify_options(&o)?;
+            let whole = |name: &str, default: i64| {
+                o.f64(name).filter(|v| v.is_finite()).map(|v| v as i64).unwrap_or(default)
             };
-            if audiences.is_empty() {
-                return Err(Error::config("audience must name at least one audience"));
-            }
-            let algorithms = opts.algorithms.unwrap_or_else(|| {
-                jwt::DEFAULT_ALGORITHMS
-                    .iter()
-                    .map(|s| s.to_string())
-                    .collect()
-            });
-            let whole = |v: Option<f64>, default: i64| {
-                v.filter(|v| v.is_finite())
-                    .map(|v| v as i64)
-                    .unwrap_or(default)
-            };
-            let now = whole(opts.now_seconds, js::now_seconds());
-            let typ_list: Vec<&str> = opts.typ.as_deref().into_iter().collect();
+            let issuer = o.str("issuer").ok_or_else(|| Error::config("issuer is required"))?;
+            let typ = o.string("typ");
+            let typ_list: Vec<&str> = typ.as_deref().into_iter().collect();
             let mut e = Expectations::generic(
-                &opts.issuer,
+                issuer,
                 &audiences,
-                now,
-                whole(opts.clock_tolerance_seconds, 30),
+                whole("nowSeconds", js::now_seconds()),
+                whole("clockToleranceSeconds", 30),
             );
-            e.max_age = whole(opts.max_token_age_seconds, 3600);
-            e.nonce = opts.nonce.as_deref();
-            e.require_sfm_id = opts.require_sfm_id.unwrap_or(false);
-            e.required_security_level = opts.required_security_level.as_deref();
-            if opts.typ.is_some() {
+            e.max_age = whole("maxTokenAgeSeconds", 3600);
+            e.nonce = o.str("nonce");
+            e.require_sfm_id = o.bool("requireSfmId").unwrap_or(false);
+            e.required_security_level = o.str("requiredSecurityLevel");
+            if typ.is_some() {
                 e.allowed_typ = Some(&typ_list);
             }
-            let decoded = verify::verify(&token, &algorithms, &opts.jwks, &e).await?;
-            Ok(Value::Object(decoded.claims))
+            let verified = verify::verify(&token, &algorithms, &jwks, &e).await?;
+            Ok(Value::Object(verified.into_claims()))
         }
         .await;
-        result
-            .map(|v| js::json_to_js(&v))
-            .map_err(|e| js::to_js_error(&e))
+        result.map(|v| js::json_to_js(&v)).map_err(|e| js::to_js_error(&e))
     })
 }
 

@@ -1,8 +1,12 @@
-//! Tabs of one origin share a session memory to memory (BroadcastChannel) and take turns to
-//! refresh (Web Locks API), so two tabs near expiry make one token request. Nothing here
-//! touches the persistent, origin-wide Web Storage.
+//! The tabs of one origin: a BroadcastChannel for messages (readable by any page of the origin,
+//! so it never carries a refresh token or an ID token), and Web Locks for what a message cannot
+//! prove: which tab holds the session, and when it is gone. Nothing here touches the
+//! persistent, origin-wide Web Storage.
+
+use std::cell::{Cell, RefCell};
 
 use js_sys::{Array, Function, Promise};
+use serde_json::Value;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
@@ -14,65 +18,131 @@ fn lock_manager() -> Option<JsValue> {
     locks.is_object().then_some(locks)
 }
 
-/// Runs `work` (which returns a Promise) while holding the exclusive lock `name`.
-/// Without the Web Locks API it runs `work` at once.
-pub async fn with_lock(
-    name: &str,
-    work: impl FnOnce() -> Promise + 'static,
-) -> Result<JsValue, JsValue> {
-    let Some(locks) = lock_manager() else {
-        return JsFuture::from(work()).await;
-    };
-    let callback = Closure::once_into_js(move |_lock: JsValue| -> JsValue { work().into() });
-    let request: Function = get(&locks, "request").unchecked_into();
-    let promise: Promise = request
-        .call2(&locks, &JsValue::from_str(name), &callback)?
-        .unchecked_into();
-    JsFuture::from(promise).await
+type Handler = Closure<dyn FnMut(web_sys::MessageEvent)>;
+
+pub struct Tabs {
+    channel: Option<(web_sys::BroadcastChannel, Handler)>,
+    /// The exclusive lock the session holder keeps while it holds the session.
+    holder_lock: String,
+    /// Releases the holder lock this tab keeps.
+    release: RefCell<Option<Function>>,
+    /// This tab waits for the holder's lock to be free (the holder is gone).
+    watching: Cell<bool>,
 }
 
-/// Holds the shared lock `name` until the returned function is called: how a tab says "I hold
-/// a session" to tabs that open later (`is_held`).
-pub fn hold_shared(name: &str) -> Option<Function> {
-    let locks = lock_manager()?;
-    let mut release: Option<Function> = None;
-    let held = Promise::new(&mut |resolve, _reject| release = Some(resolve));
-    let callback = Closure::once_into_js(move |_lock: JsValue| -> JsValue { held.into() });
-    let request: Function = get(&locks, "request").unchecked_into();
-    let options = object(&[("mode", "shared".into())]);
-    let _ = request.call3(&locks, &JsValue::from_str(name), &options, &callback);
-    release
+impl Tabs {
+    /// Opens the channel `name`; `on_message` gets every message from the other tabs.
+    pub fn open(name: &str, holder_lock: String, on_message: impl Fn(Value) + 'static) -> Tabs {
+        let channel = web_sys::BroadcastChannel::new(name).ok().map(|channel| {
+            let handler = Handler::new(move |event: web_sys::MessageEvent| {
+                if let Some(value) = event.data().as_string().and_then(|t| serde_json::from_str(&t).ok()) {
+                    on_message(value);
+                }
+            });
+            channel.set_onmessage(Some(handler.as_ref().unchecked_ref()));
+            (channel, handler)
+        });
+        Tabs {
+            channel,
+            holder_lock,
+            release: RefCell::new(None),
+            watching: Cell::new(false),
+        }
+    }
+
+    pub fn post(&self, message: &Value) {
+        if let Some((channel, _)) = &self.channel {
+            let _ = channel.post_message(&JsValue::from_str(&message.to_string()));
+        }
+    }
+
+    pub fn close(&self) {
+        if let Some((channel, _)) = &self.channel {
+            channel.close();
+        }
+        self.release();
+    }
+
+    /// Without the Web Locks API a message cannot be checked against the holder's lock.
+    pub fn has_locks(&self) -> bool {
+        lock_manager().is_some()
+    }
+
+    /// Takes the holder lock and keeps it until [`Tabs::release`]. `steal`: a new login takes
+    /// it from an older holder (whose request then fails; it learns of the new session from
+    /// the channel).
+    pub fn hold(&self, steal: bool) {
+        if self.release.borrow().is_some() {
+            return;
+        }
+        let Some(locks) = lock_manager() else { return };
+        let mut release: Option<Function> = None;
+        let held = Promise::new(&mut |resolve, _| release = Some(resolve));
+        let callback = Closure::once_into_js(move |_lock: JsValue| -> JsValue { held.into() });
+        let request: Function = get(&locks, "request").unchecked_into();
+        let options = object(&[("steal", JsValue::from_bool(steal))]);
+        if let Ok(p) = request.call3(&locks, &JsValue::from_str(&self.holder_lock), &options, &callback) {
+            // A stolen lock rejects the request: nothing to do here.
+            if let Ok(catch) = get(&p, "catch").dyn_into::<Function>() {
+                let _ = catch.call1(&p, &Closure::once_into_js(|_: JsValue| {}));
+            }
+        }
+        *self.release.borrow_mut() = release;
+    }
+
+    pub fn holds(&self) -> bool {
+        self.release.borrow().is_some()
+    }
+
+    pub fn release(&self) {
+        if let Some(release) = self.release.borrow_mut().take() {
+            let _ = release.call0(&JsValue::NULL);
+        }
+    }
+
+    /// Calls `on_free` once the holder lock is free: the holder ended its session, or its tab
+    /// went away. A forged message cannot free it.
+    pub fn watch(&self, on_free: impl FnOnce() + 'static) {
+        if self.watching.replace(true) {
+            return;
+        }
+        let Some(locks) = lock_manager() else { return };
+        let callback = Closure::once_into_js(move |_lock: JsValue| -> JsValue {
+            on_free();
+            JsValue::UNDEFINED
+        });
+        let request: Function = get(&locks, "request").unchecked_into();
+        let options = object(&[("mode", "shared".into())]);
+        let _ = request.call3(&locks, &JsValue::from_str(&self.holder_lock), &options, &callback);
+    }
+
+    /// The watch fired (or was given up): a later session may be watched again.
+    pub fn watch_ended(&self) {
+        self.watching.set(false);
+    }
+
+    pub fn holder_lock(&self) -> String {
+        self.holder_lock.clone()
+    }
 }
 
 /// Is the lock `name` held by any tab of this origin?
 pub async fn is_held(name: &str) -> bool {
-    let Some(locks) = lock_manager() else {
-        return false;
-    };
-    let Ok(query) = get(&locks, "query").dyn_into::<Function>() else {
-        return false;
-    };
-    let Ok(promise) = query.call0(&locks) else {
-        return false;
-    };
-    let Ok(snapshot) = JsFuture::from(promise.unchecked_into::<Promise>()).await else {
-        return false;
-    };
-    let held: Array = get(&snapshot, "held").unchecked_into();
-    held.iter()
-        .any(|lock| get(&lock, "name").as_string().as_deref() == Some(name))
-}
-
-/// Resolves `true` when `resolve` is called, `false` after `timeout_ms`. (The executor runs
-/// synchronously, so the resolver is always there; `None` only if the engine broke that.)
-pub fn timeout_promise(timeout_ms: i32) -> Option<(Promise, Function)> {
-    let mut resolve_fn: Option<Function> = None;
-    let promise = Promise::new(&mut |resolve, _reject| {
-        if let Ok(set_timeout) = get(&js_sys::global(), "setTimeout").dyn_into::<Function>() {
-            let on_timeout = resolve.bind1(&JsValue::NULL, &JsValue::FALSE);
-            let _ = set_timeout.call2(&JsValue::NULL, &on_timeout, &JsValue::from(timeout_ms));
-        }
-        resolve_fn = Some(resolve);
-    });
-    resolve_fn.map(|resolve| (promise, resolve))
+    {
+        let Some(locks) = lock_manager() else {
+            return false;
+        };
+        let Ok(query) = get(&locks, "query").dyn_into::<Function>() else {
+            return false;
+        };
+        let Ok(promise) = query.call0(&locks) else {
+            return false;
+        };
+        let Ok(snapshot) = JsFuture::from(promise.unchecked_into::<Promise>()).await else {
+            return false;
+        };
+        let held: Array = get(&snapshot, "held").unchecked_into();
+        held.iter()
+            .any(|lock| get(&lock, "name").as_string().as_deref() == Some(name))
+    }
 }

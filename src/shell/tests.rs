@@ -61,7 +61,7 @@ async fn signed(alg: &str, key: &CryptoKey, header: Value, claims: Value) -> Str
 }
 
 fn jwks(keys: Vec<Value>) -> Jwks {
-    serde_json::from_value(json!({ "keys": keys })).unwrap()
+    Jwks::from_json(&json!({ "keys": keys })).unwrap()
 }
 
 fn algs() -> Vec<String> {
@@ -86,7 +86,7 @@ async fn rs256_ps256_es256_signatures_verify_and_a_flipped_byte_fails() {
         let decoded = verify::verify_signature(&token, &algs(), &set)
             .await
             .unwrap();
-        assert_eq!(decoded.claims["sub"], "x", "{alg}");
+        assert_eq!(decoded.decoded().claims["sub"], "x", "{alg}");
 
         let (head, sig) = token.rsplit_once('.').unwrap();
         let mut bytes = base64url::decode(sig).unwrap();
@@ -182,7 +182,7 @@ async fn thumbprint_of_a_webcrypto_exported_key_matches_rfc7638() {
     .unwrap()
     .unchecked_into();
     let exported = crypto::export_public_jwk(&key).await.unwrap();
-    let parsed: crate::core::jwk::Jwk = serde_json::from_value(exported).unwrap();
+    let parsed = crate::core::jwk::Jwk::from_json(&exported).unwrap();
     assert_eq!(
         crate::core::jwk::thumbprint(&parsed).unwrap(),
         "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
@@ -274,9 +274,9 @@ async fn client_assertion_from_an_imported_jwk_verifies_and_the_key_is_not_extra
     let decoded = verify::verify_signature(&token, &algs(), &jwks(vec![public]))
         .await
         .unwrap();
-    assert_eq!(decoded.typ.as_deref(), Some("client-authentication+jwt"));
-    assert_eq!(decoded.claims["aud"], "https://helseid-sts.test.nhn.no");
-    assert_eq!(decoded.claims["exp"], 1060);
+    assert_eq!(decoded.decoded().typ.as_deref(), Some("client-authentication+jwt"));
+    assert_eq!(decoded.decoded().claims["aud"], "https://helseid-sts.test.nhn.no");
+    assert_eq!(decoded.decoded().claims["exp"], 1060);
 }
 
 #[wasm_bindgen_test]

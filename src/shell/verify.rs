@@ -1,44 +1,34 @@
-//! Token verification: the core decodes and checks claims, WebCrypto checks the signature.
+//! Signatures through WebCrypto: the core takes the token apart and checks the claims; this
+//! module imports the key (cached) and verifies the signature.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 
 use web_sys::CryptoKey;
 
-use crate::core::claims::{self, Expectations};
+use super::crypto;
+use crate::core::claims::{self, Expectations, Verified};
 use crate::core::jwk::{self, Jwks};
-use crate::core::jwt::{self, DecodedJwt};
+use crate::core::jwt::{self, SignatureChecked};
 use crate::core::{Error, ErrorCode};
 
-use super::crypto;
-
-/// Decodes `token`, checks `alg` against the allow-list (never from the token alone), finds
-/// the key and verifies the signature. Returns `UnknownKey` when no key fits, so a caller
-/// holding a JWKS URI can fetch it once more (key rotation) and call again.
-pub async fn verify_signature(
-    token: &str,
-    algorithms: &[String],
-    jwks: &Jwks,
-) -> Result<DecodedJwt, Error> {
+/// Decodes `token`, checks `crit` (RFC 7515 §4.1.11) and `alg` against the allow-list (never
+/// from the token alone, RFC 8725 §3.1), finds the key and verifies the signature. Gives
+/// `unknown_key` when no key fits, so a caller holding a JWKS URI can fetch it once more.
+pub async fn verify_signature(token: &str, algorithms: &[String], jwks: &Jwks) -> Result<SignatureChecked, Error> {
     let decoded = jwt::decode(token)?;
-    // Refuses none, HS* and anything WebCrypto cannot verify here, as well as the unlisted.
+    jwt::check_crit(&decoded.header)?;
     jwt::check_alg(&decoded.alg, algorithms)?;
     let key = jwk::select_key(jwks, decoded.kid.as_deref(), &decoded.alg)?;
     let crypto_key = imported_key(key, &decoded.alg).await?;
-    let ok = crypto::verify(
-        &decoded.alg,
-        &crypto_key,
-        &decoded.signature,
-        decoded.signing_input.as_bytes(),
-    )
-    .await?;
+    let ok = crypto::verify(&decoded.alg, &crypto_key, &decoded.signature, decoded.signing_input.as_bytes()).await?;
     if !ok {
         return Err(Error::new(
             ErrorCode::SignatureInvalid,
             "the token's signature does not verify",
         ));
     }
-    Ok(decoded)
+    Ok(decoded.signature_checked())
 }
 
 thread_local! {
@@ -55,8 +45,7 @@ async fn imported_key(key: &jwk::Jwk, alg: &str) -> Result<CryptoKey, Error> {
     if let Some(found) = KEYS.with(|k| k.borrow().get(&cache_key).cloned()) {
         return Ok(found);
     }
-    let key_json = serde_json::to_value(key)
-        .map_err(|_| Error::new(ErrorCode::UnknownKey, "unusable JWKS key"))?;
+    let key_json = key.to_json();
     let imported = crypto::import_public_jwk(&key_json, alg).await?;
     KEYS.with(|k| {
         let mut keys = k.borrow_mut();
@@ -68,14 +57,8 @@ async fn imported_key(key: &jwk::Jwk, alg: &str) -> Result<CryptoKey, Error> {
     Ok(imported)
 }
 
-/// Signature, then claims.
-pub async fn verify(
-    token: &str,
-    algorithms: &[String],
-    jwks: &Jwks,
-    expectations: &Expectations<'_>,
-) -> Result<DecodedJwt, Error> {
-    let decoded = verify_signature(token, algorithms, jwks).await?;
-    claims::validate(&decoded.header, &decoded.claims, expectations)?;
-    Ok(decoded)
+/// Signature, then claims (`verifyJwt`).
+pub async fn verify(token: &str, algorithms: &[String], jwks: &Jwks, expectations: &Expectations<'_>) -> Result<Verified, Error> {
+    let checked = verify_signature(token, algorithms, jwks).await?;
+    claims::check(checked, expectations)
 }

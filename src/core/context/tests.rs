@@ -276,6 +276,7 @@ fn to_json_is_the_api_shape_with_the_generated_decision_id() {
     assert_eq!(back, ctx);
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 mod properties {
     use super::*;
     use proptest::prelude::*;

@@ -15,7 +15,7 @@
 mod responses;
 mod snapshot;
 mod tabs;
-#[cfg(test)]
+#[cfg(all(test, not(target_arch = "wasm32")))]
 mod props;
 #[cfg(test)]
 mod tests;
@@ -141,7 +141,7 @@ pub enum Event {
     ContextChanged,
     ContextExpired,
     /// Another user's session appeared in another tab; this tab's session ended.
-    UserChanged(HelseIdView),
+    UserChanged(Box<HelseIdView>),
 }
 
 /// Why a holder's session ended, as told to the other tabs.
@@ -540,7 +540,7 @@ impl Engine {
             self.actions.push(Action::Emit(Event::ContextExpired));
             self.actions.push(Action::Reschedule);
         }
-        if !self.refresh_due_at().is_some_and(|at| at <= now) {
+        if self.refresh_due_at().is_none_or(|at| at > now) {
             return None;
         }
         let resource = self.shared.as_ref().map(|s| s.primary.resource.clone());

@@ -226,7 +226,7 @@ impl Engine {
                 self.yield_grant();
                 self.end_quietly();
                 self.other_user = Some(incoming);
-                self.actions.push(Action::Emit(Event::UserChanged(view)));
+                self.actions.push(Action::Emit(Event::UserChanged(Box::new(view))));
                 Ok(())
             }
             _ => {
@@ -316,6 +316,11 @@ impl Engine {
             Some(reason) => self.end_session(reason),
             None => self.holder_gone = true,
         }
+    }
+
+    /// Whether `holder`, the holder this tab follows, was seen gone (its lock is free).
+    pub fn holder_gone_for(&self, holder: &str) -> bool {
+        self.holder_gone && self.shared.as_ref().is_some_and(|s| s.holder == holder)
     }
 
     /// The holder this tab follows, if it does not hold the session itself.

@@ -1,0 +1,299 @@
+//! Requests to the authorization server: discovery, the JWKS and signature checks, and form
+//! POSTs (PAR, token, revocation) with client authentication (RFC 7523) and DPoP (RFC 9449),
+//! retried once on `use_dpop_nonce`.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+
+use js_sys::{Function, Object, Promise};
+use serde_json::Value;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::CryptoKey;
+
+use super::dpop::Dpop;
+use super::js::{self, from_js, get, get_string, json_to_js, object};
+use super::{crypto, http, verify};
+use crate::core::config::{ClientAuthMethod, Config};
+use crate::core::discovery::{self, Metadata};
+use crate::core::dpop::{nonce_step, NonceStep};
+use crate::core::engine::Signed;
+use crate::core::jwk::Jwks;
+use crate::core::jwt::SignatureChecked;
+use crate::core::secret::FormBody;
+use crate::core::token::TokenResponse;
+use crate::core::{alg, assertion, jws, jwt, Error, ErrorCode};
+
+type Res<T> = Result<T, Error>;
+
+/// How client assertions are made.
+pub enum Signer {
+    Key {
+        key: CryptoKey,
+        alg: String,
+        kid: Option<String>,
+    },
+    /// The app's backend signs (API.md `assertion_provider`).
+    Provider(Function),
+    None,
+}
+
+/// What an assertion is for: `ctx` of `assertion_provider` (API.md).
+pub struct Purpose<'a> {
+    /// `par`, `authorization_code`, `refresh_token` or `revocation`.
+    pub grant_type: &'a str,
+    pub details: Option<&'a [Value]>,
+}
+
+thread_local! {
+    /// Discovery documents per issuer, for `DISCOVERY_CACHE_SECONDS`.
+    static DISCOVERY: RefCell<BTreeMap<String, (Metadata, i64)>> = const { RefCell::new(BTreeMap::new()) };
+}
+
+/// OIDC Discovery 1.0 §4, cached per issuer (NHN: about a day).
+pub async fn discover(config: &Config) -> Res<Metadata> {
+    let now = js::now_seconds();
+    let cached = DISCOVERY.with(|d| d.borrow().get(&config.issuer).cloned());
+    if let Some((metadata, at)) = cached {
+        if now - at < discovery::DISCOVERY_CACHE_SECONDS {
+            return Ok(metadata);
+        }
+    }
+    let url = discovery::discovery_url(&config.issuer);
+    let response = http::get_json(&url, config.http_timeout_seconds)
+        .await
+        .map_err(|e| Error::new(ErrorCode::DiscoveryFailed, e.message).retryable(true))?;
+    let metadata = discovery::process_discovery_response(
+        response.status,
+        &response.body,
+        &config.issuer,
+        config.allow_insecure_http,
+    )?;
+    DISCOVERY.with(|d| d.borrow_mut().insert(config.issuer.clone(), (metadata.clone(), now)));
+    Ok(metadata)
+}
+
+/// Reads `clientAuth` (API.md) without copying key material into wasm memory.
+pub async fn read_client_auth(value: &JsValue) -> Res<(ClientAuthMethod, Signer)> {
+    if !value.is_object() {
+        return Err(Error::config(
+            "clientAuth is required (private_key_jwt, assertion_provider or none)",
+        ));
+    }
+    let kind = get_string(value, "type").unwrap_or_default();
+    let allowed: &[&str] = match kind.as_str() {
+        "private_key_jwt" => &["type", "jwk", "key", "alg", "kid"],
+        "assertion_provider" => &["type", "getAssertion"],
+        "none" => &["type"],
+        _ => {
+            return Err(Error::config(
+                "clientAuth.type must be private_key_jwt, assertion_provider or none",
+            ))
+        }
+    };
+    for key in Object::keys(value.unchecked_ref::<Object>()).iter() {
+        let key = key.as_string().unwrap_or_default();
+        if !allowed.contains(&key.as_str()) {
+            return Err(Error::config(format!("unknown clientAuth key {key}")));
+        }
+    }
+    match kind.as_str() {
+        "private_key_jwt" => {
+            let kid = get_string(value, "kid");
+            let jwk_value = get(value, "jwk");
+            if jwk_value.is_object() {
+                if !get(&jwk_value, "d").is_string() {
+                    return Err(Error::config("clientAuth.jwk must be a private key (it has no \"d\")"));
+                }
+                let alg = get_string(value, "alg")
+                    .or_else(|| {
+                        alg::for_key(
+                            get_string(&jwk_value, "alg").as_deref(),
+                            get_string(&jwk_value, "kty").as_deref(),
+                            get_string(&jwk_value, "crv").as_deref(),
+                        )
+                        .map(String::from)
+                    })
+                    .ok_or_else(|| Error::config("clientAuth.alg is needed for this key"))?;
+                if alg::find(&alg).is_none() {
+                    return Err(Error::config(format!("clientAuth.alg {alg} is not supported")));
+                }
+                let kid = kid.or_else(|| get_string(&jwk_value, "kid"));
+                let key = crypto::import_private_jwk(&jwk_value, &alg).await?;
+                let method = ClientAuthMethod::PrivateKeyJwt { alg: alg.clone(), kid: kid.clone() };
+                Ok((method, Signer::Key { key, alg, kid }))
+            } else if let Some(key) = get(value, "key").dyn_ref::<CryptoKey>() {
+                let alg = get_string(value, "alg")
+                    .ok_or_else(|| Error::config("clientAuth.alg is required with clientAuth.key"))?;
+                if key.extractable() {
+                    return Err(Error::config("clientAuth.key must be non-extractable"));
+                }
+                if key.type_() != "private" {
+                    return Err(Error::config("clientAuth.key must be a private key"));
+                }
+                let method = ClientAuthMethod::PrivateKeyJwt { alg: alg.clone(), kid: kid.clone() };
+                Ok((method, Signer::Key { key: key.clone(), alg, kid }))
+            } else {
+                Err(Error::config(
+                    "private_key_jwt needs clientAuth.jwk (a private JWK) or clientAuth.key (a CryptoKey)",
+                ))
+            }
+        }
+        "assertion_provider" => {
+            let f = get(value, "getAssertion")
+                .dyn_into::<Function>()
+                .map_err(|_| Error::config("clientAuth.getAssertion must be a function"))?;
+            Ok((ClientAuthMethod::AssertionProvider, Signer::Provider(f)))
+        }
+        _ => Ok((ClientAuthMethod::None, Signer::None)),
+    }
+}
+
+pub struct AuthServer {
+    pub config: Config,
+    pub metadata: Metadata,
+    signer: Signer,
+    jwks: RefCell<Option<Jwks>>,
+    pub dpop: Dpop,
+}
+
+impl AuthServer {
+    pub fn new(config: Config, metadata: Metadata, signer: Signer) -> AuthServer {
+        let dpop = Dpop::new(&config.issuer, &config.client_id);
+        AuthServer {
+            config,
+            metadata,
+            signer,
+            jwks: RefCell::new(None),
+            dpop,
+        }
+    }
+
+    /// RFC 7523 §2.2: a fresh client assertion for one request to `endpoint`.
+    async fn client_assertion(&self, endpoint: &str, purpose: &Purpose<'_>) -> Res<Option<String>> {
+        let c = &self.config;
+        let details = purpose.details.map(|d| (c.details_claim.as_str(), d));
+        match &self.signer {
+            Signer::None => Ok(None),
+            Signer::Key { key, alg, kid } => {
+                let header = assertion::header(alg, kid.as_deref());
+                let claims = assertion::claims_text(&c.client_id, &c.issuer, &js::random_token()?, js::now_seconds(), details);
+                let input = jws::signing_input_text(&header, &claims);
+                let signature = crypto::sign(alg, key, input.as_bytes()).await?;
+                Ok(Some(jws::compact(&input, &signature)))
+            }
+            Signer::Provider(f) => {
+                let mut ctx = vec![
+                    ("audience", c.issuer.as_str().into()),
+                    ("endpoint", endpoint.into()),
+                    ("grantType", purpose.grant_type.into()),
+                ];
+                if let Some(details) = purpose.details {
+                    ctx.push(("assertionDetails", json_to_js(&Value::Array(details.to_vec()))));
+                    ctx.push(("detailsClaim", c.details_claim.as_str().into()));
+                }
+                let result = f
+                    .call1(&JsValue::NULL, &object(&ctx))
+                    .map_err(|e| from_js(ErrorCode::NetworkError, "assertion_provider threw", &e).retryable(true))?;
+                let value = JsFuture::from(Promise::resolve(&result)).await.map_err(|e| {
+                    from_js(ErrorCode::NetworkError, "assertion_provider failed", &e).retryable(true)
+                })?;
+                let assertion = value.as_string().ok_or_else(|| {
+                    Error::config("assertion_provider must resolve to a string (a signed JWT)")
+                })?;
+                if jwt::decode(&assertion).is_err() {
+                    return Err(Error::config("assertion_provider returned something that is not a JWS"));
+                }
+                Ok(Some(assertion))
+            }
+        }
+    }
+
+    /// POST to an authorization server endpoint with client authentication and DPoP. A
+    /// `use_dpop_nonce` challenge is answered once, with a new proof and a new assertion
+    /// (each assertion is used once).
+    pub async fn post(&self, endpoint: &str, params: &FormBody, purpose: &Purpose<'_>) -> Res<http::HttpResponse> {
+        let mut attempt = 0;
+        loop {
+            let mut body = FormBody(params.0.clone());
+            if let Some(assertion) = self.client_assertion(endpoint, purpose).await? {
+                for (name, value) in assertion::body_params(&assertion) {
+                    body.push(name, value);
+                }
+            }
+            let proof = match self.config.dpop {
+                true => Some(self.dpop.proof("POST", endpoint, None).await?),
+                false => None,
+            };
+            let response = http::post_form(endpoint, &body, proof.as_deref(), self.config.http_timeout_seconds).await?;
+            if let Some(nonce) = &response.dpop_nonce {
+                self.dpop.remember_nonce(endpoint, nonce);
+            }
+            if !self.config.dpop {
+                return Ok(response);
+            }
+            let www = response.www_authenticate.as_deref();
+            match nonce_step(attempt, response.status, www, Some(&response.body), response.dpop_nonce.is_some()) {
+                NonceStep::Accept => return Ok(response),
+                NonceStep::RetryOnce => attempt += 1,
+                NonceStep::Fail => {
+                    return Err(Error::new(
+                        ErrorCode::DpopNonceFailed,
+                        "the authorization server still asks for a DPoP nonce after one retry",
+                    )
+                    .with_status(response.status)
+                    .with_oauth("use_dpop_nonce", None))
+                }
+            }
+        }
+    }
+
+    async fn jwks(&self, refetch: bool) -> Res<Jwks> {
+        if !refetch {
+            if let Some(jwks) = self.jwks.borrow().clone() {
+                return Ok(jwks);
+            }
+        }
+        let response = http::get_json(&self.metadata.jwks_uri, self.config.http_timeout_seconds)
+            .await
+            .map_err(|e| Error::new(ErrorCode::DiscoveryFailed, e.message).retryable(true))?;
+        if !(200..300).contains(&response.status) {
+            return Err(Error::new(
+                ErrorCode::DiscoveryFailed,
+                format!("the JWKS answered HTTP {}", response.status),
+            )
+            .with_status(response.status));
+        }
+        let jwks = Jwks::parse(&response.body)?;
+        *self.jwks.borrow_mut() = Some(jwks.clone());
+        Ok(jwks)
+    }
+
+    /// The signature of a token from this issuer, against its JWKS; on an unknown key the JWKS
+    /// is fetched once more (key rotation).
+    pub async fn verify_signature(&self, token: &str) -> Res<SignatureChecked> {
+        let algorithms: Vec<String> = alg::DEFAULT_VERIFY.iter().map(|s| s.to_string()).collect();
+        let jwks = self.jwks(false).await?;
+        match verify::verify_signature(token, &algorithms, &jwks).await {
+            Err(e) if e.code == ErrorCode::UnknownKey => {
+                let jwks = self.jwks(true).await?;
+                verify::verify_signature(token, &algorithms, &jwks).await
+            }
+            other => other,
+        }
+    }
+
+    /// The signatures of a token response's ID token and access token.
+    pub async fn verify_response(&self, response: &TokenResponse) -> Res<Signed> {
+        let id_token = match &response.id_token {
+            Some(t) => Some(self.verify_signature(t.expose()).await?),
+            None => None,
+        };
+        let access_token = self.verify_signature(response.access_token.expose()).await?;
+        Ok(Signed {
+            id_token,
+            access_token,
+        })
+    }
+}

@@ -1,0 +1,221 @@
+//! The flows that span the network and the address bar: the login (PKCE, PAR, redirect), the
+//! callback (RFC 9207 checks, code exchange), a context switch, and logout.
+
+use std::rc::Rc;
+
+use serde_json::{json, Value};
+use wasm_bindgen::JsCast;
+
+use super::authz::Purpose;
+use super::js;
+use super::session::{now, Inner, Res};
+use super::store;
+use crate::core::authorize::{self, LoginOptions};
+use crate::core::callback::{self, Transaction};
+use crate::core::config::ParMode;
+use crate::core::context::Context;
+use crate::core::engine::Next;
+use crate::core::secret::{CodeVerifier, FormBody};
+use crate::core::{pkce, Error, ErrorCode};
+
+/// The query parameters of a URL, parsed by the browser.
+pub fn query_pairs(url: &web_sys::Url) -> Vec<(String, String)> {
+    let mut pairs = Vec::new();
+    if let Ok(Some(iter)) = js_sys::try_iter(&url.search_params()) {
+        for entry in iter.flatten() {
+            let entry: js_sys::Array = entry.unchecked_into();
+            if let (Some(k), Some(v)) = (entry.get(0).as_string(), entry.get(1).as_string()) {
+                pairs.push((k, v));
+            }
+        }
+    }
+    pairs
+}
+
+pub fn location() -> Option<web_sys::Location> {
+    web_sys::window().map(|w| w.location())
+}
+
+/// Removes the authorization response from the address bar (`history.replaceState`).
+fn strip_callback_params(url: &web_sys::Url) {
+    let search = url.search_params();
+    for name in callback::CALLBACK_PARAMS {
+        search.delete(name);
+    }
+    let clean = url.href();
+    if let Some(Ok(history)) = web_sys::window().map(|w| w.history()) {
+        let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&clean));
+    }
+}
+
+impl Inner {
+    fn tx_key(&self) -> String {
+        let c = &self.authz.config;
+        format!("helseid-wasm:tx:{}:{}", c.issuer, c.client_id)
+    }
+
+    fn use_par(&self) -> bool {
+        self.authz.config.par != ParMode::Off
+            && self.authz.metadata.pushed_authorization_request_endpoint.is_some()
+    }
+
+    /// PKCE S256 + state + nonce (+ a new DPoP key), PAR when on: the URL to send the browser
+    /// to. The context is checked before anything is sent.
+    pub async fn authorization_url(self: &Rc<Self>, options: &LoginOptions) -> Res<String> {
+        let context = self
+            .engine
+            .borrow()
+            .login_context(options.context.as_ref(), js::random16)?;
+        let verifier = pkce::code_verifier(&js::random32()?);
+        let challenge = pkce::code_challenge_s256(&verifier);
+        let dpop_jkt = match self.authz.config.dpop {
+            true => Some(self.authz.dpop.create().await?.jkt.clone()),
+            false => None,
+        };
+        let tx = Transaction {
+            state: js::random_token()?,
+            nonce: js::random_token()?,
+            code_verifier: CodeVerifier::new(verifier),
+            redirect_uri: self.authz.config.redirect_uri.clone(),
+            created_at: now(),
+            dpop_jkt,
+            context: context.as_ref().map(Context::to_json),
+        };
+        let params = authorize::request_params(&self.authz.config, &tx, &challenge, options)?;
+        store::session_set(&self.tx_key(), &tx.to_json())?;
+        let metadata = &self.authz.metadata;
+        if !self.use_par() {
+            return Ok(authorize::authorization_url(&metadata.authorization_endpoint, &params));
+        }
+        let endpoint = metadata
+            .pushed_authorization_request_endpoint
+            .clone()
+            .unwrap_or_default();
+        let purpose = Purpose {
+            grant_type: "par",
+            details: None,
+        };
+        let response = self.authz.post(&endpoint, &FormBody(params), &purpose).await?;
+        let par = authorize::process_par_response(response.status, &response.body)?;
+        Ok(authorize::authorization_url_after_par(
+            &metadata.authorization_endpoint,
+            &self.authz.config.client_id,
+            &par.request_uri,
+        ))
+    }
+
+    /// The authorization response (state, RFC 9207 `iss`, error), then the code exchange and
+    /// every token check. This tab becomes the session holder.
+    pub async fn handle_callback(self: &Rc<Self>, url: Option<String>) -> Res<()> {
+        let current = location().and_then(|l| l.href().ok());
+        let href = url
+            .clone()
+            .or_else(|| current.clone())
+            .ok_or_else(|| Error::config("no URL to read the callback from"))?;
+        let parsed = web_sys::Url::new(&href)
+            .map_err(|_| Error::new(ErrorCode::StateMismatch, "the callback URL cannot be parsed"))?;
+        let params = query_pairs(&parsed);
+        // The code must not stay in the address bar (or the history) longer than needed.
+        if url.is_none() || url == current {
+            strip_callback_params(&parsed);
+        }
+        let tx = store::session_get(&self.tx_key()).and_then(|t| Transaction::from_json(&t));
+        let metadata = &self.authz.metadata;
+        let code = match callback::process_callback(
+            &params,
+            tx.as_ref(),
+            &self.authz.config.issuer,
+            metadata.authorization_response_iss_parameter_supported,
+            now(),
+        ) {
+            Ok(code) => code,
+            Err(e) => {
+                // A forged state leaves the real login attempt usable.
+                if e.code != ErrorCode::StateMismatch {
+                    store::session_remove(&self.tx_key());
+                }
+                return Err(e);
+            }
+        };
+        // Used once: a replayed callback finds nothing.
+        store::session_remove(&self.tx_key());
+        let tx = tx.ok_or_else(|| Error::new(ErrorCode::MissingTransaction, "no login attempt"))?;
+        if let Some(jkt) = &tx.dpop_jkt {
+            let key = self.authz.dpop.require().await?;
+            if &key.jkt != jkt {
+                return Err(Error::new(
+                    ErrorCode::DpopBindingMismatch,
+                    "the DPoP key changed since the login began (another login in this browser?)",
+                ));
+            }
+            self.engine.borrow_mut().set_dpop_jkt(Some(key.jkt.clone()));
+        }
+        let ticket = self.engine.borrow_mut().login_ticket(&tx, &code)?;
+        // A new login takes the holder's place from any older one.
+        if let Some(tabs) = &*self.tabs.borrow() {
+            tabs.release();
+        }
+        let result = self.run_ticket(ticket).await;
+        if result.is_ok() {
+            if let Some(tabs) = &*self.tabs.borrow() {
+                tabs.hold(true);
+            }
+            self.announce();
+        }
+        result
+    }
+
+    /// `setContext`: one refresh with the new details (here when this tab holds the session,
+    /// else at the holder); nothing changes unless its token passes every check.
+    pub async fn switch_context(self: &Rc<Self>, context: Option<Context>, resource: Option<&str>) -> Res<()> {
+        for _ in 0..3 {
+            let next = self.engine.borrow_mut().set_context(context.clone(), resource);
+            self.apply();
+            match next? {
+                Next::Refresh(ticket) => {
+                    let key = ticket.key.clone();
+                    let flight = super::flight::Flight::new();
+                    self.flights.borrow_mut().insert(key.clone(), flight.clone());
+                    let result = self.run_ticket(ticket).await;
+                    self.flights.borrow_mut().remove(&key);
+                    flight.finish(result.clone());
+                    return result;
+                }
+                Next::Wait(key) => self.wait_for(&key).await?,
+                Next::AskHolder(_) => {
+                    let context = context.as_ref().map(Context::to_json).unwrap_or(Value::Null);
+                    let message = json!({ "t": "context", "context": context, "resource": resource });
+                    return self.request_holder(message, None).await;
+                }
+                Next::Ready(..) => return Ok(()),
+            }
+        }
+        Err(Error::new(
+            ErrorCode::TokenRequestFailed,
+            "the context kept changing; try again",
+        ))
+    }
+
+    /// `logout()` in this tab: final here at once; the refresh token revoked (here, or by the
+    /// holder when this tab follows one); the other tabs told. Returns where to send the
+    /// browser (`end_session_endpoint`).
+    pub async fn logout_here(self: &Rc<Self>, state: Option<String>) -> Res<Option<String>> {
+        let end_session = self.authz.metadata.end_session_endpoint.clone();
+        let plan = self
+            .engine
+            .borrow_mut()
+            .logout(end_session.as_deref(), state.as_deref());
+        // Revoked before the DPoP key goes (the proof needs it), then the rest.
+        if let Some(rt) = plan.revoke {
+            self.revoke(rt).await;
+        }
+        self.apply();
+        if plan.ask_holder.is_some() {
+            self.post(&json!({ "t": "logout", "id": js::random_token()? }));
+        }
+        if let Some(tabs) = &*self.tabs.borrow() {
+            tabs.release();
+        }
+        Ok(plan.end_session_url)
+    }
+}

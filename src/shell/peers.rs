@@ -1,0 +1,211 @@
+//! The conversation between tabs. Messages (JSON on the BroadcastChannel):
+//! - `hello`: a new tab asks; the holder answers with `view`.
+//! - `view` {view, nonces}: the holder's session: access tokens and checked claims, never the
+//!   refresh token or the ID token. A tab adopts it only after verifying every token.
+//! - `need` {id, resource, force}, `context` {id, context, resource}, `logout` {id}: a
+//!   follower's requests to the holder, answered by `done` {id, error} after the `view`.
+//! - `end` {holder, reason}: the holder's session ended; acted on only once the holder's lock
+//!   is free, so a forged one changes nothing.
+//!
+//! Messages are handled one at a time, in order, so a `done` never overtakes its `view`.
+
+use std::rc::Rc;
+
+use serde_json::{json, Value};
+use wasm_bindgen_futures::spawn_local;
+
+use super::flight::Flight;
+use super::js;
+use super::session::{now, Inner, Res};
+use super::tabs::Tabs;
+use crate::core::context::Context;
+use crate::core::engine::{EndReason, TokenKey};
+use crate::core::json::Read;
+use crate::core::{Error, ErrorCode};
+
+impl Inner {
+    pub fn open_tabs(self: &Rc<Self>) {
+        let c = &self.authz.config;
+        let name = format!("helseid-wasm:session:{}:{}", c.issuer, c.client_id);
+        let lock = format!("helseid-wasm:holder:{}:{}", c.issuer, c.client_id);
+        let weak = Rc::downgrade(self);
+        let tabs = Tabs::open(&name, lock, move |message| {
+            if let Some(inner) = weak.upgrade() {
+                inner.on_message(message);
+            }
+        });
+        *self.tabs.borrow_mut() = Some(tabs);
+    }
+
+    fn on_message(self: &Rc<Self>, message: Value) {
+        if self.disposed.get() {
+            return;
+        }
+        self.inbox.borrow_mut().push_back(message);
+        if !self.reading.replace(true) {
+            let inner = self.clone();
+            spawn_local(async move {
+                loop {
+                    let next = inner.inbox.borrow_mut().pop_front();
+                    let Some(message) = next else { break };
+                    inner.handle(message).await;
+                }
+                inner.reading.set(false);
+            });
+        }
+    }
+
+    async fn handle(self: &Rc<Self>, message: Value) {
+        let is_holder = self.engine.borrow().is_holder();
+        let id = message.string("id");
+        match message.str("t") {
+            Some("hello") if is_holder => self.announce(),
+            Some("view") => {
+                if let Some(nonces) = message.member("nonces") {
+                    self.authz.dpop.merge_nonces(nonces);
+                }
+                if let Some(view) = message.member("view") {
+                    let _ = self.adopt_view(view).await;
+                }
+            }
+            Some("need") if is_holder => {
+                let resource = message.string("resource");
+                let force = message.bool("force").unwrap_or(false);
+                let inner = self.clone();
+                spawn_local(async move {
+                    let result = inner.access_token(resource.as_deref(), force).await.map(|_| ());
+                    inner.answer(id, result);
+                });
+            }
+            Some("context") if is_holder => {
+                let context = message.member("context").cloned().unwrap_or(Value::Null);
+                let resource = message.string("resource");
+                let inner = self.clone();
+                spawn_local(async move {
+                    let result = match Context::parse(&context, js::random16) {
+                        Ok(context) => inner.switch_context(context, resource.as_deref()).await,
+                        Err(e) => Err(e),
+                    };
+                    inner.answer(id, result);
+                });
+            }
+            Some("logout") if is_holder => {
+                let inner = self.clone();
+                spawn_local(async move {
+                    let _ = inner.logout_here(None).await;
+                });
+            }
+            Some("done") => {
+                let flight = id.and_then(|id| self.asks.borrow_mut().remove(&id));
+                if let Some(flight) = flight {
+                    let outcome = match message.member("error") {
+                        Some(e) if !e.is_null() => Err(Error::from_json(e).unwrap_or_else(|| {
+                            Error::new(ErrorCode::TokenRequestFailed, "the holder's request failed")
+                        })),
+                        _ => Ok(()),
+                    };
+                    flight.finish(outcome);
+                }
+            }
+            Some("end") => self.on_end_notice(&message),
+            _ => {}
+        }
+    }
+
+    fn answer(&self, id: Option<String>, result: Res<()>) {
+        let error = result.err().map(|e| e.to_json());
+        self.post(&json!({ "t": "done", "id": id, "error": error }));
+    }
+
+    fn on_end_notice(self: &Rc<Self>, message: &Value) {
+        let (Some(holder), Some(reason)) = (message.string("holder"), message.str("reason")) else {
+            return;
+        };
+        let reason = match reason {
+            "logout" => EndReason::LoggedOut,
+            _ => EndReason::Expired,
+        };
+        let locks = self.tabs.borrow().as_ref().is_some_and(Tabs::has_locks);
+        let gone = !self.engine.borrow().is_holder()
+            && self.engine.borrow().followed_holder() == Some(holder.as_str())
+            && self.engine.borrow().shared().is_some();
+        if !locks && gone {
+            // Without Web Locks a notice cannot be checked; it is taken as it is.
+            self.engine.borrow_mut().holder_ended(&holder, Some(reason));
+            self.apply();
+        } else {
+            self.end_notices.borrow_mut().insert(holder.clone(), reason);
+            // The lock may already be free (the watch fired before the notice came).
+            if self.engine.borrow().holder_gone_for(&holder) {
+                self.engine.borrow_mut().holder_ended(&holder, Some(reason));
+                self.apply();
+            }
+        }
+    }
+
+    /// Verifies every token of another tab's view (WebCrypto, against the issuer's JWKS),
+    /// then lets the engine check and adopt it.
+    pub async fn adopt_view(self: &Rc<Self>, view: &Value) -> Res<()> {
+        let remote = self.engine.borrow().read_view(view);
+        let Some(remote) = remote else { return Ok(()) };
+        // A new login elsewhere made a new DPoP key: read it from IndexedDB again.
+        let known = self.engine.borrow().shared().map(|s| s.holder.clone());
+        if known.as_deref() != Some(remote.holder()) || self.engine.borrow().dpop_jkt().is_none() {
+            let key = self.authz.dpop.load(true).await.ok().flatten();
+            self.engine.borrow_mut().set_dpop_jkt(key.map(|k| k.jkt.clone()));
+        }
+        let mut signed = Vec::new();
+        for token in remote.tokens() {
+            signed.push(self.authz.verify_signature(token.expose()).await);
+        }
+        let result = self.engine.borrow_mut().adopt(remote, signed, now());
+        self.apply();
+        result
+    }
+
+    /// A follower's question to the holder: a fresh token for `key`.
+    pub async fn ask_holder(self: &Rc<Self>, key: &TokenKey, force: bool) -> Res<()> {
+        let resource = Some(key.resource.as_str()).filter(|r| !r.is_empty());
+        let result = self
+            .request_holder(json!({ "t": "need", "resource": resource, "force": force }), Some(key))
+            .await;
+        self.engine.borrow_mut().ask_settled(key);
+        result
+    }
+
+    /// Sends a request to the holder and waits for its `done` (bounded).
+    pub async fn request_holder(self: &Rc<Self>, mut message: Value, key: Option<&TokenKey>) -> Res<()> {
+        let id = js::random_token()?;
+        message["id"] = Value::from(id.as_str());
+        let flight = Flight::new();
+        self.asks.borrow_mut().insert(id.clone(), flight.clone());
+        if let Some(key) = key {
+            self.flights.borrow_mut().insert(key.clone(), flight.clone());
+        }
+        self.post(&message);
+        let timeout = (self.authz.config.http_timeout_seconds + 5) * 1000;
+        let result = flight.wait(Some(timeout)).await;
+        self.asks.borrow_mut().remove(&id);
+        if let Some(key) = key {
+            let mut flights = self.flights.borrow_mut();
+            if flights.get(key).is_some_and(|f| Rc::ptr_eq(f, &flight)) {
+                flights.remove(key);
+            }
+        }
+        flight.finish(result.clone());
+        result
+    }
+
+    /// A new tab: if another tab holds a session, ask for it and wait (bounded) until it is
+    /// adopted, so `create()` resolves with the session in place and no redirect.
+    pub async fn join(self: &Rc<Self>) {
+        let lock = self.tabs.borrow().as_ref().map(Tabs::holder_lock);
+        let Some(lock) = lock else { return };
+        if self.engine.borrow().has_session() || !super::tabs::is_held(&lock).await {
+            return;
+        }
+        self.post(&json!({ "t": "hello" }));
+        let joined = self.joined.borrow().clone();
+        let _ = joined.wait(Some(2_000)).await;
+    }
+}

@@ -1,0 +1,376 @@
+//! The session in this tab: the engine (every decision), and the I/O that carries out its
+//! actions. A refresh, followed from start to end:
+//! 1. `getAccessToken()` asks [`Inner::access_token`], which asks `Engine::token`.
+//! 2. The engine answers `Next::Refresh(ticket)` (or `Wait`, `AskHolder`, `Ready`).
+//! 3. [`Inner::run_refresh`] makes it the one flight for its key and [`Inner::run_ticket`]
+//!    POSTs it (`authz`: assertion, DPoP proof, nonce retry).
+//! 4. `Engine::on_response` rotates the refresh token and checks `token_type`; the shell
+//!    verifies the signatures (WebCrypto); `Engine::on_verified` checks every claim.
+//! 5. [`Inner::apply`] carries out the actions: announce to the tabs, persist, reschedule,
+//!    fire `tokenRefreshed`.
+
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, VecDeque};
+use std::rc::Rc;
+
+use js_sys::Function;
+use serde_json::{json, Value};
+use wasm_bindgen::prelude::*;
+
+use super::authz::{AuthServer, Purpose};
+use super::flight::Flight;
+use super::js::{self, to_js};
+use super::store;
+use super::tabs::Tabs;
+use super::timer::{self, Timeout};
+use crate::core::config::StorageMode;
+use crate::core::engine::{Action, EndReason, Engine, Event, Next, Ticket, TokenKey};
+use crate::core::logout;
+use crate::core::secret::{AccessToken, RefreshToken};
+use crate::core::token::TokenType;
+use crate::core::{Error, ErrorCode};
+
+pub type Res<T> = Result<T, Error>;
+
+/// A `storage: "session"` record older than this at a reload is not taken back: a reload takes
+/// seconds, a tab reopened later (or a browser restored after a crash) gets a new login.
+pub const RESTORE_WINDOW_SECONDS: i64 = 120;
+
+pub const EVENTS: [&str; 6] = [
+    "tokenRefreshed",
+    "sessionExpired",
+    "loggedOut",
+    "contextChanged",
+    "contextExpired",
+    "userChanged",
+];
+
+pub struct Inner {
+    pub engine: RefCell<Engine>,
+    pub authz: AuthServer,
+    pub tabs: RefCell<Option<Tabs>>,
+    timer: RefCell<Option<Timeout>>,
+    listeners: RefCell<Vec<(u32, String, Function)>>,
+    next_listener: Cell<u32>,
+    /// The token request (or question to the holder) under way per key.
+    pub(super) flights: RefCell<BTreeMap<TokenKey, Rc<Flight>>>,
+    /// Questions to the holder, by id.
+    pub(super) asks: RefCell<BTreeMap<String, Rc<Flight>>>,
+    /// `end` notices from holders, acted on when the holder's lock is free.
+    pub(super) end_notices: RefCell<BTreeMap<String, EndReason>>,
+    pub(super) inbox: RefCell<VecDeque<Value>>,
+    pub(super) reading: Cell<bool>,
+    /// Resolved when this tab first holds or follows a session.
+    pub(super) joined: RefCell<Rc<Flight>>,
+    pub disposed: Cell<bool>,
+    pub(super) keep_alive: RefCell<Vec<Closure<dyn FnMut()>>>,
+}
+
+pub fn now() -> i64 {
+    js::now_seconds()
+}
+
+impl Inner {
+    pub fn new(engine: Engine, authz: AuthServer) -> Rc<Inner> {
+        Rc::new(Inner {
+            engine: RefCell::new(engine),
+            authz,
+            tabs: RefCell::new(None),
+            timer: RefCell::new(None),
+            listeners: RefCell::new(Vec::new()),
+            next_listener: Cell::new(1),
+            flights: RefCell::new(BTreeMap::new()),
+            asks: RefCell::new(BTreeMap::new()),
+            end_notices: RefCell::new(BTreeMap::new()),
+            inbox: RefCell::new(VecDeque::new()),
+            reading: Cell::new(false),
+            joined: RefCell::new(Flight::new()),
+            disposed: Cell::new(false),
+            keep_alive: RefCell::new(Vec::new()),
+        })
+    }
+
+    pub fn record_key(&self) -> String {
+        let c = &self.authz.config;
+        format!("helseid-wasm:session:{}:{}", c.issuer, c.client_id)
+    }
+
+    pub fn post(&self, message: &Value) {
+        if let Some(tabs) = &*self.tabs.borrow() {
+            tabs.post(message);
+        }
+    }
+
+    // ---- events --------------------------------------------------------------------------
+
+    pub fn subscribe(&self, event: String, callback: Function) -> u32 {
+        let id = self.next_listener.get();
+        self.next_listener.set(id + 1);
+        self.listeners.borrow_mut().push((id, event, callback));
+        id
+    }
+
+    pub fn unsubscribe(&self, id: u32) {
+        self.listeners.borrow_mut().retain(|(i, _, _)| *i != id);
+    }
+
+    pub fn clear_listeners(&self) {
+        self.listeners.borrow_mut().clear();
+    }
+
+    fn emit(&self, name: &str, detail: &JsValue) {
+        let listeners: Vec<Function> = self
+            .listeners
+            .borrow()
+            .iter()
+            .filter(|(_, e, _)| e == name)
+            .map(|(_, _, f)| f.clone())
+            .collect();
+        for f in listeners {
+            // A listener that throws must not break the library.
+            let _ = f.call1(&JsValue::NULL, detail);
+        }
+    }
+
+    pub fn session_js(&self) -> JsValue {
+        match self.engine.borrow().session() {
+            Some(session) => to_js(&session),
+            None => JsValue::NULL,
+        }
+    }
+
+    // ---- carrying out the engine's actions ------------------------------------------------
+
+    pub fn apply(self: &Rc<Self>) {
+        let actions = self.engine.borrow_mut().take_actions();
+        for action in actions {
+            match action {
+                Action::Emit(event) => self.emit_event(event),
+                Action::Announce => self.announce(),
+                Action::AnnounceEnd(reason) => {
+                    let reason = match reason {
+                        EndReason::LoggedOut => "logout",
+                        EndReason::Expired => "expired",
+                    };
+                    let holder = self.engine.borrow().id().to_string();
+                    self.post(&json!({ "t": "end", "holder": holder, "reason": reason }));
+                }
+                Action::Persist => self.persist(),
+                Action::Revoke(rt) => {
+                    let inner = self.clone();
+                    wasm_bindgen_futures::spawn_local(async move { inner.revoke(rt).await });
+                }
+                Action::ForgetKey => {
+                    let inner = self.clone();
+                    wasm_bindgen_futures::spawn_local(async move { inner.authz.dpop.forget().await });
+                }
+                Action::Reschedule => self.schedule(),
+            }
+        }
+        self.sync_locks();
+        if self.engine.borrow().has_session() {
+            self.joined.borrow().finish(Ok(()));
+        }
+    }
+
+    fn emit_event(self: &Rc<Self>, event: Event) {
+        match event {
+            Event::TokenRefreshed { .. } => self.emit("tokenRefreshed", &self.session_js()),
+            Event::ContextChanged => self.emit("contextChanged", &self.session_js()),
+            Event::ContextExpired => self.emit("contextExpired", &JsValue::UNDEFINED),
+            Event::SessionExpired => self.emit("sessionExpired", &JsValue::UNDEFINED),
+            Event::LoggedOut => self.emit("loggedOut", &JsValue::UNDEFINED),
+            Event::UserChanged(view) => self.emit("userChanged", &to_js(&view)),
+        }
+    }
+
+    /// Tells the other tabs what this holder's session looks like now (and the DPoP nonces,
+    /// so the next request anywhere needs no challenge).
+    pub fn announce(&self) {
+        let view = self.engine.borrow().shared_view();
+        if let Some(view) = view {
+            let nonces = self.authz.dpop.nonces_json();
+            self.post(&json!({ "t": "view", "view": view, "nonces": nonces }));
+        }
+    }
+
+    /// `storage: "session"`: this tab's record (the holder's only; nothing else is stored).
+    pub fn persist(&self) {
+        if self.authz.config.storage != StorageMode::Session {
+            return;
+        }
+        match self.engine.borrow().snapshot(now()) {
+            Some(record) => {
+                let _ = store::session_set(&self.record_key(), &record);
+            }
+            None => store::session_remove(&self.record_key()),
+        }
+    }
+
+    /// RFC 7009: best effort; the session is gone here whatever the answer.
+    pub async fn revoke(&self, refresh_token: RefreshToken) {
+        let Some(endpoint) = self.authz.metadata.revocation_endpoint.clone() else {
+            return;
+        };
+        let body = logout::revocation_params(&refresh_token, &self.authz.config.client_id);
+        let purpose = Purpose {
+            grant_type: "revocation",
+            details: None,
+        };
+        let _ = self.authz.post(&endpoint, &body, &purpose).await;
+    }
+
+    /// The holder keeps the holder lock; a follower watches it.
+    fn sync_locks(self: &Rc<Self>) {
+        let (is_holder, followed) = {
+            let e = self.engine.borrow();
+            (e.is_holder(), e.followed_holder().map(String::from))
+        };
+        let tabs = self.tabs.borrow();
+        let Some(tabs) = tabs.as_ref() else { return };
+        if is_holder {
+            tabs.hold(false);
+        } else if tabs.holds() {
+            tabs.release();
+        }
+        if followed.is_some() {
+            let weak = Rc::downgrade(self);
+            tabs.watch(move || {
+                if let Some(inner) = weak.upgrade() {
+                    inner.holder_freed();
+                }
+            });
+        }
+    }
+
+    /// The holder's lock is free: it ended its session (its notice says how), or its tab went.
+    fn holder_freed(self: &Rc<Self>) {
+        if let Some(tabs) = &*self.tabs.borrow() {
+            tabs.watch_ended();
+        }
+        let holder = self.engine.borrow().followed_holder().map(String::from);
+        if let Some(holder) = holder {
+            let reason = self.end_notices.borrow_mut().remove(&holder);
+            self.engine.borrow_mut().holder_ended(&holder, reason);
+        }
+        self.apply();
+    }
+
+    // ---- timer ----------------------------------------------------------------------------
+
+    pub fn schedule(self: &Rc<Self>) {
+        if self.disposed.get() {
+            *self.timer.borrow_mut() = None;
+            return;
+        }
+        let wake = self.engine.borrow().next_wakeup(now());
+        let weak = Rc::downgrade(self);
+        *self.timer.borrow_mut() = wake.map(|secs| {
+            Timeout::new(secs * 1000, move || {
+                if let Some(inner) = weak.upgrade() {
+                    inner.on_timer();
+                }
+            })
+        });
+    }
+
+    pub fn stop_timer(&self) {
+        *self.timer.borrow_mut() = None;
+    }
+
+    fn on_timer(self: &Rc<Self>) {
+        let ticket = self.engine.borrow_mut().on_timer(now());
+        self.apply();
+        if let Some(ticket) = ticket {
+            let inner = self.clone();
+            wasm_bindgen_futures::spawn_local(async move {
+                let _ = inner.run_refresh(ticket).await;
+                inner.schedule();
+            });
+        } else {
+            self.schedule();
+        }
+    }
+
+    // ---- token requests -------------------------------------------------------------------
+
+    /// One token request: POST, rotation and `token_type` (engine), signatures (WebCrypto),
+    /// every claim (engine).
+    pub async fn run_ticket(self: &Rc<Self>, ticket: Ticket) -> Res<()> {
+        let purpose = Purpose {
+            grant_type: ticket.grant_type(),
+            details: ticket.details.as_deref(),
+        };
+        let endpoint = self.authz.metadata.token_endpoint.clone();
+        let answer = self
+            .authz
+            .post(&endpoint, &ticket.body, &purpose)
+            .await
+            .map(|r| (r.status, r.body));
+        let response = self.engine.borrow_mut().on_response(&ticket, answer, now());
+        self.apply();
+        let response = response?;
+        let signed = self.authz.verify_response(&response).await;
+        let result = self.engine.borrow_mut().on_verified(ticket, response, signed, now());
+        self.apply();
+        result
+    }
+
+    /// Runs a refresh as the one flight for its key: callers who wait share its outcome.
+    pub async fn run_refresh(self: &Rc<Self>, ticket: Ticket) -> Res<()> {
+        let key = ticket.key.clone();
+        let flight = Flight::new();
+        self.flights.borrow_mut().insert(key.clone(), flight.clone());
+        let result = self.run_ticket(ticket).await;
+        let mut flights = self.flights.borrow_mut();
+        if flights.get(&key).is_some_and(|f| Rc::ptr_eq(f, &flight)) {
+            flights.remove(&key);
+        }
+        drop(flights);
+        flight.finish(result.clone());
+        result
+    }
+
+    /// Waits for the flight under way for `key`, if there still is one.
+    pub async fn wait_for(&self, key: &TokenKey) -> Res<()> {
+        let flight = self.flights.borrow().get(key).cloned();
+        match flight {
+            Some(flight) => flight.wait(None).await,
+            None => {
+                // Settled between the engine's answer and now: look again shortly.
+                let _ = wasm_bindgen_futures::JsFuture::from(timer::sleep(10)).await;
+                Ok(())
+            }
+        }
+    }
+
+    /// A valid access token for `resource`: from the cache, after this tab's refresh, after
+    /// another caller's, or from the holder.
+    pub async fn access_token(self: &Rc<Self>, resource: Option<&str>, force: bool) -> Res<(AccessToken, TokenType)> {
+        if self.disposed.get() {
+            return Err(Error::new(ErrorCode::LoginRequired, "the client was disposed"));
+        }
+        let mut force = force;
+        for round in 0..4 {
+            let next = self.engine.borrow_mut().token(resource, force, now());
+            self.apply();
+            match next? {
+                Next::Ready(token, token_type) => return Ok((token, token_type)),
+                Next::Refresh(ticket) => {
+                    self.run_refresh(ticket).await?;
+                    return self.engine.borrow().fresh_token(resource, now());
+                }
+                Next::Wait(key) => self.wait_for(&key).await?,
+                Next::AskHolder(key) => self.ask_holder(&key, force).await?,
+            }
+            force = false;
+            // A token already within the leeway when it arrived is still handed out.
+            if round > 0 {
+                if let Ok(token) = self.engine.borrow().fresh_token(resource, now()) {
+                    return Ok(token);
+                }
+            }
+        }
+        self.engine.borrow().fresh_token(resource, now())
+    }
+}
