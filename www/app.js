@@ -297,17 +297,22 @@ function jwkAuth() {
   return auth;
 }
 
-/** assertion_provider: the backend holds the key and signs a fresh assertion per request. */
+/**
+ * assertion_provider: the backend holds the key and signs a fresh assertion per request, for the
+ * user logged in to the app (its session cookie goes along: credentials "include"). The library
+ * passes { audience, endpoint, grantType?, assertionDetails?, detailsClaim? }.
+ */
 function assertionAuth(cfg) {
   return {
     type: 'assertion_provider',
-    getAssertion: async ({ audience, endpoint }) => {
+    getAssertion: async (ctx) => {
       let response;
       try {
         response = await fetch(cfg.signerUrl, {
           method: 'POST',
+          credentials: 'include',
           headers: { 'Content-Type': 'application/json' },
-          body: JSON.stringify({ audience, endpoint, clientId: cfg.clientId }),
+          body: JSON.stringify({ ...ctx, clientId: cfg.clientId }),
         });
       } catch (err) {
         throw new PageError('signer_failed', `The signer at ${cfg.signerUrl} could not be reached (${err.message}).`);
@@ -405,8 +410,29 @@ function renderKeyStatus() {
 }
 
 // ------------------------------------------------------------------ client lifecycle
+/**
+ * The local double's demo backend signs only for a user logged in to the (demo) EPJ: log in
+ * there as the chosen test user (an HttpOnly, SameSite=Strict cookie). A real EPJ has its own login.
+ */
+async function demoEpjLogin(cfg) {
+  const user = ['lege2', 'niva3'].includes(cfg.loginHint) ? cfg.loginHint : 'kvart';
+  let response;
+  try {
+    response = await fetch(new URL('/app-session', cfg.signerUrl), {
+      method: 'POST',
+      credentials: 'include',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ user }),
+    });
+  } catch (err) {
+    throw new PageError('signer_failed', `The demo backend at ${cfg.signerUrl} could not be reached (${err.message}).`);
+  }
+  if (!response.ok) throw new PageError('signer_failed', `The demo backend refused the EPJ login (HTTP ${response.status}).`);
+}
+
 async function createClient(cfg) {
   disposeClient();
+  if (cfg.authMode === 'assertion' && currentPreset() === 'local') await demoEpjLogin(cfg);
   const c = await lib.HelseIdClient.create(clientConfig(cfg));
   unsubscribe = [
     c.on('tokenRefreshed', (s) => onRefreshed(s)),

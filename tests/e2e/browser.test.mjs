@@ -42,9 +42,18 @@ test('the page reads DPoP-Nonce at PAR and WWW-Authenticate + DPoP-Nonce at the 
   const dpop = await dpopKey('ES256');
   const parUrl = `${dbl.issuer}/connect/par`;
   const par = await page.evaluate(async ({ parUrl, apiOrigin, issuer, clientId, proof, redirectUri }) => {
-    // assertion_provider path: the page asks the backend for a client assertion.
+    // assertion_provider path: the page logs in to the demo EPJ (HttpOnly cookie), then asks the
+    // backend for a client assertion with that cookie.
+    const login = await fetch(`${apiOrigin}/app-session`, {
+      method: 'POST',
+      credentials: 'include',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ user: 'kvart' }),
+    });
+    if (!login.ok) throw new Error(`EPJ login: HTTP ${login.status}`);
     const a = await fetch(`${apiOrigin}/assertion`, {
       method: 'POST',
+      credentials: 'include',
       headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify({ audience: issuer, endpoint: parUrl, clientId }),
     });

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { calculateJwkThumbprint, createRemoteJWKSet, jwtVerify } from 'jose';
 import { startStack } from './harness.mjs';
-import { NodeClient, clientAssertion, decodeJwt, dpopKey, pkce } from './node-client.mjs';
+import { NodeClient, clientAssertion, decodeJwt, dpopKey, pkce, epjLogin, signerRequest } from './node-client.mjs';
 
 const SFM = 'e-helse:sfm.api';
 const SFM_ID = 'e-helse:sfm.api/client/claims/sfm-id';
@@ -524,13 +524,15 @@ test('CORS: app origin may call PAR/token/revocation; DPoP-Nonce and WWW-Authent
 
 test('demo backend /assertion signs client assertions usable at PAR (assertion_provider path)', async () => {
   dbl.reset();
+  const cookie = await epjLogin(dbl.apiOrigin, stack.appOrigin);
   const res = await fetch(`${dbl.apiOrigin}/assertion`, {
     method: 'POST',
-    headers: { 'Content-Type': 'application/json', Origin: stack.appOrigin },
+    headers: { 'Content-Type': 'application/json', Origin: stack.appOrigin, Cookie: cookie },
     body: JSON.stringify({ audience: dbl.issuer, endpoint: `${dbl.issuer}/connect/par`, clientId: es256.clientId }),
   });
   assert.equal(res.status, 200);
   assert.equal(res.headers.get('access-control-allow-origin'), stack.appOrigin);
+  assert.equal(res.headers.get('access-control-allow-credentials'), 'true');
   const { assertion } = await res.json();
   const { header, payload } = decodeJwt(assertion);
   assert.equal(header.typ, 'client-authentication+jwt');
@@ -541,15 +543,20 @@ test('demo backend /assertion signs client assertions usable at PAR (assertion_p
   assert.equal(payload.aud, dbl.issuer);
   assert.equal(payload.exp - payload.iat, 60);
   assert.ok(payload.jti && payload.nbf);
+  assert.equal(payload.assertion_details, undefined, 'no details asked for: no details claim');
 
   const c = await newClient(es256);
   c.assertion = async () => {
-    const r = await fetch(`${dbl.apiOrigin}/assertion`, { method: 'POST', body: JSON.stringify({ audience: dbl.issuer, clientId: es256.clientId }) });
-    return (await r.json()).assertion;
+    const r = await signerRequest(dbl.apiOrigin, {
+      origin: stack.appOrigin,
+      cookie,
+      body: { audience: dbl.issuer, endpoint: c.discovery.pushed_authorization_request_endpoint, clientId: es256.clientId },
+    });
+    return r.json.assertion;
   };
   const p = await c.par();
   assert.equal(p.res.status, 201);
   assert.equal(dbl.counts().assertion, 3);
-  const unknown = await fetch(`${dbl.apiOrigin}/assertion`, { method: 'POST', body: JSON.stringify({ clientId: 'nope' }) });
-  assert.equal(unknown.status, 400);
+  const unknown = await signerRequest(dbl.apiOrigin, { origin: stack.appOrigin, cookie, body: { clientId: 'nope' } });
+  assert.equal(unknown.res.status, 400);
 });

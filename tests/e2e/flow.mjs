@@ -3,13 +3,18 @@
 
 export const APP_PATH = '/e2e/app.html';
 
-export function clientOptions(stack, { clientId = 'helseid-wasm-rs256', assertion = false, extra } = {}) {
+/**
+ * Options for window.makeClient (pages/app.html). `assertion`: the demo backend signs the client
+ * assertions, for the demo EPJ user `epjUser` (default kvart; signer.mjs EPJ_USERS).
+ */
+export function clientOptions(stack, { clientId = 'helseid-wasm-rs256', assertion = false, epjUser, extra } = {}) {
   const client = stack.double.clients.find((c) => c.clientId === clientId);
   return {
     issuer: stack.double.issuer,
     clientId,
     jwk: assertion ? undefined : client.privateJwk,
     assertionUrl: assertion ? `${stack.double.apiOrigin}/assertion` : undefined,
+    epjUser,
     extra,
   };
 }

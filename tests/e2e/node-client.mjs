@@ -85,6 +85,37 @@ export class CookieJar {
   }
 }
 
+/**
+ * Logs in to the demo backend's EPJ (POST /app-session) as `user`, from the app origin `origin`.
+ * Returns the Cookie header value to send to the signer.
+ */
+export async function epjLogin(apiOrigin, origin, user = 'kvart') {
+  const res = await fetch(`${apiOrigin}/app-session`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', Origin: origin },
+    body: JSON.stringify({ user }),
+  });
+  if (!res.ok) throw new Error(`EPJ login failed: ${res.status} ${await res.text()}`);
+  const line = res.headers.getSetCookie()[0];
+  return line.split(';')[0];
+}
+
+/**
+ * Asks the demo signer (POST /assertion) for a client assertion the way a page does; `cookie`
+ * from epjLogin(). Returns { res, json }.
+ */
+export async function signerRequest(apiOrigin, { origin, cookie, body, contentType = 'application/json' }) {
+  const headers = { 'Content-Type': contentType };
+  if (origin) headers.Origin = origin;
+  if (cookie) headers.Cookie = cookie;
+  const res = await fetch(`${apiOrigin}/assertion`, {
+    method: 'POST',
+    headers,
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  return { res, json: await res.json().catch(() => undefined) };
+}
+
 export function pkce() {
   const verifier = b64u(randomBytes(32));
   return { verifier, challenge: sha256b64u(verifier) };

@@ -1,8 +1,9 @@
 // The demo backend of the HelseID test double (its own loopback server, apiOrigin): an assertion
-// signer (`POST /assertion`, client assertions for an `assertion_provider`) and an SFM-style API
-// (`/api/...`) that only takes DPoP-bound access tokens from the OP, with its own DPoP nonces,
-// CORS for the app origin, counters, request log and transport faults (control.mjs). See
-// README.md, "Demo backend". startDouble() in double.mjs gives it its server.
+// signer (`POST /assertion`, client assertions for an `assertion_provider`, behind a demo EPJ
+// login `/app-session`; signer.mjs) and an SFM-style API (`/api/...`) that only takes DPoP-bound
+// access tokens from the OP, with its own DPoP nonces, CORS for the app origin (with credentials
+// for the signer), counters, request log and transport faults (control.mjs). See README.md,
+// "Demo backend". startDouble() in double.mjs gives it its server.
 import { randomBytes, randomUUID } from 'node:crypto';
 import {
   SignJWT,
@@ -11,16 +12,10 @@ import {
   calculateJwkThumbprint,
   importJWK,
 } from 'jose';
-import { sha256b64u, epoch, readJson } from './http-util.mjs';
+import { ApiError, sha256b64u, epoch, readJson } from './http-util.mjs';
 import { SFM_RESOURCE, SFM_ID_CLAIM, DPOP_ALGS, PRIVATE_MEMBERS } from './provider.mjs';
-
-class ApiError extends Error {
-  constructor(status, error, description) {
-    super(description);
-    this.status = status;
-    this.error = error;
-  }
-}
+import { JOURNAL_ID_CLAIM, ORGNR_PARENT_CLAIM, ORGNR_CHILD_CLAIM } from './context.mjs';
+import { createSigner } from './signer.mjs';
 const quoteSafe = (s) => String(s).replace(/["\\\r\n]/g, "'");
 
 /**
@@ -73,7 +68,10 @@ export function createBackend(state, control) {
       throw new ApiError(401, 'invalid_token', `access token aud must be exactly ${SFM_RESOURCE}`);
     }
     if (typeof atPayload.exp !== 'number') throw new ApiError(401, 'invalid_token', 'access token has no exp');
-    if (!atPayload[SFM_ID_CLAIM]) throw new ApiError(401, 'invalid_token', 'access token has no SFM id claim');
+    // Single-tenant clients: the SFM id; multi-tenant clients: the SFM journal id.
+    if (!atPayload[SFM_ID_CLAIM] && typeof atPayload[JOURNAL_ID_CLAIM]?.journal_id !== 'string') {
+      throw new ApiError(401, 'invalid_token', 'access token has no SFM id claim (nor an SFM journal id)');
+    }
     const jkt = atPayload.cnf?.jkt;
     if (!jkt) throw new ApiError(401, 'invalid_token', 'access token is not DPoP-bound (no cnf.jkt)');
 
@@ -112,19 +110,22 @@ export function createBackend(state, control) {
     return { token: atPayload, jkt };
   }
 
-  function apiCorsHeaders(req) {
+  // The signer's routes take the app's session cookie: CORS with credentials (exact origin).
+  const CREDENTIALED = new Set(['assertion', 'app_session']);
+  function apiCorsHeaders(req, name) {
     const origin = req.headers.origin;
     const h = { Vary: 'Origin' };
     if (origin && state.allowedOrigins.has(origin)) {
       h['Access-Control-Allow-Origin'] = origin;
       h['Access-Control-Expose-Headers'] = 'DPoP-Nonce, WWW-Authenticate';
+      if (CREDENTIALED.has(name)) h['Access-Control-Allow-Credentials'] = 'true';
     }
     return h;
   }
 
-  function apiSend(req, res, status, body, extra = {}) {
+  function apiSend(req, res, status, body, extra = {}, name = undefined) {
     const headers = {
-      ...apiCorsHeaders(req),
+      ...apiCorsHeaders(req, name),
       'Cache-Control': 'no-store',
       'Cross-Origin-Resource-Policy': 'cross-origin',
       'DPoP-Nonce': currentApiNonce(),
@@ -139,14 +140,19 @@ export function createBackend(state, control) {
     }
   }
 
-  async function signAssertion({ clientId, audience = state.issuer, assertionDetails } = {}) {
+  /**
+   * Signs a client assertion with a test client's key, no questions asked (in-process, for tests;
+   * the HTTP signer in signer.mjs checks first). `assertionDetails` goes as it is (array or
+   * object) into the claim `detailsClaim` (default assertion_details).
+   */
+  async function signAssertion({ clientId, audience = state.issuer, assertionDetails, detailsClaim = 'assertion_details' } = {}) {
     const client = state.clientById.get(clientId);
     if (!client) throw new ApiError(400, 'invalid_request', `unknown clientId ${clientId}`);
     if (typeof audience !== 'string' || !audience) throw new ApiError(400, 'invalid_request', 'audience must be a string');
     const key = await importJWK(client.privateJwk, client.alg);
     const now = epoch();
     const jwt = new SignJWT({
-      ...(assertionDetails ? { assertion_details: assertionDetails } : {}),
+      ...(assertionDetails ? { [detailsClaim]: assertionDetails } : {}),
     })
       .setProtectedHeader({ alg: client.alg, kid: client.privateJwk.kid, typ: 'client-authentication+jwt' })
       .setIssuer(clientId)
@@ -158,21 +164,24 @@ export function createBackend(state, control) {
       .setJti(randomUUID());
     return jwt.sign(key);
   }
+  const signer = createSigner(state, { signAssertion });
 
   async function apiHandler(req, res) {
     const url = new URL(req.url, state.apiOrigin);
     const path = url.pathname;
     const isPreflight = req.method === 'OPTIONS';
-    const name = path === '/assertion' ? 'assertion' : path.startsWith('/api/') ? 'api' : 'other';
+    const name = path === '/assertion' ? 'assertion'
+      : path === '/app-session' ? 'app_session'
+        : path.startsWith('/api/') ? 'api' : 'other';
     if (isPreflight) {
       state.counters.preflight += 1;
       const key = `api:${name}`;
       state.counters.preflight_by_endpoint[key] = (state.counters.preflight_by_endpoint[key] ?? 0) + 1;
       apiSend(req, res, 204, undefined, {
-        'Access-Control-Allow-Methods': 'GET, POST',
+        'Access-Control-Allow-Methods': name === 'app_session' ? 'GET, POST, DELETE' : 'GET, POST',
         'Access-Control-Allow-Headers': 'Authorization, DPoP, Content-Type',
         'Access-Control-Max-Age': '600',
-      });
+      }, name);
       control.logRequest({ server: 'api', method: req.method, path, name, status: 204, preflight: true });
       return;
     }
@@ -181,33 +190,27 @@ export function createBackend(state, control) {
       control.logRequest({ server: 'api', method: req.method, path, name, status: 404 });
       return;
     }
-    state.counters[name] += 1;
+    state.counters[name] = (state.counters[name] ?? 0) + 1;
     const fault = control.takeFault(name);
     if (fault) {
       control.logRequest({ server: 'api', method: req.method, path, name, fault: fault.mode });
       if (typeof fault.mode === 'string') {
-        control.rawFault(req, res, fault, { ...apiCorsHeaders(req), 'Cross-Origin-Resource-Policy': 'cross-origin' });
+        control.rawFault(req, res, fault, { ...apiCorsHeaders(req, name), 'Cross-Origin-Resource-Policy': 'cross-origin' });
       } else {
         apiSend(req, res, fault.mode, {
           error: fault.mode === 503 ? 'temporarily_unavailable' : 'server_error',
           error_description: 'injected fault (test double)',
-        }, fault.retryAfter !== undefined ? { 'Retry-After': String(fault.retryAfter) } : {});
+        }, fault.retryAfter !== undefined ? { 'Retry-After': String(fault.retryAfter) } : {}, name);
       }
       return;
     }
     let status = 500;
     let error;
     try {
-      if (name === 'assertion') {
-        if (req.method !== 'POST') throw new ApiError(405, 'invalid_request', 'use POST');
-        const body = await readJson(req);
-        const assertion = await signAssertion({
-          clientId: body.clientId,
-          audience: body.audience ?? state.issuer,
-          assertionDetails: body.assertionDetails,
-        });
-        status = 200;
-        apiSend(req, res, 200, { assertion });
+      if (name === 'assertion' || name === 'app_session') {
+        const out = await (name === 'assertion' ? signer.assertion(req) : signer.appSession(req));
+        status = out.status;
+        apiSend(req, res, out.status, out.body, out.headers ?? {}, name);
         return;
       }
       const routes = {
@@ -229,6 +232,9 @@ export function createBackend(state, control) {
           security_level: token['helseid://claims/identity/security_level'],
           sfm_id: token[SFM_ID_CLAIM],
           'sfm-id': token[SFM_ID_CLAIM],
+          journal_id: token[JOURNAL_ID_CLAIM]?.journal_id,
+          orgnr_parent: token[ORGNR_PARENT_CLAIM],
+          orgnr_child: token[ORGNR_CHILD_CLAIM],
           jkt,
           scope: token.scope,
           aud: token.aud,
@@ -256,18 +262,18 @@ export function createBackend(state, control) {
         status = err.status;
         error = err.error;
         const extra = {};
-        if (err.status === 401) {
+        if (err.status === 401 && name === 'api') {
           const parts = [];
           if (err.error) parts.push(`error="${err.error}"`, `error_description="${quoteSafe(err.message)}"`);
           parts.push(`algs="${DPOP_ALGS.join(' ')}"`);
           extra['WWW-Authenticate'] = `DPoP ${parts.join(', ')}`;
         }
-        apiSend(req, res, err.status, err.error ? { error: err.error, error_description: err.message } : { error_description: err.message }, extra);
+        apiSend(req, res, err.status, err.error ? { error: err.error, error_description: err.message } : { error_description: err.message }, extra, name);
         if (!state.options.quiet) console.error(`[helseid-double] api ${req.method} ${path}: ${err.status} ${err.error ?? ''} ${err.message}`);
       } else {
         status = err.status ?? 500;
         error = 'server_error';
-        apiSend(req, res, status, { error: status === 500 ? 'server_error' : 'invalid_request', error_description: err.message });
+        apiSend(req, res, status, { error: status === 500 ? 'server_error' : 'invalid_request', error_description: err.message }, {}, name);
         if (status === 500) console.error('[helseid-double] api error', err);
       }
     } finally {

@@ -8,6 +8,7 @@ import { USERS } from './users.mjs';
 import { FAULT_PRESETS, resolveFault, alterJwt, alterMembers, alterQuery } from './faults.mjs';
 import { isLoopback, readJson } from './http-util.mjs';
 import { RESOURCES } from './provider.mjs';
+import { EPJ_USERS } from './signer.mjs';
 
 /** The options setOptions() takes (POST /__test/options) and their types. */
 const OPTION_TYPES = {
@@ -18,6 +19,7 @@ const OPTION_TYPES = {
   apiNonceTtl: 'number',
   strictClientAssertion: 'boolean',
   quiet: 'boolean',
+  termsNotAccepted: 'orgnr[]',
 };
 
 /** Zeroed counters: counts() and reset(). */
@@ -38,6 +40,7 @@ export const freshCounts = () => ({
   introspection: 0,
   api: 0,
   assertion: 0,
+  app_session: 0,
   other: 0,
   preflight: 0,
   preflight_by_endpoint: {},
@@ -170,13 +173,23 @@ export function createControl(state, hooks) {
     if (typeof partial !== 'object' || partial === null) throw new TypeError('options must be an object');
     for (const [k, v] of Object.entries(partial)) {
       if (!(k in OPTION_TYPES)) throw new TypeError(`unknown option ${k}`);
+      if (OPTION_TYPES[k] === 'orgnr[]') {
+        if (!Array.isArray(v) || !v.every((o) => typeof o === 'string' && /^\d{9}$/.test(o))) {
+          throw new TypeError(`option ${k} must be an array of 9-digit organisation numbers`);
+        }
+        partial = { ...partial, [k]: [...v] };
+        continue;
+      }
       if (typeof v !== OPTION_TYPES[k]) throw new TypeError(`option ${k} must be a ${OPTION_TYPES[k]}`);
       if (OPTION_TYPES[k] === 'number' && !(Number.isInteger(v) && v > 0)) {
         throw new TypeError(`option ${k} must be a positive integer`);
       }
     }
     Object.assign(state.options, partial);
-    return { ...state.options };
+    return options();
+  }
+  function options() {
+    return structuredClone(state.options);
   }
 
   function logRequest(entry) {
@@ -197,6 +210,8 @@ export function createControl(state, hooks) {
     state.rtSeen = [];
     state.requestLog = [];
     state.issued = [];
+    state.detailsSeen = [];
+    state.signerLog = [];
   }
   function refreshTokensSeen() {
     return [...state.rtSeen];
@@ -204,16 +219,29 @@ export function createControl(state, hooks) {
   function requests() {
     return structuredClone(state.requestLog);
   }
+  /** Every token request whose client assertion was verified, with the details it carried (context.mjs). */
+  function detailsSeen() {
+    return structuredClone(state.detailsSeen ?? []);
+  }
+  /** What the demo signer signed and refused (signer.mjs). */
+  function signerLog() {
+    return structuredClone(state.signerLog ?? []);
+  }
   function info() {
     return {
       issuer: state.issuer,
       apiOrigin: state.apiOrigin,
       appOrigin: state.appOrigin,
       redirectUris: state.redirectUris,
-      clients: state.clients.map((c) => ({ clientId: c.clientId, alg: c.alg, kid: c.privateJwk.kid, sfmId: c.sfmId })),
+      clients: state.clients.map((c) => ({
+        clientId: c.clientId, alg: c.alg, kid: c.privateJwk.kid, sfmId: c.sfmId,
+        tenancy: c.tenancy, orgnrParent: c.orgnrParent, parentOrgs: c.parentOrgs, childOrgs: c.childOrgs,
+        orgNumbers: c.orgNumbers !== false,
+      })),
+      epjUsers: structuredClone(EPJ_USERS),
       users: USERS.map((u) => ({ key: u.key, sub: u.sub, pid: u.pid, hpr: u.hpr, security_level: u.security_level, name: u.name })),
       resources: Object.fromEntries(Object.entries(RESOURCES).map(([k, v]) => [k, v.scope])),
-      options: { ...state.options },
+      options: options(),
     };
   }
 
@@ -241,10 +269,12 @@ export function createControl(state, hooks) {
       switch (route) {
         case 'GET /__test/counts': ctx.body = counts(); return;
         case 'POST /__test/reset': reset(); ctx.body = counts(); return;
-        case 'GET /__test/options': ctx.body = { ...state.options }; return;
+        case 'GET /__test/options': ctx.body = options(); return;
         case 'POST /__test/options': ctx.body = setOptions(await readJson(ctx.req)); return;
         case 'GET /__test/refresh-tokens': ctx.body = refreshTokensSeen(); return;
         case 'GET /__test/requests': ctx.body = requests(); return;
+        case 'GET /__test/details-seen': ctx.body = detailsSeen(); return;
+        case 'GET /__test/signer-log': ctx.body = signerLog(); return;
         case 'POST /__test/api-nonce/rotate': ctx.body = { nonce: hooks.rotateApiNonce() }; return;
         case 'GET /__test/info': ctx.body = info(); return;
         case 'POST /__test/fail-next': ctx.body = failNext(await readJson(ctx.req)); return;
@@ -256,7 +286,7 @@ export function createControl(state, hooks) {
         case 'POST /__test/api/up': await hooks.up('api'); ctx.body = { api: 'up' }; return;
         default:
           ctx.status = 404;
-          ctx.body = { error: 'not_found', routes: ['GET /__test/counts', 'POST /__test/reset', 'GET|POST /__test/options', 'GET /__test/refresh-tokens', 'GET /__test/requests', 'POST /__test/api-nonce/rotate', 'GET /__test/info', 'POST /__test/fail-next', 'POST /__test/revoke-all', 'GET|POST|DELETE /__test/fault', 'POST /__test/api/down', 'POST /__test/api/up'] };
+          ctx.body = { error: 'not_found', routes: ['GET /__test/counts', 'POST /__test/reset', 'GET|POST /__test/options', 'GET /__test/refresh-tokens', 'GET /__test/requests', 'GET /__test/details-seen', 'GET /__test/signer-log', 'POST /__test/api-nonce/rotate', 'GET /__test/info', 'POST /__test/fail-next', 'POST /__test/revoke-all', 'GET|POST|DELETE /__test/fault', 'POST /__test/api/down', 'POST /__test/api/up'] };
       }
     } catch (err) {
       ctx.status = err.status ?? 400;
@@ -272,11 +302,14 @@ export function createControl(state, hooks) {
     clearFault,
     applyProtocolFault,
     setOptions,
+    options,
     logRequest,
     counts,
     reset,
     refreshTokensSeen,
     requests,
+    detailsSeen,
+    signerLog,
     info,
     controlApi,
   };

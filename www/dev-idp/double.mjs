@@ -24,14 +24,19 @@ import { createInteractionPolicy, createInteractionRoute } from './interactions.
 import { createControl, freshCounts } from './control.mjs';
 import { createBackend } from './backend.mjs';
 import { sha256hex, isLoopback, listen, closeServer } from './http-util.mjs';
-import { HELSEID_ROUTES, loadTestClients, createOpSigningKeys, createProvider } from './provider.mjs';
+import { HELSEID_ROUTES, TEST_ORGS, loadTestClients, createOpSigningKeys, createProvider } from './provider.mjs';
 
 export { FAULT_PRESETS } from './faults.mjs';
 
 export {
   HELSEID_ROUTES, SFM_RESOURCE, SFM_SCOPE, SFM_ID_CLAIM, OTHER_RESOURCE, OTHER_SCOPE, CLAIMS_BY_SCOPE,
   OIDC_SCOPES, TEST_CLIENT_DEFS, publicJwkOf, keyFileFor, loadTestClients,
+  KJ_RESOURCE, KJ_SCOPE, TEST_ORGS,
 } from './provider.mjs';
+export {
+  ORGNR_PARENT_CLAIM, ORGNR_CHILD_CLAIM, JOURNAL_ID_CLAIM, ATTEST_CLAIM, MULTI_TENANT_SYSTEM, SINGLE_TENANT_SYSTEM,
+} from './context.mjs';
+export { EPJ_USERS, TEST_JOURNALS, APP_SESSION_COOKIE } from './signer.mjs';
 
 /**
  * Starts the HelseID test double (OP + demo backend) on loopback.
@@ -50,6 +55,8 @@ export {
  * @param {boolean} [opts.strictClientAssertion=true] enforce HelseID's client assertion rules
  *   (typ client-authentication+jwt, aud = issuer string, sub = iss, exp <= 60 s ahead)
  * @param {boolean} [opts.quiet=true] false: log oidc-provider error_detail to the console
+ * @param {string[]} [opts.termsNotAccepted=[TEST_ORGS.termsNotAccepted]] multi-tenant parent
+ *   organisations that have not accepted the terms (their token responses carry rejected_scope)
  */
 export async function startDouble(opts = {}) {
   const {
@@ -73,6 +80,7 @@ export async function startDouble(opts = {}) {
     apiNonceTtl: opts.apiNonceTtl ?? 300,
     strictClientAssertion: opts.strictClientAssertion ?? true,
     quiet: opts.quiet ?? true,
+    termsNotAccepted: [...(opts.termsNotAccepted ?? [TEST_ORGS.termsNotAccepted])],
   };
 
   // ---------------------------------------------------------------- clients, keys, state
@@ -232,6 +240,8 @@ export async function startDouble(opts = {}) {
         if (Array.isArray(p.scope)) ctx.body.scope = p.scope.join(' ');
       } catch { /* opaque token: leave scope as is */ }
     }
+    // HelseID's context details (context.mjs): rejected_scope, the log of details seen.
+    if (name === 'token' && !isPreflight) state.opContext.afterTokenRequest(ctx);
     if (!isPreflight) await control.applyProtocolFault(ctx, name);
     if (name === 'token' && ctx.status === 200 && typeof ctx.body?.access_token === 'string') {
       const { access_token: accessToken, id_token: idToken, refresh_token: refreshToken } = ctx.body;
@@ -287,9 +297,11 @@ export async function startDouble(opts = {}) {
     counts: control.counts,
     reset: control.reset,
     setOptions: control.setOptions,
-    options: () => ({ ...state.options }),
+    options: control.options,
     refreshTokensSeen: control.refreshTokensSeen,
     requests: control.requests,
+    detailsSeen: control.detailsSeen,
+    signerLog: control.signerLog,
     rotateApiNonce: backend.rotateApiNonce,
     currentApiNonce: backend.currentApiNonce,
     signAssertion: (o) => backend.signAssertion(o),

@@ -17,6 +17,8 @@ const keysDir = join(here, 'keys');
 export const TEST_CLIENTS = [
   { clientId: 'helseid-wasm-rs256', alg: 'RS256', options: { modulusLength: 2048 } },
   { clientId: 'helseid-wasm-es256', alg: 'ES256', options: {} },
+  { clientId: 'helseid-wasm-multi', alg: 'ES256', options: {} },
+  { clientId: 'helseid-wasm-noorg', alg: 'RS256', options: { modulusLength: 2048 } },
 ];
 
 export function keyFileFor(clientId) {

@@ -2,6 +2,15 @@
 // HTML escaping and the page frame, loopback checks, request bodies, listening and closing.
 import { createHash } from 'node:crypto';
 
+/** An HTTP error of the demo backend: answered as `status` with { error, error_description }. */
+export class ApiError extends Error {
+  constructor(status, error, description) {
+    super(description);
+    this.status = status;
+    this.error = error;
+  }
+}
+
 export const sha256hex = (s) => createHash('sha256').update(s).digest('hex');
 export const sha256b64u = (s) => createHash('sha256').update(s).digest('base64url');
 export const epoch = () => Math.floor(Date.now() / 1000);

@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { createLocalJWKSet, exportJWK, generateKeyPair } from 'jose';
 import { findUserBySub, identityClaims } from './users.mjs';
 import { epoch, htmlEscape, page } from './http-util.mjs';
+import { createOpContext } from './context.mjs';
 
 // oidc-provider prints "Unsupported runtime" on Node 20 at import time (nothing else breaks).
 // Keep that one line out of test output.
@@ -52,11 +53,18 @@ export const SFM_SCOPE = 'e-helse:sfm.api/sfm.api2';
 export const SFM_ID_CLAIM = 'e-helse:sfm.api/client/claims/sfm-id';
 export const OTHER_RESOURCE = 'e-helse:other.api';
 export const OTHER_SCOPE = 'e-helse:other.api/api';
+export const KJ_RESOURCE = 'nhn:kjernejournal';
+export const KJ_SCOPE = 'nhn:kjernejournal/tillitsrammeverk';
 
-/** Resource servers (RFC 8707 indicators) the double knows. */
+/**
+ * Resource servers (RFC 8707 indicators) the double knows. Every test client may ask for each of
+ * them (resources and their scopes are global in oidc-provider). `sfm`: tokens carry the client's
+ * SFM id; `attest`: tokens carry the trust-framework attest sent in the client assertion.
+ */
 export const RESOURCES = {
   [SFM_RESOURCE]: { scope: SFM_SCOPE, sfm: true },
   [OTHER_RESOURCE]: { scope: OTHER_SCOPE, sfm: false },
+  [KJ_RESOURCE]: { scope: KJ_SCOPE, sfm: false, attest: true },
 };
 
 /** HelseID scope -> claims released for it (ID token, access token, userinfo). */
@@ -73,10 +81,50 @@ export const CLAIMS_BY_SCOPE = Object.freeze({
 /** OpenID (non-resource) scopes. Resource scopes (e-helse:sfm.api/sfm.api2, ...) belong to RESOURCES. */
 export const OIDC_SCOPES = Object.freeze([...Object.keys(CLAIMS_BY_SCOPE), 'offline_access']);
 
-/** Client ids, their key algorithm and their fixed SFM id. Keys: www/dev-idp/keys/. */
+/**
+ * Synthetic organisation numbers (9 digits, not real organisations) of the test clients' allow-
+ * lists (context.mjs) and the demo EPJ users' allow-lists (signer.mjs).
+ */
+export const TEST_ORGS = Object.freeze({
+  /** The single-tenant clients' own organisation: their tokens' orgnr_parent. */
+  singleTenantParent: '910000001',
+  /** Child organisations the single-tenant clients may name. */
+  singleTenantChildren: Object.freeze(['910000011', '910000012']),
+  /** Parent organisations the multi-tenant client may name (HID-1001 for any other). */
+  multiTenantParents: Object.freeze(['920000001', '920000002', '920000009']),
+  /** Child organisations the multi-tenant client may name (HID-1002 for any other). */
+  multiTenantChildren: Object.freeze(['920000011', '920000012', '920000021']),
+  /** A multi-tenant parent that has not accepted the terms (default of option termsNotAccepted). */
+  termsNotAccepted: '920000009',
+});
+
+/**
+ * Client ids, their key algorithm, their fixed SFM id (single-tenant SFM clients) and what they
+ * may send as organisation context (context.mjs): `tenancy` 'single' (the child organisation
+ * only; orgnr_parent is the client's own `orgnrParent`) or 'multi' (parent and child, each on an
+ * allow-list); `orgNumbers: false` = the client may not send organisation numbers (HID-1010).
+ * Keys: www/dev-idp/keys/.
+ */
 export const TEST_CLIENT_DEFS = Object.freeze([
-  { clientId: 'helseid-wasm-rs256', alg: 'RS256', sfmId: '7f6b1a52-3c1e-4f0e-9d55-0b6c3e2a9a01' },
-  { clientId: 'helseid-wasm-es256', alg: 'ES256', sfmId: 'c2d1e0f4-8a9b-4c3d-b2e1-5f6a7b8c9d02' },
+  {
+    clientId: 'helseid-wasm-rs256', alg: 'RS256', sfmId: '7f6b1a52-3c1e-4f0e-9d55-0b6c3e2a9a01',
+    tenancy: 'single', orgnrParent: TEST_ORGS.singleTenantParent, childOrgs: TEST_ORGS.singleTenantChildren,
+  },
+  {
+    clientId: 'helseid-wasm-es256', alg: 'ES256', sfmId: 'c2d1e0f4-8a9b-4c3d-b2e1-5f6a7b8c9d02',
+    tenancy: 'single', orgnrParent: TEST_ORGS.singleTenantParent, childOrgs: TEST_ORGS.singleTenantChildren,
+  },
+  {
+    // Multi-tenant (an EPJ vendor's client serving many organisations): no SFM id; SFM tokens
+    // carry nhn:sfm:journal-id when a journal id is sent.
+    clientId: 'helseid-wasm-multi', alg: 'ES256',
+    tenancy: 'multi', parentOrgs: TEST_ORGS.multiTenantParents, childOrgs: TEST_ORGS.multiTenantChildren,
+  },
+  {
+    // A client whose configuration does not allow organisation numbers (HID-1010).
+    clientId: 'helseid-wasm-noorg', alg: 'RS256', sfmId: '0d3c2b1a-9e8f-4a7b-8c6d-5e4f3a2b1c03',
+    tenancy: 'single', orgNumbers: false,
+  },
 ]);
 
 export const SIGNING_ALGS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512'];
@@ -171,11 +219,15 @@ function keyHandle(jwk) {
  * at once); `policy` is the interaction policy (interactions.mjs).
  */
 export function providerConfiguration(state, { policy }) {
-  const resourceServerInfo = (indicator) => {
+  // HelseID's context details in client assertions (context.mjs): one per double.
+  state.opContext ??= createOpContext(state, { InvalidRequest: oidcErrors.InvalidRequest });
+  const { opContext } = state;
+  const resourceServerInfo = (indicator, ctx) => {
     const r = RESOURCES[indicator];
     if (!r) throw new oidcErrors.InvalidTarget(`unknown resource indicator ${indicator}`);
     return {
-      scope: r.scope,
+      // At the token endpoint, less when the organisation has not accepted the terms.
+      scope: ctx ? opContext.resourceScope(ctx, indicator, r.scope) : r.scope,
       audience: indicator,
       accessTokenTTL: state.options.accessTokenTtl,
       accessTokenFormat: 'jwt',
@@ -184,6 +236,23 @@ export function providerConfiguration(state, { policy }) {
   };
 
   const oidcScopeSet = new Set(OIDC_SCOPES);
+
+  // HelseID's client assertion rules (strictClientAssertion): header typ client-authentication+jwt,
+  // sub = iss, aud = the issuer as one string, exp at most 60 s ahead.
+  function assertHelseIdAssertionRules(claims, header) {
+    if (header.typ !== 'client-authentication+jwt') {
+      throw new oidcErrors.InvalidClientAuth('client assertion header typ must be client-authentication+jwt');
+    }
+    if (claims.sub !== claims.iss) {
+      throw new oidcErrors.InvalidClientAuth('client assertion sub must equal iss (the client_id)');
+    }
+    if (typeof claims.aud !== 'string' || claims.aud !== state.issuer) {
+      throw new oidcErrors.InvalidClientAuth('client assertion aud must be the issuer, as a single string');
+    }
+    if (claims.exp > epoch() + 60 + 15) {
+      throw new oidcErrors.InvalidClientAuth('client assertion exp must be at most 60 seconds ahead');
+    }
+  }
 
   return {
     adapter: state.storage.adapter,
@@ -254,7 +323,7 @@ export function providerConfiguration(state, { policy }) {
           return derived.length === 1 ? derived[0] : derived;
         },
         useGrantedResource: async () => true,
-        getResourceServerInfo: async (ctx, indicator) => resourceServerInfo(indicator),
+        getResourceServerInfo: async (ctx, indicator) => resourceServerInfo(indicator, ctx),
       },
       revocation: {
         enabled: true,
@@ -292,7 +361,9 @@ ${auto}
       const client = state.clientById.get(token.clientId);
       const extra = { client_amr: 'private_key_jwt' };
       const resource = token.resourceServer?.identifier();
-      if (client && RESOURCES[resource]?.sfm) extra[SFM_ID_CLAIM] = client.sfmId;
+      if (client?.sfmId && RESOURCES[resource]?.sfm) extra[SFM_ID_CLAIM] = client.sfmId;
+      // Organisation, SFM journal id, attest: from the details of this token request's assertion.
+      Object.assign(extra, opContext.extraClaims(ctx, token, RESOURCES[resource]));
       if (token.accountId) {
         const user = findUserBySub(token.accountId);
         const grant = ctx?.oidc?.entities?.Grant
@@ -358,20 +429,11 @@ ${auto}
     // HelseID rules for client assertions on top of oidc-provider's own checks (iss = client_id,
     // signature, exp, unique jti, aud among issuer/endpoint): header typ
     // client-authentication+jwt, sub = iss, aud = the issuer as one string, exp at most 60 s ahead.
+    // Called once the signature is verified: then the context details of a token request are
+    // read and checked (context.mjs; HID-10xx errors).
     async assertJwtClientAuthClaimsAndHeader(ctx, claims, header) {
-      if (!state.options.strictClientAssertion) return;
-      if (header.typ !== 'client-authentication+jwt') {
-        throw new oidcErrors.InvalidClientAuth('client assertion header typ must be client-authentication+jwt');
-      }
-      if (claims.sub !== claims.iss) {
-        throw new oidcErrors.InvalidClientAuth('client assertion sub must equal iss (the client_id)');
-      }
-      if (typeof claims.aud !== 'string' || claims.aud !== state.issuer) {
-        throw new oidcErrors.InvalidClientAuth('client assertion aud must be the issuer, as a single string');
-      }
-      if (claims.exp > epoch() + 60 + 15) {
-        throw new oidcErrors.InvalidClientAuth('client assertion exp must be at most 60 seconds ahead');
-      }
+      if (state.options.strictClientAssertion) assertHelseIdAssertionRules(claims, header);
+      opContext.onVerifiedAssertion(ctx, claims);
     },
     async renderError(ctx, out) {
       ctx.type = 'html';

@@ -45,7 +45,8 @@ console.log(`HelseID test double (TEST ONLY, loopback)
   issuer         ${dbl.issuer}
   discovery      ${dbl.issuer}/.well-known/openid-configuration
   demo API       ${dbl.apiOrigin}/api/whoami, POST ${dbl.apiOrigin}/api/Session/create
-  assertions     POST ${dbl.apiOrigin}/assertion  {"audience","endpoint","clientId"}
+  EPJ login      POST ${dbl.apiOrigin}/app-session  {"user":"kvart"}  (HttpOnly cookie; the signer needs it)
+  assertions     POST ${dbl.apiOrigin}/assertion  {"audience","endpoint","clientId","grantType","assertionDetails","detailsClaim"}
   control        ${dbl.issuer}/__test/counts | POST /__test/reset | POST /__test/options
   clients        ${dbl.clients.map((c) => `${c.clientId} (${c.alg})`).join(', ')}
   redirect URIs  ${dbl.redirectUris.join(', ')}

@@ -24,10 +24,22 @@ function settings() {
   };
 }
 
+/** The demo backend signs only for a logged-in EPJ user: log in there first (an HttpOnly cookie). */
+async function epjLogin(signer) {
+  const r = await fetch(new URL('/app-session', signer), {
+    method: 'POST',
+    credentials: 'include',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ user: 'kvart' }),
+  });
+  if (!r.ok) throw new Error(`EPJ login answered ${r.status}`);
+}
+
 async function main() {
   await init();
   $('version').value = version();
   const s = settings();
+  await epjLogin(s.signer);
   const client = await HelseIdClient.create({
     issuer: s.issuer,
     clientId: s.clientId,
@@ -42,6 +54,7 @@ async function main() {
       getAssertion: async (ctx) => {
         const r = await fetch(s.signer, {
           method: 'POST',
+          credentials: 'include',
           headers: { 'Content-Type': 'application/json' },
           body: JSON.stringify({ ...ctx, clientId: s.clientId }),
         });
