@@ -8,6 +8,7 @@ import { USERS } from './users.mjs';
 import { FAULT_PRESETS, resolveFault, alterJwt, alterMembers, alterQuery } from './faults.mjs';
 import { isLoopback, readJson } from './http-util.mjs';
 import { RESOURCES } from './provider.mjs';
+import { PORTAL_SERVERS } from './portals.mjs';
 
 /** The options setOptions() takes (POST /__test/options) and their types. */
 const OPTION_TYPES = {
@@ -18,6 +19,7 @@ const OPTION_TYPES = {
   apiNonceTtl: 'number',
   strictClientAssertion: 'boolean',
   quiet: 'boolean',
+  kjRequireAttest: 'boolean',
 };
 
 /** Zeroed counters: counts() and reset(). */
@@ -49,7 +51,8 @@ export const freshCounts = () => ({
 // answers; `stall` sends 200 headers and half a JSON body, then nothing; `invalid-json` answers
 // 200 with a body that is not JSON; `huge` answers 200 with `size` bytes (default 30 MiB) and a
 // Content-Length; `huge-chunked` the same without Content-Length. Route names are those of
-// counts() (`token`, `par`, `discovery`, `jwks`, ...), plus `api` and `assertion` on the API server.
+// counts() (`token`, `par`, `discovery`, `jwks`, ...), plus `api` and `assertion` on the API server,
+// and the portal stand-ins' endpoints (PORTAL_ENDPOINTS in portals.mjs: `sfm-create`, `kj-create`, ...).
 const TRANSPORT_MODES = new Set(['drop', 'hang', 'stall', 'invalid-json', 'huge', 'huge-chunked']);
 
 /**
@@ -57,7 +60,7 @@ const TRANSPORT_MODES = new Set(['drop', 'hang', 'stall', 'invalid-json', 'huge'
  * replaces its options, counters, rtSeen, requestLog, issued, faults, hungSockets,
  * protocolFault, and uses keys, storage, issuer, apiOrigin, appOrigin, redirectUris, clients.
  * `hooks` are parts that live elsewhere: rotateApiNonce() (backend.mjs), down() and up()
- * (double.mjs), called at request time.
+ * (double.mjs), portals.{reset, info, snapshot}() (portals.mjs), called at request time.
  */
 export function createControl(state, hooks) {
   function failNext({ endpoint, mode = 'drop', count = 1, retryAfter, size } = {}) {
@@ -197,6 +200,7 @@ export function createControl(state, hooks) {
     state.rtSeen = [];
     state.requestLog = [];
     state.issued = [];
+    hooks.portals?.reset();
   }
   function refreshTokensSeen() {
     return [...state.rtSeen];
@@ -214,6 +218,7 @@ export function createControl(state, hooks) {
       users: USERS.map((u) => ({ key: u.key, sub: u.sub, pid: u.pid, hpr: u.hpr, security_level: u.security_level, name: u.name })),
       resources: Object.fromEntries(Object.entries(RESOURCES).map(([k, v]) => [k, v.scope])),
       options: { ...state.options },
+      ...hooks.portals?.info(),
     };
   }
 
@@ -254,9 +259,17 @@ export function createControl(state, hooks) {
         case 'DELETE /__test/fault': clearFault(); ctx.body = { fault: null }; return;
         case 'POST /__test/api/down': await hooks.down('api'); ctx.body = { api: 'down' }; return;
         case 'POST /__test/api/up': await hooks.up('api'); ctx.body = { api: 'up' }; return;
+        case 'GET /__test/portals': ctx.body = hooks.portals.snapshot(); return;
+        case 'POST /__test/portals/down': case 'POST /__test/portals/up': {
+          const which = (await readJson(ctx.req)).which ?? 'portals';
+          if (which !== 'portals' && !PORTAL_SERVERS.includes(which)) throw new TypeError(`which is "portals" or one of ${PORTAL_SERVERS.join(', ')}`);
+          await hooks[ctx.path.endsWith('/down') ? 'down' : 'up'](which);
+          ctx.body = { [which]: ctx.path.endsWith('/down') ? 'down' : 'up' };
+          return;
+        }
         default:
           ctx.status = 404;
-          ctx.body = { error: 'not_found', routes: ['GET /__test/counts', 'POST /__test/reset', 'GET|POST /__test/options', 'GET /__test/refresh-tokens', 'GET /__test/requests', 'POST /__test/api-nonce/rotate', 'GET /__test/info', 'POST /__test/fail-next', 'POST /__test/revoke-all', 'GET|POST|DELETE /__test/fault', 'POST /__test/api/down', 'POST /__test/api/up'] };
+          ctx.body = { error: 'not_found', routes: ['GET /__test/counts', 'POST /__test/reset', 'GET|POST /__test/options', 'GET /__test/refresh-tokens', 'GET /__test/requests', 'POST /__test/api-nonce/rotate', 'GET /__test/info', 'POST /__test/fail-next', 'POST /__test/revoke-all', 'GET|POST|DELETE /__test/fault', 'POST /__test/api/down', 'POST /__test/api/up', 'GET /__test/portals', 'POST /__test/portals/down', 'POST /__test/portals/up'] };
       }
     } catch (err) {
       ctx.status = err.status ?? 400;
