@@ -44,9 +44,12 @@
   function record(entry) {
     const e = { pageId, seq: ++seq, portal, at: Date.now(), ...entry };
     const li = document.createElement('li');
-    const d = e.data && typeof e.data === 'object' ? e.data : {};
-    const what = d.action ?? Object.keys(d).join(',');
-    li.textContent = `${e.direction === 'in' ? '←' : '→'} ${what}${e.direction === 'in' ? ` from ${e.origin}` : ` to ${e.targetOrigin}`}${e.handled === 'ignored' ? ` (ignored: ${e.reason})` : ''}`;
+    const d = e.data && typeof e.data === 'object' ? e.data : { data: e.data };
+    const [key] = Object.keys(d);
+    const what = e.direction === 'in'
+      ? `${d.action ?? key ?? '?'} from ${e.origin}${e.handled === 'ignored' ? ` (ignored: ${e.reason})` : ''}`
+      : `${key}: ${d[key]}${d.reason ? ` (${d.reason})` : ''} to ${e.targetOrigin}`;
+    li.textContent = `${e.direction === 'in' ? '←' : '→'} ${what}`;
     $('log').append(li);
     fetch('/sfm-client/record', {
       method: 'POST',
