@@ -733,8 +733,6 @@ export async function startPortals(state, control, { ports = {} } = {}) {
     await Promise.all(Object.values(servers).filter((s) => s.listening).map(closeServer));
   }
 
-  const sfmView = (s) => structuredClone(s);
-  const kjView = (s) => structuredClone(s);
   const rotateNonce = (which) => {
     if (which === 'sfm') return sfmVerifier.rotateNonce();
     if (which === 'kj') return kjVerifier.rotateNonce();
@@ -755,6 +753,13 @@ export async function startPortals(state, control, { ports = {} } = {}) {
     kjResource: KJ_RESOURCE,
   });
 
+  const accessors = {
+    counts: () => structuredClone(ps.counts),
+    sfmSessions: () => structuredClone([...ps.sfmSessions.values()]),
+    sfmClientMessages: () => structuredClone(ps.sfmMessages),
+    kjSessions: () => structuredClone([...ps.kjSessions.values()]),
+    kjWebVisits: () => structuredClone(ps.kjWebVisits),
+  };
   return {
     sfmGatewayOrigin,
     sfmClientOrigin,
@@ -762,22 +767,13 @@ export async function startPortals(state, control, { ports = {} } = {}) {
     sfmApiAddress,
     kjApiOrigin,
     kjWebOrigin,
-    counts: () => structuredClone(ps.counts),
+    ...accessors,
     reset() { ps = freshState(); },
-    sfmSessions: () => [...ps.sfmSessions.values()].map(sfmView),
-    sfmClientMessages: () => structuredClone(ps.sfmMessages),
-    kjSessions: () => [...ps.kjSessions.values()].map(kjView),
-    kjWebVisits: () => structuredClone(ps.kjWebVisits),
     rotateNonce,
     currentNonce,
     info,
-    snapshot: () => ({
-      counts: structuredClone(ps.counts),
-      sfmSessions: [...ps.sfmSessions.values()].map(sfmView),
-      sfmClientMessages: structuredClone(ps.sfmMessages),
-      kjSessions: [...ps.kjSessions.values()].map(kjView),
-      kjWebVisits: structuredClone(ps.kjWebVisits),
-    }),
+    /** Everything for GET /__test/portals. */
+    snapshot: () => Object.fromEntries(Object.entries(accessors).map(([k, f]) => [k, f()])),
     down,
     up,
     close,
