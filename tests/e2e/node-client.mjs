@@ -30,10 +30,10 @@ export async function dpopKey(alg = 'ES256') {
     alg,
     jwk,
     jkt,
-    /** RFC 9449 proof for (method, url); opts: nonce, accessToken (adds ath), iat, jti. */
-    async proof(method, url, { nonce, accessToken, iat = epoch(), jti = randomUUID() } = {}) {
+    /** RFC 9449 proof for (method, url); opts: nonce, accessToken (adds ath), iat, jti, htm, htu (overrides). */
+    async proof(method, url, { nonce, accessToken, iat = epoch(), jti = randomUUID(), htm = method, htu } = {}) {
       const u = new URL(url);
-      const claims = { htm: method, htu: `${u.origin}${u.pathname}`, jti, iat };
+      const claims = { htm, htu: htu ?? `${u.origin}${u.pathname}`, jti, iat };
       if (nonce) claims.nonce = nonce;
       if (accessToken) claims.ath = sha256b64u(accessToken);
       return new SignJWT(claims)
@@ -238,16 +238,21 @@ export class NodeClient {
     return { par: p, authorize: a, token: t };
   }
 
-  /** Calls the SFM-style API with DPoP, retrying once on 401 use_dpop_nonce. */
-  async api(method, url, accessToken, { body, retry = true } = {}) {
+  /**
+   * Calls a DPoP-protected API, retrying once on 401 use_dpop_nonce. opts: body (sent as JSON),
+   * rawBody (sent as is), headers (extra), scheme (of Authorization, default DPoP), proof (options
+   * for dpop.proof that override the defaults, e.g. { jti, htm, htu, accessToken }), withProof
+   * (false: no DPoP header), dpop (another key pair to sign the proof with).
+   */
+  async api(method, url, accessToken, {
+    body, rawBody, retry = true, headers: extraHeaders = {}, scheme = 'DPoP', proof: proofOpts = {}, withProof = true, dpop = this.dpop,
+  } = {}) {
     const origin = new URL(url).origin;
     const send = async () => {
-      const headers = {
-        Authorization: `DPoP ${accessToken}`,
-        DPoP: await this.dpop.proof(method, url, { nonce: this.nonces.get(origin), accessToken }),
-      };
-      if (body !== undefined) headers['Content-Type'] = 'application/json';
-      const res = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+      const headers = { Authorization: `${scheme} ${accessToken}`, ...extraHeaders };
+      if (withProof) headers.DPoP = await dpop.proof(method, url, { nonce: this.nonces.get(origin), accessToken, ...proofOpts });
+      if (body !== undefined || rawBody !== undefined) headers['Content-Type'] = 'application/json';
+      const res = await fetch(url, { method, headers, body: rawBody ?? (body === undefined ? undefined : JSON.stringify(body)) });
       const n = res.headers.get('dpop-nonce');
       if (n) this.nonces.set(origin, n);
       return { res, json: await res.json().catch(() => undefined) };

@@ -9,6 +9,7 @@ import { FAULT_PRESETS, resolveFault, alterJwt, alterMembers, alterQuery } from 
 import { isLoopback, readJson } from './http-util.mjs';
 import { RESOURCES } from './provider.mjs';
 import { EPJ_USERS } from './signer.mjs';
+import { PORTAL_SERVERS } from './portals.mjs';
 
 /** The options setOptions() takes (POST /__test/options) and their types. */
 const OPTION_TYPES = {
@@ -20,6 +21,7 @@ const OPTION_TYPES = {
   strictClientAssertion: 'boolean',
   quiet: 'boolean',
   termsNotAccepted: 'orgnr[]',
+  kjRequireAttest: 'boolean',
 };
 
 /** Zeroed counters: counts() and reset(). */
@@ -52,7 +54,8 @@ export const freshCounts = () => ({
 // answers; `stall` sends 200 headers and half a JSON body, then nothing; `invalid-json` answers
 // 200 with a body that is not JSON; `huge` answers 200 with `size` bytes (default 30 MiB) and a
 // Content-Length; `huge-chunked` the same without Content-Length. Route names are those of
-// counts() (`token`, `par`, `discovery`, `jwks`, ...), plus `api` and `assertion` on the API server.
+// counts() (`token`, `par`, `discovery`, `jwks`, ...), plus `api` and `assertion` on the API server,
+// and the portal stand-ins' endpoints (PORTAL_ENDPOINTS in portals.mjs: `sfm-create`, `kj-create`, ...).
 const TRANSPORT_MODES = new Set(['drop', 'hang', 'stall', 'invalid-json', 'huge', 'huge-chunked']);
 
 /**
@@ -60,7 +63,7 @@ const TRANSPORT_MODES = new Set(['drop', 'hang', 'stall', 'invalid-json', 'huge'
  * replaces its options, counters, rtSeen, requestLog, issued, faults, hungSockets,
  * protocolFault, and uses keys, storage, issuer, apiOrigin, appOrigin, redirectUris, clients.
  * `hooks` are parts that live elsewhere: rotateApiNonce() (backend.mjs), down() and up()
- * (double.mjs), called at request time.
+ * (double.mjs), portals.{reset, info, snapshot}() (portals.mjs), called at request time.
  */
 export function createControl(state, hooks) {
   function failNext({ endpoint, mode = 'drop', count = 1, retryAfter, size } = {}) {
@@ -212,6 +215,7 @@ export function createControl(state, hooks) {
     state.issued = [];
     state.detailsSeen = [];
     state.signerLog = [];
+    hooks.portals?.reset();
   }
   function refreshTokensSeen() {
     return [...state.rtSeen];
@@ -242,6 +246,7 @@ export function createControl(state, hooks) {
       users: USERS.map((u) => ({ key: u.key, sub: u.sub, pid: u.pid, hpr: u.hpr, security_level: u.security_level, name: u.name })),
       resources: Object.fromEntries(Object.entries(RESOURCES).map(([k, v]) => [k, v.scope])),
       options: options(),
+      ...hooks.portals?.info(),
     };
   }
 
@@ -284,9 +289,17 @@ export function createControl(state, hooks) {
         case 'DELETE /__test/fault': clearFault(); ctx.body = { fault: null }; return;
         case 'POST /__test/api/down': await hooks.down('api'); ctx.body = { api: 'down' }; return;
         case 'POST /__test/api/up': await hooks.up('api'); ctx.body = { api: 'up' }; return;
+        case 'GET /__test/portals': ctx.body = hooks.portals.snapshot(); return;
+        case 'POST /__test/portals/down': case 'POST /__test/portals/up': {
+          const which = (await readJson(ctx.req)).which ?? 'portals';
+          if (which !== 'portals' && !PORTAL_SERVERS.includes(which)) throw new TypeError(`which is "portals" or one of ${PORTAL_SERVERS.join(', ')}`);
+          await hooks[ctx.path.endsWith('/down') ? 'down' : 'up'](which);
+          ctx.body = { [which]: ctx.path.endsWith('/down') ? 'down' : 'up' };
+          return;
+        }
         default:
           ctx.status = 404;
-          ctx.body = { error: 'not_found', routes: ['GET /__test/counts', 'POST /__test/reset', 'GET|POST /__test/options', 'GET /__test/refresh-tokens', 'GET /__test/requests', 'GET /__test/details-seen', 'GET /__test/signer-log', 'POST /__test/api-nonce/rotate', 'GET /__test/info', 'POST /__test/fail-next', 'POST /__test/revoke-all', 'GET|POST|DELETE /__test/fault', 'POST /__test/api/down', 'POST /__test/api/up'] };
+          ctx.body = { error: 'not_found', routes: ['GET /__test/counts', 'POST /__test/reset', 'GET|POST /__test/options', 'GET /__test/refresh-tokens', 'GET /__test/requests', 'GET /__test/details-seen', 'GET /__test/signer-log', 'POST /__test/api-nonce/rotate', 'GET /__test/info', 'POST /__test/fail-next', 'POST /__test/revoke-all', 'GET|POST|DELETE /__test/fault', 'POST /__test/api/down', 'POST /__test/api/up', 'GET /__test/portals', 'POST /__test/portals/down', 'POST /__test/portals/up'] };
       }
     } catch (err) {
       ctx.status = err.status ?? 400;

@@ -23,10 +23,12 @@ import { createMemoryAdapter } from './memory-adapter.mjs';
 import { createInteractionPolicy, createInteractionRoute } from './interactions.mjs';
 import { createControl, freshCounts } from './control.mjs';
 import { createBackend } from './backend.mjs';
+import { startPortals, PORTAL_SERVERS } from './portals.mjs';
 import { sha256hex, isLoopback, listen, closeServer } from './http-util.mjs';
 import { HELSEID_ROUTES, TEST_ORGS, loadTestClients, createOpSigningKeys, createProvider } from './provider.mjs';
 
 export { FAULT_PRESETS } from './faults.mjs';
+export { SFM_JOURNAL_ID_CLAIM, PORTAL_ENDPOINTS, PORTAL_SERVERS } from './portals.mjs';
 
 export {
   HELSEID_ROUTES, SFM_RESOURCE, SFM_SCOPE, SFM_ID_CLAIM, OTHER_RESOURCE, OTHER_SCOPE, CLAIMS_BY_SCOPE,
@@ -57,6 +59,11 @@ export { EPJ_USERS, TEST_JOURNALS, APP_SESSION_COOKIE } from './signer.mjs';
  * @param {boolean} [opts.quiet=true] false: log oidc-provider error_detail to the console
  * @param {string[]} [opts.termsNotAccepted=[TEST_ORGS.termsNotAccepted]] multi-tenant parent
  *   organisations that have not accepted the terms (their token responses carry rejected_scope)
+ * @param {number} [opts.sfmGatewayPort=0] portal stand-ins (portals.mjs), 0 = ephemeral: SFM session gateway,
+ * @param {number} [opts.sfmClientPort=0]   SFM web client page,
+ * @param {number} [opts.kjApiPort=0]       Kjernejournal innlogging API,
+ * @param {number} [opts.kjWebPort=0]       Kjernejournal web
+ * @param {boolean} [opts.kjRequireAttest=true] the Kjernejournal stand-in requires nhn:tillitsrammeverk:parameters
  */
 export async function startDouble(opts = {}) {
   const {
@@ -81,6 +88,7 @@ export async function startDouble(opts = {}) {
     strictClientAssertion: opts.strictClientAssertion ?? true,
     quiet: opts.quiet ?? true,
     termsNotAccepted: [...(opts.termsNotAccepted ?? [TEST_ORGS.termsNotAccepted])],
+    kjRequireAttest: opts.kjRequireAttest ?? true,
   };
 
   // ---------------------------------------------------------------- clients, keys, state
@@ -146,13 +154,28 @@ export async function startDouble(opts = {}) {
 
   // ---------------------------------------------------------------- control and demo backend
   // control.mjs: /__test/..., faults, counters, request log; backend.mjs: the API server.
+  let portals; // portals.mjs, started below
   const control = createControl(state, {
     rotateApiNonce: () => backend.rotateApiNonce(),
     down: (which) => down(which),
     up: (which) => up(which),
+    portals: {
+      reset: () => portals?.reset(),
+      info: () => portals?.info() ?? {},
+      snapshot: () => portals.snapshot(),
+    },
   });
   const { takeFault, rawFault, logRequest } = control;
   const backend = createBackend(state, control);
+  // portals.mjs: the SFM and Kjernejournal stand-ins, each on its own loopback server.
+  try {
+    portals = await startPortals(state, control, {
+      ports: { sfmGateway: opts.sfmGatewayPort, sfmClient: opts.sfmClientPort, kjApi: opts.kjApiPort, kjWeb: opts.kjWebPort },
+    });
+  } catch (err) {
+    await Promise.all([closeServer(opServer), closeServer(apiServer)]);
+    throw err;
+  }
 
   // ---------------------------------------------------------------- OP middleware
   const ROUTE_NAMES = new Map([
@@ -265,6 +288,7 @@ export async function startDouble(opts = {}) {
     return [which];
   }
   async function down(which = 'op') {
+    if (which === 'portals' || PORTAL_SERVERS.includes(which)) return portals.down(which);
     await Promise.all(serversOf(which).map(async (w) => {
       const [server] = serverPorts[w];
       if (server.listening) await closeServer(server);
@@ -272,6 +296,7 @@ export async function startDouble(opts = {}) {
   }
   async function up(which = 'op') {
     if (closed) throw new Error('the double is closed');
+    if (which === 'portals' || PORTAL_SERVERS.includes(which)) return portals.up(which);
     await Promise.all(serversOf(which).map(async (w) => {
       const [server, port] = serverPorts[w];
       if (!server.listening) await listen(server, port, host);
@@ -283,12 +308,16 @@ export async function startDouble(opts = {}) {
     if (closed) return;
     closed = true;
     for (const socket of state.hungSockets) socket.destroy();
-    await Promise.all([opServer, apiServer].filter((srv) => srv.listening).map(closeServer));
+    await Promise.all([...[opServer, apiServer].filter((srv) => srv.listening).map(closeServer), portals.close()]);
   }
 
   return {
     issuer,
     apiOrigin,
+    sfmGatewayOrigin: portals.sfmGatewayOrigin,
+    sfmClientOrigin: portals.sfmClientOrigin,
+    kjApiOrigin: portals.kjApiOrigin,
+    kjWebOrigin: portals.kjWebOrigin,
     appOrigin: appOriginNorm,
     redirectUris,
     clients: testClients.map((c) => ({ clientId: c.clientId, privateJwk: c.privateJwk, alg: c.alg, sfmId: c.sfmId })),
@@ -315,6 +344,14 @@ export async function startDouble(opts = {}) {
     up,
     revokeAllGrants: () => state.storage.revokeAllGrants(),
     info: control.info,
+    // portal stand-ins (portals.mjs, README "Portal stand-ins")
+    portalCounts: portals.counts,
+    sfmSessions: portals.sfmSessions,
+    sfmClientMessages: portals.sfmClientMessages,
+    kjSessions: portals.kjSessions,
+    kjWebVisits: portals.kjWebVisits,
+    rotatePortalNonce: portals.rotateNonce,
+    portalNonce: portals.currentNonce,
     close,
   };
 }
