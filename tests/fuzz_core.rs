@@ -9,11 +9,15 @@
 //!
 //! A failure prints the smallest input proptest could shrink it to.
 
-use helseid_wasm::core::authorization::{self, Transaction};
+use helseid_wasm::core::authorize;
+use helseid_wasm::core::callback::{self, Transaction};
 use helseid_wasm::core::claims::{self, Audience, Expectations};
 use helseid_wasm::core::config::{ClientAuthMethod, Config};
 use helseid_wasm::core::jwk::{self, Jwks};
-use helseid_wasm::core::{base64url, discovery, dpop, form, helseid, jwt, session, token, uri, ErrorCode};
+use helseid_wasm::core::secret::CodeVerifier;
+use helseid_wasm::core::{
+    base64url, discovery, dpop, form, helseid, jwt, session, token, uri, ErrorCode,
+};
 use proptest::prelude::*;
 use proptest::test_runner::Config as ProptestConfig;
 use serde_json::{json, Map, Value};
@@ -357,10 +361,11 @@ proptest! {
         let tx = Transaction {
             state: "state-1".into(),
             nonce: "n".into(),
-            code_verifier: "v".into(),
+            code_verifier: CodeVerifier::new("v"),
             redirect_uri: "https://app.test/cb".into(),
             created_at,
             dpop_jkt: None,
+            context: None,
         };
         // Some parameters carry the real values, so the accepting paths are reached too.
         let params: Vec<(String, String)> = params
@@ -375,8 +380,8 @@ proptest! {
                 (name.to_string(), value)
             })
             .collect();
-        let _ = authorization::is_callback(&params);
-        let result = authorization::process_callback(&params, stored.then_some(&tx), ISSUER, supported, now);
+        let _ = callback::is_callback(&params);
+        let result = callback::process_callback(&params, stored.then_some(&tx), ISSUER, supported, now);
         match result {
             Ok(code) => {
                 let get = |n: &str| params.iter().filter(|(k, _)| k == n).map(|(_, v)| v.as_str()).collect::<Vec<_>>();
@@ -385,9 +390,9 @@ proptest! {
                 let iss = get("iss");
                 prop_assert!(iss == vec![ISSUER] || (iss.is_empty() && !supported));
                 prop_assert!(get("error").is_empty());
-                prop_assert_eq!(get("code"), vec![code.as_str()]);
-                prop_assert!(!code.is_empty());
-                prop_assert!(now.saturating_sub(created_at) <= authorization::TRANSACTION_MAX_AGE_SECONDS, "a stale login attempt was accepted");
+                prop_assert_eq!(get("code"), vec![code.expose()]);
+                prop_assert!(!code.expose().is_empty());
+                prop_assert!(now.saturating_sub(created_at) <= callback::TRANSACTION_MAX_AGE_SECONDS, "a stale login attempt was accepted");
             }
             Err(e) => prop_assert!(matches!(
                 e.code,
@@ -454,7 +459,7 @@ proptest! {
         match token::process_token_response(status, &body) {
             Ok(r) => {
                 prop_assert!((200..300).contains(&status));
-                prop_assert!(!r.access_token.is_empty());
+                prop_assert!(!r.access_token.expose().is_empty());
                 let _ = format!("{r:?}");
                 if let Ok(t) = token::check_token_type(&r.token_type, dpop_used) {
                     prop_assert_eq!(t.as_str().to_ascii_lowercase(), r.token_type.to_ascii_lowercase());
@@ -471,7 +476,7 @@ proptest! {
                 }
             }
         }
-        let _ = authorization::process_par_response(status, &body);
+        let _ = authorize::process_par_response(status, &body);
         let _ = dpop::is_authorization_server_nonce_challenge(status, &body);
     }
 
@@ -640,18 +645,18 @@ fn known_tricky_inputs_do_not_panic() {
     let tx = Transaction {
         state: "s".into(),
         nonce: "n".into(),
-        code_verifier: "v".into(),
+        code_verifier: CodeVerifier::new("v"),
         redirect_uri: "https://app.test/cb".into(),
         created_at: i64::MIN,
         dpop_jkt: None,
+        context: None,
     };
     let params = vec![
         ("code".to_string(), "c".to_string()),
         ("state".to_string(), "s".to_string()),
         ("iss".to_string(), ISSUER.to_string()),
     ];
-    let e =
-        authorization::process_callback(&params, Some(&tx), ISSUER, true, i64::MAX).unwrap_err();
+    let e = callback::process_callback(&params, Some(&tx), ISSUER, true, i64::MAX).unwrap_err();
     assert_eq!(
         e.code,
         ErrorCode::MissingTransaction,

@@ -83,7 +83,11 @@ pub fn find(name: &str) -> Option<&'static Alg> {
 }
 
 /// The default assertion algorithm for a private JWK (RFC 7518 §6): its `alg`, else by key type.
-pub fn for_key(jwk_alg: Option<&str>, kty: Option<&str>, crv: Option<&str>) -> Option<&'static str> {
+pub fn for_key(
+    jwk_alg: Option<&str>,
+    kty: Option<&str>,
+    crv: Option<&str>,
+) -> Option<&'static str> {
     if let Some(alg) = jwk_alg {
         return find(alg).map(|a| a.name);
     }

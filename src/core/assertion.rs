@@ -67,11 +67,20 @@ mod tests {
     #[test]
     fn details_ride_as_an_array_in_the_named_claim() {
         let detail = json!({"type": "nhn:sfm:journal-id", "value": {"journal_id": "j"}});
-        let text = claims_text("c1", "https://h.test", "j1", 100, Some(("assertion_details", &[detail])));
+        let text = claims_text(
+            "c1",
+            "https://h.test",
+            "j1",
+            100,
+            Some(("assertion_details", &[detail])),
+        );
         assert!(text.ends_with(r#","assertion_details":[{"type":"nhn:sfm:journal-id","value":{"journal_id":"j"}}]}"#), "{text}");
         let parsed: Value = serde_json::from_str(&text).unwrap();
         assert_eq!(parsed["iss"], "c1");
-        assert_eq!(claims_text("c1", "a", "j", 1, None), claims("c1", "a", "j", 1).to_string());
+        assert_eq!(
+            claims_text("c1", "a", "j", 1, None),
+            claims("c1", "a", "j", 1).to_string()
+        );
     }
 
     #[test]

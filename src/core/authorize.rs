@@ -50,9 +50,9 @@ impl LoginOptions {
             None | Some(Value::Null) => {}
             Some(Value::Object(map)) => {
                 for (name, value) in map {
-                    let value = value.as_str().ok_or_else(|| {
-                        Error::config("extraParams values must be strings")
-                    })?;
+                    let value = value
+                        .as_str()
+                        .ok_or_else(|| Error::config("extraParams values must be strings"))?;
                     extra_params.insert(name.clone(), value.to_string());
                 }
             }
@@ -251,7 +251,10 @@ mod tests {
         assert_eq!(o.acr_values.as_deref(), Some("Level4"));
         assert_eq!(o.extra_params["test_pid"], "1");
         assert_eq!(o.context, Some(json!({ "journalId": "x" })));
-        assert_eq!(LoginOptions::from_json(&Value::Null).unwrap(), LoginOptions::default());
+        assert_eq!(
+            LoginOptions::from_json(&Value::Null).unwrap(),
+            LoginOptions::default()
+        );
         for bad in [
             json!({ "promt": "login" }),
             json!({ "prompt": 1 }),

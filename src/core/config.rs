@@ -74,11 +74,29 @@ pub struct Config {
 }
 
 const KEYS: [&str; 23] = [
-    "issuer", "clientId", "redirectUri", "postLogoutRedirectUri", "scope", "resources",
-    "clientAuth", "dpop", "par", "expectedAudience", "requireSfmId", "requiredSecurityLevel",
-    "clockToleranceSeconds", "refreshLeewaySeconds", "autoRefresh", "storage",
-    "allowInsecureHttp", "httpTimeoutSeconds", "context", "detailsClaim", "attestMaxAgeSeconds",
-    "attestResources", "apiOrigins",
+    "issuer",
+    "clientId",
+    "redirectUri",
+    "postLogoutRedirectUri",
+    "scope",
+    "resources",
+    "clientAuth",
+    "dpop",
+    "par",
+    "expectedAudience",
+    "requireSfmId",
+    "requiredSecurityLevel",
+    "clockToleranceSeconds",
+    "refreshLeewaySeconds",
+    "autoRefresh",
+    "storage",
+    "allowInsecureHttp",
+    "httpTimeoutSeconds",
+    "context",
+    "detailsClaim",
+    "attestMaxAgeSeconds",
+    "attestResources",
+    "apiOrigins",
 ];
 
 /// Typed reads of the config object; absent and `undefined` (dropped by JSON) are `None`.
@@ -128,7 +146,12 @@ impl Reader<'_> {
     }
 
     /// Whole seconds within `range`.
-    fn seconds(&self, name: &str, default: i64, range: std::ops::RangeInclusive<i64>) -> Result<i64> {
+    fn seconds(
+        &self,
+        name: &str,
+        default: i64,
+        range: std::ops::RangeInclusive<i64>,
+    ) -> Result<i64> {
         match self.get(name) {
             None => Ok(default),
             Some(Value::Number(n)) => n
@@ -150,7 +173,9 @@ impl Reader<'_> {
 /// https, or http on a loopback host when `allow_insecure_http` is set.
 fn check_url(name: &str, url: &str, insecure: bool) -> Result<()> {
     if uri::scheme_and_host(url).is_none() {
-        return Err(Error::config(format!("{name} must be an absolute http(s) URL")));
+        return Err(Error::config(format!(
+            "{name} must be an absolute http(s) URL"
+        )));
     }
     if !uri::is_allowed_endpoint(url, insecure) {
         return Err(Error::config(format!(
@@ -172,7 +197,9 @@ impl Config {
             return Err(Error::config("config must be an object"));
         };
         if let Some(unknown) = object.keys().find(|k| !KEYS.contains(&k.as_str())) {
-            return Err(Error::config(format!("invalid config: unknown field `{unknown}`")));
+            return Err(Error::config(format!(
+                "invalid config: unknown field `{unknown}`"
+            )));
         }
         let r = Reader(object);
         let insecure = r.bool("allowInsecureHttp")?.unwrap_or(false);
@@ -299,7 +326,10 @@ impl Config {
                 1..=86_400,
             )?,
             attest_resources: r.strings("attestResources")?.unwrap_or_else(|| {
-                DEFAULT_ATTEST_RESOURCES.iter().map(|s| s.to_string()).collect()
+                DEFAULT_ATTEST_RESOURCES
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect()
             }),
             api_origins,
         })
@@ -408,13 +438,29 @@ mod tests {
     fn redirect_uris_must_be_https_or_loopback_http_when_allowed() {
         for (extra, ok) in [
             (r#","redirectUri":"http://app.test/""#, false),
-            (r#","redirectUri":"https://app.test/","postLogoutRedirectUri":"http://app.test/""#, false),
+            (
+                r#","redirectUri":"https://app.test/","postLogoutRedirectUri":"http://app.test/""#,
+                false,
+            ),
             (r#","redirectUri":"http://127.0.0.1:4000/""#, false),
-            (r#","redirectUri":"http://127.0.0.1:4000/","allowInsecureHttp":true"#, true),
-            (r#","redirectUri":"https://app.test/","postLogoutRedirectUri":"https://app.test/bye""#, true),
+            (
+                r#","redirectUri":"http://127.0.0.1:4000/","allowInsecureHttp":true"#,
+                true,
+            ),
+            (
+                r#","redirectUri":"https://app.test/","postLogoutRedirectUri":"https://app.test/bye""#,
+                true,
+            ),
         ] {
-            let json = format!("{{{}}}", BASE.replace(r#","redirectUri":"https://app.test/""#, "") + extra);
-            assert_eq!(Config::from_json(&json, ClientAuthMethod::None).is_ok(), ok, "{extra}");
+            let json = format!(
+                "{{{}}}",
+                BASE.replace(r#","redirectUri":"https://app.test/""#, "") + extra
+            );
+            assert_eq!(
+                Config::from_json(&json, ClientAuthMethod::None).is_ok(),
+                ok,
+                "{extra}"
+            );
         }
     }
 
@@ -429,7 +475,10 @@ mod tests {
 
     #[test]
     fn api_origins_are_https_origins_per_resource() {
-        let c = parse(r#","apiOrigins":{"e-helse:sfm.api":["https://sfm.test","https://sfm2.test:8443"]}"#).unwrap();
+        let c = parse(
+            r#","apiOrigins":{"e-helse:sfm.api":["https://sfm.test","https://sfm2.test:8443"]}"#,
+        )
+        .unwrap();
         assert_eq!(c.api_origins["e-helse:sfm.api"].len(), 2);
         for bad in [
             r#","apiOrigins":{"x":["https://sfm.test/path"]}"#,
@@ -437,7 +486,11 @@ mod tests {
             r#","apiOrigins":{"x":"https://sfm.test"}"#,
             r#","apiOrigins":["https://sfm.test"]"#,
         ] {
-            assert_eq!(parse(bad).unwrap_err().code, ErrorCode::ConfigInvalid, "{bad}");
+            assert_eq!(
+                parse(bad).unwrap_err().code,
+                ErrorCode::ConfigInvalid,
+                "{bad}"
+            );
         }
     }
 

@@ -6,7 +6,9 @@
 use serde_json::{Map, Value};
 
 use super::error::{Error, ErrorCode, Result};
-use super::helseid::{claim_text, journal_id, JOURNAL_ID, ORGNR_CHILD, ORGNR_PARENT, TRUST_FRAMEWORK};
+use super::helseid::{
+    claim_text, journal_id, JOURNAL_ID, ORGNR_CHILD, ORGNR_PARENT, TRUST_FRAMEWORK,
+};
 use super::json::Read;
 
 /// Multi-tenant organisation identifiers (README "Context").
@@ -95,7 +97,11 @@ fn only_keys(o: &Map<String, Value>, allowed: &[&str], path: &str) -> Result<()>
     }
 }
 
-fn object_at<'a>(o: &'a Map<String, Value>, name: &str, path: &str) -> Result<&'a Map<String, Value>> {
+fn object_at<'a>(
+    o: &'a Map<String, Value>,
+    name: &str,
+    path: &str,
+) -> Result<&'a Map<String, Value>> {
     o.object(name)
         .ok_or_else(|| invalid(format!("{path}{name}"), "is required (an object)"))
 }
@@ -159,13 +165,21 @@ impl Context {
 
     /// The attest as NHN's EPJ samples send it (README "Context"): the fields HelseID needs
     /// are checked, the rest passes as given.
-    fn attest(attest: &Map<String, Value>, random: impl FnOnce() -> [u8; 16]) -> Result<Map<String, Value>> {
+    fn attest(
+        attest: &Map<String, Value>,
+        random: impl FnOnce() -> [u8; 16],
+    ) -> Result<Map<String, Value>> {
         const P: &str = "trustFramework.";
         let mut attest = attest.clone();
         match attest.remove("type") {
             None => {}
             Some(Value::String(t)) if t == TRUST_FRAMEWORK_DETAIL => {}
-            Some(_) => return Err(invalid(format!("{P}type"), "is not nhn:tillitsrammeverk:parameters")),
+            Some(_) => {
+                return Err(invalid(
+                    format!("{P}type"),
+                    "is not nhn:tillitsrammeverk:parameters",
+                ))
+            }
         }
         let practitioner = object_at(&attest, "practitioner", P)?;
         for name in ["legal_entity", "point_of_care"] {
@@ -201,7 +215,10 @@ impl Context {
             .entry("decision_ref")
             .or_insert_with(|| Value::Object(Map::new()));
         let Value::Object(decision) = decision else {
-            return Err(invalid(format!("{P}care_relationship.decision_ref"), "must be an object"));
+            return Err(invalid(
+                format!("{P}care_relationship.decision_ref"),
+                "must be an object",
+            ));
         };
         match decision.get("id") {
             None | Some(Value::Null) => {
@@ -291,11 +308,20 @@ impl Context {
         if let Some(expected) = &self.journal_id {
             let actual = journal_id(claims.get(JOURNAL_ID)).map(|j| j.to_ascii_lowercase());
             if actual.as_deref() != Some(expected.as_str()) {
-                return Err(Error::claim(JOURNAL_ID, "the SFM journal id is not the one asked for"));
+                return Err(Error::claim(
+                    JOURNAL_ID,
+                    "the SFM journal id is not the one asked for",
+                ));
             }
         }
-        if self.has_attest() && needs_attest && claims.get(TRUST_FRAMEWORK).is_none_or(Value::is_null) {
-            return Err(Error::claim(TRUST_FRAMEWORK, "the token carries no trust-framework attest"));
+        if self.has_attest()
+            && needs_attest
+            && claims.get(TRUST_FRAMEWORK).is_none_or(Value::is_null)
+        {
+            return Err(Error::claim(
+                TRUST_FRAMEWORK,
+                "the token carries no trust-framework attest",
+            ));
         }
         Ok(())
     }
@@ -304,10 +330,27 @@ impl Context {
 /// The order NHN's samples write the members in (README "Context"), so that the details are
 /// byte for byte what HelseID's documentation shows; other members follow alphabetically.
 const MEMBER_ORDER: [&str; 21] = [
-    "code", "id", "system", "type", "value", "journal_id", "user_selected", "practitioner",
-    "practitioner_role", "organization", "identifier", "authorization", "legal_entity",
-    "point_of_care", "department", "care_relationship", "healthcare_service", "purpose_of_use",
-    "purpose_of_use_details", "decision_ref", "patients",
+    "code",
+    "id",
+    "system",
+    "type",
+    "value",
+    "journal_id",
+    "user_selected",
+    "practitioner",
+    "practitioner_role",
+    "organization",
+    "identifier",
+    "authorization",
+    "legal_entity",
+    "point_of_care",
+    "department",
+    "care_relationship",
+    "healthcare_service",
+    "purpose_of_use",
+    "purpose_of_use_details",
+    "decision_ref",
+    "patients",
 ];
 
 /// JSON text of `value` with object members in [`MEMBER_ORDER`].
@@ -321,7 +364,12 @@ fn write_ordered(value: &Value, out: &mut String) {
     match value {
         Value::Object(o) => {
             let mut keys: Vec<&String> = o.keys().collect();
-            let rank = |k: &str| MEMBER_ORDER.iter().position(|m| *m == k).unwrap_or(usize::MAX);
+            let rank = |k: &str| {
+                MEMBER_ORDER
+                    .iter()
+                    .position(|m| *m == k)
+                    .unwrap_or(usize::MAX)
+            };
             keys.sort_by(|a, b| rank(a).cmp(&rank(b)).then(a.cmp(b)));
             out.push('{');
             for (i, k) in keys.into_iter().enumerate() {

@@ -241,11 +241,31 @@ mod tests {
 
     #[test]
     fn one_rule_recognises_both_kinds_of_nonce_challenge() {
-        assert!(is_nonce_challenge(400, None, Some(r#"{"error":"use_dpop_nonce"}"#)));
-        assert!(is_nonce_challenge(401, Some(r#"DPoP error="use_dpop_nonce""#), None));
-        assert!(!is_nonce_challenge(401, Some(r#"DPoP error="invalid_token""#), None));
-        assert!(!is_nonce_challenge(400, None, Some(r#"{"error":"invalid_grant"}"#)));
-        assert!(!is_nonce_challenge(200, None, Some(r#"{"error":"use_dpop_nonce"}"#)));
+        assert!(is_nonce_challenge(
+            400,
+            None,
+            Some(r#"{"error":"use_dpop_nonce"}"#)
+        ));
+        assert!(is_nonce_challenge(
+            401,
+            Some(r#"DPoP error="use_dpop_nonce""#),
+            None
+        ));
+        assert!(!is_nonce_challenge(
+            401,
+            Some(r#"DPoP error="invalid_token""#),
+            None
+        ));
+        assert!(!is_nonce_challenge(
+            400,
+            None,
+            Some(r#"{"error":"invalid_grant"}"#)
+        ));
+        assert!(!is_nonce_challenge(
+            200,
+            None,
+            Some(r#"{"error":"use_dpop_nonce"}"#)
+        ));
     }
 
     #[test]
@@ -254,7 +274,10 @@ mod tests {
         assert_eq!(nonce_step(0, 401, www, None, true), NonceStep::RetryOnce);
         assert_eq!(nonce_step(1, 401, www, None, true), NonceStep::Fail);
         assert_eq!(nonce_step(0, 401, www, None, false), NonceStep::Fail);
-        assert_eq!(nonce_step(0, 200, None, Some("{}"), true), NonceStep::Accept);
+        assert_eq!(
+            nonce_step(0, 200, None, Some("{}"), true),
+            NonceStep::Accept
+        );
         let body = Some(r#"{"error":"use_dpop_nonce"}"#);
         assert_eq!(nonce_step(0, 400, None, body, true), NonceStep::RetryOnce);
     }
@@ -269,7 +292,10 @@ mod tests {
         for i in 0..40 {
             cache.remember(&format!("https://o{i}"), "n");
         }
-        assert_eq!(cache.to_json().as_object().unwrap().len(), NonceCache::CAPACITY);
+        assert_eq!(
+            cache.to_json().as_object().unwrap().len(),
+            NonceCache::CAPACITY
+        );
         assert_eq!(cache.get("https://a"), None, "the oldest went first");
         let mut other = NonceCache::default();
         other.merge_json(&cache.to_json());

@@ -248,7 +248,10 @@ mod tests {
             .with_oauth("invalid_request", Some("HID-1002".into()));
         let back = Error::from_json(&e.to_json()).unwrap();
         assert_eq!(back, e);
-        assert_eq!(ErrorCode::parse("context_expired"), Some(ErrorCode::ContextExpired));
+        assert_eq!(
+            ErrorCode::parse("context_expired"),
+            Some(ErrorCode::ContextExpired)
+        );
         assert!(Error::from_json(&json!({"code": "made_up"})).is_none());
     }
 

@@ -163,8 +163,7 @@ pub fn check_alg(alg: &str, allowed: &[String]) -> Result<()> {
 #[cfg(test)]
 pub(crate) mod fixtures {
     pub const ID_TOKEN: &str = include_str!("../../tests/fixtures/id_token.jwt");
-    pub const ACCESS_TOKEN: &str =
-        include_str!("../../tests/fixtures/access_token.jwt");
+    pub const ACCESS_TOKEN: &str = include_str!("../../tests/fixtures/access_token.jwt");
 
     pub fn id_token() -> super::DecodedJwt {
         super::decode(ID_TOKEN.trim()).unwrap()
@@ -209,7 +208,10 @@ mod tests {
             r#"{"alg":"RS256","crit":[]}"#,
         ] {
             let jwt = decode(&token(header, "{}")).unwrap();
-            assert_eq!(check_crit(&jwt.header).unwrap_err().code, ErrorCode::InvalidToken);
+            assert_eq!(
+                check_crit(&jwt.header).unwrap_err().code,
+                ErrorCode::InvalidToken
+            );
         }
         let plain = decode(&token(r#"{"alg":"RS256"}"#, "{}")).unwrap();
         assert!(check_crit(&plain.header).is_ok());

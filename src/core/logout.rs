@@ -43,7 +43,10 @@ mod tests {
     #[test]
     fn revocation_names_the_refresh_token() {
         let body = revocation_params(&RefreshToken::new("rt"), "c1");
-        assert_eq!(body.encode(), "token=rt&token_type_hint=refresh_token&client_id=c1");
+        assert_eq!(
+            body.encode(),
+            "token=rt&token_type_hint=refresh_token&client_id=c1"
+        );
     }
 
     #[test]

@@ -5,7 +5,11 @@ use super::error::{Error, ErrorCode};
 use super::secret::{FormBody, RefreshToken};
 
 /// RFC 6749 §6, naming one resource (RFC 8707 §2.2) when a token for it is wanted.
-pub fn refresh_params(refresh_token: &RefreshToken, client_id: &str, resource: Option<&str>) -> FormBody {
+pub fn refresh_params(
+    refresh_token: &RefreshToken,
+    client_id: &str,
+    resource: Option<&str>,
+) -> FormBody {
     let mut body = FormBody::default();
     body.push("grant_type", "refresh_token");
     body.push("refresh_token", refresh_token.expose());
@@ -30,7 +34,9 @@ pub enum Failure {
 }
 
 pub fn classify(error: &Error) -> Failure {
-    if error.code == ErrorCode::TokenRequestFailed && error.oauth_error.as_deref() == Some("invalid_grant") {
+    if error.code == ErrorCode::TokenRequestFailed
+        && error.oauth_error.as_deref() == Some("invalid_grant")
+    {
         Failure::SessionOver
     } else if error.retryable {
         Failure::Transient

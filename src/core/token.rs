@@ -5,7 +5,9 @@ use serde_json::Value;
 
 use super::error::{Error, ErrorCode, Result};
 use super::json::{parse_object, Object, Read};
-use super::secret::{AccessToken, AuthorizationCode, CodeVerifier, FormBody, IdToken, RefreshToken};
+use super::secret::{
+    AccessToken, AuthorizationCode, CodeVerifier, FormBody, IdToken, RefreshToken,
+};
 
 /// RFC 6749 §4.1.3, with the PKCE verifier (RFC 7636 §4.5) and one resource (RFC 8707 §2.2).
 pub fn authorization_code_params(
@@ -251,7 +253,8 @@ mod tests {
     /// README "Context": HelseID names its rule in `error_description`; it reaches the caller.
     #[test]
     fn helseid_hid_errors_keep_their_description_intact() {
-        let text = "HID-1002: The child organization number 987654321 is not whitelisted for the client";
+        let text =
+            "HID-1002: The child organization number 987654321 is not whitelisted for the client";
         let e = process_token_response(
             400,
             &format!(r#"{{"error":"invalid_request","error_description":"{text}"}}"#),

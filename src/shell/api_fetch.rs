@@ -62,7 +62,11 @@ impl Inner {
                 ErrorCode::OriginNotAllowed,
                 format!(
                     "{origin} is not in apiOrigins for {}; nothing was sent",
-                    if key.resource.is_empty() { "the default resource" } else { key.resource.as_str() }
+                    if key.resource.is_empty() {
+                        "the default resource"
+                    } else {
+                        key.resource.as_str()
+                    }
                 ),
             ));
         }
@@ -71,20 +75,35 @@ impl Inner {
         let mut attempt = 0;
         loop {
             let (token, token_type) = self.access_token(resource.as_deref(), false).await?;
-            let request = base
-                .clone()
-                .map_err(|e| from_js(ErrorCode::ConfigInvalid, "the request body cannot be sent twice", &e))?;
+            let request = base.clone().map_err(|e| {
+                from_js(
+                    ErrorCode::ConfigInvalid,
+                    "the request body cannot be sent twice",
+                    &e,
+                )
+            })?;
             let headers = request.headers();
             let dpop = token_type == TokenType::DPoP;
             let scheme = if dpop { "DPoP" } else { "Bearer" };
             let _ = headers.set("Authorization", &format!("{scheme} {}", token.expose()));
             if dpop {
-                let proof = self.authz.dpop.proof(&method, &url, Some(token.expose())).await?;
+                let proof = self
+                    .authz
+                    .dpop
+                    .proof(&method, &url, Some(token.expose()))
+                    .await?;
                 let _ = headers.set("DPoP", &proof);
             }
-            let network = |e: JsValue| from_js(ErrorCode::NetworkError, "fetch failed", &e).retryable(true);
-            let promise: Promise = fetch.call1(&JsValue::NULL, &request).map_err(network)?.unchecked_into();
-            let response: web_sys::Response = JsFuture::from(promise).await.map_err(network)?.unchecked_into();
+            let network =
+                |e: JsValue| from_js(ErrorCode::NetworkError, "fetch failed", &e).retryable(true);
+            let promise: Promise = fetch
+                .call1(&JsValue::NULL, &request)
+                .map_err(network)?
+                .unchecked_into();
+            let response: web_sys::Response = JsFuture::from(promise)
+                .await
+                .map_err(network)?
+                .unchecked_into();
             let headers = response.headers();
             let nonce = headers.get("dpop-nonce").ok().flatten();
             if let Some(nonce) = &nonce {
@@ -94,7 +113,13 @@ impl Inner {
                 return Ok(response);
             }
             let www = headers.get("www-authenticate").ok().flatten();
-            match nonce_step(attempt, response.status(), www.as_deref(), None, nonce.is_some()) {
+            match nonce_step(
+                attempt,
+                response.status(),
+                www.as_deref(),
+                None,
+                nonce.is_some(),
+            ) {
                 NonceStep::Accept => return Ok(response),
                 NonceStep::RetryOnce => attempt += 1,
                 NonceStep::Fail => {

@@ -70,7 +70,10 @@ pub async fn discover(config: &Config) -> Res<Metadata> {
         &config.issuer,
         config.allow_insecure_http,
     )?;
-    DISCOVERY.with(|d| d.borrow_mut().insert(config.issuer.clone(), (metadata.clone(), now)));
+    DISCOVERY.with(|d| {
+        d.borrow_mut()
+            .insert(config.issuer.clone(), (metadata.clone(), now))
+    });
     Ok(metadata)
 }
 
@@ -104,7 +107,9 @@ pub async fn read_client_auth(value: &JsValue) -> Res<(ClientAuthMethod, Signer)
             let jwk_value = get(value, "jwk");
             if jwk_value.is_object() {
                 if !get(&jwk_value, "d").is_string() {
-                    return Err(Error::config("clientAuth.jwk must be a private key (it has no \"d\")"));
+                    return Err(Error::config(
+                        "clientAuth.jwk must be a private key (it has no \"d\")",
+                    ));
                 }
                 let alg = get_string(value, "alg")
                     .or_else(|| {
@@ -117,23 +122,39 @@ pub async fn read_client_auth(value: &JsValue) -> Res<(ClientAuthMethod, Signer)
                     })
                     .ok_or_else(|| Error::config("clientAuth.alg is needed for this key"))?;
                 if alg::find(&alg).is_none() {
-                    return Err(Error::config(format!("clientAuth.alg {alg} is not supported")));
+                    return Err(Error::config(format!(
+                        "clientAuth.alg {alg} is not supported"
+                    )));
                 }
                 let kid = kid.or_else(|| get_string(&jwk_value, "kid"));
                 let key = crypto::import_private_jwk(&jwk_value, &alg).await?;
-                let method = ClientAuthMethod::PrivateKeyJwt { alg: alg.clone(), kid: kid.clone() };
+                let method = ClientAuthMethod::PrivateKeyJwt {
+                    alg: alg.clone(),
+                    kid: kid.clone(),
+                };
                 Ok((method, Signer::Key { key, alg, kid }))
             } else if let Some(key) = get(value, "key").dyn_ref::<CryptoKey>() {
-                let alg = get_string(value, "alg")
-                    .ok_or_else(|| Error::config("clientAuth.alg is required with clientAuth.key"))?;
+                let alg = get_string(value, "alg").ok_or_else(|| {
+                    Error::config("clientAuth.alg is required with clientAuth.key")
+                })?;
                 if key.extractable() {
                     return Err(Error::config("clientAuth.key must be non-extractable"));
                 }
                 if key.type_() != "private" {
                     return Err(Error::config("clientAuth.key must be a private key"));
                 }
-                let method = ClientAuthMethod::PrivateKeyJwt { alg: alg.clone(), kid: kid.clone() };
-                Ok((method, Signer::Key { key: key.clone(), alg, kid }))
+                let method = ClientAuthMethod::PrivateKeyJwt {
+                    alg: alg.clone(),
+                    kid: kid.clone(),
+                };
+                Ok((
+                    method,
+                    Signer::Key {
+                        key: key.clone(),
+                        alg,
+                        kid,
+                    },
+                ))
             } else {
                 Err(Error::config(
                     "private_key_jwt needs clientAuth.jwk (a private JWK) or clientAuth.key (a CryptoKey)",
@@ -178,7 +199,13 @@ impl AuthServer {
             Signer::None => Ok(None),
             Signer::Key { key, alg, kid } => {
                 let header = assertion::header(alg, kid.as_deref());
-                let claims = assertion::claims_text(&c.client_id, &c.issuer, &js::random_token()?, js::now_seconds(), details);
+                let claims = assertion::claims_text(
+                    &c.client_id,
+                    &c.issuer,
+                    &js::random_token()?,
+                    js::now_seconds(),
+                    details,
+                );
                 let input = jws::signing_input_text(&header, &claims);
                 let signature = crypto::sign(alg, key, input.as_bytes()).await?;
                 Ok(Some(jws::compact(&input, &signature)))
@@ -190,20 +217,28 @@ impl AuthServer {
                     ("grantType", purpose.grant_type.into()),
                 ];
                 if let Some(details) = purpose.details {
-                    ctx.push(("assertionDetails", json_to_js(&Value::Array(details.to_vec()))));
+                    ctx.push((
+                        "assertionDetails",
+                        json_to_js(&Value::Array(details.to_vec())),
+                    ));
                     ctx.push(("detailsClaim", c.details_claim.as_str().into()));
                 }
-                let result = f
-                    .call1(&JsValue::NULL, &object(&ctx))
-                    .map_err(|e| from_js(ErrorCode::NetworkError, "assertion_provider threw", &e).retryable(true))?;
-                let value = JsFuture::from(Promise::resolve(&result)).await.map_err(|e| {
-                    from_js(ErrorCode::NetworkError, "assertion_provider failed", &e).retryable(true)
+                let result = f.call1(&JsValue::NULL, &object(&ctx)).map_err(|e| {
+                    from_js(ErrorCode::NetworkError, "assertion_provider threw", &e).retryable(true)
                 })?;
+                let value = JsFuture::from(Promise::resolve(&result))
+                    .await
+                    .map_err(|e| {
+                        from_js(ErrorCode::NetworkError, "assertion_provider failed", &e)
+                            .retryable(true)
+                    })?;
                 let assertion = value.as_string().ok_or_else(|| {
                     Error::config("assertion_provider must resolve to a string (a signed JWT)")
                 })?;
                 if jwt::decode(&assertion).is_err() {
-                    return Err(Error::config("assertion_provider returned something that is not a JWS"));
+                    return Err(Error::config(
+                        "assertion_provider returned something that is not a JWS",
+                    ));
                 }
                 Ok(Some(assertion))
             }
@@ -213,7 +248,12 @@ impl AuthServer {
     /// POST to an authorization server endpoint with client authentication and DPoP. A
     /// `use_dpop_nonce` challenge is answered once, with a new proof and a new assertion
     /// (each assertion is used once).
-    pub async fn post(&self, endpoint: &str, params: &FormBody, purpose: &Purpose<'_>) -> Res<http::HttpResponse> {
+    pub async fn post(
+        &self,
+        endpoint: &str,
+        params: &FormBody,
+        purpose: &Purpose<'_>,
+    ) -> Res<http::HttpResponse> {
         let mut attempt = 0;
         loop {
             let mut body = FormBody(params.0.clone());
@@ -226,7 +266,13 @@ impl AuthServer {
                 true => Some(self.dpop.proof("POST", endpoint, None).await?),
                 false => None,
             };
-            let response = http::post_form(endpoint, &body, proof.as_deref(), self.config.http_timeout_seconds).await?;
+            let response = http::post_form(
+                endpoint,
+                &body,
+                proof.as_deref(),
+                self.config.http_timeout_seconds,
+            )
+            .await?;
             if let Some(nonce) = &response.dpop_nonce {
                 self.dpop.remember_nonce(endpoint, nonce);
             }
@@ -234,7 +280,13 @@ impl AuthServer {
                 return Ok(response);
             }
             let www = response.www_authenticate.as_deref();
-            match nonce_step(attempt, response.status, www, Some(&response.body), response.dpop_nonce.is_some()) {
+            match nonce_step(
+                attempt,
+                response.status,
+                www,
+                Some(&response.body),
+                response.dpop_nonce.is_some(),
+            ) {
                 NonceStep::Accept => return Ok(response),
                 NonceStep::RetryOnce => attempt += 1,
                 NonceStep::Fail => {
@@ -290,7 +342,9 @@ impl AuthServer {
             Some(t) => Some(self.verify_signature(t.expose()).await?),
             None => None,
         };
-        let access_token = self.verify_signature(response.access_token.expose()).await?;
+        let access_token = self
+            .verify_signature(response.access_token.expose())
+            .await?;
         Ok(Signed {
             id_token,
             access_token,

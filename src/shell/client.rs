@@ -58,7 +58,11 @@ impl Inner {
                 };
                 let restored = match taken {
                     true => Err(None),
-                    false => self.engine.borrow_mut().restore(&record, now(), RESTORE_WINDOW_SECONDS),
+                    false => {
+                        self.engine
+                            .borrow_mut()
+                            .restore(&record, now(), RESTORE_WINDOW_SECONDS)
+                    }
                 };
                 match restored {
                     Ok(()) => self.apply(),
@@ -78,14 +82,17 @@ impl Inner {
     /// `storage: "session"`: the record is written when the page goes away, so a reload finds
     /// it fresh (and a tab reopened much later does not).
     fn watch_page(self: &Rc<Self>) {
-        let Some(window) = web_sys::window() else { return };
+        let Some(window) = web_sys::window() else {
+            return;
+        };
         let weak = Rc::downgrade(self);
         let handler = Closure::<dyn FnMut()>::new(move || {
             if let Some(inner) = weak.upgrade() {
                 inner.persist();
             }
         });
-        let _ = window.add_event_listener_with_callback("pagehide", handler.as_ref().unchecked_ref());
+        let _ =
+            window.add_event_listener_with_callback("pagehide", handler.as_ref().unchecked_ref());
         self.keep_alive.borrow_mut().push(handler);
     }
 }
@@ -95,7 +102,9 @@ impl HelseIdClient {
     /// Validates the config, fetches (or reuses) discovery, imports the client key, and joins
     /// a session this tab or another one holds.
     #[wasm_bindgen(unchecked_return_type = "Promise<HelseIdClient>")]
-    pub fn create(#[wasm_bindgen(unchecked_param_type = "HelseIdConfig")] config: JsValue) -> Promise {
+    pub fn create(
+        #[wasm_bindgen(unchecked_param_type = "HelseIdConfig")] config: JsValue,
+    ) -> Promise {
         future_to_promise(async move {
             let result: Res<HelseIdClient> = async {
                 if !config.is_object() {
@@ -133,10 +142,12 @@ impl HelseIdClient {
         let value = self::options(options);
         let inner = self.inner.clone();
         to_promise(async move {
-            let json = js_to_json(&value).ok_or_else(|| Error::config("invalid loginWithRedirect options"))?;
+            let json = js_to_json(&value)
+                .ok_or_else(|| Error::config("invalid loginWithRedirect options"))?;
             let options = LoginOptions::from_json(&json)?;
             let url = inner.authorization_url(&options).await?;
-            let location = location().ok_or_else(|| Error::config("loginWithRedirect needs a window"))?;
+            let location =
+                location().ok_or_else(|| Error::config("loginWithRedirect needs a window"))?;
             location
                 .assign(&url)
                 .map_err(|_| Error::config("location.assign failed"))?;
@@ -167,7 +178,9 @@ impl HelseIdClient {
     #[wasm_bindgen(js_name = getAccessToken, unchecked_return_type = "Promise<string>")]
     pub fn get_access_token(
         &self,
-        #[wasm_bindgen(unchecked_optional_param_type = "{ resource?: string, forceRefresh?: boolean }")]
+        #[wasm_bindgen(
+            unchecked_optional_param_type = "{ resource?: string, forceRefresh?: boolean }"
+        )]
         options: Option<JsValue>,
     ) -> Promise {
         let options = self::options(options);
@@ -184,7 +197,9 @@ impl HelseIdClient {
     #[wasm_bindgen(unchecked_return_type = "Promise<Session>")]
     pub fn refresh(
         &self,
-        #[wasm_bindgen(unchecked_optional_param_type = "{ resource?: string }")] options: Option<JsValue>,
+        #[wasm_bindgen(unchecked_optional_param_type = "{ resource?: string }")] options: Option<
+            JsValue,
+        >,
     ) -> Promise {
         let resource = get_string(&self::options(options), "resource");
         let inner = self.inner.clone();
@@ -210,7 +225,9 @@ impl HelseIdClient {
         &self,
         #[wasm_bindgen(unchecked_param_type = "string | Request")] input: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "RequestInit")] init: Option<JsValue>,
-        #[wasm_bindgen(unchecked_optional_param_type = "{ resource?: string }")] options: Option<JsValue>,
+        #[wasm_bindgen(unchecked_optional_param_type = "{ resource?: string }")] options: Option<
+            JsValue,
+        >,
     ) -> Promise {
         let init = self::options(init);
         let resource = get_string(&self::options(options), "resource");
@@ -223,7 +240,9 @@ impl HelseIdClient {
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn logout(
         &self,
-        #[wasm_bindgen(unchecked_optional_param_type = "{ state?: string }")] options: Option<JsValue>,
+        #[wasm_bindgen(unchecked_optional_param_type = "{ state?: string }")] options: Option<
+            JsValue,
+        >,
     ) -> Promise {
         let state = get_string(&self::options(options), "state");
         let inner = self.inner.clone();
@@ -241,16 +260,23 @@ impl HelseIdClient {
     pub fn set_context(
         &self,
         #[wasm_bindgen(unchecked_param_type = "HelseIdContext | null")] context: JsValue,
-        #[wasm_bindgen(unchecked_optional_param_type = "{ resource?: string }")] options: Option<JsValue>,
+        #[wasm_bindgen(unchecked_optional_param_type = "{ resource?: string }")] options: Option<
+            JsValue,
+        >,
     ) -> Promise {
         let resource = get_string(&self::options(options), "resource");
         let inner = self.inner.clone();
         to_promise(async move {
-            let value = js_to_json(&context)
-                .ok_or_else(|| Error::new(ErrorCode::ContextInvalid, "the context must be plain data").with_claim("context"))?;
+            let value = js_to_json(&context).ok_or_else(|| {
+                Error::new(ErrorCode::ContextInvalid, "the context must be plain data")
+                    .with_claim("context")
+            })?;
             let context = Context::parse(&value, js::random16)?;
             if !inner.engine.borrow().has_session() {
-                return Err(Error::new(ErrorCode::LoginRequired, "setContext needs a session: log in first"));
+                return Err(Error::new(
+                    ErrorCode::LoginRequired,
+                    "setContext needs a session: log in first",
+                ));
             }
             inner.switch_context(context, resource.as_deref()).await?;
             Ok(inner.session_js())
@@ -288,7 +314,9 @@ impl HelseIdClient {
         #[wasm_bindgen(unchecked_param_type = "(detail: any) => void")] callback: Function,
     ) -> Result<JsValue, JsValue> {
         if !EVENTS.contains(&event.as_str()) {
-            return Err(to_js_error(&Error::config(format!("unknown event {event}"))));
+            return Err(to_js_error(&Error::config(format!(
+                "unknown event {event}"
+            ))));
         }
         let id = self.inner.subscribe(event, callback);
         let weak = Rc::downgrade(&self.inner);

@@ -32,7 +32,9 @@ pub struct Dpop {
 impl Dpop {
     pub fn new(issuer: &str, client_id: &str) -> Dpop {
         let mut nonces = NonceCache::default();
-        if let Some(saved) = store::session_get(NONCES_KEY).and_then(|t| serde_json::from_str(&t).ok()) {
+        if let Some(saved) =
+            store::session_get(NONCES_KEY).and_then(|t| serde_json::from_str(&t).ok())
+        {
             nonces.merge_json(&saved);
         }
         Dpop {
@@ -57,7 +59,10 @@ impl Dpop {
     /// A new key for a new login, stored for the redirect and the other tabs.
     pub async fn create(&self) -> Result<Rc<DpopKey>, Error> {
         let (private, public) = crypto::generate_dpop_key().await?;
-        let record = object(&[("privateKey", private.clone().into()), ("publicKey", public.clone().into())]);
+        let record = object(&[
+            ("privateKey", private.clone().into()),
+            ("publicKey", public.clone().into()),
+        ]);
         store::idb_put(&self.record, &record).await?;
         let key = Rc::new(Self::from_pair(private, &public).await?);
         *self.key.borrow_mut() = Some(key.clone());
@@ -72,7 +77,9 @@ impl Dpop {
                 return Ok(Some(key));
             }
         }
-        let record = store::idb_get(&self.record).await.unwrap_or(wasm_bindgen::JsValue::UNDEFINED);
+        let record = store::idb_get(&self.record)
+            .await
+            .unwrap_or(wasm_bindgen::JsValue::UNDEFINED);
         let private = get(&record, "privateKey").dyn_into::<CryptoKey>();
         let public = get(&record, "publicKey").dyn_into::<CryptoKey>();
         let key = match (private, public) {
@@ -99,12 +106,28 @@ impl Dpop {
     }
 
     /// RFC 9449 §4: a proof for one request; `ath` (§4.3) toward APIs.
-    pub async fn proof(&self, method: &str, url: &str, access_token: Option<&str>) -> Result<String, Error> {
+    pub async fn proof(
+        &self,
+        method: &str,
+        url: &str,
+        access_token: Option<&str>,
+    ) -> Result<String, Error> {
         let key = self.require().await?;
-        let nonce = self.nonces.borrow().get(uri::origin(url).unwrap_or(url)).map(String::from);
+        let nonce = self
+            .nonces
+            .borrow()
+            .get(uri::origin(url).unwrap_or(url))
+            .map(String::from);
         let ath = access_token.map(dpop::access_token_hash);
         let header = dpop::proof_header(alg::DPOP, &key.public_jwk);
-        let claims = dpop::proof_claims(method, url, &js::random_token()?, js::now_seconds(), nonce.as_deref(), ath.as_deref());
+        let claims = dpop::proof_claims(
+            method,
+            url,
+            &js::random_token()?,
+            js::now_seconds(),
+            nonce.as_deref(),
+            ath.as_deref(),
+        );
         let input = jws::signing_input(&header, &claims);
         let signature = crypto::sign(alg::DPOP, &key.private, input.as_bytes()).await?;
         Ok(jws::compact(&input, &signature))

@@ -56,7 +56,11 @@ impl Inner {
 
     fn use_par(&self) -> bool {
         self.authz.config.par != ParMode::Off
-            && self.authz.metadata.pushed_authorization_request_endpoint.is_some()
+            && self
+                .authz
+                .metadata
+                .pushed_authorization_request_endpoint
+                .is_some()
     }
 
     /// PKCE S256 + state + nonce (+ a new DPoP key), PAR when on: the URL to send the browser
@@ -85,7 +89,10 @@ impl Inner {
         store::session_set(&self.tx_key(), &tx.to_json())?;
         let metadata = &self.authz.metadata;
         if !self.use_par() {
-            return Ok(authorize::authorization_url(&metadata.authorization_endpoint, &params));
+            return Ok(authorize::authorization_url(
+                &metadata.authorization_endpoint,
+                &params,
+            ));
         }
         let endpoint = metadata
             .pushed_authorization_request_endpoint
@@ -95,7 +102,10 @@ impl Inner {
             grant_type: "par",
             details: None,
         };
-        let response = self.authz.post(&endpoint, &FormBody(params), &purpose).await?;
+        let response = self
+            .authz
+            .post(&endpoint, &FormBody(params), &purpose)
+            .await?;
         let par = authorize::process_par_response(response.status, &response.body)?;
         Ok(authorize::authorization_url_after_par(
             &metadata.authorization_endpoint,
@@ -112,8 +122,12 @@ impl Inner {
             .clone()
             .or_else(|| current.clone())
             .ok_or_else(|| Error::config("no URL to read the callback from"))?;
-        let parsed = web_sys::Url::new(&href)
-            .map_err(|_| Error::new(ErrorCode::StateMismatch, "the callback URL cannot be parsed"))?;
+        let parsed = web_sys::Url::new(&href).map_err(|_| {
+            Error::new(
+                ErrorCode::StateMismatch,
+                "the callback URL cannot be parsed",
+            )
+        })?;
         let params = query_pairs(&parsed);
         // The code must not stay in the address bar (or the history) longer than needed.
         if url.is_none() || url == current {
@@ -167,15 +181,24 @@ impl Inner {
 
     /// `setContext`: one refresh with the new details (here when this tab holds the session,
     /// else at the holder); nothing changes unless its token passes every check.
-    pub async fn switch_context(self: &Rc<Self>, context: Option<Context>, resource: Option<&str>) -> Res<()> {
+    pub async fn switch_context(
+        self: &Rc<Self>,
+        context: Option<Context>,
+        resource: Option<&str>,
+    ) -> Res<()> {
         for _ in 0..3 {
-            let next = self.engine.borrow_mut().set_context(context.clone(), resource);
+            let next = self
+                .engine
+                .borrow_mut()
+                .set_context(context.clone(), resource);
             self.apply();
             match next? {
                 Next::Refresh(ticket) => {
                     let key = ticket.key.clone();
                     let flight = super::flight::Flight::new();
-                    self.flights.borrow_mut().insert(key.clone(), flight.clone());
+                    self.flights
+                        .borrow_mut()
+                        .insert(key.clone(), flight.clone());
                     let result = self.run_ticket(ticket).await;
                     self.flights.borrow_mut().remove(&key);
                     flight.finish(result.clone());
@@ -183,8 +206,12 @@ impl Inner {
                 }
                 Next::Wait(key) => self.wait_for(&key).await?,
                 Next::AskHolder(_) => {
-                    let context = context.as_ref().map(Context::to_json).unwrap_or(Value::Null);
-                    let message = json!({ "t": "context", "context": context, "resource": resource });
+                    let context = context
+                        .as_ref()
+                        .map(Context::to_json)
+                        .unwrap_or(Value::Null);
+                    let message =
+                        json!({ "t": "context", "context": context, "resource": resource });
                     return self.request_holder(message, None).await;
                 }
                 Next::Ready(..) => return Ok(()),

@@ -38,8 +38,8 @@ async fn send(
 ) -> Result<HttpResponse, Error> {
     // AbortController + setTimeout rather than AbortSignal.timeout(), which browsers the
     // README lists (Safari 15, Chrome before 103) lack. The timer also covers reading the body.
-    let controller = AbortController::new()
-        .map_err(|_| network_error(url, "could not start the request to"))?;
+    let controller =
+        AbortController::new().map_err(|_| network_error(url, "could not start the request to"))?;
     let abort = controller.clone();
     let _deadline = Timeout::new(timeout_seconds.clamp(1, 300) * 1000, move || abort.abort());
     let builder = builder

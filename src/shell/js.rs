@@ -109,16 +109,28 @@ fn safe_numbers(value: &serde_json::Value) -> std::borrow::Cow<'_, serde_json::V
     use serde_json::Value;
     use std::borrow::Cow;
     match value {
-        Value::Number(n) if n.as_u64().is_some_and(|u| u > MAX_SAFE_INTEGER)
-            || n.as_i64().is_some_and(|i| i.unsigned_abs() > MAX_SAFE_INTEGER) =>
+        Value::Number(n)
+            if n.as_u64().is_some_and(|u| u > MAX_SAFE_INTEGER)
+                || n.as_i64()
+                    .is_some_and(|i| i.unsigned_abs() > MAX_SAFE_INTEGER) =>
         {
             let f = n.as_f64().unwrap_or(0.0);
             Cow::Owned(serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number))
         }
-        Value::Array(items) if items.iter().any(|i| matches!(safe_numbers(i), Cow::Owned(_))) => {
-            Cow::Owned(Value::Array(items.iter().map(|i| safe_numbers(i).into_owned()).collect()))
+        Value::Array(items)
+            if items
+                .iter()
+                .any(|i| matches!(safe_numbers(i), Cow::Owned(_))) =>
+        {
+            Cow::Owned(Value::Array(
+                items.iter().map(|i| safe_numbers(i).into_owned()).collect(),
+            ))
         }
-        Value::Object(map) if map.values().any(|i| matches!(safe_numbers(i), Cow::Owned(_))) => {
+        Value::Object(map)
+            if map
+                .values()
+                .any(|i| matches!(safe_numbers(i), Cow::Owned(_))) =>
+        {
             Cow::Owned(Value::Object(
                 map.iter()
                     .map(|(k, v)| (k.clone(), safe_numbers(v).into_owned()))

@@ -21,8 +21,8 @@ use serde_json::Value;
 use wasm_bindgen::prelude::*;
 
 use crate::core::claims::Expectations;
-use crate::core::jwk::Jwks;
 use crate::core::json::Read;
+use crate::core::jwk::Jwks;
 use crate::core::{alg, jwt, Error};
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -200,27 +200,41 @@ pub fn decode_jwt(token: &str) -> Result<JsValue, JsValue> {
 }
 
 const VERIFY_KEYS: [&str; 11] = [
-    "jwks", "issuer", "audience", "algorithms", "typ", "nonce", "requireSfmId",
-    "requiredSecurityLevel", "clockToleranceSeconds", "maxTokenAgeSeconds", "nowSeconds",
+    "jwks",
+    "issuer",
+    "audience",
+    "algorithms",
+    "typ",
+    "nonce",
+    "requireSfmId",
+    "requiredSecurityLevel",
+    "clockToleranceSeconds",
+    "maxTokenAgeSeconds",
+    "nowSeconds",
 ];
 
 /// `verifyJwt`'s options, read strictly.
 fn verify_options(o: &Value) -> Result<(Jwks, Vec<String>, Vec<String>), Error> {
-    let object = o.as_object().ok_or_else(|| Error::config("verifyJwt options must be an object"))?;
+    let object = o
+        .as_object()
+        .ok_or_else(|| Error::config("verifyJwt options must be an object"))?;
     if let Some(k) = object.keys().find(|k| !VERIFY_KEYS.contains(&k.as_str())) {
-        return Err(Error::config(format!("invalid verifyJwt options: unknown field `{k}`")));
+        return Err(Error::config(format!(
+            "invalid verifyJwt options: unknown field `{k}`"
+        )));
     }
-    let jwks = o
-        .member("jwks")
-        .and_then(Jwks::from_json)
-        .ok_or_else(|| Error::config("invalid verifyJwt options: jwks must be { keys: JsonWebKey[] }"))?;
+    let jwks = o.member("jwks").and_then(Jwks::from_json).ok_or_else(|| {
+        Error::config("invalid verifyJwt options: jwks must be { keys: JsonWebKey[] }")
+    })?;
     let audiences = match o.member("audience") {
         Some(Value::String(a)) => vec![a.clone()],
         Some(Value::Array(_)) => o.strings("audience").unwrap_or_default(),
         _ => Vec::new(),
     };
     if audiences.is_empty() {
-        return Err(Error::config("audience must be a string or a non-empty array of strings"));
+        return Err(Error::config(
+            "audience must be a string or a non-empty array of strings",
+        ));
     }
     let algorithms = match o.member("algorithms") {
         None | Some(Value::Null) => alg::DEFAULT_VERIFY.iter().map(|s| s.to_string()).collect(),
@@ -239,12 +253,18 @@ pub fn verify_jwt(
 ) -> js_sys::Promise {
     wasm_bindgen_futures::future_to_promise(async move {
         let result: Result<Value, Error> = async {
-            let o = js::js_to_json(&options).ok_or_else(|| Error::config("invalid verifyJwt options"))?;
+            let o = js::js_to_json(&options)
+                .ok_or_else(|| Error::config("invalid verifyJwt options"))?;
             let (jwks, audiences, algorithms) = verify_options(&o)?;
             let whole = |name: &str, default: i64| {
-                o.f64(name).filter(|v| v.is_finite()).map(|v| v as i64).unwrap_or(default)
+                o.f64(name)
+                    .filter(|v| v.is_finite())
+                    .map(|v| v as i64)
+                    .unwrap_or(default)
             };
-            let issuer = o.str("issuer").ok_or_else(|| Error::config("issuer is required"))?;
+            let issuer = o
+                .str("issuer")
+                .ok_or_else(|| Error::config("issuer is required"))?;
             let typ = o.string("typ");
             let typ_list: Vec<&str> = typ.as_deref().into_iter().collect();
             let mut e = Expectations::generic(
@@ -264,7 +284,9 @@ pub fn verify_jwt(
             Ok(Value::Object(verified.into_claims()))
         }
         .await;
-        result.map(|v| js::json_to_js(&v)).map_err(|e| js::to_js_error(&e))
+        result
+            .map(|v| js::json_to_js(&v))
+            .map_err(|e| js::to_js_error(&e))
     })
 }
 

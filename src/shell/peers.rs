@@ -73,7 +73,10 @@ impl Inner {
                 let force = message.bool("force").unwrap_or(false);
                 let inner = self.clone();
                 spawn_local(async move {
-                    let result = inner.access_token(resource.as_deref(), force).await.map(|_| ());
+                    let result = inner
+                        .access_token(resource.as_deref(), force)
+                        .await
+                        .map(|_| ());
                     inner.answer(id, result);
                 });
             }
@@ -152,7 +155,9 @@ impl Inner {
         let known = self.engine.borrow().shared().map(|s| s.holder.clone());
         if known.as_deref() != Some(remote.holder()) || self.engine.borrow().dpop_jkt().is_none() {
             let key = self.authz.dpop.load(true).await.ok().flatten();
-            self.engine.borrow_mut().set_dpop_jkt(key.map(|k| k.jkt.clone()));
+            self.engine
+                .borrow_mut()
+                .set_dpop_jkt(key.map(|k| k.jkt.clone()));
         }
         let mut signed = Vec::new();
         for token in remote.tokens() {
@@ -167,20 +172,29 @@ impl Inner {
     pub async fn ask_holder(self: &Rc<Self>, key: &TokenKey, force: bool) -> Res<()> {
         let resource = Some(key.resource.as_str()).filter(|r| !r.is_empty());
         let result = self
-            .request_holder(json!({ "t": "need", "resource": resource, "force": force }), Some(key))
+            .request_holder(
+                json!({ "t": "need", "resource": resource, "force": force }),
+                Some(key),
+            )
             .await;
         self.engine.borrow_mut().ask_settled(key);
         result
     }
 
     /// Sends a request to the holder and waits for its `done` (bounded).
-    pub async fn request_holder(self: &Rc<Self>, mut message: Value, key: Option<&TokenKey>) -> Res<()> {
+    pub async fn request_holder(
+        self: &Rc<Self>,
+        mut message: Value,
+        key: Option<&TokenKey>,
+    ) -> Res<()> {
         let id = js::random_token()?;
         message["id"] = Value::from(id.as_str());
         let flight = Flight::new();
         self.asks.borrow_mut().insert(id.clone(), flight.clone());
         if let Some(key) = key {
-            self.flights.borrow_mut().insert(key.clone(), flight.clone());
+            self.flights
+                .borrow_mut()
+                .insert(key.clone(), flight.clone());
         }
         self.post(&message);
         let timeout = (self.authz.config.http_timeout_seconds + 5) * 1000;

@@ -162,7 +162,9 @@ impl Inner {
                 }
                 Action::ForgetKey => {
                     let inner = self.clone();
-                    wasm_bindgen_futures::spawn_local(async move { inner.authz.dpop.forget().await });
+                    wasm_bindgen_futures::spawn_local(
+                        async move { inner.authz.dpop.forget().await },
+                    );
                 }
                 Action::Reschedule => self.schedule(),
             }
@@ -311,7 +313,10 @@ impl Inner {
         self.apply();
         let response = response?;
         let signed = self.authz.verify_response(&response).await;
-        let result = self.engine.borrow_mut().on_verified(ticket, response, signed, now());
+        let result = self
+            .engine
+            .borrow_mut()
+            .on_verified(ticket, response, signed, now());
         self.apply();
         result
     }
@@ -320,7 +325,9 @@ impl Inner {
     pub async fn run_refresh(self: &Rc<Self>, ticket: Ticket) -> Res<()> {
         let key = ticket.key.clone();
         let flight = Flight::new();
-        self.flights.borrow_mut().insert(key.clone(), flight.clone());
+        self.flights
+            .borrow_mut()
+            .insert(key.clone(), flight.clone());
         let result = self.run_ticket(ticket).await;
         let mut flights = self.flights.borrow_mut();
         if flights.get(&key).is_some_and(|f| Rc::ptr_eq(f, &flight)) {
@@ -346,9 +353,16 @@ impl Inner {
 
     /// A valid access token for `resource`: from the cache, after this tab's refresh, after
     /// another caller's, or from the holder.
-    pub async fn access_token(self: &Rc<Self>, resource: Option<&str>, force: bool) -> Res<(AccessToken, TokenType)> {
+    pub async fn access_token(
+        self: &Rc<Self>,
+        resource: Option<&str>,
+        force: bool,
+    ) -> Res<(AccessToken, TokenType)> {
         if self.disposed.get() {
-            return Err(Error::new(ErrorCode::LoginRequired, "the client was disposed"));
+            return Err(Error::new(
+                ErrorCode::LoginRequired,
+                "the client was disposed",
+            ));
         }
         let mut force = force;
         for round in 0..4 {

@@ -35,7 +35,11 @@ impl Tabs {
     pub fn open(name: &str, holder_lock: String, on_message: impl Fn(Value) + 'static) -> Tabs {
         let channel = web_sys::BroadcastChannel::new(name).ok().map(|channel| {
             let handler = Handler::new(move |event: web_sys::MessageEvent| {
-                if let Some(value) = event.data().as_string().and_then(|t| serde_json::from_str(&t).ok()) {
+                if let Some(value) = event
+                    .data()
+                    .as_string()
+                    .and_then(|t| serde_json::from_str(&t).ok())
+                {
                     on_message(value);
                 }
             });
@@ -81,7 +85,12 @@ impl Tabs {
         let callback = Closure::once_into_js(move |_lock: JsValue| -> JsValue { held.into() });
         let request: Function = get(&locks, "request").unchecked_into();
         let options = object(&[("steal", JsValue::from_bool(steal))]);
-        if let Ok(p) = request.call3(&locks, &JsValue::from_str(&self.holder_lock), &options, &callback) {
+        if let Ok(p) = request.call3(
+            &locks,
+            &JsValue::from_str(&self.holder_lock),
+            &options,
+            &callback,
+        ) {
             // A stolen lock rejects the request: nothing to do here.
             if let Ok(catch) = get(&p, "catch").dyn_into::<Function>() {
                 let _ = catch.call1(&p, &Closure::once_into_js(|_: JsValue| {}));
@@ -113,7 +122,12 @@ impl Tabs {
         });
         let request: Function = get(&locks, "request").unchecked_into();
         let options = object(&[("mode", "shared".into())]);
-        let _ = request.call3(&locks, &JsValue::from_str(&self.holder_lock), &options, &callback);
+        let _ = request.call3(
+            &locks,
+            &JsValue::from_str(&self.holder_lock),
+            &options,
+            &callback,
+        );
     }
 
     /// The watch fired (or was given up): a later session may be watched again.

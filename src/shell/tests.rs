@@ -274,8 +274,14 @@ async fn client_assertion_from_an_imported_jwk_verifies_and_the_key_is_not_extra
     let decoded = verify::verify_signature(&token, &algs(), &jwks(vec![public]))
         .await
         .unwrap();
-    assert_eq!(decoded.decoded().typ.as_deref(), Some("client-authentication+jwt"));
-    assert_eq!(decoded.decoded().claims["aud"], "https://helseid-sts.test.nhn.no");
+    assert_eq!(
+        decoded.decoded().typ.as_deref(),
+        Some("client-authentication+jwt")
+    );
+    assert_eq!(
+        decoded.decoded().claims["aud"],
+        "https://helseid-sts.test.nhn.no"
+    );
     assert_eq!(decoded.decoded().claims["exp"], 1060);
 }
 

@@ -15,13 +15,23 @@ use crate::core::{Error, ErrorCode};
 /// Decodes `token`, checks `crit` (RFC 7515 §4.1.11) and `alg` against the allow-list (never
 /// from the token alone, RFC 8725 §3.1), finds the key and verifies the signature. Gives
 /// `unknown_key` when no key fits, so a caller holding a JWKS URI can fetch it once more.
-pub async fn verify_signature(token: &str, algorithms: &[String], jwks: &Jwks) -> Result<SignatureChecked, Error> {
+pub async fn verify_signature(
+    token: &str,
+    algorithms: &[String],
+    jwks: &Jwks,
+) -> Result<SignatureChecked, Error> {
     let decoded = jwt::decode(token)?;
     jwt::check_crit(&decoded.header)?;
     jwt::check_alg(&decoded.alg, algorithms)?;
     let key = jwk::select_key(jwks, decoded.kid.as_deref(), &decoded.alg)?;
     let crypto_key = imported_key(key, &decoded.alg).await?;
-    let ok = crypto::verify(&decoded.alg, &crypto_key, &decoded.signature, decoded.signing_input.as_bytes()).await?;
+    let ok = crypto::verify(
+        &decoded.alg,
+        &crypto_key,
+        &decoded.signature,
+        decoded.signing_input.as_bytes(),
+    )
+    .await?;
     if !ok {
         return Err(Error::new(
             ErrorCode::SignatureInvalid,
@@ -58,7 +68,12 @@ async fn imported_key(key: &jwk::Jwk, alg: &str) -> Result<CryptoKey, Error> {
 }
 
 /// Signature, then claims (`verifyJwt`).
-pub async fn verify(token: &str, algorithms: &[String], jwks: &Jwks, expectations: &Expectations<'_>) -> Result<Verified, Error> {
+pub async fn verify(
+    token: &str,
+    algorithms: &[String],
+    jwks: &Jwks,
+    expectations: &Expectations<'_>,
+) -> Result<Verified, Error> {
     let checked = verify_signature(token, algorithms, jwks).await?;
     claims::check(checked, expectations)
 }

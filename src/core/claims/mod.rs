@@ -16,9 +16,8 @@ use jwt_compact::{Claims, Empty, TimeOptions};
 use serde_json::{Map, Value};
 
 use super::error::{Error, ErrorCode, Result};
-use super::jwt::SignatureChecked;
 use super::helseid::{claim_text, journal_id, JOURNAL_ID, SECURITY_LEVEL, SFM_ID};
-
+use super::jwt::SignatureChecked;
 
 /// API.md `clockToleranceSeconds` default.
 pub const DEFAULT_TOLERANCE: i64 = 30;

@@ -96,7 +96,11 @@ fn set(name: &'static str, value: Value) -> impl FnOnce(&mut Value) {
 #[track_caller]
 fn assert_fails(result: Result<()>, code: ErrorCode, claim: &str) {
     let err = result.expect_err("validation passed");
-    assert_eq!((err.code, err.claim.as_deref()), (code, Some(claim)), "{err}");
+    assert_eq!(
+        (err.code, err.claim.as_deref()),
+        (code, Some(claim)),
+        "{err}"
+    );
 }
 
 #[track_caller]

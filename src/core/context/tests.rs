@@ -111,10 +111,18 @@ fn all_three_go_out_as_one_array_in_order_and_the_attest_only_when_asked() {
     }))
     .unwrap()
     .unwrap();
-    let types: Vec<_> = ctx.details(true).iter().map(|d| d["type"].clone()).collect();
+    let types: Vec<_> = ctx
+        .details(true)
+        .iter()
+        .map(|d| d["type"].clone())
+        .collect();
     assert_eq!(
         types,
-        [json!("helseid_authorization"), json!("nhn:sfm:journal-id"), json!("nhn:tillitsrammeverk:parameters")]
+        [
+            json!("helseid_authorization"),
+            json!("nhn:sfm:journal-id"),
+            json!("nhn:tillitsrammeverk:parameters")
+        ]
     );
     assert_eq!(ctx.details(false).len(), 2);
 }
@@ -156,13 +164,31 @@ fn every_malformed_field_is_context_invalid_naming_it() {
         (json!({ "organisation": {} }), "organisation"),
         (json!({ "organization": "912345678" }), "organization"),
         (json!({ "organization": {} }), "organization"),
-        (json!({ "organization": { "parent": "91234567" } }), "organization.parent"),
-        (json!({ "organization": { "child": "9123456789" } }), "organization.child"),
-        (json!({ "organization": { "child": "99887766x" } }), "organization.child"),
-        (json!({ "organization": { "child": 998877665 } }), "organization.child"),
-        (json!({ "organization": { "parent": "912345678", "unit": "1" } }), "organization.unit"),
+        (
+            json!({ "organization": { "parent": "91234567" } }),
+            "organization.parent",
+        ),
+        (
+            json!({ "organization": { "child": "9123456789" } }),
+            "organization.child",
+        ),
+        (
+            json!({ "organization": { "child": "99887766x" } }),
+            "organization.child",
+        ),
+        (
+            json!({ "organization": { "child": 998877665 } }),
+            "organization.child",
+        ),
+        (
+            json!({ "organization": { "parent": "912345678", "unit": "1" } }),
+            "organization.unit",
+        ),
         (json!({ "journalId": "not-a-uuid" }), "journalId"),
-        (json!({ "journalId": "6f1c9e2a4b7d4c1e9a3f2d5b8c7e1f00" }), "journalId"),
+        (
+            json!({ "journalId": "6f1c9e2a4b7d4c1e9a3f2d5b8c7e1f00" }),
+            "journalId",
+        ),
         (json!({ "trustFramework": [] }), "trustFramework"),
     ];
     for (value, field) in cases {
@@ -194,7 +220,10 @@ fn an_attest_without_what_helseid_needs_is_context_invalid_naming_the_field() {
         invalid_field(without(&["care_relationship", "purpose_of_use"])),
         "trustFramework.care_relationship.purpose_of_use"
     );
-    assert_eq!(invalid_field(without(&["practitioner"])), "trustFramework.practitioner");
+    assert_eq!(
+        invalid_field(without(&["practitioner"])),
+        "trustFramework.practitioner"
+    );
     let mut a = attest();
     a["care_relationship"]["purpose_of_use"]["code"] = json!("CURIOUS");
     assert_eq!(
@@ -209,7 +238,10 @@ fn an_attest_without_what_helseid_needs_is_context_invalid_naming_the_field() {
     );
     let mut a = attest();
     a["type"] = json!("something:else");
-    assert_eq!(invalid_field(json!({ "trustFramework": a })), "trustFramework.type");
+    assert_eq!(
+        invalid_field(json!({ "trustFramework": a })),
+        "trustFramework.type"
+    );
 }
 
 #[test]
@@ -217,7 +249,10 @@ fn every_purpose_of_use_code_is_accepted() {
     for code in PURPOSES_OF_USE {
         let mut a = attest();
         a["care_relationship"]["purpose_of_use"]["code"] = json!(code);
-        assert!(parse(json!({ "trustFramework": a })).unwrap().is_some(), "{code}");
+        assert!(
+            parse(json!({ "trustFramework": a })).unwrap().is_some(),
+            "{code}"
+        );
     }
 }
 
@@ -246,7 +281,10 @@ fn token_claims_must_match_the_organisation_and_journal() {
         let mut c = claims(good.clone());
         c.insert(name.into(), bad);
         let e = ctx.check_claims(&c, false).unwrap_err();
-        assert_eq!((e.code, e.claim.as_deref()), (ErrorCode::ClaimInvalid, Some(name)));
+        assert_eq!(
+            (e.code, e.claim.as_deref()),
+            (ErrorCode::ClaimInvalid, Some(name))
+        );
         c.remove(name);
         let e = ctx.check_claims(&c, false).unwrap_err();
         assert_eq!(e.claim.as_deref(), Some(name), "missing {name}");
@@ -255,7 +293,9 @@ fn token_claims_must_match_the_organisation_and_journal() {
 
 #[test]
 fn the_attest_claim_is_required_only_for_apis_that_need_it() {
-    let ctx = parse(json!({ "trustFramework": attest() })).unwrap().unwrap();
+    let ctx = parse(json!({ "trustFramework": attest() }))
+        .unwrap()
+        .unwrap();
     let e = ctx.check_claims(&Map::new(), true).unwrap_err();
     assert_eq!(e.claim.as_deref(), Some(TRUST_FRAMEWORK));
     assert!(ctx.check_claims(&Map::new(), false).is_ok());
@@ -265,9 +305,11 @@ fn the_attest_claim_is_required_only_for_apis_that_need_it() {
 
 #[test]
 fn to_json_is_the_api_shape_with_the_generated_decision_id() {
-    let ctx = parse(json!({ "organization": { "child": "998877665" }, "journalId": UUID.to_uppercase() }))
-        .unwrap()
-        .unwrap();
+    let ctx = parse(
+        json!({ "organization": { "child": "998877665" }, "journalId": UUID.to_uppercase() }),
+    )
+    .unwrap()
+    .unwrap();
     assert_eq!(
         ctx.to_json(),
         json!({ "organization": { "child": "998877665" }, "journalId": UUID })
@@ -333,12 +375,20 @@ mod properties {
             "\\PC{0,10}".prop_map(Value::from),
         ];
         let keys = prop_oneof![
-            Just("organization".to_string()), Just("parent".to_string()), Just("child".to_string()),
-            Just("journalId".to_string()), Just("trustFramework".to_string()),
-            Just("practitioner".to_string()), Just("legal_entity".to_string()),
-            Just("point_of_care".to_string()), Just("care_relationship".to_string()),
-            Just("purpose_of_use".to_string()), Just("code".to_string()), Just("id".to_string()),
-            Just("decision_ref".to_string()), "[a-z]{1,5}",
+            Just("organization".to_string()),
+            Just("parent".to_string()),
+            Just("child".to_string()),
+            Just("journalId".to_string()),
+            Just("trustFramework".to_string()),
+            Just("practitioner".to_string()),
+            Just("legal_entity".to_string()),
+            Just("point_of_care".to_string()),
+            Just("care_relationship".to_string()),
+            Just("purpose_of_use".to_string()),
+            Just("code".to_string()),
+            Just("id".to_string()),
+            Just("decision_ref".to_string()),
+            "[a-z]{1,5}",
         ];
         leaf.prop_recursive(4, 40, 6, move |inner| {
             prop_oneof![

@@ -12,11 +12,11 @@
 //! - at most one refresh is in flight per token key, and none while the context is switching;
 //! - after `logout()` nothing is handed out and no refresh starts.
 
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod props;
 mod responses;
 mod snapshot;
 mod tabs;
-#[cfg(all(test, not(target_arch = "wasm32")))]
-mod props;
 #[cfg(test)]
 mod tests;
 
@@ -101,7 +101,9 @@ pub enum Next {
 #[derive(Debug)]
 pub enum TicketKind {
     /// The code exchange (RFC 6749 §4.1.3) of a login that began with this `nonce`.
-    Login { nonce: String },
+    Login {
+        nonce: String,
+    },
     Refresh,
     /// A refresh with a new context (API.md `setContext`).
     Switch,
@@ -135,7 +137,9 @@ impl Ticket {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Event {
     /// After every successful refresh; `resource` names the token that was renewed.
-    TokenRefreshed { resource: String },
+    TokenRefreshed {
+        resource: String,
+    },
     SessionExpired,
     LoggedOut,
     ContextChanged,
@@ -313,7 +317,9 @@ impl Engine {
     fn attest_expired(&self, now: i64) -> bool {
         self.shared.as_ref().is_some_and(|s| {
             s.context.as_ref().is_some_and(Context::has_attest)
-                && now >= s.context_since.saturating_add(self.config.attest_max_age_seconds)
+                && now
+                    >= s.context_since
+                        .saturating_add(self.config.attest_max_age_seconds)
         })
     }
 
@@ -358,7 +364,9 @@ impl Engine {
             if self.holder_gone {
                 // The tab that held the grant went away: nobody can refresh any more.
                 self.end_session(EndReason::Expired);
-                return Err(login_required("the tab that held the session is gone; log in again"));
+                return Err(login_required(
+                    "the tab that held the session is gone; log in again",
+                ));
             }
             self.asking.insert(key.clone());
             return Ok(Next::AskHolder(key));
@@ -366,9 +374,15 @@ impl Engine {
         let Some(refresh_token) = &grant.refresh_token else {
             // No refresh token (no offline_access): the session ends with its access token.
             self.end_session(EndReason::Expired);
-            return Err(login_required("the session has ended (no refresh token); log in again"));
+            return Err(login_required(
+                "the session has ended (no refresh token); log in again",
+            ));
         };
-        let body = refresh::refresh_params(refresh_token, &self.config.client_id, Self::resource_param(&key));
+        let body = refresh::refresh_params(
+            refresh_token,
+            &self.config.client_id,
+            Self::resource_param(&key),
+        );
         let context = shared.context.clone();
         let details = self.details(context.as_ref(), &key.resource, now);
         let ticket = self.ticket(key, TicketKind::Refresh, body, details, context);
@@ -400,7 +414,11 @@ impl Engine {
 
     /// After a refresh: the token for `resource` in the context in force, if it has not
     /// expired (a refresh that gives a token already within the leeway still returns it).
-    pub fn fresh_token(&self, resource: Option<&str>, now: i64) -> Result<(AccessToken, TokenType)> {
+    pub fn fresh_token(
+        &self,
+        resource: Option<&str>,
+        now: i64,
+    ) -> Result<(AccessToken, TokenType)> {
         let shared = self
             .shared
             .as_ref()
@@ -470,7 +488,11 @@ impl Engine {
 
     /// `setContext`: one refresh with the new details for `resource`. Nothing changes until
     /// its answer passes every check.
-    pub fn set_context(&mut self, context: Option<Context>, resource: Option<&str>) -> Result<Next> {
+    pub fn set_context(
+        &mut self,
+        context: Option<Context>,
+        resource: Option<&str>,
+    ) -> Result<Next> {
         let Some(shared) = self.shared.as_ref().filter(|_| !self.logged_out) else {
             return Err(login_required("setContext needs a session: log in first"));
         };
@@ -483,10 +505,19 @@ impl Engine {
             return Ok(Next::AskHolder(key));
         };
         let Some(refresh_token) = &grant.refresh_token else {
-            return Err(login_required("the session has no refresh token; log in again"));
+            return Err(login_required(
+                "the session has no refresh token; log in again",
+            ));
         };
-        let body = refresh::refresh_params(refresh_token, &self.config.client_id, Self::resource_param(&key));
-        let details = context.as_ref().map(|c| c.details(true)).filter(|d| !d.is_empty());
+        let body = refresh::refresh_params(
+            refresh_token,
+            &self.config.client_id,
+            Self::resource_param(&key),
+        );
+        let details = context
+            .as_ref()
+            .map(|c| c.details(true))
+            .filter(|d| !d.is_empty());
         let ticket = self.ticket(key.clone(), TicketKind::Switch, body, details, context);
         self.switching = Some((ticket.id, key));
         Ok(Next::Refresh(ticket))
@@ -587,7 +618,11 @@ impl Engine {
 
     /// `logout()`: final here; late answers are revoked. Returns what to revoke now and where
     /// to send the browser.
-    pub fn logout(&mut self, end_session_endpoint: Option<&str>, state: Option<&str>) -> LogoutPlan {
+    pub fn logout(
+        &mut self,
+        end_session_endpoint: Option<&str>,
+        state: Option<&str>,
+    ) -> LogoutPlan {
         let ask_holder = self.followed_holder().map(String::from);
         let was_holder = self.grant.is_some();
         let grant = self.grant.take();

@@ -15,10 +15,20 @@ use crate::core::helseid::{ORGNR_CHILD, ORGNR_PARENT, TRUST_FRAMEWORK};
 
 #[derive(Clone, Debug)]
 enum Op {
-    Ask { resource: u8, force: bool },
-    Answer { pick: usize, outcome: u8, expires_in: i64 },
+    Ask {
+        resource: u8,
+        force: bool,
+    },
+    Answer {
+        pick: usize,
+        outcome: u8,
+        expires_in: i64,
+    },
     Advance(i64),
-    Switch { variant: u8, resource: u8 },
+    Switch {
+        variant: u8,
+        resource: u8,
+    },
     Timer,
     Logout,
 }
@@ -36,7 +46,13 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 fn resource(n: u8) -> Option<&'static str> {
-    [None, Some(SFM), Some(OTHER), Some(KJ), Some("e-helse:third.api")][n as usize % 5]
+    [
+        None,
+        Some(SFM),
+        Some(OTHER),
+        Some(KJ),
+        Some("e-helse:third.api"),
+    ][n as usize % 5]
 }
 
 fn context(variant: u8) -> Option<Context> {
@@ -72,8 +88,15 @@ impl Model {
             .issued
             .get(token.expose())
             .ok_or_else(|| TestCaseError::fail("a token nobody issued"))?;
-        prop_assert!(issued.expires_at > self.h.now, "an expired token was handed out");
-        prop_assert_eq!(issued.switches, self.switches, "a token of another context was handed out");
+        prop_assert!(
+            issued.expires_at > self.h.now,
+            "an expired token was handed out"
+        );
+        prop_assert_eq!(
+            issued.switches,
+            self.switches,
+            "a token of another context was handed out"
+        );
         prop_assert!(!self.h.e.is_logged_out(), "a token after logout");
         Ok(())
     }
@@ -89,7 +112,10 @@ impl Model {
                 );
                 if matches!(ticket.kind, TicketKind::Refresh) {
                     prop_assert!(
-                        !self.pending.iter().any(|p| matches!(p.kind, TicketKind::Switch)),
+                        !self
+                            .pending
+                            .iter()
+                            .any(|p| matches!(p.kind, TicketKind::Switch)),
                         "a refresh while the context switches"
                     );
                 }
@@ -100,14 +126,23 @@ impl Model {
         Ok(())
     }
 
-    fn answer(&mut self, pick: usize, outcome: u8, expires_in: i64) -> std::result::Result<(), TestCaseError> {
+    fn answer(
+        &mut self,
+        pick: usize,
+        outcome: u8,
+        expires_in: i64,
+    ) -> std::result::Result<(), TestCaseError> {
         if self.pending.is_empty() {
             return Ok(());
         }
         let ticket = self.pending.remove(pick % self.pending.len());
         let now = self.h.now;
         self.serial += 1;
-        let aud = if ticket.key.resource.is_empty() { SFM.to_string() } else { ticket.key.resource.clone() };
+        let aud = if ticket.key.resource.is_empty() {
+            SFM.to_string()
+        } else {
+            ticket.key.resource.clone()
+        };
         let mut extra = json!({ "serial": self.serial });
         if let Some(org) = ticket.context.as_ref().and_then(|c| c.organization.clone()) {
             extra[ORGNR_PARENT] = json!(org.parent);
@@ -142,7 +177,11 @@ impl Model {
                 (200, body(&at, Some(&id), None, 600), false)
             }
             _ => {
-                let e = self.h.e.on_response(&ticket, Err(Error::new(ErrorCode::NetworkError, "down")), now);
+                let e = self.h.e.on_response(
+                    &ticket,
+                    Err(Error::new(ErrorCode::NetworkError, "down")),
+                    now,
+                );
                 prop_assert!(e.is_err());
                 return Ok(());
             }
@@ -150,7 +189,10 @@ impl Model {
         let result = if status == 200 {
             self.h.answer(ticket, &text)
         } else {
-            self.h.e.on_response(&ticket, Ok((status, text)), now).map(|_| ())
+            self.h
+                .e
+                .on_response(&ticket, Ok((status, text)), now)
+                .map(|_| ())
         };
         if result.is_ok() && ok && is_switch {
             self.switches += 1;

@@ -4,7 +4,10 @@
 
 use serde_json::{Map, Value};
 
-use super::{backoff_seconds, login_required, Action, CachedToken, EndReason, Engine, Event, Grant, Shared, Ticket, TicketKind, TokenKey};
+use super::{
+    backoff_seconds, login_required, Action, CachedToken, EndReason, Engine, Event, Grant, Shared,
+    Ticket, TicketKind, TokenKey,
+};
 use crate::core::claims::{self, Expectations};
 use crate::core::error::{Error, ErrorCode, Result};
 use crate::core::jwt::SignatureChecked;
@@ -23,7 +26,12 @@ impl Engine {
     /// The token endpoint's answer to `ticket`, or why there is none. A successful answer's
     /// refresh token replaces the old one at once, whatever the checks later say (RFC 6749
     /// §6); an answer that comes after `logout()` has its refresh token revoked.
-    pub fn on_response(&mut self, ticket: &Ticket, answer: Result<(u16, String)>, now: i64) -> Result<TokenResponse> {
+    pub fn on_response(
+        &mut self,
+        ticket: &Ticket,
+        answer: Result<(u16, String)>,
+        now: i64,
+    ) -> Result<TokenResponse> {
         let parsed = answer.and_then(|(status, body)| token::process_token_response(status, &body));
         let mut response = match parsed {
             Ok(response) => response,
@@ -35,7 +43,9 @@ impl Engine {
             if let Some(rt) = response.refresh_token.take() {
                 self.actions.push(Action::Revoke(rt));
             }
-            return Err(login_required("the session ended while the token request was under way"));
+            return Err(login_required(
+                "the session ended while the token request was under way",
+            ));
         }
         if !is_login {
             if let (Some(rt), Some(grant)) = (response.refresh_token.take(), self.grant.as_mut()) {
@@ -60,7 +70,11 @@ impl Engine {
         if self.in_flight.get(&ticket.key) == Some(&ticket.id) {
             self.in_flight.remove(&ticket.key);
         }
-        if self.switching.as_ref().is_some_and(|(id, _)| *id == ticket.id) {
+        if self
+            .switching
+            .as_ref()
+            .is_some_and(|(id, _)| *id == ticket.id)
+        {
             self.switching = None;
         }
     }
@@ -103,7 +117,9 @@ impl Engine {
         let owned = is_login || self.owns(&ticket);
         self.settle(&ticket);
         if self.logged_out || !owned {
-            return Err(login_required("the session ended while the token request was under way"));
+            return Err(login_required(
+                "the session ended while the token request was under way",
+            ));
         }
         let signed = signed?;
         let id_claims = self.check_id_token(&ticket, signed.id_token, now)?;
@@ -148,7 +164,10 @@ impl Engine {
             TicketKind::Refresh | TicketKind::Switch => {
                 let switch = matches!(ticket.kind, TicketKind::Switch);
                 let generation = self.generation;
-                let shared = self.shared.as_mut().ok_or_else(|| login_required("no session"))?;
+                let shared = self
+                    .shared
+                    .as_mut()
+                    .ok_or_else(|| login_required("no session"))?;
                 if !switch && ticket.key.epoch != shared.epoch {
                     // The context changed while this refresh was under way: its token is of
                     // the old context and is dropped.
@@ -156,7 +175,9 @@ impl Engine {
                 }
                 if let Some(claims) = id_claims {
                     shared.id_claims = claims;
-                    if let (Some(id_token), Some(grant)) = (response.id_token.take(), self.grant.as_mut()) {
+                    if let (Some(id_token), Some(grant)) =
+                        (response.id_token.take(), self.grant.as_mut())
+                    {
                         grant.id_token = Some(id_token);
                     }
                 }
@@ -174,7 +195,8 @@ impl Engine {
                 shared.rejected_scope = rejected_scope;
                 self.failures = 0;
                 self.retry_at = None;
-                self.actions.push(Action::Emit(Event::TokenRefreshed { resource }));
+                self.actions
+                    .push(Action::Emit(Event::TokenRefreshed { resource }));
                 if switch {
                     self.actions.push(Action::Emit(Event::ContextChanged));
                 }
@@ -201,13 +223,22 @@ impl Engine {
             TicketKind::Login { nonce } => Some(nonce.as_str()),
             _ => None,
         };
-        let mut e = Expectations::id_token(&c.issuer, &c.client_id, nonce, now, c.clock_tolerance_seconds);
+        let mut e = Expectations::id_token(
+            &c.issuer,
+            &c.client_id,
+            nonce,
+            now,
+            c.clock_tolerance_seconds,
+        );
         e.required_security_level = c.required_security_level.as_deref();
         let claims = claims::check(id_token, &e)?.into_claims();
         if nonce.is_none() {
             let previous = self.shared.as_ref().and_then(|s| s.id_claims.get("sub"));
             if previous.is_some() && claims.get("sub") != previous {
-                return Err(Error::claim("sub", "the refreshed ID token names another subject"));
+                return Err(Error::claim(
+                    "sub",
+                    "the refreshed ID token names another subject",
+                ));
             }
         }
         Ok(Some(claims))
@@ -216,7 +247,12 @@ impl Engine {
     /// The checks of an access token for `key`: `cnf.jkt` for DPoP (RFC 9449 §6.1), `aud`
     /// (RFC 8707), `typ` (RFC 9068 §4), times, the SFM id and the security level for the
     /// default token, and the context's claims.
-    pub(super) fn access_expectations<'a>(&'a self, key: &'a TokenKey, token_type: TokenType, now: i64) -> Result<Expectations<'a>> {
+    pub(super) fn access_expectations<'a>(
+        &'a self,
+        key: &'a TokenKey,
+        token_type: TokenType,
+        now: i64,
+    ) -> Result<Expectations<'a>> {
         let c = &self.config;
         let jkt = match token_type {
             TokenType::DPoP => Some(self.dpop_jkt.as_deref().ok_or_else(|| {
@@ -224,13 +260,15 @@ impl Engine {
             })?),
             TokenType::Bearer => None,
         };
-        let is_default = Some(key.resource.as_str()) == c.default_resource() || key.resource.is_empty();
+        let is_default =
+            Some(key.resource.as_str()) == c.default_resource() || key.resource.is_empty();
         let audience = if is_default {
             c.expected_audience.as_deref()
         } else {
             Some(key.resource.as_str())
         };
-        let mut e = Expectations::access_token(&c.issuer, audience, jkt, now, c.clock_tolerance_seconds);
+        let mut e =
+            Expectations::access_token(&c.issuer, audience, jkt, now, c.clock_tolerance_seconds);
         e.require_sfm_id = c.require_sfm_id && is_default;
         e.required_security_level = c.required_security_level.as_deref();
         Ok(e)
@@ -251,7 +289,10 @@ impl Engine {
         }
         let exp = claims.get("exp").and_then(Value::as_i64);
         let expires_at = session::expires_at(now, response.expires_in, exp).ok_or_else(|| {
-            Error::claim("exp", "neither expires_in nor exp tells when the access token expires")
+            Error::claim(
+                "exp",
+                "neither expires_in nor exp tells when the access token expires",
+            )
         })?;
         let scope = session::parse_scope(response.scope.as_ref().or_else(|| claims.get("scope")));
         Ok(CachedToken {

@@ -32,14 +32,22 @@ impl Engine {
     /// this tab's own storage kept them; their claims are read again from the tokens.
     /// A record saved more than `max_gap` seconds ago (a tab reopened long after it was
     /// closed) is not taken back, and its refresh token is handed back for revocation.
-    pub fn restore(&mut self, text: &str, now: i64, max_gap: i64) -> Result<(), Option<RefreshToken>> {
+    pub fn restore(
+        &mut self,
+        text: &str,
+        now: i64,
+        max_gap: i64,
+    ) -> Result<(), Option<RefreshToken>> {
         let record = parse_object(text).ok_or(None)?;
         let refresh_token = record.string("refreshToken").map(RefreshToken::new);
         let saved_at = record.i64("savedAt").unwrap_or(i64::MIN);
         if now.saturating_sub(saved_at) > max_gap {
             return Err(refresh_token);
         }
-        let remote = record.object("view").and_then(|v| read_remote(&Value::Object(v.clone()))).ok_or(None)?;
+        let remote = record
+            .object("view")
+            .and_then(|v| read_remote(&Value::Object(v.clone())))
+            .ok_or(None)?;
         let mut tokens = BTreeMap::new();
         for (key, token, token_type, expires_at, scope) in remote.tokens {
             let Ok(decoded) = jwt::decode(token.expose()) else {

@@ -159,9 +159,16 @@ impl Engine {
     /// [`Remote::tokens`]). Each token is checked like a token response's; one that fails is
     /// dropped, and the view is ignored when its primary token fails. A different user ends
     /// this tab's session and fires `userChanged`.
-    pub fn adopt(&mut self, remote: Remote, signed: Vec<Result<SignatureChecked>>, now: i64) -> Result<()> {
+    pub fn adopt(
+        &mut self,
+        remote: Remote,
+        signed: Vec<Result<SignatureChecked>>,
+        now: i64,
+    ) -> Result<()> {
         let mut tokens = BTreeMap::new();
-        for ((key, token, token_type, expires_at, scope), checked) in remote.tokens.into_iter().zip(signed) {
+        for ((key, token, token_type, expires_at, scope), checked) in
+            remote.tokens.into_iter().zip(signed)
+        {
             let Ok(checked) = checked else { continue };
             let Ok(e) = self.access_expectations(&key, token_type, now) else {
                 continue;
@@ -202,8 +209,13 @@ impl Engine {
         let their_subject = subject(&tokens, &remote.primary);
         // The ID token's claims cannot be checked here (the ID token stays with the holder):
         // they must at least name the subject of the verified access token.
-        if their_subject.is_none() || remote.id_claims.get("sub").and_then(Value::as_str) != their_subject.as_deref() {
-            return Err(Error::claim("sub", "another tab's session names two subjects"));
+        if their_subject.is_none()
+            || remote.id_claims.get("sub").and_then(Value::as_str) != their_subject.as_deref()
+        {
+            return Err(Error::claim(
+                "sub",
+                "another tab's session names two subjects",
+            ));
         }
         let incoming = Shared {
             holder: remote.holder,
@@ -217,16 +229,23 @@ impl Engine {
             context_since: remote.context_since,
             rejected_scope: remote.rejected_scope,
         };
-        let ours = self.shared.as_ref().and_then(|s| subject(&s.tokens, &s.primary));
+        let ours = self
+            .shared
+            .as_ref()
+            .and_then(|s| subject(&s.tokens, &s.primary));
         match (&self.shared, ours) {
             (Some(_), ours) if ours != their_subject => {
                 // Another health worker logged in elsewhere: this tab's session ends here; the
                 // app decides whether to follow (adoptSession) or log in again.
-                let view = HelseIdView::from_claims(&incoming.id_claims, &incoming.tokens[&incoming.primary].claims);
+                let view = HelseIdView::from_claims(
+                    &incoming.id_claims,
+                    &incoming.tokens[&incoming.primary].claims,
+                );
                 self.yield_grant();
                 self.end_quietly();
                 self.other_user = Some(incoming);
-                self.actions.push(Action::Emit(Event::UserChanged(Box::new(view))));
+                self.actions
+                    .push(Action::Emit(Event::UserChanged(Box::new(view))));
                 Ok(())
             }
             _ => {
@@ -260,7 +279,10 @@ impl Engine {
     /// Takes a verified view of the same user as this tab's session.
     fn follow(&mut self, incoming: Shared) {
         let previous = self.shared.take();
-        if previous.as_ref().is_some_and(|p| p.holder != incoming.holder) {
+        if previous
+            .as_ref()
+            .is_some_and(|p| p.holder != incoming.holder)
+        {
             self.yield_grant();
         }
         let refreshed: Vec<String> = match &previous {
@@ -284,7 +306,8 @@ impl Engine {
         self.holder_gone = false;
         self.other_user = None;
         for resource in refreshed {
-            self.actions.push(Action::Emit(Event::TokenRefreshed { resource }));
+            self.actions
+                .push(Action::Emit(Event::TokenRefreshed { resource }));
         }
         if context_changed {
             self.actions.push(Action::Emit(Event::ContextChanged));

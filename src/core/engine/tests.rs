@@ -32,7 +32,12 @@ pub(crate) fn config(extra: &str) -> Config {
 
 fn jwt_of(header: Value, claims: Value) -> String {
     let part = |v: &Value| base64url::encode(v.to_string().as_bytes());
-    format!("{}.{}.{}", part(&header), part(&claims), base64url::encode(b"sig"))
+    format!(
+        "{}.{}.{}",
+        part(&header),
+        part(&claims),
+        base64url::encode(b"sig")
+    )
 }
 
 pub(crate) fn checked(token: &str) -> SignatureChecked {
@@ -128,7 +133,9 @@ impl H {
     }
 
     pub(crate) fn answer(&mut self, ticket: Ticket, body: &str) -> Result<()> {
-        let response = self.e.on_response(&ticket, Ok((200, body.to_string())), self.now)?;
+        let response = self
+            .e
+            .on_response(&ticket, Ok((200, body.to_string())), self.now)?;
         let signed = Signed {
             id_token: response.id_token.as_ref().map(|t| checked(t.expose())),
             access_token: checked(response.access_token.expose()),
@@ -138,14 +145,20 @@ impl H {
 
     /// Answers a refresh ticket the way the double would, with a new refresh token.
     pub(crate) fn refresh_ok(&mut self, ticket: Ticket, rt: &str) -> Result<()> {
-        let aud = if ticket.key.resource.is_empty() { SFM.to_string() } else { ticket.key.resource.clone() };
+        let aud = if ticket.key.resource.is_empty() {
+            SFM.to_string()
+        } else {
+            ticket.key.resource.clone()
+        };
         let extra = self.claims_for(&ticket);
         let at = access_token(&aud, USER, self.now, extra);
         self.answer(ticket, &body(&at, None, Some(rt), 600))
     }
 
     pub(crate) fn fail(&mut self, ticket: &Ticket, status: u16, body: &str) -> Error {
-        self.e.on_response(ticket, Ok((status, body.to_string())), self.now).unwrap_err()
+        self.e
+            .on_response(ticket, Ok((status, body.to_string())), self.now)
+            .unwrap_err()
     }
 
     pub(crate) fn ticket(&mut self, resource: Option<&str>, force: bool) -> Ticket {
@@ -181,7 +194,10 @@ fn a_login_makes_this_engine_the_holder_of_a_checked_session() {
     assert_eq!(s.token_type, "DPoP");
     let actions = h.e.take_actions();
     assert!(actions.iter().any(|a| matches!(a, Action::Announce)));
-    assert!(events(&actions).is_empty(), "a login fires no tokenRefreshed");
+    assert!(
+        events(&actions).is_empty(),
+        "a login fires no tokenRefreshed"
+    );
 }
 
 #[test]
@@ -208,8 +224,14 @@ fn the_code_exchange_names_the_default_resource_and_carries_the_login_context() 
 fn a_fresh_token_is_handed_out_without_a_request() {
     let mut h = H::logged_in("");
     h.now += 500;
-    assert!(matches!(h.e.token(None, false, h.now).unwrap(), Next::Ready(..)));
-    assert!(matches!(h.e.token(Some(SFM), false, h.now).unwrap(), Next::Ready(..)));
+    assert!(matches!(
+        h.e.token(None, false, h.now).unwrap(),
+        Next::Ready(..)
+    ));
+    assert!(matches!(
+        h.e.token(Some(SFM), false, h.now).unwrap(),
+        Next::Ready(..)
+    ));
 }
 
 #[test]
@@ -220,16 +242,28 @@ fn a_token_within_the_leeway_gets_one_refresh_that_other_callers_wait_for() {
     assert_eq!(H::refresh_token_sent(&t), "rt-1");
     assert_eq!(t.body.get("resource"), Some(SFM));
     for _ in 0..5 {
-        assert!(matches!(h.e.token(None, false, h.now).unwrap(), Next::Wait(_)));
+        assert!(matches!(
+            h.e.token(None, false, h.now).unwrap(),
+            Next::Wait(_)
+        ));
     }
     h.refresh_ok(t, "rt-2").unwrap();
-    assert!(matches!(h.e.token(None, false, h.now).unwrap(), Next::Ready(..)));
+    assert!(matches!(
+        h.e.token(None, false, h.now).unwrap(),
+        Next::Ready(..)
+    ));
     assert_eq!(
         events(&h.e.take_actions()),
-        [Event::TokenRefreshed { resource: SFM.into() }]
+        [Event::TokenRefreshed {
+            resource: SFM.into()
+        }]
     );
     h.now += 580;
-    assert_eq!(H::refresh_token_sent(&h.ticket(None, false)), "rt-2", "the rotated one");
+    assert_eq!(
+        H::refresh_token_sent(&h.ticket(None, false)),
+        "rt-2",
+        "the rotated one"
+    );
 }
 
 #[test]
@@ -238,9 +272,18 @@ fn the_refresh_token_rotates_even_when_the_new_access_token_fails_its_checks() {
     h.now += 580;
     let t = h.ticket(None, false);
     let wrong_aud = access_token("e-helse:evil.api", USER, h.now, json!({}));
-    let e = h.answer(t, &body(&wrong_aud, None, Some("rt-2"), 600)).unwrap_err();
-    assert_eq!((e.code, e.claim.as_deref()), (ErrorCode::ClaimInvalid, Some("aud")));
-    assert_eq!(h.e.session().unwrap().expires_at, T0 + 600, "old tokens kept");
+    let e = h
+        .answer(t, &body(&wrong_aud, None, Some("rt-2"), 600))
+        .unwrap_err();
+    assert_eq!(
+        (e.code, e.claim.as_deref()),
+        (ErrorCode::ClaimInvalid, Some("aud"))
+    );
+    assert_eq!(
+        h.e.session().unwrap().expires_at,
+        T0 + 600,
+        "old tokens kept"
+    );
     assert_eq!(H::refresh_token_sent(&h.ticket(None, true)), "rt-2");
 }
 
@@ -253,11 +296,19 @@ fn invalid_grant_ends_the_session_with_login_required_and_one_session_expired() 
     assert_eq!(e.oauth_error.as_deref(), Some("invalid_grant"));
     let actions = h.e.take_actions();
     assert_eq!(events(&actions), [Event::SessionExpired]);
-    assert!(actions.iter().any(|a| matches!(a, Action::AnnounceEnd(EndReason::Expired))));
+    assert!(actions
+        .iter()
+        .any(|a| matches!(a, Action::AnnounceEnd(EndReason::Expired))));
     assert!(actions.iter().any(|a| matches!(a, Action::ForgetKey)));
     assert!(h.e.session().is_none());
-    assert_eq!(h.e.token(None, false, h.now).unwrap_err().code, ErrorCode::LoginRequired);
-    assert!(events(&h.e.take_actions()).is_empty(), "sessionExpired fires once");
+    assert_eq!(
+        h.e.token(None, false, h.now).unwrap_err().code,
+        ErrorCode::LoginRequired
+    );
+    assert!(
+        events(&h.e.take_actions()).is_empty(),
+        "sessionExpired fires once"
+    );
 }
 
 #[test]
@@ -267,10 +318,9 @@ fn a_network_failure_keeps_the_session_and_the_timer_backs_off() {
     let mut delays = Vec::new();
     for _ in 0..6 {
         let t = h.ticket(None, false);
-        let e = h
-            .e
-            .on_response(&t, Err(Error::new(ErrorCode::NetworkError, "down")), h.now)
-            .unwrap_err();
+        let e =
+            h.e.on_response(&t, Err(Error::new(ErrorCode::NetworkError, "down")), h.now)
+                .unwrap_err();
         assert!(e.retryable);
         delays.push(h.e.next_wakeup(h.now).unwrap());
         h.now += delays.last().unwrap();
@@ -279,7 +329,11 @@ fn a_network_failure_keeps_the_session_and_the_timer_backs_off() {
     assert_eq!(delays, [5, 10, 20, 40, 60, 60]);
     let t = h.e.on_timer(h.now).expect("the timer retries");
     h.refresh_ok(t, "rt-2").unwrap();
-    assert_eq!(h.e.next_wakeup(h.now), Some(570), "back to leeway before expiry");
+    assert_eq!(
+        h.e.next_wakeup(h.now),
+        Some(570),
+        "back to leeway before expiry"
+    );
 }
 
 #[test]
@@ -287,7 +341,10 @@ fn a_server_error_is_retryable_and_keeps_the_session() {
     let mut h = H::logged_in("");
     let t = h.ticket(None, true);
     let e = h.fail(&t, 503, "busy");
-    assert_eq!((e.code, e.status, e.retryable), (ErrorCode::TokenRequestFailed, Some(503), true));
+    assert_eq!(
+        (e.code, e.status, e.retryable),
+        (ErrorCode::TokenRequestFailed, Some(503), true)
+    );
     assert!(h.e.session().is_some());
 }
 
@@ -297,8 +354,13 @@ fn a_refreshed_id_token_for_another_subject_is_refused_and_the_old_tokens_kept()
     let t = h.ticket(None, true);
     let at = access_token(SFM, USER, h.now, json!({"x": 1}));
     let id = id_token("mallory", None, h.now);
-    let e = h.answer(t, &body(&at, Some(&id), Some("rt-2"), 600)).unwrap_err();
-    assert_eq!((e.code, e.claim.as_deref()), (ErrorCode::ClaimInvalid, Some("sub")));
+    let e = h
+        .answer(t, &body(&at, Some(&id), Some("rt-2"), 600))
+        .unwrap_err();
+    assert_eq!(
+        (e.code, e.claim.as_deref()),
+        (ErrorCode::ClaimInvalid, Some("sub"))
+    );
     assert_eq!(h.e.session().unwrap().id_token_claims["sub"], USER);
 }
 
@@ -307,14 +369,20 @@ fn a_token_for_another_resource_has_its_own_key_audience_and_cache() {
     let mut h = H::logged_in("");
     let t = h.ticket(Some(OTHER), false);
     assert_eq!(t.body.get("resource"), Some(OTHER));
-    assert!(h.e.token(None, false, h.now).is_ok_and(|n| matches!(n, Next::Ready(..))));
+    assert!(h
+        .e
+        .token(None, false, h.now)
+        .is_ok_and(|n| matches!(n, Next::Ready(..))));
     // The SFM id is required of the default token only.
     let at = access_token(OTHER, USER, h.now, json!({ SFM_ID: null }));
     h.answer(t, &body(&at, None, Some("rt-2"), 600)).unwrap();
     let (other, _) = h.e.fresh_token(Some(OTHER), h.now).unwrap();
     let (sfm, _) = h.e.fresh_token(None, h.now).unwrap();
     assert_ne!(other, sfm);
-    assert!(matches!(h.e.token(Some(OTHER), false, h.now).unwrap(), Next::Ready(..)));
+    assert!(matches!(
+        h.e.token(Some(OTHER), false, h.now).unwrap(),
+        Next::Ready(..)
+    ));
     let t = h.ticket(Some("e-helse:third.api"), false);
     let wrong = access_token(SFM, USER, h.now, json!({}));
     let e = h.answer(t, &body(&wrong, None, None, 600)).unwrap_err();
@@ -332,7 +400,10 @@ fn a_token_bound_to_another_key_or_a_bearer_token_is_dpop_binding_mismatch() {
     let bearer = json!({"access_token": "a.b.c", "token_type": "Bearer"}).to_string();
     let e = h.e.on_response(&t, Ok((200, bearer)), h.now).unwrap_err();
     assert_eq!(e.code, ErrorCode::DpopBindingMismatch);
-    assert!(matches!(h.e.token(None, true, h.now).unwrap(), Next::Refresh(_)), "settled");
+    assert!(
+        matches!(h.e.token(None, true, h.now).unwrap(), Next::Refresh(_)),
+        "settled"
+    );
 }
 
 #[test]
@@ -349,11 +420,22 @@ fn without_a_refresh_token_the_session_ends_when_its_access_token_does() {
     };
     let t = h.e.login_ticket(&tx, &AuthorizationCode::new("c")).unwrap();
     let at = access_token(SFM, USER, h.now, json!({}));
-    h.answer(t, &body(&at, Some(&id_token(USER, Some("n1"), h.now)), None, 600)).unwrap();
-    assert_eq!(h.e.next_wakeup(h.now), None, "no timer without a refresh token");
+    h.answer(
+        t,
+        &body(&at, Some(&id_token(USER, Some("n1"), h.now)), None, 600),
+    )
+    .unwrap();
+    assert_eq!(
+        h.e.next_wakeup(h.now),
+        None,
+        "no timer without a refresh token"
+    );
     h.e.take_actions();
     h.now += 590;
-    assert_eq!(h.e.token(None, false, h.now).unwrap_err().code, ErrorCode::LoginRequired);
+    assert_eq!(
+        h.e.token(None, false, h.now).unwrap_err().code,
+        ErrorCode::LoginRequired
+    );
     assert_eq!(events(&h.e.take_actions()), [Event::SessionExpired]);
 }
 
@@ -361,35 +443,49 @@ fn without_a_refresh_token_the_session_ends_when_its_access_token_does() {
 fn logout_is_final_and_a_late_refresh_answer_is_revoked() {
     let mut h = H::logged_in("");
     let t = h.ticket(None, true);
-    let plan = h.e.logout(Some("https://h.test/connect/endsession"), Some("bye"));
+    let plan =
+        h.e.logout(Some("https://h.test/connect/endsession"), Some("bye"));
     assert_eq!(plan.revoke.unwrap().expose(), "rt-1");
     let url = plan.end_session_url.unwrap();
-    assert!(url.contains("id_token_hint=") && url.contains("state=bye"), "{url}");
+    assert!(
+        url.contains("id_token_hint=") && url.contains("state=bye"),
+        "{url}"
+    );
     assert!(plan.ask_holder.is_none());
     let actions = h.e.take_actions();
     assert_eq!(events(&actions), [Event::LoggedOut]);
-    assert!(actions.iter().any(|a| matches!(a, Action::AnnounceEnd(EndReason::LoggedOut))));
+    assert!(actions
+        .iter()
+        .any(|a| matches!(a, Action::AnnounceEnd(EndReason::LoggedOut))));
     let at = access_token(SFM, USER, h.now, json!({}));
-    let e = h.e.on_response(&t, Ok((200, body(&at, None, Some("rt-late"), 600))), h.now).unwrap_err();
+    let e =
+        h.e.on_response(&t, Ok((200, body(&at, None, Some("rt-late"), 600))), h.now)
+            .unwrap_err();
     assert_eq!(e.code, ErrorCode::LoginRequired);
-    let revoked: Vec<_> = h
-        .e
-        .take_actions()
-        .into_iter()
-        .filter_map(|a| match a {
-            Action::Revoke(rt) => Some(rt.expose().to_string()),
-            _ => None,
-        })
-        .collect();
+    let revoked: Vec<_> =
+        h.e.take_actions()
+            .into_iter()
+            .filter_map(|a| match a {
+                Action::Revoke(rt) => Some(rt.expose().to_string()),
+                _ => None,
+            })
+            .collect();
     assert_eq!(revoked, ["rt-late"]);
-    assert_eq!(h.e.token(None, false, h.now).unwrap_err().code, ErrorCode::LoginRequired);
+    assert_eq!(
+        h.e.token(None, false, h.now).unwrap_err().code,
+        ErrorCode::LoginRequired
+    );
     assert_eq!(h.e.next_wakeup(h.now), None);
 }
 
 const ORG: &str = r#"{"organization":{"parent":"912345678","child":"998877665"}}"#;
 
 fn org(child: &str) -> Option<Context> {
-    Context::parse(&json!({"organization": {"parent": "912345678", "child": child}}), || [0; 16]).unwrap()
+    Context::parse(
+        &json!({"organization": {"parent": "912345678", "child": child}}),
+        || [0; 16],
+    )
+    .unwrap()
 }
 
 #[test]
@@ -403,22 +499,39 @@ fn set_context_is_one_refresh_with_the_new_details_and_drops_every_old_token() {
         other => panic!("{other:?}"),
     };
     assert_eq!(t.grant_type(), "refresh_token");
-    assert_eq!(t.details.as_ref().unwrap()[0]["type"], "helseid_authorization");
+    assert_eq!(
+        t.details.as_ref().unwrap()[0]["type"],
+        "helseid_authorization"
+    );
     // While it is under way, nobody gets a token of either context.
-    assert!(matches!(h.e.token(None, false, h.now).unwrap(), Next::Wait(_)));
-    assert!(matches!(h.e.token(Some(OTHER), false, h.now).unwrap(), Next::Wait(_)));
+    assert!(matches!(
+        h.e.token(None, false, h.now).unwrap(),
+        Next::Wait(_)
+    ));
+    assert!(matches!(
+        h.e.token(Some(OTHER), false, h.now).unwrap(),
+        Next::Wait(_)
+    ));
     h.e.take_actions();
     h.refresh_ok(t, "rt-3").unwrap();
     assert_eq!(
         events(&h.e.take_actions()),
-        [Event::TokenRefreshed { resource: SFM.into() }, Event::ContextChanged]
+        [
+            Event::TokenRefreshed {
+                resource: SFM.into()
+            },
+            Event::ContextChanged
+        ]
     );
     let (new_sfm, _) = h.e.fresh_token(None, h.now).unwrap();
     assert_ne!(new_sfm, old_sfm);
     // The other resource's token was of the old context: it is fetched again.
     let t = h.ticket(Some(OTHER), false);
     assert_eq!(t.details.as_ref().unwrap().len(), 1, "with the new details");
-    assert_eq!(h.e.session().unwrap().context.unwrap()["organization"]["child"], "998877665");
+    assert_eq!(
+        h.e.session().unwrap().context.unwrap()["organization"]["child"],
+        "998877665"
+    );
 }
 
 #[test]
@@ -430,11 +543,24 @@ fn a_switch_whose_token_fails_its_checks_keeps_the_old_context_and_tokens() {
         other => panic!("{other:?}"),
     };
     // HelseID answered with the old child: the check names the claim.
-    let at = access_token(SFM, USER, h.now, json!({ ORGNR_PARENT: "912345678", ORGNR_CHILD: "998877665" }));
-    let e = h.answer(t, &body(&at, None, Some("rt-2"), 600)).unwrap_err();
-    assert_eq!((e.code, e.claim.as_deref()), (ErrorCode::ClaimInvalid, Some(ORGNR_CHILD)));
+    let at = access_token(
+        SFM,
+        USER,
+        h.now,
+        json!({ ORGNR_PARENT: "912345678", ORGNR_CHILD: "998877665" }),
+    );
+    let e = h
+        .answer(t, &body(&at, None, Some("rt-2"), 600))
+        .unwrap_err();
+    assert_eq!(
+        (e.code, e.claim.as_deref()),
+        (ErrorCode::ClaimInvalid, Some(ORGNR_CHILD))
+    );
     assert_eq!(h.e.context(), h_ctx);
-    assert!(matches!(h.e.token(None, false, h.now).unwrap(), Next::Ready(..)));
+    assert!(matches!(
+        h.e.token(None, false, h.now).unwrap(),
+        Next::Ready(..)
+    ));
     assert!(!events(&h.e.take_actions()).contains(&Event::ContextChanged));
 }
 
@@ -468,19 +594,32 @@ fn an_attest_past_its_age_is_context_expired_for_the_apis_that_need_it_and_fires
     };
     h.refresh_ok(t, "rt-2").unwrap();
     h.e.take_actions();
-    assert!(matches!(h.e.token(Some(KJ), false, h.now).unwrap(), Next::Ready(..)));
-    assert_eq!(h.e.next_wakeup(h.now), Some(570), "refresh of the kj token first");
+    assert!(matches!(
+        h.e.token(Some(KJ), false, h.now).unwrap(),
+        Next::Ready(..)
+    ));
+    assert_eq!(
+        h.e.next_wakeup(h.now),
+        Some(570),
+        "refresh of the kj token first"
+    );
     h.now += 600;
     // The kj token is due too, but it needs the attest: the timer does not refresh it.
     assert!(h.e.on_timer(h.now).is_none());
     assert_eq!(events(&h.e.take_actions()), [Event::ContextExpired]);
-    assert_eq!(h.e.token(Some(KJ), false, h.now).unwrap_err().code, ErrorCode::ContextExpired);
+    assert_eq!(
+        h.e.token(Some(KJ), false, h.now).unwrap_err().code,
+        ErrorCode::ContextExpired
+    );
     // SFM does not need the attest: its refresh goes out without it.
     let t = h.ticket(Some(SFM), false);
     assert!(t.details.is_none(), "no attest once it expired");
     h.now += 10;
     h.e.on_timer(h.now);
-    assert!(!events(&h.e.take_actions()).contains(&Event::ContextExpired), "once");
+    assert!(
+        !events(&h.e.take_actions()).contains(&Event::ContextExpired),
+        "once"
+    );
 }
 
 #[test]
@@ -504,7 +643,10 @@ fn rejected_scope_on_a_successful_answer_reaches_the_session() {
     let mut b: Value = serde_json::from_str(&body(&at, None, None, 600)).unwrap();
     b["rejected_scope"] = json!("e-helse:sfm.api/sfm.api2");
     h.answer(t, &b.to_string()).unwrap();
-    assert_eq!(h.e.session().unwrap().rejected_scope, ["e-helse:sfm.api/sfm.api2"]);
+    assert_eq!(
+        h.e.session().unwrap().rejected_scope,
+        ["e-helse:sfm.api/sfm.api2"]
+    );
 }
 
 #[test]
@@ -530,7 +672,9 @@ pub(crate) fn follower() -> H {
 }
 
 fn adopt(f: &mut H, view: &Value) -> Result<()> {
-    let remote = f.e.read_view(view).ok_or_else(|| Error::config("ignored"))?;
+    let remote =
+        f.e.read_view(view)
+            .ok_or_else(|| Error::config("ignored"))?;
     // The shell's part: "x.y.z" does not even decode, so its signature cannot verify.
     let signed = remote
         .tokens()
@@ -544,14 +688,29 @@ fn a_follower_adopts_a_checked_view_and_asks_the_holder_for_fresh_tokens() {
     let h = H::logged_in("");
     let mut f = follower();
     let view = h.e.shared_view().unwrap();
-    assert!(!view.to_string().contains("rt-1"), "no refresh token in the view");
-    assert!(!view.to_string().contains("idToken"), "no ID token in the view");
+    assert!(
+        !view.to_string().contains("rt-1"),
+        "no refresh token in the view"
+    );
+    assert!(
+        !view.to_string().contains("idToken"),
+        "no ID token in the view"
+    );
     adopt(&mut f, &view).unwrap();
     assert!(!f.e.is_holder());
-    assert_eq!(f.e.session().unwrap().helseid.name.as_deref(), Some("KVART GREVLING"));
+    assert_eq!(
+        f.e.session().unwrap().helseid.name.as_deref(),
+        Some("KVART GREVLING")
+    );
     f.now += 580;
-    assert!(matches!(f.e.token(None, false, f.now).unwrap(), Next::AskHolder(_)));
-    assert!(matches!(f.e.token(None, false, f.now).unwrap(), Next::Wait(_)), "asks once");
+    assert!(matches!(
+        f.e.token(None, false, f.now).unwrap(),
+        Next::AskHolder(_)
+    ));
+    assert!(
+        matches!(f.e.token(None, false, f.now).unwrap(), Next::Wait(_)),
+        "asks once"
+    );
     assert!(f.e.read_view(&view).is_none(), "not newer");
 }
 
@@ -565,18 +724,29 @@ fn a_forged_view_changes_nothing() {
     forged["idClaims"]["name"] = json!("MALLORY");
     forged["tokens"][0]["accessToken"] = json!("x.y.z");
     assert!(adopt(&mut f, &forged).is_err());
-    assert_eq!(f.e.session().unwrap().helseid.name.as_deref(), Some("KVART GREVLING"));
+    assert_eq!(
+        f.e.session().unwrap().helseid.name.as_deref(),
+        Some("KVART GREVLING")
+    );
     // A token of the right shape but bound to another key fails its checks too.
     let mut other_key = h.e.shared_view().unwrap();
     other_key["generation"] = json!(100);
-    other_key["tokens"][0]["accessToken"] = json!(access_token(SFM, USER, T0, json!({"cnf": {"jkt": "attacker"}})));
+    other_key["tokens"][0]["accessToken"] = json!(access_token(
+        SFM,
+        USER,
+        T0,
+        json!({"cnf": {"jkt": "attacker"}})
+    ));
     assert!(adopt(&mut f, &other_key).is_err());
     // An ID-token claim set for another subject than the token's is refused.
     let mut two = h.e.shared_view().unwrap();
     two["generation"] = json!(101);
     two["idClaims"]["sub"] = json!("mallory");
     assert!(adopt(&mut f, &two).is_err());
-    assert_eq!(f.e.shared().unwrap().generation, h.e.shared().unwrap().generation);
+    assert_eq!(
+        f.e.shared().unwrap().generation,
+        h.e.shared().unwrap().generation
+    );
 }
 
 #[test]
@@ -590,11 +760,17 @@ fn another_users_session_ends_this_one_with_user_changed_and_adopt_session_follo
     a.now = T0 + 10;
     adopt(&mut a, &b.e.shared_view().unwrap()).unwrap();
     let actions = a.e.take_actions();
-    let revoked: Vec<_> = actions.iter().filter(|a| matches!(a, Action::Revoke(_))).collect();
+    let revoked: Vec<_> = actions
+        .iter()
+        .filter(|a| matches!(a, Action::Revoke(_)))
+        .collect();
     assert_eq!(revoked.len(), 1, "this tab's grant is revoked");
     assert!(matches!(events(&actions)[..], [Event::UserChanged(_)]));
     assert!(a.e.session().is_none());
-    assert_eq!(a.e.token(None, false, a.now).unwrap_err().code, ErrorCode::LoginRequired);
+    assert_eq!(
+        a.e.token(None, false, a.now).unwrap_err().code,
+        ErrorCode::LoginRequired
+    );
     a.e.adopt_other_user().unwrap();
     assert_eq!(a.e.session().unwrap().id_token_claims["sub"], "lege2");
     assert!(!a.e.is_holder());
@@ -609,10 +785,17 @@ fn a_newer_login_of_the_same_user_elsewhere_takes_over_and_this_grant_is_revoked
     b.now = T0 + 5;
     b.login(USER, None).unwrap();
     a.now = T0 + 5;
-    assert!(b.e.read_view(&a.e.shared_view().unwrap()).is_none(), "the older login yields");
+    assert!(
+        b.e.read_view(&a.e.shared_view().unwrap()).is_none(),
+        "the older login yields"
+    );
     adopt(&mut a, &b.e.shared_view().unwrap()).unwrap();
     assert!(!a.e.is_holder());
-    assert!(a.e.take_actions().iter().any(|x| matches!(x, Action::Revoke(rt) if rt.expose() == "rt-1")));
+    assert!(a
+        .e
+        .take_actions()
+        .iter()
+        .any(|x| matches!(x, Action::Revoke(rt) if rt.expose() == "rt-1")));
     assert!(a.e.session().is_some());
 }
 
@@ -626,7 +809,10 @@ fn a_follower_ends_only_when_its_holder_is_gone() {
     assert!(f.e.session().is_some(), "not its holder");
     f.e.holder_ended("tab-a", Some(EndReason::LoggedOut));
     assert_eq!(events(&f.e.take_actions()), [Event::LoggedOut]);
-    assert!(f.e.read_view(&h.e.shared_view().unwrap()).is_none(), "an ended holder is not followed again");
+    assert!(
+        f.e.read_view(&h.e.shared_view().unwrap()).is_none(),
+        "an ended holder is not followed again"
+    );
 }
 
 #[test]
@@ -635,9 +821,15 @@ fn a_follower_whose_holder_vanished_keeps_its_tokens_until_they_need_a_refresh()
     let mut f = follower();
     adopt(&mut f, &h.e.shared_view().unwrap()).unwrap();
     f.e.holder_ended("tab-a", None);
-    assert!(matches!(f.e.token(None, false, f.now).unwrap(), Next::Ready(..)));
+    assert!(matches!(
+        f.e.token(None, false, f.now).unwrap(),
+        Next::Ready(..)
+    ));
     f.now += 590;
-    assert_eq!(f.e.token(None, false, f.now).unwrap_err().code, ErrorCode::LoginRequired);
+    assert_eq!(
+        f.e.token(None, false, f.now).unwrap_err().code,
+        ErrorCode::LoginRequired
+    );
 }
 
 #[test]
@@ -654,7 +846,12 @@ fn a_follower_sees_the_holders_refresh_and_context_switch_as_events() {
     adopt(&mut f, &h.e.shared_view().unwrap()).unwrap();
     assert_eq!(
         events(&f.e.take_actions()),
-        [Event::TokenRefreshed { resource: SFM.into() }, Event::ContextChanged]
+        [
+            Event::TokenRefreshed {
+                resource: SFM.into()
+            },
+            Event::ContextChanged
+        ]
     );
     assert_eq!(f.e.context(), h.e.context());
 }
