@@ -282,10 +282,17 @@ function clientConfig(cfg) {
     autoRefresh: true,
     dpop: true,
     storage: 'memory',
-    // http:// is allowed for loopback issuers only (the local double); the library enforces that.
-    allowInsecureHttp: cfg.issuer.startsWith('http://'),
+    // http:// is allowed for loopback hosts only (the local double, this page on 127.0.0.1);
+    // the library enforces that.
+    allowInsecureHttp: cfg.issuer.startsWith('http://') || cfg.redirectUri.startsWith('http://'),
     clientAuth: cfg.authMode === 'jwk' ? jwkAuth() : assertionAuth(cfg),
   };
+  // client.fetch sends the token only to the API origins listed for its resource.
+  if (cfg.resource && cfg.apiBase) {
+    try {
+      config.apiOrigins = { [cfg.resource]: [new URL(cfg.apiBase).origin] };
+    } catch { /* an invalid API base URL shows its own error when used */ }
+  }
   if (cfg.requiredSecurityLevel) config.requiredSecurityLevel = cfg.requiredSecurityLevel;
   return config;
 }

@@ -215,13 +215,13 @@ impl AuthServer {
                     ("audience", c.issuer.as_str().into()),
                     ("endpoint", endpoint.into()),
                     ("grantType", purpose.grant_type.into()),
+                    ("detailsClaim", c.details_claim.as_str().into()),
                 ];
                 if let Some(details) = purpose.details {
                     ctx.push((
                         "assertionDetails",
                         json_to_js(&Value::Array(details.to_vec())),
                     ));
-                    ctx.push(("detailsClaim", c.details_claim.as_str().into()));
                 }
                 let result = f.call1(&JsValue::NULL, &object(&ctx)).map_err(|e| {
                     from_js(ErrorCode::NetworkError, "assertion_provider threw", &e).retryable(true)

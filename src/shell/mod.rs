@@ -37,7 +37,7 @@ export interface AssertionContext {
   grantType: "par" | "authorization_code" | "refresh_token" | "revocation";
   /** the exact array the assertion must carry, in `detailsClaim` */
   assertionDetails?: object[];
-  detailsClaim?: "assertion_details" | "authorization_details";
+  detailsClaim: "assertion_details" | "authorization_details";
 }
 
 /** Client authentication (API.md). HelseID allows confidential clients only: keep the key in a

@@ -14,6 +14,7 @@ export function clientOptions(stack, { clientId = 'helseid-wasm-rs256', assertio
     clientId,
     jwk: assertion ? undefined : client.privateJwk,
     assertionUrl: assertion ? `${stack.double.apiOrigin}/assertion` : undefined,
+    apiOrigin: stack.double.apiOrigin,
     epjUser,
     extra,
   };

@@ -64,8 +64,14 @@ test('login with assertion_provider (ES256 client key held by the backend) asks 
   assert.equal(error, undefined, JSON.stringify(error));
   assertSfmSession(session, { clientId: 'helseid-wasm-es256' });
   const calls = await page.evaluate(() => window.assertionCalls);
-  // This page load made only the token request: one assertion, for the token endpoint.
-  assert.deepEqual(calls, [{ audience: stack.double.issuer, endpoint: `${stack.double.issuer}/connect/token` }]);
+  // This page load made only the token request: one assertion, for the token endpoint (API.md:
+  // ctx also names the grant and the claim details would go in).
+  assert.deepEqual(calls, [{
+    audience: stack.double.issuer,
+    endpoint: `${stack.double.issuer}/connect/token`,
+    grantType: 'authorization_code',
+    detailsClaim: 'assertion_details',
+  }]);
   // PAR twice (nonce retry, new assertion each) + token once.
   assert.equal(stack.double.counts().assertion, 3);
 });

@@ -241,7 +241,8 @@ impl Engine {
                     &incoming.id_claims,
                     &incoming.tokens[&incoming.primary].claims,
                 );
-                self.yield_grant();
+                // Another user's grant is another grant: this one is revoked.
+                self.yield_grant(true);
                 self.end_quietly();
                 self.other_user = Some(incoming);
                 self.actions
@@ -255,10 +256,12 @@ impl Engine {
         }
     }
 
-    /// This tab's grant gives way to a newer login's: its refresh token is revoked.
-    fn yield_grant(&mut self) {
+    /// This tab's grant gives way to a newer login's. For another user it is revoked; for the
+    /// same user it is only dropped: a provider may keep one grant per user and client (as
+    /// oidc-provider does), and revoking the old refresh token would end the new session too.
+    fn yield_grant(&mut self, revoke: bool) {
         if let Some(grant) = self.grant.take() {
-            if let Some(rt) = grant.refresh_token {
+            if let (true, Some(rt)) = (revoke, grant.refresh_token) {
                 self.actions.push(Action::Revoke(rt));
             }
             self.actions.push(Action::Persist);
@@ -283,7 +286,7 @@ impl Engine {
             .as_ref()
             .is_some_and(|p| p.holder != incoming.holder)
         {
-            self.yield_grant();
+            self.yield_grant(false);
         }
         let refreshed: Vec<String> = match &previous {
             Some(p) => incoming

@@ -777,7 +777,7 @@ fn another_users_session_ends_this_one_with_user_changed_and_adopt_session_follo
 }
 
 #[test]
-fn a_newer_login_of_the_same_user_elsewhere_takes_over_and_this_grant_is_revoked() {
+fn a_newer_login_of_the_same_user_elsewhere_takes_over_and_this_grant_is_dropped_unrevoked() {
     let mut a = H::logged_in("");
     let mut b = H::new("");
     b.e = Engine::new(config(""), "tab-b".into());
@@ -791,11 +791,8 @@ fn a_newer_login_of_the_same_user_elsewhere_takes_over_and_this_grant_is_revoked
     );
     adopt(&mut a, &b.e.shared_view().unwrap()).unwrap();
     assert!(!a.e.is_holder());
-    assert!(a
-        .e
-        .take_actions()
-        .iter()
-        .any(|x| matches!(x, Action::Revoke(rt) if rt.expose() == "rt-1")));
+    // Not revoked: the provider may share one grant between both logins.
+    assert!(!a.e.take_actions().iter().any(|x| matches!(x, Action::Revoke(_))));
     assert!(a.e.session().is_some());
 }
 
