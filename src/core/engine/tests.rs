@@ -792,7 +792,11 @@ fn a_newer_login_of_the_same_user_elsewhere_takes_over_and_this_grant_is_dropped
     adopt(&mut a, &b.e.shared_view().unwrap()).unwrap();
     assert!(!a.e.is_holder());
     // Not revoked: the provider may share one grant between both logins.
-    assert!(!a.e.take_actions().iter().any(|x| matches!(x, Action::Revoke(_))));
+    assert!(!a
+        .e
+        .take_actions()
+        .iter()
+        .any(|x| matches!(x, Action::Revoke(_))));
     assert!(a.e.session().is_some());
 }
 
