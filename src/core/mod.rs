@@ -21,6 +21,7 @@ pub mod jws;
 pub mod jwt;
 pub mod logout;
 pub mod pkce;
+pub mod portal;
 pub mod refresh;
 pub mod secret;
 pub mod session;

@@ -12,6 +12,7 @@ use wasm_bindgen_futures::JsFuture;
 use super::js::{from_js, get};
 use super::session::{Inner, Res};
 use crate::core::dpop::{nonce_step, NonceStep};
+use crate::core::secret::AccessToken;
 use crate::core::token::TokenType;
 use crate::core::{uri, Error, ErrorCode};
 
@@ -70,11 +71,27 @@ impl Inner {
                 ),
             ));
         }
+        self.send_dpop(base, resource.as_deref(), None).await
+    }
+
+    /// Sends `base` with the token of `resource` (or `token`, when given: a portal ending after
+    /// the session did), `Authorization: DPoP` and a proof with `ath`; one retry on a nonce
+    /// challenge (RFC 9449 §9), by the rule the authorization server's requests follow too.
+    pub async fn send_dpop(
+        self: &Rc<Self>,
+        base: web_sys::Request,
+        resource: Option<&str>,
+        token: Option<(AccessToken, TokenType)>,
+    ) -> Res<web_sys::Response> {
+        let url = base.url();
         let method = base.method();
         let fetch: Function = get(&js_sys::global(), "fetch").unchecked_into();
         let mut attempt = 0;
         loop {
-            let (token, token_type) = self.access_token(resource.as_deref(), false).await?;
+            let (token, token_type) = match &token {
+                Some(t) => t.clone(),
+                None => self.access_token(resource, false).await?,
+            };
             let request = base.clone().map_err(|e| {
                 from_js(
                     ErrorCode::ConfigInvalid,

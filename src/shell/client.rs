@@ -328,6 +328,41 @@ impl HelseIdClient {
         Ok(unsubscribe.into_js_value())
     }
 
+    /// Opens an SFM session (API.md "Embedded national portals").
+    #[wasm_bindgen(js_name = openSfmSession, unchecked_return_type = "Promise<SfmSession>")]
+    pub fn open_sfm_session(
+        &self,
+        #[wasm_bindgen(
+            unchecked_param_type = "{ gateway: string, resource?: string, apiBase?: string }"
+        )]
+        options: JsValue,
+    ) -> Promise {
+        let inner = self.inner.clone();
+        to_promise(async move {
+            let options = js_to_json(&options)
+                .ok_or_else(|| Error::config("openSfmSession options must be an object"))?;
+            Ok(inner.open_sfm(&options).await?.into())
+        })
+    }
+
+    /// Opens a Kjernejournal portal session (API.md "Embedded national portals").
+    #[wasm_bindgen(js_name = openKjernejournalSession, unchecked_return_type = "Promise<KjernejournalSession>")]
+    pub fn open_kjernejournal_session(
+        &self,
+        #[wasm_bindgen(
+            unchecked_param_type = "{ api: string, web: string, sourceSystem: string, patient: string, accessBasis: \"SAMTYKKE\" | \"AKUTT\" | \"UNNTAK\", practitionerAuthorization?: string, resource?: string }"
+        )]
+        options: JsValue,
+    ) -> Promise {
+        let inner = self.inner.clone();
+        to_promise(async move {
+            let options = js_to_json(&options).ok_or_else(|| {
+                Error::config("openKjernejournalSession options must be an object")
+            })?;
+            Ok(inner.open_kjernejournal(&options).await?.into())
+        })
+    }
+
     /// Stops timers and channels.
     pub fn dispose(&self) {
         let inner = &self.inner;

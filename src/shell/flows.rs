@@ -227,6 +227,8 @@ impl Inner {
     /// holder when this tab follows one); the other tabs told. Returns where to send the
     /// browser (`end_session_endpoint`).
     pub async fn logout_here(self: &Rc<Self>, state: Option<String>) -> Res<Option<String>> {
+        // Open portal sessions end first, while their tokens are good.
+        self.end_portals(false).await;
         let end_session = self.authz.metadata.end_session_endpoint.clone();
         let plan = self
             .engine

@@ -11,6 +11,7 @@ mod flows;
 mod http;
 mod js;
 mod peers;
+mod portal;
 mod session;
 mod store;
 mod tabs;

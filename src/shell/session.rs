@@ -64,6 +64,8 @@ pub struct Inner {
     pub(super) joined: RefCell<Rc<Flight>>,
     pub disposed: Cell<bool>,
     pub(super) keep_alive: RefCell<Vec<Closure<dyn FnMut()>>>,
+    /// Open national portal sessions this tab opened.
+    pub(super) portals: RefCell<Vec<super::portal::PortalRef>>,
 }
 
 pub fn now() -> i64 {
@@ -87,6 +89,7 @@ impl Inner {
             joined: RefCell::new(Flight::new()),
             disposed: Cell::new(false),
             keep_alive: RefCell::new(Vec::new()),
+            portals: RefCell::new(Vec::new()),
         })
     }
 
@@ -143,6 +146,25 @@ impl Inner {
 
     pub fn apply(self: &Rc<Self>) {
         let actions = self.engine.borrow_mut().take_actions();
+        // The session ended here: open portal sessions end with the tokens they last used,
+        // before the DPoP key goes (their proofs need it).
+        let ended = actions.iter().any(|a| {
+            matches!(
+                a,
+                Action::Emit(Event::SessionExpired | Event::LoggedOut | Event::UserChanged(_))
+            )
+        });
+        let forget = actions.iter().any(|a| matches!(a, Action::ForgetKey));
+        let portals_first = ended && !self.portals.borrow().is_empty();
+        if portals_first {
+            let inner = self.clone();
+            wasm_bindgen_futures::spawn_local(async move {
+                inner.end_portals(true).await;
+                if forget {
+                    inner.authz.dpop.forget().await;
+                }
+            });
+        }
         for action in actions {
             match action {
                 Action::Emit(event) => self.emit_event(event),
@@ -160,6 +182,7 @@ impl Inner {
                     let inner = self.clone();
                     wasm_bindgen_futures::spawn_local(async move { inner.revoke(rt).await });
                 }
+                Action::ForgetKey if portals_first => {}
                 Action::ForgetKey => {
                     let inner = self.clone();
                     wasm_bindgen_futures::spawn_local(
@@ -177,7 +200,10 @@ impl Inner {
 
     fn emit_event(self: &Rc<Self>, event: Event) {
         match event {
-            Event::TokenRefreshed { .. } => self.emit("tokenRefreshed", &self.session_js()),
+            Event::TokenRefreshed { resource } => {
+                self.emit("tokenRefreshed", &self.session_js());
+                self.refresh_portals(&resource);
+            }
             Event::ContextChanged => self.emit("contextChanged", &self.session_js()),
             Event::ContextExpired => self.emit("contextExpired", &JsValue::UNDEFINED),
             Event::SessionExpired => self.emit("sessionExpired", &JsValue::UNDEFINED),
