@@ -1,6 +1,6 @@
 //! DPoP (RFC 9449): proof JWTs, the access token hash, and the server's nonce challenges.
 
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::base64url;
@@ -34,6 +34,40 @@ pub fn proof_claims(
         claims["ath"] = Value::from(ath);
     }
     claims
+}
+
+/// The `htu` of a proof that asks the holder `holder` (another tab) to log out.
+pub fn logout_htu(holder: &str) -> String {
+    format!("urn:helseid-wasm:logout:{holder}")
+}
+
+/// A tab's request to log out, as the holder checks it once the shell verified its signature
+/// with the key in its header: a DPoP-style proof (RFC 9449 §4.2) of this session's key
+/// (`jwk` thumbprint = `jkt`), for `POST` to [`logout_htu`] of this holder, made within a
+/// minute, and with `ath` of one of the session's access tokens. A plain message, or one from
+/// a page without the session's key and tokens, is not such a request.
+pub fn check_logout_proof(
+    header: &Map<String, Value>,
+    claims: &Map<String, Value>,
+    holder: &str,
+    jkt: &str,
+    now: i64,
+    access_token_hashes: &[String],
+) -> bool {
+    let key = header
+        .get("jwk")
+        .and_then(super::jwk::Jwk::from_json)
+        .and_then(|k| super::jwk::thumbprint(&k).ok());
+    let text = |name: &str| claims.get(name).and_then(Value::as_str);
+    header.get("typ").and_then(Value::as_str) == Some("dpop+jwt")
+        && key.as_deref() == Some(jkt)
+        && text("htm") == Some("POST")
+        && text("htu") == Some(logout_htu(holder).as_str())
+        && claims
+            .get("iat")
+            .and_then(Value::as_i64)
+            .is_some_and(|iat| (iat - now).abs() <= 60)
+        && text("ath").is_some_and(|ath| access_token_hashes.iter().any(|h| h == ath))
 }
 
 /// RFC 9449 §4.2: `ath` = base64url(SHA-256(ASCII(access token))).
@@ -238,6 +272,62 @@ fn param(params: &str, wanted: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_logout_request_must_be_a_fresh_proof_of_the_session_key_and_token() {
+        let jwk = json!({"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"});
+        let jkt =
+            crate::core::jwk::thumbprint(&crate::core::jwk::Jwk::from_json(&jwk).unwrap()).unwrap();
+        let header = proof_header("ES256", &jwk).as_object().unwrap().clone();
+        let ath = access_token_hash("at-1");
+        let claims = |htu: &str, iat: i64, ath: &str| {
+            proof_claims("POST", htu, "j", iat, None, Some(ath))
+                .as_object()
+                .unwrap()
+                .clone()
+        };
+        let good = claims(&logout_htu("h1"), 1000, &ath);
+        assert!(check_logout_proof(
+            &header,
+            &good,
+            "h1",
+            &jkt,
+            1010,
+            &[ath.clone()]
+        ));
+        assert!(
+            !check_logout_proof(&header, &good, "h2", &jkt, 1010, &[ath.clone()]),
+            "another holder"
+        );
+        assert!(
+            !check_logout_proof(&header, &good, "h1", "other-jkt", 1010, &[ath.clone()]),
+            "another key"
+        );
+        assert!(
+            !check_logout_proof(&header, &good, "h1", &jkt, 1100, &[ath.clone()]),
+            "stale"
+        );
+        assert!(
+            !check_logout_proof(
+                &header,
+                &good,
+                "h1",
+                &jkt,
+                1010,
+                &[access_token_hash("at-2")]
+            ),
+            "another token"
+        );
+        let wrong = claims("https://h1", 1000, &ath);
+        assert!(!check_logout_proof(
+            &header,
+            &wrong,
+            "h1",
+            &jkt,
+            1010,
+            &[ath]
+        ));
+    }
 
     #[test]
     fn one_rule_recognises_both_kinds_of_nonce_challenge() {

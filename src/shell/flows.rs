@@ -229,6 +229,23 @@ impl Inner {
     pub async fn logout_here(self: &Rc<Self>, state: Option<String>) -> Res<Option<String>> {
         // Open portal sessions end first, while their tokens are good.
         self.end_portals(false).await;
+        // A follower's request to the holder is signed with the session's DPoP key and bound
+        // to its token, so a plain message from another page cannot end the session.
+        let request = {
+            let e = self.engine.borrow();
+            e.followed_holder().map(String::from).zip(e.primary_token())
+        };
+        let logout_request = match request {
+            Some((holder, token)) => {
+                let htu = crate::core::dpop::logout_htu(&holder);
+                self.authz
+                    .dpop
+                    .proof("POST", &htu, Some(token.expose()))
+                    .await
+                    .ok()
+            }
+            None => None,
+        };
         let end_session = self.authz.metadata.end_session_endpoint.clone();
         let plan = self
             .engine
@@ -239,8 +256,8 @@ impl Inner {
             self.revoke(rt).await;
         }
         self.apply();
-        if plan.ask_holder.is_some() {
-            self.post(&json!({ "t": "logout", "id": js::random_token()? }));
+        if let (Some(_), Some(proof)) = (plan.ask_holder, logout_request) {
+            self.post(&json!({ "t": "logout", "id": js::random_token()?, "proof": proof }));
         }
         if let Some(tabs) = &*self.tabs.borrow() {
             tabs.release();

@@ -93,9 +93,12 @@ impl Inner {
                 });
             }
             Some("logout") if is_holder => {
+                let proof = message.string("proof");
                 let inner = self.clone();
                 spawn_local(async move {
-                    let _ = inner.logout_here(None).await;
+                    if inner.logout_request_is_genuine(proof.as_deref()).await {
+                        let _ = inner.logout_here(None).await;
+                    }
                 });
             }
             Some("done") => {
@@ -113,6 +116,49 @@ impl Inner {
             Some("end") => self.on_end_notice(&message),
             _ => {}
         }
+    }
+
+    /// A follower's logout request: a proof signed by this session's DPoP key (WebCrypto, with
+    /// the key in its header), checked by the core against this holder and its tokens.
+    async fn logout_request_is_genuine(&self, proof: Option<&str>) -> bool {
+        let Some(decoded) = proof.and_then(|p| crate::core::jwt::decode(p).ok()) else {
+            return false;
+        };
+        let (jkt, hashes, holder) = {
+            let e = self.engine.borrow();
+            (
+                e.dpop_jkt().map(String::from),
+                e.token_hashes(),
+                e.id().to_string(),
+            )
+        };
+        let Some(jkt) = jkt else { return false };
+        if decoded.alg != crate::core::alg::DPOP
+            || !crate::core::dpop::check_logout_proof(
+                &decoded.header,
+                &decoded.claims,
+                &holder,
+                &jkt,
+                super::session::now(),
+                &hashes,
+            )
+        {
+            return false;
+        }
+        let Some(jwk) = decoded.header.get("jwk") else {
+            return false;
+        };
+        let Ok(key) = super::crypto::import_public_jwk(jwk, crate::core::alg::DPOP).await else {
+            return false;
+        };
+        super::crypto::verify(
+            crate::core::alg::DPOP,
+            &key,
+            &decoded.signature,
+            decoded.signing_input.as_bytes(),
+        )
+        .await
+        .unwrap_or(false)
     }
 
     fn answer(&self, id: Option<String>, result: Res<()>) {

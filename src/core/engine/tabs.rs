@@ -349,6 +349,23 @@ impl Engine {
         self.holder_gone && self.shared.as_ref().is_some_and(|s| s.holder == holder)
     }
 
+    /// `ath` (RFC 9449 §4.3) of each access token of this session: a follower's logout request
+    /// must name one.
+    pub fn token_hashes(&self) -> Vec<String> {
+        self.shared.as_ref().map_or_else(Vec::new, |s| {
+            s.tokens
+                .values()
+                .map(|t| crate::core::dpop::access_token_hash(t.token.expose()))
+                .collect()
+        })
+    }
+
+    /// The session's primary access token (expired or not), for a follower's logout request.
+    pub fn primary_token(&self) -> Option<AccessToken> {
+        let shared = self.shared.as_ref()?;
+        shared.tokens.get(&shared.primary).map(|t| t.token.clone())
+    }
+
     /// The holder this tab follows, if it does not hold the session itself.
     pub fn followed_holder(&self) -> Option<&str> {
         self.shared
