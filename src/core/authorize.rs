@@ -1,7 +1,6 @@
 //! The authorization request (RFC 6749 §4.1.1, OIDC Core §3.1.2.1), pushed to the server first
 //! (RFC 9126) or sent in the front channel (`par: "off"`).
 
-use std::collections::BTreeMap;
 
 use serde_json::Value;
 
@@ -10,6 +9,7 @@ use super::config::Config;
 use super::error::{Error, ErrorCode, Result};
 use super::form;
 use super::json::{Object, Read};
+use super::vecmap::VecMap;
 
 /// `loginWithRedirect` options (API.md).
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -17,7 +17,7 @@ pub struct LoginOptions {
     pub prompt: Option<String>,
     pub acr_values: Option<String>,
     pub login_hint: Option<String>,
-    pub extra_params: BTreeMap<String, String>,
+    pub extra_params: VecMap<String, String>,
     /// The context (API.md "Organisation, journal and patient context") for the code exchange,
     /// as given; `None` = the configured one.
     pub context: Option<Value>,
@@ -45,7 +45,7 @@ impl LoginOptions {
                 Some(_) => Err(Error::config(format!("{name} must be a string"))),
             }
         };
-        let mut extra_params = BTreeMap::new();
+        let mut extra_params = VecMap::new();
         match o.get("extraParams") {
             None | Some(Value::Null) => {}
             Some(Value::Object(map)) => {
@@ -249,7 +249,7 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(o.acr_values.as_deref(), Some("Level4"));
-        assert_eq!(o.extra_params["test_pid"], "1");
+        assert_eq!(o.extra_params.get("test_pid").map(String::as_str), Some("1"));
         assert_eq!(o.context, Some(json!({ "journalId": "x" })));
         assert_eq!(
             LoginOptions::from_json(&Value::Null).unwrap(),

@@ -2,7 +2,6 @@
 //! Read by hand from one JSON value: unknown keys and wrong types are `config_invalid`, naming
 //! the key, never echoing a value.
 
-use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
@@ -10,6 +9,7 @@ use super::alg;
 use super::context::{Context, DetailsClaim, DEFAULT_ATTEST_MAX_AGE_SECONDS};
 use super::error::{Error, Result};
 use super::uri;
+use super::vecmap::VecMap;
 
 /// How the client proves itself at PAR, token and revocation endpoints.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -70,7 +70,7 @@ pub struct Config {
     /// The resources whose tokens need the attest (an extension of API.md).
     pub attest_resources: Vec<String>,
     /// Per resource, the API origins its tokens may be sent to (API.md "Security guarantees").
-    pub api_origins: BTreeMap<String, Vec<String>>,
+    pub api_origins: VecMap<String, Vec<String>>,
 }
 
 const KEYS: [&str; 23] = [
@@ -279,7 +279,7 @@ impl Config {
             None => None,
             Some(ctx) => Context::parse(ctx, random)?,
         };
-        let mut api_origins = BTreeMap::new();
+        let mut api_origins = VecMap::new();
         match r.get("apiOrigins") {
             None => {}
             Some(Value::Object(map)) => {
@@ -479,7 +479,7 @@ mod tests {
             r#","apiOrigins":{"e-helse:sfm.api":["https://sfm.test","https://sfm2.test:8443"]}"#,
         )
         .unwrap();
-        assert_eq!(c.api_origins["e-helse:sfm.api"].len(), 2);
+        assert_eq!(c.api_origins.get("e-helse:sfm.api").map(Vec::len), Some(2));
         for bad in [
             r#","apiOrigins":{"x":["https://sfm.test/path"]}"#,
             r#","apiOrigins":{"x":["http://sfm.test"]}"#,

@@ -1,41 +1,66 @@
 //! OpenID Connect Discovery 1.0 §4 and RFC 8414 §3: the provider metadata this client uses.
 
-use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use super::error::{Error, ErrorCode, Result};
+use super::json::{parse_object, Object, Read};
 use super::uri;
 
 /// NHN: cache discovery for about a day.
 pub const DISCOVERY_CACHE_SECONDS: i64 = 24 * 3600;
 
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Metadata {
     /// Missing members read as empty and are refused after the `issuer` check.
-    #[serde(default)]
     pub issuer: String,
-    #[serde(default)]
     pub authorization_endpoint: String,
-    #[serde(default)]
     pub token_endpoint: String,
-    #[serde(default)]
     pub jwks_uri: String,
-    #[serde(default)]
     pub pushed_authorization_request_endpoint: Option<String>,
-    #[serde(default)]
     pub require_pushed_authorization_requests: bool,
-    #[serde(default)]
     pub end_session_endpoint: Option<String>,
-    #[serde(default)]
     pub revocation_endpoint: Option<String>,
-    #[serde(default)]
     pub userinfo_endpoint: Option<String>,
     /// RFC 9207 §3.
-    #[serde(default)]
     pub authorization_response_iss_parameter_supported: bool,
-    #[serde(default)]
     pub dpop_signing_alg_values_supported: Option<Vec<String>>,
-    #[serde(default)]
     pub code_challenge_methods_supported: Option<Vec<String>>,
+}
+
+impl Metadata {
+    /// Reads the members this client uses; a member of the wrong type is an error.
+    fn from_json(o: &Object) -> std::result::Result<Metadata, &'static str> {
+        let text = |name: &'static str| match o.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(name),
+        };
+        let flag = |name: &'static str| match o.get(name) {
+            None | Some(Value::Null) => Ok(false),
+            Some(Value::Bool(b)) => Ok(*b),
+            Some(_) => Err(name),
+        };
+        let list = |name: &'static str| match o.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(_) => o.strings(name).map(Some).ok_or(name),
+        };
+        Ok(Metadata {
+            issuer: text("issuer")?.unwrap_or_default(),
+            authorization_endpoint: text("authorization_endpoint")?.unwrap_or_default(),
+            token_endpoint: text("token_endpoint")?.unwrap_or_default(),
+            jwks_uri: text("jwks_uri")?.unwrap_or_default(),
+            pushed_authorization_request_endpoint: text("pushed_authorization_request_endpoint")?,
+            require_pushed_authorization_requests: flag("require_pushed_authorization_requests")?,
+            end_session_endpoint: text("end_session_endpoint")?,
+            revocation_endpoint: text("revocation_endpoint")?,
+            userinfo_endpoint: text("userinfo_endpoint")?,
+            authorization_response_iss_parameter_supported: flag(
+                "authorization_response_iss_parameter_supported",
+            )?,
+            dpop_signing_alg_values_supported: list("dpop_signing_alg_values_supported")?,
+            code_challenge_methods_supported: list("code_challenge_methods_supported")?,
+        })
+    }
 }
 
 /// OIDC Discovery §4: `{issuer}/.well-known/openid-configuration` (a trailing `/` removed).
@@ -61,10 +86,16 @@ pub fn process_discovery_response(
         .with_status(status)
         .retryable(status >= 500));
     }
-    let metadata: Metadata = serde_json::from_str(body).map_err(|e| {
+    let object = parse_object(body).ok_or_else(|| {
         Error::new(
             ErrorCode::DiscoveryFailed,
-            format!("discovery is not valid JSON metadata: {e}"),
+            "discovery is not a JSON object",
+        )
+    })?;
+    let metadata = Metadata::from_json(&object).map_err(|member| {
+        Error::new(
+            ErrorCode::DiscoveryFailed,
+            format!("discovery is not valid metadata: {member} has the wrong type"),
         )
     })?;
     if metadata.issuer != expected_issuer {

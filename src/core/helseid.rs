@@ -1,7 +1,6 @@
 //! HelseID's claim names, in one place (README "Tokens", "SFM", "Context"), and the typed view
 //! of them that a `Session` carries (API.md `Session.helseid`).
 
-use serde::Serialize;
 use serde_json::{Map, Value};
 
 pub const PID: &str = "helseid://claims/identity/pid";
@@ -45,46 +44,27 @@ pub fn journal_id(value: Option<&Value>) -> Option<String> {
 /// The HelseID claims that are present, as text (numbers are written out; empty strings are
 /// left out). Identity claims come from the ID token first, client and SFM claims from the
 /// access token first; each falls back to the other token.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct HelseIdView {
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub pid: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub pid_pseudonym: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub hpr_number: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub security_level: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub assurance_level: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub network: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub given_name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub family_name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub orgnr_parent: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub orgnr_child: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub orgnr_supplier: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub sfm_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub journal_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub idp: Option<String>,
     /// `auth_time`, epoch seconds.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub auth_time: Option<i64>,
     /// `amr` (RFC 8176), always as an array.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub amr: Option<Vec<String>>,
 }
 
@@ -116,6 +96,42 @@ impl HelseIdView {
                 .and_then(Value::as_i64),
             amr: amr(id_token.get(AMR)).or(amr(access_token.get(AMR))),
         }
+    }
+}
+
+impl HelseIdView {
+    /// API.md `Session.helseid`: the claims present, in camelCase.
+    pub fn to_json(&self) -> Value {
+        let mut m = Map::new();
+        for (name, value) in [
+            ("pid", &self.pid),
+            ("pidPseudonym", &self.pid_pseudonym),
+            ("hprNumber", &self.hpr_number),
+            ("securityLevel", &self.security_level),
+            ("assuranceLevel", &self.assurance_level),
+            ("network", &self.network),
+            ("name", &self.name),
+            ("givenName", &self.given_name),
+            ("familyName", &self.family_name),
+            ("clientId", &self.client_id),
+            ("orgnrParent", &self.orgnr_parent),
+            ("orgnrChild", &self.orgnr_child),
+            ("orgnrSupplier", &self.orgnr_supplier),
+            ("sfmId", &self.sfm_id),
+            ("journalId", &self.journal_id),
+            ("idp", &self.idp),
+        ] {
+            if let Some(v) = value {
+                m.insert(name.into(), Value::from(v.as_str()));
+            }
+        }
+        if let Some(t) = self.auth_time {
+            m.insert("authTime".into(), Value::from(t));
+        }
+        if let Some(amr) = &self.amr {
+            m.insert("amr".into(), Value::from(amr.clone()));
+        }
+        Value::Object(m)
     }
 }
 

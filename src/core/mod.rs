@@ -27,5 +27,6 @@ pub mod secret;
 pub mod session;
 pub mod token;
 pub mod uri;
+pub mod vecmap;
 
 pub use error::{Error, ErrorCode, Result};

@@ -1,7 +1,6 @@
 //! The `Session` handed to JavaScript (API.md "Session"): the validated claims, when the access
 //! token expires, and a typed view of the HelseID claims.
 
-use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::helseid::HelseIdView;
@@ -32,8 +31,7 @@ pub fn expires_at(now: i64, expires_in: Option<i64>, access_token_exp: Option<i6
 }
 
 /// API.md `Session`.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Session {
     pub id_token_claims: Map<String, Value>,
     pub access_token_claims: Map<String, Value>,
@@ -47,6 +45,22 @@ pub struct Session {
     pub context: Option<Value>,
     /// Scopes HelseID refused on the last successful token response.
     pub rejected_scope: Vec<String>,
+}
+
+impl Session {
+    /// The `Session` JavaScript gets (camelCase; `context` null when there is none).
+    pub fn to_json(&self) -> Value {
+        serde_json::json!({
+            "idTokenClaims": self.id_token_claims,
+            "accessTokenClaims": self.access_token_claims,
+            "expiresAt": self.expires_at,
+            "tokenType": self.token_type,
+            "scope": self.scope,
+            "helseid": self.helseid.to_json(),
+            "context": self.context,
+            "rejectedScope": self.rejected_scope,
+        })
+    }
 }
 
 #[cfg(test)]
@@ -121,7 +135,7 @@ mod tests {
 
     #[test]
     fn session_serializes_in_camel_case_without_absent_view_fields() {
-        let value = serde_json::to_value(fixture_session()).unwrap();
+        let value = fixture_session().to_json();
         let object = value.as_object().unwrap();
         let mut keys: Vec<_> = object.keys().map(String::as_str).collect();
         keys.sort_unstable();

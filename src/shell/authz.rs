@@ -3,7 +3,6 @@
 //! retried once on `use_dpop_nonce`.
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
 
 use js_sys::{Function, Object, Promise};
 use serde_json::Value;
@@ -23,6 +22,7 @@ use crate::core::jwk::Jwks;
 use crate::core::jwt::SignatureChecked;
 use crate::core::secret::FormBody;
 use crate::core::token::TokenResponse;
+use crate::core::vecmap::VecMap;
 use crate::core::{alg, assertion, jws, jwt, Error, ErrorCode};
 
 type Res<T> = Result<T, Error>;
@@ -48,7 +48,7 @@ pub struct Purpose<'a> {
 
 thread_local! {
     /// Discovery documents per issuer, for `DISCOVERY_CACHE_SECONDS`.
-    static DISCOVERY: RefCell<BTreeMap<String, (Metadata, i64)>> = const { RefCell::new(BTreeMap::new()) };
+    static DISCOVERY: RefCell<VecMap<String, (Metadata, i64)>> = const { RefCell::new(VecMap::new()) };
 }
 
 /// OIDC Discovery 1.0 §4, cached per issuer (NHN: about a day).

@@ -153,6 +153,17 @@ pub async fn sign(alg: &str, key: &CryptoKey, data: &[u8]) -> Result<Vec<u8>, Er
     Ok(Uint8Array::new(&sig).to_vec())
 }
 
+/// SHA-512 of `data` (WebCrypto `digest`).
+pub async fn sha512(data: &[u8]) -> Result<Vec<u8>, Error> {
+    let digest = run(
+        subtle()?.digest_with_str_and_u8_array("SHA-512", data),
+        ErrorCode::ConfigInvalid,
+        "SHA-512 failed",
+    )
+    .await?;
+    Ok(Uint8Array::new(&digest).to_vec())
+}
+
 /// A DPoP key pair (RFC 9449 §2): ES256 (P-256), private half non-extractable.
 pub async fn generate_dpop_key() -> Result<(CryptoKey, CryptoKey), Error> {
     let params = object(&[("name", "ECDSA".into()), ("namedCurve", "P-256".into())]);

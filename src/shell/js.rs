@@ -147,12 +147,6 @@ pub fn json_to_js(value: &serde_json::Value) -> JsValue {
     serde::Serialize::serialize(&*safe_numbers(value), &serializer).unwrap_or(JsValue::UNDEFINED)
 }
 
-/// Any serializable Rust value (a `Session`) as a plain JS value, numbers as above.
-pub fn to_js<T: serde::Serialize>(value: &T) -> JsValue {
-    serde_json::to_value(value)
-        .map(|v| json_to_js(&v))
-        .unwrap_or(JsValue::UNDEFINED)
-}
 
 /// Reads a plain-data JS value as JSON (through `JSON.stringify`, which drops `undefined`
 /// members and functions); `None` for what is not plain data.

@@ -474,7 +474,7 @@ impl Inner {
         let mut random = [0u8; 64];
         random[..32].copy_from_slice(&js::random32()?);
         random[32..].copy_from_slice(&js::random32()?);
-        let (nonce, hash) = sfm::nonce(&random);
+        let (nonce, hash) = sfm::nonce(&random, &super::crypto::sha512(&random).await?);
         let last = RefCell::new(None);
         let call = Call {
             url: &paths.create,

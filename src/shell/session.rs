@@ -10,7 +10,7 @@
 //!    fire `tokenRefreshed`.
 
 use std::cell::{Cell, RefCell};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::rc::Rc;
 
 use js_sys::Function;
@@ -19,7 +19,7 @@ use wasm_bindgen::prelude::*;
 
 use super::authz::{AuthServer, Purpose};
 use super::flight::Flight;
-use super::js::{self, to_js};
+use super::js;
 use super::store;
 use super::tabs::Tabs;
 use super::timer::{self, Timeout};
@@ -28,6 +28,7 @@ use crate::core::engine::{Action, EndReason, Engine, Event, Next, Ticket, TokenK
 use crate::core::logout;
 use crate::core::secret::{AccessToken, RefreshToken};
 use crate::core::token::TokenType;
+use crate::core::vecmap::VecMap;
 use crate::core::{Error, ErrorCode};
 
 pub type Res<T> = Result<T, Error>;
@@ -53,11 +54,11 @@ pub struct Inner {
     listeners: RefCell<Vec<(u32, String, Function)>>,
     next_listener: Cell<u32>,
     /// The token request (or question to the holder) under way per key.
-    pub(super) flights: RefCell<BTreeMap<TokenKey, Rc<Flight>>>,
+    pub(super) flights: RefCell<VecMap<TokenKey, Rc<Flight>>>,
     /// Questions to the holder, by id.
-    pub(super) asks: RefCell<BTreeMap<String, Rc<Flight>>>,
+    pub(super) asks: RefCell<VecMap<String, Rc<Flight>>>,
     /// `end` notices from holders, acted on when the holder's lock is free.
-    pub(super) end_notices: RefCell<BTreeMap<String, EndReason>>,
+    pub(super) end_notices: RefCell<VecMap<String, EndReason>>,
     pub(super) inbox: RefCell<VecDeque<Value>>,
     pub(super) reading: Cell<bool>,
     /// Resolved when this tab first holds or follows a session.
@@ -81,9 +82,9 @@ impl Inner {
             timer: RefCell::new(None),
             listeners: RefCell::new(Vec::new()),
             next_listener: Cell::new(1),
-            flights: RefCell::new(BTreeMap::new()),
-            asks: RefCell::new(BTreeMap::new()),
-            end_notices: RefCell::new(BTreeMap::new()),
+            flights: RefCell::new(VecMap::new()),
+            asks: RefCell::new(VecMap::new()),
+            end_notices: RefCell::new(VecMap::new()),
             inbox: RefCell::new(VecDeque::new()),
             reading: Cell::new(false),
             joined: RefCell::new(Flight::new()),
@@ -137,7 +138,7 @@ impl Inner {
 
     pub fn session_js(&self) -> JsValue {
         match self.engine.borrow().session() {
-            Some(session) => to_js(&session),
+            Some(session) => js::json_to_js(&session.to_json()),
             None => JsValue::NULL,
         }
     }
@@ -208,7 +209,7 @@ impl Inner {
             Event::ContextExpired => self.emit("contextExpired", &JsValue::UNDEFINED),
             Event::SessionExpired => self.emit("sessionExpired", &JsValue::UNDEFINED),
             Event::LoggedOut => self.emit("loggedOut", &JsValue::UNDEFINED),
-            Event::UserChanged(view) => self.emit("userChanged", &to_js(&view)),
+            Event::UserChanged(view) => self.emit("userChanged", &js::json_to_js(&view.to_json())),
         }
     }
 

@@ -2,11 +2,11 @@
 //! module imports the key (cached) and verifies the signature.
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
 
 use web_sys::CryptoKey;
 
 use super::crypto;
+use crate::core::vecmap::VecMap;
 use crate::core::claims::{self, Expectations, Verified};
 use crate::core::jwk::{self, Jwks};
 use crate::core::jwt::{self, SignatureChecked};
@@ -44,7 +44,7 @@ pub async fn verify_signature(
 thread_local! {
     /// Imported WebCrypto keys by algorithm and RFC 7638 thumbprint input (the public key
     /// itself): importing costs more than a verification, and JWKS keys rarely change.
-    static KEYS: RefCell<BTreeMap<String, CryptoKey>> = const { RefCell::new(BTreeMap::new()) };
+    static KEYS: RefCell<VecMap<String, CryptoKey>> = const { RefCell::new(VecMap::new()) };
 }
 
 /// At most this many keys are kept (a JWKS holds a few; rotation adds one at a time).

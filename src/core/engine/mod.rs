@@ -20,7 +20,6 @@ mod tabs;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value};
 
@@ -33,6 +32,7 @@ use super::refresh;
 use super::secret::{AccessToken, AuthorizationCode, FormBody, IdToken, RefreshToken};
 use super::session::Session;
 use super::token::{self, TokenType};
+use super::vecmap::{VecMap, VecSet};
 
 pub use responses::Signed;
 pub use tabs::Remote;
@@ -68,7 +68,7 @@ pub struct Shared {
     pub generation: u64,
     /// The ID token's checked claims.
     pub id_claims: Map<String, Value>,
-    pub tokens: BTreeMap<TokenKey, CachedToken>,
+    pub tokens: VecMap<TokenKey, CachedToken>,
     /// The token `Session` shows and the timer keeps fresh.
     pub primary: TokenKey,
     pub epoch: u64,
@@ -196,10 +196,10 @@ pub struct Engine {
     /// `logout()` ran here: nothing is handed out, late answers are revoked.
     logged_out: bool,
     /// Holders whose session ended: their late messages are ignored.
-    ended_holders: BTreeSet<String>,
-    in_flight: BTreeMap<TokenKey, u64>,
+    ended_holders: VecSet<String>,
+    in_flight: VecMap<TokenKey, u64>,
     switching: Option<(u64, TokenKey)>,
-    asking: BTreeSet<TokenKey>,
+    asking: VecSet<TokenKey>,
     next_ticket: u64,
     /// Grows with every change this engine makes as a holder (never goes back, so the other
     /// tabs can order its announcements across logins).
@@ -224,10 +224,10 @@ impl Engine {
             shared: None,
             grant: None,
             logged_out: false,
-            ended_holders: BTreeSet::new(),
-            in_flight: BTreeMap::new(),
+            ended_holders: VecMap::new(),
+            in_flight: VecMap::new(),
             switching: None,
-            asking: BTreeSet::new(),
+            asking: VecMap::new(),
             next_ticket: 1,
             generation: 0,
             failures: 0,
@@ -368,7 +368,7 @@ impl Engine {
                     "the tab that held the session is gone; log in again",
                 ));
             }
-            self.asking.insert(key.clone());
+            self.asking.add(key.clone());
             return Ok(Next::AskHolder(key));
         };
         let Some(refresh_token) = &grant.refresh_token else {
@@ -594,7 +594,7 @@ impl Engine {
             return;
         }
         if let Some(shared) = &self.shared {
-            self.ended_holders.insert(shared.holder.clone());
+            self.ended_holders.add(shared.holder.clone());
         }
         self.shared = None;
         self.grant = None;

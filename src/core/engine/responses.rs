@@ -134,7 +134,7 @@ impl Engine {
                         "the token response has no id_token (is openid in scope?)",
                     )
                 })?;
-                let mut tokens = std::collections::BTreeMap::new();
+                let mut tokens = crate::core::vecmap::VecMap::new();
                 tokens.insert(ticket.key.clone(), token);
                 self.shared = Some(Shared {
                     holder: self.id.clone(),

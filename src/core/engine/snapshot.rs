@@ -2,7 +2,6 @@
 //! tab keeps the session (API.md). It holds the refresh token: the README says what that
 //! risks on a shared computer. Nothing else ever stores it.
 
-use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
@@ -48,7 +47,7 @@ impl Engine {
             .object("view")
             .and_then(|v| read_remote(&Value::Object(v.clone())))
             .ok_or(None)?;
-        let mut tokens = BTreeMap::new();
+        let mut tokens = crate::core::vecmap::VecMap::new();
         for (key, token, token_type, expires_at, scope) in remote.tokens {
             let Ok(decoded) = jwt::decode(token.expose()) else {
                 continue;

@@ -4,7 +4,6 @@
 //! like a token response's (API.md "Security guarantees"). A different user never replaces
 //! this tab's session silently.
 
-use std::collections::BTreeMap;
 
 use serde_json::{json, Map, Value};
 
@@ -17,6 +16,7 @@ use crate::core::json::Read;
 use crate::core::jwt::SignatureChecked;
 use crate::core::secret::AccessToken;
 use crate::core::token::TokenType;
+use crate::core::vecmap::VecMap;
 
 /// A view announced by another tab, not trusted yet.
 #[derive(Debug)]
@@ -118,7 +118,7 @@ pub(super) fn read_remote(view: &Value) -> Option<Remote> {
 
 /// The subject a session acts for: the primary access token's `sub` (HelseID puts the same
 /// pairwise `sub` in the ID token), else the pid.
-fn subject(tokens: &BTreeMap<TokenKey, CachedToken>, primary: &TokenKey) -> Option<String> {
+fn subject(tokens: &VecMap<TokenKey, CachedToken>, primary: &TokenKey) -> Option<String> {
     let claims = &tokens.get(primary)?.claims;
     claims
         .get("sub")
@@ -165,7 +165,7 @@ impl Engine {
         signed: Vec<Result<SignatureChecked>>,
         now: i64,
     ) -> Result<()> {
-        let mut tokens = BTreeMap::new();
+        let mut tokens = VecMap::new();
         for ((key, token, token_type, expires_at, scope), checked) in
             remote.tokens.into_iter().zip(signed)
         {
@@ -271,7 +271,7 @@ impl Engine {
     /// Ends this tab's session without telling anyone (another user's session replaced it).
     fn end_quietly(&mut self) {
         if let Some(shared) = self.shared.take() {
-            self.ended_holders.insert(shared.holder);
+            self.ended_holders.add(shared.holder);
         }
         self.in_flight.clear();
         self.switching = None;

@@ -4,7 +4,7 @@
 //! DPoP); `/api` for the older one.
 
 use serde_json::{json, Map, Value};
-use sha2::{Digest, Sha256, Sha512};
+use sha2::{Digest, Sha256};
 
 use super::portal_error;
 use crate::core::base64url;
@@ -41,12 +41,10 @@ fn standard_base64(bytes: &[u8]) -> String {
 }
 
 /// The nonce: base64 of 64 random bytes (goes to the SFM client in the `login` message), and
-/// base64 of its SHA-512 (goes to `Session/create`): SFM checks that both ends belong together.
-pub fn nonce(random: &[u8; 64]) -> (String, String) {
-    (
-        standard_base64(random),
-        standard_base64(&Sha512::digest(random)),
-    )
+/// base64 of its SHA-512 (`sha512`, made by WebCrypto; goes to `Session/create`): SFM checks
+/// that both ends belong together.
+pub fn nonce(random: &[u8; 64], sha512: &[u8]) -> (String, String) {
+    (standard_base64(random), standard_base64(sha512))
 }
 
 pub fn create_body(nonce_hash: &str) -> String {
@@ -222,7 +220,8 @@ mod tests {
 
     #[test]
     fn the_nonce_hash_is_base64_of_sha512_of_the_64_bytes() {
-        let (nonce, hash) = nonce(&[0u8; 64]);
+        use sha2::Sha512;
+        let (nonce, hash) = nonce(&[0u8; 64], &Sha512::digest([0u8; 64]));
         assert_eq!(nonce.len(), 88);
         // SHA-512 of 64 zero bytes.
         assert_eq!(
