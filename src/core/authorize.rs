@@ -1,7 +1,6 @@
 //! The authorization request (RFC 6749 §4.1.1, OIDC Core §3.1.2.1), pushed to the server first
 //! (RFC 9126) or sent in the front channel (`par: "off"`).
 
-
 use serde_json::Value;
 
 use super::callback::Transaction;
@@ -249,7 +248,10 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(o.acr_values.as_deref(), Some("Level4"));
-        assert_eq!(o.extra_params.get("test_pid").map(String::as_str), Some("1"));
+        assert_eq!(
+            o.extra_params.get("test_pid").map(String::as_str),
+            Some("1")
+        );
         assert_eq!(o.context, Some(json!({ "journalId": "x" })));
         assert_eq!(
             LoginOptions::from_json(&Value::Null).unwrap(),

@@ -2,7 +2,6 @@
 //! Read by hand from one JSON value: unknown keys and wrong types are `config_invalid`, naming
 //! the key, never echoing a value.
 
-
 use serde_json::{Map, Value};
 
 use super::alg;

@@ -86,12 +86,8 @@ pub fn process_discovery_response(
         .with_status(status)
         .retryable(status >= 500));
     }
-    let object = parse_object(body).ok_or_else(|| {
-        Error::new(
-            ErrorCode::DiscoveryFailed,
-            "discovery is not a JSON object",
-        )
-    })?;
+    let object = parse_object(body)
+        .ok_or_else(|| Error::new(ErrorCode::DiscoveryFailed, "discovery is not a JSON object"))?;
     let metadata = Metadata::from_json(&object).map_err(|member| {
         Error::new(
             ErrorCode::DiscoveryFailed,

@@ -293,18 +293,25 @@ mod tests {
             "h1",
             &jkt,
             1010,
-            &[ath.clone()]
+            std::slice::from_ref(&ath)
         ));
         assert!(
-            !check_logout_proof(&header, &good, "h2", &jkt, 1010, &[ath.clone()]),
+            !check_logout_proof(&header, &good, "h2", &jkt, 1010, std::slice::from_ref(&ath)),
             "another holder"
         );
         assert!(
-            !check_logout_proof(&header, &good, "h1", "other-jkt", 1010, &[ath.clone()]),
+            !check_logout_proof(
+                &header,
+                &good,
+                "h1",
+                "other-jkt",
+                1010,
+                std::slice::from_ref(&ath)
+            ),
             "another key"
         );
         assert!(
-            !check_logout_proof(&header, &good, "h1", &jkt, 1100, &[ath.clone()]),
+            !check_logout_proof(&header, &good, "h1", &jkt, 1100, std::slice::from_ref(&ath)),
             "stale"
         );
         assert!(

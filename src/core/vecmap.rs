@@ -9,19 +9,23 @@ pub struct VecMap<K, V> {
 
 impl<K, V> Default for VecMap<K, V> {
     fn default() -> Self {
-        VecMap { entries: Vec::new() }
+        VecMap {
+            entries: Vec::new(),
+        }
     }
 }
 
 impl<K: PartialEq, V> VecMap<K, V> {
     pub const fn new() -> Self {
-        VecMap { entries: Vec::new() }
+        VecMap {
+            entries: Vec::new(),
+        }
     }
 
-    fn position<Q: ?Sized>(&self, key: &Q) -> Option<usize>
+    fn position<Q>(&self, key: &Q) -> Option<usize>
     where
         K: std::borrow::Borrow<Q>,
-        Q: PartialEq,
+        Q: PartialEq + ?Sized,
     {
         self.entries.iter().position(|(k, _)| k.borrow() == key)
     }

@@ -186,6 +186,17 @@ impl HelseIdClient {
         let options = self::options(options);
         let resource = get_string(&options, "resource");
         let force = get(&options, "forceRefresh").as_bool().unwrap_or(false);
+        // The hot path: a fresh token from the cache, without the async machinery.
+        if !force && !self.inner.disposed.get() {
+            if let Some(token) = self
+                .inner
+                .engine
+                .borrow()
+                .cached_token(resource.as_deref(), now())
+            {
+                return Promise::resolve(&JsValue::from_str(token.expose()));
+            }
+        }
         let inner = self.inner.clone();
         to_promise(async move {
             let (token, _) = inner.access_token(resource.as_deref(), force).await?;

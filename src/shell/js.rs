@@ -147,7 +147,6 @@ pub fn json_to_js(value: &serde_json::Value) -> JsValue {
     serde::Serialize::serialize(&*safe_numbers(value), &serializer).unwrap_or(JsValue::UNDEFINED)
 }
 
-
 /// Reads a plain-data JS value as JSON (through `JSON.stringify`, which drops `undefined`
 /// members and functions); `None` for what is not plain data.
 pub fn js_to_json(value: &JsValue) -> Option<serde_json::Value> {

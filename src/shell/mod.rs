@@ -20,9 +20,9 @@ mod verify;
 
 use serde_json::Value;
 use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 
 use crate::core::claims::Expectations;
-use crate::core::json::Read;
 use crate::core::jwk::Jwks;
 use crate::core::{alg, jwt, Error};
 
@@ -214,36 +214,59 @@ const VERIFY_KEYS: [&str; 11] = [
     "nowSeconds",
 ];
 
-/// `verifyJwt`'s options, read strictly.
-fn verify_options(o: &Value) -> Result<(Jwks, Vec<String>, Vec<String>), Error> {
-    let object = o
-        .as_object()
-        .ok_or_else(|| Error::config("verifyJwt options must be an object"))?;
-    if let Some(k) = object.keys().find(|k| !VERIFY_KEYS.contains(&k.as_str())) {
-        return Err(Error::config(format!(
-            "invalid verifyJwt options: unknown field `{k}`"
-        )));
+thread_local! {
+    /// The JWKS `verifyJwt` was last given: the object, its JSON text, and the parsed set.
+    /// Callers pass the same JWKS call after call; it is read once (by identity, else by
+    /// content).
+    static JWKS: std::cell::RefCell<Option<(JsValue, String, Jwks)>> = const { std::cell::RefCell::new(None) };
+}
+
+fn verify_jwks(value: &JsValue) -> Result<Jwks, Error> {
+    let cached = JWKS.with(|c| {
+        c.borrow()
+            .as_ref()
+            .filter(|(object, _, _)| object == value)
+            .map(|(_, _, jwks)| jwks.clone())
+    });
+    if let Some(jwks) = cached {
+        return Ok(jwks);
     }
-    let jwks = o.member("jwks").and_then(Jwks::from_json).ok_or_else(|| {
-        Error::config("invalid verifyJwt options: jwks must be { keys: JsonWebKey[] }")
-    })?;
-    let audiences = match o.member("audience") {
-        Some(Value::String(a)) => vec![a.clone()],
-        Some(Value::Array(_)) => o.strings("audience").unwrap_or_default(),
-        _ => Vec::new(),
+    let text = js_sys::JSON::stringify(value)
+        .ok()
+        .and_then(|t| t.as_string())
+        .unwrap_or_default();
+    let same_content = JWKS.with(|c| {
+        c.borrow()
+            .as_ref()
+            .filter(|(_, cached_text, _)| *cached_text == text)
+            .map(|(_, _, jwks)| jwks.clone())
+    });
+    let jwks = match same_content {
+        Some(jwks) => jwks,
+        None => serde_json::from_str::<Value>(&text)
+            .ok()
+            .as_ref()
+            .and_then(Jwks::from_json)
+            .ok_or_else(|| {
+                Error::config("invalid verifyJwt options: jwks must be { keys: JsonWebKey[] }")
+            })?,
     };
-    if audiences.is_empty() {
-        return Err(Error::config(
-            "audience must be a string or a non-empty array of strings",
-        ));
+    JWKS.with(|c| *c.borrow_mut() = Some((value.clone(), text, jwks.clone())));
+    Ok(jwks)
+}
+
+/// A string or an array of strings.
+fn strings_of(value: &JsValue) -> Option<Vec<String>> {
+    if let Some(s) = value.as_string() {
+        return Some(vec![s]);
     }
-    let algorithms = match o.member("algorithms") {
-        None | Some(Value::Null) => alg::DEFAULT_VERIFY.iter().map(|s| s.to_string()).collect(),
-        Some(_) => o
-            .strings("algorithms")
-            .ok_or_else(|| Error::config("algorithms must be an array of strings"))?,
-    };
-    Ok((jwks, audiences, algorithms))
+    if !js_sys::Array::is_array(value) {
+        return None;
+    }
+    js_sys::Array::from(value)
+        .iter()
+        .map(|v| v.as_string())
+        .collect()
 }
 
 /// `verifyJwt`: signature through WebCrypto, then the claim checks, with the client's codes.
@@ -252,32 +275,82 @@ pub fn verify_jwt(
     token: String,
     #[wasm_bindgen(unchecked_param_type = "VerifyOptions")] options: JsValue,
 ) -> js_sys::Promise {
+    use js::{get, get_string};
+    let prepared = (|| -> Result<_, Error> {
+        if !options.is_object() {
+            return Err(Error::config("verifyJwt options must be an object"));
+        }
+        let keys = js_sys::Object::keys(options.unchecked_ref::<js_sys::Object>());
+        if let Some(k) = keys
+            .iter()
+            .filter_map(|k| k.as_string())
+            .find(|k| !VERIFY_KEYS.contains(&k.as_str()))
+        {
+            return Err(Error::config(format!(
+                "invalid verifyJwt options: unknown field `{k}`"
+            )));
+        }
+        let jwks = verify_jwks(&get(&options, "jwks"))?;
+        let audiences = strings_of(&get(&options, "audience"))
+            .filter(|a| !a.is_empty())
+            .ok_or_else(|| {
+                Error::config("audience must be a string or a non-empty array of strings")
+            })?;
+        let algorithms = match get(&options, "algorithms") {
+            a if a.is_undefined() || a.is_null() => {
+                alg::DEFAULT_VERIFY.iter().map(|s| s.to_string()).collect()
+            }
+            a => strings_of(&a)
+                .filter(|_| js_sys::Array::is_array(&a))
+                .ok_or_else(|| Error::config("algorithms must be an array of strings"))?,
+        };
+        let issuer =
+            get_string(&options, "issuer").ok_or_else(|| Error::config("issuer is required"))?;
+        let whole = |name: &str, default: i64| {
+            get(&options, name)
+                .as_f64()
+                .filter(|v| v.is_finite())
+                .map(|v| v as i64)
+                .unwrap_or(default)
+        };
+        let numbers = (
+            whole("nowSeconds", js::now_seconds()),
+            whole("clockToleranceSeconds", 30),
+            whole("maxTokenAgeSeconds", 3600),
+        );
+        let texts = (
+            get_string(&options, "typ"),
+            get_string(&options, "nonce"),
+            get_string(&options, "requiredSecurityLevel"),
+        );
+        let require_sfm_id = get(&options, "requireSfmId").as_bool().unwrap_or(false);
+        Ok((
+            jwks,
+            audiences,
+            algorithms,
+            issuer,
+            numbers,
+            texts,
+            require_sfm_id,
+        ))
+    })();
     wasm_bindgen_futures::future_to_promise(async move {
         let result: Result<Value, Error> = async {
-            let o = js::js_to_json(&options)
-                .ok_or_else(|| Error::config("invalid verifyJwt options"))?;
-            let (jwks, audiences, algorithms) = verify_options(&o)?;
-            let whole = |name: &str, default: i64| {
-                o.f64(name)
-                    .filter(|v| v.is_finite())
-                    .map(|v| v as i64)
-                    .unwrap_or(default)
-            };
-            let issuer = o
-                .str("issuer")
-                .ok_or_else(|| Error::config("issuer is required"))?;
-            let typ = o.string("typ");
-            let typ_list: Vec<&str> = typ.as_deref().into_iter().collect();
-            let mut e = Expectations::generic(
+            let (
+                jwks,
+                audiences,
+                algorithms,
                 issuer,
-                &audiences,
-                whole("nowSeconds", js::now_seconds()),
-                whole("clockToleranceSeconds", 30),
-            );
-            e.max_age = whole("maxTokenAgeSeconds", 3600);
-            e.nonce = o.str("nonce");
-            e.require_sfm_id = o.bool("requireSfmId").unwrap_or(false);
-            e.required_security_level = o.str("requiredSecurityLevel");
+                (now, tolerance, max_age),
+                (typ, nonce, level),
+                sfm,
+            ) = prepared?;
+            let typ_list: Vec<&str> = typ.as_deref().into_iter().collect();
+            let mut e = Expectations::generic(&issuer, &audiences, now, tolerance);
+            e.max_age = max_age;
+            e.nonce = nonce.as_deref();
+            e.require_sfm_id = sfm;
+            e.required_security_level = level.as_deref();
             if typ.is_some() {
                 e.allowed_typ = Some(&typ_list);
             }

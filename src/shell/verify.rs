@@ -6,10 +6,10 @@ use std::cell::RefCell;
 use web_sys::CryptoKey;
 
 use super::crypto;
-use crate::core::vecmap::VecMap;
 use crate::core::claims::{self, Expectations, Verified};
 use crate::core::jwk::{self, Jwks};
 use crate::core::jwt::{self, SignatureChecked};
+use crate::core::vecmap::VecMap;
 use crate::core::{Error, ErrorCode};
 
 /// Decodes `token`, checks `crit` (RFC 7515 §4.1.11) and `alg` against the allow-list (never

@@ -20,7 +20,6 @@ mod tabs;
 #[cfg(test)]
 mod tests;
 
-
 use serde_json::{Map, Value};
 
 use super::callback::Transaction;
@@ -387,6 +386,24 @@ impl Engine {
         let details = self.details(context.as_ref(), &key.resource, now);
         let ticket = self.ticket(key, TicketKind::Refresh, body, details, context);
         Ok(Next::Refresh(ticket))
+    }
+
+    /// The answer [`Engine::token`] would give without starting anything: a fresh token for
+    /// `resource`, or `None` (then call `token`). The hot path of `getAccessToken()`.
+    pub fn cached_token(&self, resource: Option<&str>, now: i64) -> Option<&AccessToken> {
+        let shared = self
+            .shared
+            .as_ref()
+            .filter(|_| !self.logged_out && self.switching.is_none())?;
+        let key = self.key(resource);
+        if self.config.needs_attest(&key.resource) && self.attest_expired(now) {
+            return None;
+        }
+        shared
+            .tokens
+            .get(&key)
+            .filter(|t| t.expires_at - self.config.refresh_leeway_seconds > now)
+            .map(|t| &t.token)
     }
 
     fn ticket(

@@ -2,7 +2,6 @@
 //! tab keeps the session (API.md). It holds the refresh token: the README says what that
 //! risks on a shared computer. Nothing else ever stores it.
 
-
 use serde_json::{json, Value};
 
 use super::tabs::{read_remote, shared_json};

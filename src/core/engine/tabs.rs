@@ -4,7 +4,6 @@
 //! like a token response's (API.md "Security guarantees"). A different user never replaces
 //! this tab's session silently.
 
-
 use serde_json::{json, Map, Value};
 
 use super::{Action, CachedToken, EndReason, Engine, Event, Shared, TokenKey};

@@ -223,7 +223,13 @@ fn the_code_exchange_names_the_default_resource_and_carries_the_login_context() 
 #[test]
 fn a_fresh_token_is_handed_out_without_a_request() {
     let mut h = H::logged_in("");
-    h.now += 500;
+    assert!(h.e.cached_token(None, h.now).is_some());
+    h.now += 571;
+    assert!(
+        h.e.cached_token(None, h.now).is_none(),
+        "within the leeway: not from the cache"
+    );
+    h.now -= 71;
     assert!(matches!(
         h.e.token(None, false, h.now).unwrap(),
         Next::Ready(..)
