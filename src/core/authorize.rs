@@ -18,7 +18,7 @@ pub struct LoginOptions {
     pub login_hint: Option<String>,
     pub extra_params: VecMap<String, String>,
     /// The context (API.md "Organisation, journal and patient context") for the code exchange,
-    /// as given; `None` = the configured one.
+    /// as given (`null` = none); `None` = the configured one.
     pub context: Option<Value>,
 }
 
@@ -62,7 +62,8 @@ impl LoginOptions {
             acr_values: text("acrValues")?,
             login_hint: text("loginHint")?,
             extra_params,
-            context: o.get("context").filter(|v| !v.is_null()).cloned(),
+            // Absent: the configured context; `null`: no context for this login.
+            context: o.get("context").cloned(),
         })
     }
 }

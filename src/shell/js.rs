@@ -100,51 +100,12 @@ pub fn random16() -> [u8; 16] {
     bytes
 }
 
-/// Largest integer a JS number holds exactly (2^53 - 1).
-const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
-
-/// Integers a JS number cannot hold become the nearest double, as `JSON.parse` gives them
-/// (serde-wasm-bindgen's JSON-compatible serializer refuses them instead).
-fn safe_numbers(value: &serde_json::Value) -> std::borrow::Cow<'_, serde_json::Value> {
-    use serde_json::Value;
-    use std::borrow::Cow;
-    match value {
-        Value::Number(n)
-            if n.as_u64().is_some_and(|u| u > MAX_SAFE_INTEGER)
-                || n.as_i64()
-                    .is_some_and(|i| i.unsigned_abs() > MAX_SAFE_INTEGER) =>
-        {
-            let f = n.as_f64().unwrap_or(0.0);
-            Cow::Owned(serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number))
-        }
-        Value::Array(items)
-            if items
-                .iter()
-                .any(|i| matches!(safe_numbers(i), Cow::Owned(_))) =>
-        {
-            Cow::Owned(Value::Array(
-                items.iter().map(|i| safe_numbers(i).into_owned()).collect(),
-            ))
-        }
-        Value::Object(map)
-            if map
-                .values()
-                .any(|i| matches!(safe_numbers(i), Cow::Owned(_))) =>
-        {
-            Cow::Owned(Value::Object(
-                map.iter()
-                    .map(|(k, v)| (k.clone(), safe_numbers(v).into_owned()))
-                    .collect(),
-            ))
-        }
-        other => Cow::Borrowed(other),
-    }
-}
-
-/// A JSON value as a plain JS value (objects, arrays, strings, numbers, booleans, null).
+/// A JSON value as a plain JS value, through the engine's own `JSON.parse`: one crossing and a
+/// native parser (measured: several times faster than building the object from wasm), and
+/// numbers exactly as `JSON.parse` gives them (an integer beyond 2^53 becomes the nearest
+/// double; API.md "Security guarantees").
 pub fn json_to_js(value: &serde_json::Value) -> JsValue {
-    let serializer = serde_wasm_bindgen::Serializer::json_compatible();
-    serde::Serialize::serialize(&*safe_numbers(value), &serializer).unwrap_or(JsValue::UNDEFINED)
+    js_sys::JSON::parse(&value.to_string()).unwrap_or(JsValue::UNDEFINED)
 }
 
 /// Reads a plain-data JS value as JSON (through `JSON.stringify`, which drops `undefined`

@@ -457,8 +457,8 @@ impl Engine {
 
     // ---- login and context -----------------------------------------------------------------
 
-    /// The context a login carries: the one given to `loginWithRedirect`, else the
-    /// configured one. Checked now, before anything is sent.
+    /// The context a login carries: the one given to `loginWithRedirect` (`null`: none), else
+    /// the configured one. Checked now, before anything is sent.
     pub fn login_context(
         &self,
         given: Option<&Value>,
@@ -519,6 +519,12 @@ impl Engine {
         let mut key = self.key(resource);
         key.epoch = shared.epoch + 1;
         let Some(grant) = &self.grant else {
+            if self.holder_gone {
+                self.end_session(EndReason::Expired);
+                return Err(login_required(
+                    "the tab that held the session is gone; log in again",
+                ));
+            }
             return Ok(Next::AskHolder(key));
         };
         let Some(refresh_token) = &grant.refresh_token else {

@@ -823,6 +823,26 @@ fn a_follower_ends_only_when_its_holder_is_gone() {
 }
 
 #[test]
+fn a_login_context_of_null_means_none_and_absent_means_the_configured_one() {
+    let h = H::new(&format!(r#","context":{ORG}"#));
+    assert!(h.e.login_context(None, || [0; 16]).unwrap().is_some());
+    assert_eq!(
+        h.e.login_context(Some(&Value::Null), || [0; 16]).unwrap(),
+        None
+    );
+}
+
+#[test]
+fn a_follower_whose_holder_vanished_cannot_switch_context() {
+    let h = H::logged_in("");
+    let mut f = follower();
+    adopt(&mut f, &h.e.shared_view().unwrap()).unwrap();
+    f.e.holder_ended("tab-a", None);
+    let e = f.e.set_context(org("998877665"), None).unwrap_err();
+    assert_eq!(e.code, ErrorCode::LoginRequired);
+}
+
+#[test]
 fn a_follower_whose_holder_vanished_keeps_its_tokens_until_they_need_a_refresh() {
     let h = H::logged_in("");
     let mut f = follower();
