@@ -674,6 +674,13 @@ test('attest: setContext({trustFramework}, {resource: nhn:kjernejournal}) gives 
   assert.deepEqual(seen.details[0], { type: ATTEST, ...expected }, 'the same id went out in the assertion');
   assert.deepEqual(await run(page, (c) => c.context()), { trustFramework: expected });
 
+  // While the attest is young, a token for another resource is asked for with it too.
+  const sfm = await run(page, (c) => c.getAccessToken());
+  assert.equal(decodePayload(sfm).aud, SFM);
+  assert.equal(decodePayload(sfm)[ATTEST], undefined, 'the double puts the attest into nhn:kjernejournal tokens only');
+  assert.equal(d.counts().token, 2);
+  assert.deepEqual(d.detailsSeen()[1].details, [{ type: ATTEST, ...expected }]);
+
   // Another switch makes another id.
   const r2 = await run(page, (c, a) => c.setContext({ trustFramework: a }, { resource: 'nhn:kjernejournal' }), given);
   const id2 = r2.context?.trustFramework?.care_relationship?.decision_ref?.id;
@@ -682,7 +689,7 @@ test('attest: setContext({trustFramework}, {resource: nhn:kjernejournal}) gives 
   // A given id is kept as it is.
   const r3 = await run(page, (c, a) => c.setContext({ trustFramework: a }, { resource: 'nhn:kjernejournal' }), attest({ decisionId: 'my-decision-1' }));
   assert.equal(r3.context?.trustFramework?.care_relationship?.decision_ref?.id, 'my-decision-1');
-  assert.equal(d.detailsSeen()[2].details[0].care_relationship.decision_ref.id, 'my-decision-1');
+  assert.equal(d.detailsSeen()[3].details[0].care_relationship.decision_ref.id, 'my-decision-1');
 });
 
 test('attest age: contextExpired fires once; then nhn:kjernejournal rejects context_expired while the SFM token is still given (without the attest); a new setContext clears it', async () => {
@@ -843,4 +850,277 @@ test('setContext without a session rejects login_required and sends nothing', as
   const c = d.counts();
   assert.deepEqual([c.token, c.assertion], [0, 0]);
   assert.deepEqual(await names(page), []);
+});
+
+// ================================================================ more: two tabs, concurrency, checks on other resources
+
+test('two tabs: after the holder switches, the follower never returns its old-context token for a second resource; contextChanged carries the new Session; a tab opened later joins in the new context', async () => {
+  const a = await newPage();
+  const o = opts({ resources: [SFM, OTHER], context: single('910000011') });
+  await login(a, stack, o);
+  const b = await newPage();
+  await openApp(b, stack.appOrigin);
+  assert.ok(await b.evaluate((x) => window.attach(x), o));
+  const oldOther = await run(b, (c) => c.getAccessToken({ resource: 'e-helse:other.api' }));
+  assert.equal(typeof oldOther, 'string', JSON.stringify(oldOther));
+  assert.equal(decodePayload(oldOther)[CHILD], '910000011');
+  d.reset();
+
+  const sw = await run(a, (c) => c.setContext({ organization: { child: '910000012' } }));
+  assert.equal(sw.error, undefined, JSON.stringify(sw.error));
+  await b.waitForFunction(() => window.events.some((e) => e.name === 'contextChanged'), null, WAIT);
+  const detail = await b.evaluate(() => window.events.find((e) => e.name === 'contextChanged').detail);
+  assert.deepEqual(detail.context, single('910000012'));
+  assert.equal(detail.accessTokenClaims.jti, sw.accessTokenClaims.jti);
+  assert.equal(d.counts().token, 1);
+
+  const other = await run(b, (c) => c.getAccessToken({ resource: 'e-helse:other.api' }));
+  assert.equal(typeof other, 'string', JSON.stringify(other));
+  assert.notEqual(other, oldOther, 'not the old context\'s token');
+  assert.equal(decodePayload(other)[CHILD], '910000012');
+  assert.equal(d.counts().token, 2, 'one request for the second resource');
+  assertSingleDetails(d.detailsSeen()[1].details, '910000012');
+  // The holder gets the same token for it (shared), with no request.
+  const inA = await run(a, (c) => c.getAccessToken({ resource: 'e-helse:other.api' }));
+  assert.equal(inA, other);
+  assert.equal(d.counts().token, 2);
+
+  const c = await newPage();
+  await openApp(c, stack.appOrigin);
+  const joined = await c.evaluate((x) => window.attach(x), o);
+  assert.deepEqual(joined?.context, single('910000012'));
+  assert.equal(joined.accessTokenClaims.jti, sw.accessTokenClaims.jti);
+  assert.deepEqual(await run(c, (cl) => cl.context()), single('910000012'));
+  assert.equal(d.counts().token, 2);
+});
+
+test('two tabs: a switch refused in the holder reaches the follower intact (HID code, claim), and a malformed one sends nothing', async () => {
+  const a = await newPage();
+  const o = multiOpts({ context: multi('920000001', '920000011') });
+  await login(a, stack, o);
+  const b = await newPage();
+  await openApp(b, stack.appOrigin);
+  assert.ok(await b.evaluate((x) => window.attach(x), o));
+  const t0 = await run(b, (c) => c.getAccessToken());
+  d.reset();
+  await clearEvents(a);
+  await clearEvents(b);
+
+  const hid = await run(b, (c) => c.setContext({ organization: { parent: '920000003' } }));
+  assert.deepEqual(
+    [hid.error?.code, hid.error?.oauthError, hid.error?.status, hid.error?.oauthErrorDescription],
+    ['token_request_failed', 'invalid_request', 400, 'HID-1001: the parent organization 920000003 is not allowed for this client'],
+    JSON.stringify(hid),
+  );
+  assert.equal(d.counts().token, 1);
+
+  await d.setFault({ grant: 'refresh_token', accessToken: { set: { [CHILD]: '920000011' } } });
+  const mismatch = await run(b, (c) => c.setContext({ organization: { parent: '920000001', child: '920000012' } }));
+  d.clearFault();
+  assert.deepEqual([mismatch.error?.code, mismatch.error?.claim], ['claim_invalid', CHILD], JSON.stringify(mismatch));
+  assert.equal(d.counts().token, 2);
+
+  const bad = await run(b, (c) => c.setContext({ organization: { parent: '92000000' } }));
+  assert.deepEqual([bad.error?.code, bad.error?.claim], ['context_invalid', 'organization.parent'], JSON.stringify(bad));
+  assert.equal(d.counts().token, 2, 'nothing sent for a malformed context');
+
+  for (const page of [a, b]) {
+    const kept = await run(page, async (c) => ({ token: await c.getAccessToken(), context: c.context() }));
+    assert.equal(kept.token, t0);
+    assert.deepEqual(kept.context, multi('920000001', '920000011'));
+    assert.deepEqual(await names(page), []);
+  }
+  assert.equal(d.counts().token, 2);
+});
+
+test('two tabs: the attest expires in the follower too: contextExpired there, and context_expired for nhn:kjernejournal', async () => {
+  const a = await newPage();
+  const o = opts({ ...KJ_EXTRA, attestMaxAgeSeconds: 5 });
+  await login(a, stack, o);
+  const b = await newPage();
+  await openApp(b, stack.appOrigin);
+  assert.ok(await b.evaluate((x) => window.attach(x), o));
+  d.reset();
+  const r = await run(b, (c, x) => c.setContext({ trustFramework: x }, { resource: 'nhn:kjernejournal' }), attest());
+  assert.equal(r.error, undefined, JSON.stringify(r.error));
+  assert.equal(d.counts().token, 1);
+  const kjA = await run(a, (c) => c.getAccessToken({ resource: 'nhn:kjernejournal' }));
+  assert.equal(decodePayload(kjA).jti, r.accessTokenClaims.jti, 'the holder hands out the follower\'s switch token before expiry');
+  await Promise.all([a, b].map((p) => p.waitForFunction(() => window.events.some((e) => e.name === 'contextExpired'), null, WAIT)));
+  for (const page of [a, b]) {
+    const kj = await run(page, (c) => c.getAccessToken({ resource: 'nhn:kjernejournal' }));
+    assert.equal(kj.error?.code, 'context_expired', JSON.stringify(kj));
+    assert.equal(await count(page, 'contextExpired'), 1);
+  }
+  assert.equal(d.counts().token, 1);
+});
+
+test('a getAccessToken() started while setContext is in flight gets the new context\'s token, with no second request', async () => {
+  const page = await newPage();
+  const o = opts({ context: single('910000011') });
+  await login(page, stack, o);
+  d.reset();
+  const out = await run(page, async (c) => {
+    const switching = c.setContext({ organization: { child: '910000012' } });
+    const during = c.getAccessToken();
+    const [s, t] = await Promise.all([switching, during]);
+    return { jti: s.accessTokenClaims.jti, token: t };
+  });
+  assert.equal(out.error, undefined, JSON.stringify(out.error));
+  assert.equal(decodePayload(out.token)[CHILD], '910000012', 'never the old context\'s token once the switch has started');
+  assert.equal(decodePayload(out.token).jti, out.jti);
+  assert.equal(d.counts().token, 1);
+});
+
+// LoginOptions.context is typed `HelseIdContext | null` (pkg .d.ts), like setContext's, where
+// null means "no context"; the library drops a null (src/core/authorize.rs) and sends the
+// config's context instead.
+test('loginWithRedirect({context: null}) logs in without the config\'s context: no details on the code exchange', {
+  todo: 'library: loginWithRedirect({context: null}) falls back to the config context instead of logging in with none',
+}, async () => {
+  const page = await newPage();
+  const s = await login(page, stack, opts({ context: single('910000011') }), { context: null });
+  const ok = successes();
+  assert.equal(ok.length, 1);
+  assert.deepEqual([ok[0].grant, ok[0].claim, ok[0].details], ['authorization_code', null, null]);
+  assert.equal(s.accessTokenClaims[CHILD], undefined);
+  assert.equal(s.context, null);
+  assert.equal(await run(page, (c) => c.context()), null);
+});
+
+test('tokens for a second resource under the new context are checked too: a mismatched orgnr_child is claim_invalid, and no token is given', async () => {
+  const page = await newPage();
+  await login(page, stack, opts({ resources: [SFM, OTHER], context: single('910000011') }));
+  const sw = await run(page, (c) => c.setContext({ organization: { child: '910000012' } }));
+  assert.equal(sw.error, undefined, JSON.stringify(sw.error));
+  d.reset();
+  await d.setFault({ grant: 'refresh_token', accessToken: { set: { [CHILD]: '910000011' } } });
+  const r = await run(page, (c) => c.getAccessToken({ resource: 'e-helse:other.api' }));
+  d.clearFault();
+  assert.deepEqual([r.error?.code, r.error?.claim], ['claim_invalid', CHILD], JSON.stringify(r));
+  assert.equal(d.counts().token, 1);
+  // The context in force and the default resource's token are untouched.
+  const kept = await run(page, async (c) => ({ token: await c.getAccessToken(), context: c.context() }));
+  assert.equal(decodePayload(kept.token).jti, sw.accessTokenClaims.jti);
+  assert.deepEqual(kept.context, single('910000012'));
+  const ok = await run(page, (c) => c.getAccessToken({ resource: 'e-helse:other.api' }));
+  assert.equal(decodePayload(ok)[CHILD], '910000012');
+  assert.equal(d.counts().token, 2);
+});
+
+test('an nhn:kjernejournal token without the attest that was sent: claim_invalid nhn:tillitsrammeverk:parameters; the previous context stays', async () => {
+  const page = await newPage();
+  await login(page, stack, opts({ ...KJ_EXTRA, context: single('910000011') }));
+  const t0 = await run(page, (c) => c.getAccessToken());
+  d.reset();
+  await clearEvents(page);
+  await d.setFault({ grant: 'refresh_token', accessToken: { remove: [ATTEST] } });
+  const r = await run(page, (c, x) => c.setContext({ organization: { child: '910000011' }, trustFramework: x }, { resource: 'nhn:kjernejournal' }), attest());
+  d.clearFault();
+  assert.deepEqual([r.error?.code, r.error?.claim], ['claim_invalid', ATTEST], JSON.stringify(r));
+  assert.equal(d.counts().token, 1);
+  assert.equal(d.detailsSeen()[0].attest, true, 'the attest went out');
+  const kept = await run(page, async (c) => ({ token: await c.getAccessToken(), context: c.context() }));
+  assert.equal(kept.token, t0);
+  assert.deepEqual(kept.context, single('910000011'));
+  assert.deepEqual(await names(page), []);
+});
+
+test('storage "session": a reload keeps the switched context and its token; the old context\'s token never comes back', async () => {
+  const page = await newPage();
+  const o = opts({ storage: 'session', context: single('910000011') });
+  const first = await login(page, stack, o);
+  const sw = await run(page, (c) => c.setContext({ organization: { child: '910000012' } }));
+  assert.equal(sw.error, undefined, JSON.stringify(sw.error));
+  d.reset();
+  await openApp(page, stack.appOrigin);
+  const restored = await page.evaluate((x) => window.attach(x), o);
+  assert.deepEqual(restored?.context, single('910000012'));
+  const now = await run(page, async (c) => ({ token: await c.getAccessToken(), context: c.context() }));
+  assert.deepEqual(now.context, single('910000012'));
+  assert.equal(decodePayload(now.token).jti, sw.accessTokenClaims.jti);
+  assert.notEqual(decodePayload(now.token).jti, first.accessTokenClaims.jti);
+  assert.equal(d.counts().token, 0);
+  // The next refresh still carries the switched context.
+  const next = await run(page, (c) => c.refresh());
+  assert.equal(next.error, undefined, JSON.stringify(next.error));
+  assertSingleDetails(d.detailsSeen().at(-1).details, '910000012');
+  assert.equal(next.accessTokenClaims[CHILD], '910000012');
+});
+
+test('assertion_provider with detailsClaim "authorization_details": ctx.detailsClaim says so, the signer signs under it and the OP sees it', async () => {
+  const page = await newPage();
+  await login(page, stack, opts({ detailsClaim: 'authorization_details', context: single('910000011') }, { assertion: true }));
+  d.reset();
+  await page.evaluate(() => { window.assertionCalls = []; });
+  const sw = await run(page, (c) => c.setContext({ organization: { child: '910000012' } }));
+  assert.equal(sw.error, undefined, JSON.stringify(sw.error));
+  const ctxs = await page.evaluate(() => window.assertionCalls);
+  assert.equal(ctxs.length, 1);
+  assert.deepEqual([ctxs[0].grantType, ctxs[0].detailsClaim], ['refresh_token', 'authorization_details']);
+  assertSingleDetails(ctxs[0].assertionDetails, '910000012');
+  const [signed] = d.signerLog();
+  assert.deepEqual([signed.signed, signed.detailsClaim], [true, 'authorization_details']);
+  const [seen] = d.detailsSeen();
+  assert.deepEqual([seen.status, seen.claim, JSON.stringify(seen.details)], [200, 'authorization_details', JSON.stringify(ctxs[0].assertionDetails)]);
+});
+
+test('logout under a context: the revocation assertion carries no details (the signer would refuse them)', async () => {
+  const page = await newPage();
+  const o = opts({ context: single('910000011') }, { assertion: true });
+  await login(page, stack, o);
+  d.reset();
+  const back = page.waitForURL((u) => u.pathname === '/e2e/app.html' && u.searchParams.get('state') === 'ctx-bye', WAIT);
+  await page.evaluate(() => { window.client.logout({ state: 'ctx-bye' }); });
+  await back;
+  const revocations = d.signerLog().filter((e) => e.grantType === 'revocation');
+  assert.equal(revocations.length, 1, JSON.stringify(d.signerLog()));
+  assert.deepEqual([revocations[0].signed, revocations[0].details], [true, undefined]);
+  assert.equal(d.counts().revocation, 1);
+  assert.equal(d.counts().token, 0);
+});
+
+test('two setContext calls at once in one tab: both resolve, the later one wins, one refresh each', async () => {
+  const page = await newPage();
+  await login(page, stack, opts({ context: single('910000011') }));
+  d.reset();
+  await clearEvents(page);
+  const out = await run(page, async (c) => {
+    const [a, b] = await Promise.all([
+      c.setContext({ organization: { child: '910000012' } }),
+      c.setContext(null),
+    ]);
+    return { a: a.context, b: b.context, now: c.context(), token: await c.getAccessToken() };
+  });
+  assert.equal(out.error, undefined, JSON.stringify(out.error));
+  assert.deepEqual([out.a, out.b, out.now], [single('910000012'), null, null]);
+  assert.equal(decodePayload(out.token)[CHILD], undefined, 'the token of the context in force');
+  assert.equal(d.counts().token, 2);
+  assert.deepEqual(d.detailsSeen().map((e) => e.orgnrChild ?? null), ['910000012', null]);
+  assert.equal(await count(page, 'contextChanged'), 2);
+});
+
+test('two tabs switching at once end in one context with one token, the same in both tabs', async () => {
+  const a = await newPage();
+  const o = opts({ context: single('910000011') });
+  await login(a, stack, o);
+  const b = await newPage();
+  await openApp(b, stack.appOrigin);
+  assert.ok(await b.evaluate((x) => window.attach(x), o));
+  d.reset();
+  const [ra, rb] = await Promise.all([
+    run(a, (c) => c.setContext({ organization: { child: '910000012' } })),
+    run(b, (c) => c.setContext(null)),
+  ]);
+  assert.equal(ra.error, undefined, JSON.stringify(ra.error));
+  assert.equal(rb.error, undefined, JSON.stringify(rb.error));
+  assert.equal(d.counts().token, 2, 'one refresh per switch');
+  // Both tabs settle on the same context (whichever came last) and its token.
+  await Promise.all([a, b].map((p) => p.waitForFunction(() => window.events.filter((e) => e.name === 'contextChanged').length === 2, null, WAIT)));
+  const [sa, sb] = await Promise.all([a, b].map((p) => run(p, async (c) => ({ context: c.context(), token: await c.getAccessToken() }))));
+  assert.deepEqual(sa.context, sb.context);
+  assert.equal(sa.token, sb.token);
+  const claims = decodePayload(sa.token);
+  assert.equal(claims[CHILD], sa.context === null ? undefined : sa.context.organization.child);
+  assert.equal(d.counts().token, 2);
 });
