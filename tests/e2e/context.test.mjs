@@ -710,12 +710,12 @@ test('attest: setContext({trustFramework}, {resource: nhn:kjernejournal}) gives 
   assert.equal(d.detailsSeen()[3].details[0].care_relationship.decision_ref.id, 'my-decision-1');
 });
 
-test('attest age: contextExpired fires once; then nhn:kjernejournal rejects context_expired while the SFM token is still given (without the attest); a new setContext clears it', async () => {
+test('attest age: contextExpired fires once; then nhn:kjernejournal rejects context_expired while the SFM token is still given (with the organisation, without the attest); a new setContext clears it', async () => {
   const page = await newPage();
   await login(page, stack, opts({ ...KJ_EXTRA, attestMaxAgeSeconds: 2 }));
   d.reset();
   await clearEvents(page);
-  const r = await run(page, (c, a) => c.setContext({ trustFramework: a }, { resource: 'nhn:kjernejournal' }), attest());
+  const r = await run(page, (c, a) => c.setContext({ organization: { child: '910000011' }, trustFramework: a }, { resource: 'nhn:kjernejournal' }), attest());
   assert.equal(r.error, undefined, JSON.stringify(r.error));
   await page.waitForFunction(() => window.events.some((e) => e.name === 'contextExpired'), null, WAIT);
   assert.equal(d.counts().token, 1);
@@ -730,7 +730,9 @@ test('attest age: contextExpired fires once; then nhn:kjernejournal rejects cont
   assert.equal(d.counts().token, 2);
   const sfmSeen = d.detailsSeen()[1];
   assert.equal(sfmSeen.status, 200);
-  assert.deepEqual([sfmSeen.claim, sfmSeen.details], [null, null], 'the expired attest does not go out for SFM');
+  assertSingleDetails(sfmSeen.details, '910000011');
+  assert.equal(sfmSeen.attest, undefined, 'the expired attest does not go out for SFM; the organisation does');
+  assert.equal(decodePayload(sfm)[CHILD], '910000011');
 
   const again = await run(page, (c, a) => c.setContext({ trustFramework: a }, { resource: 'nhn:kjernejournal' }), attest());
   assert.equal(again.error, undefined, JSON.stringify(again.error));
