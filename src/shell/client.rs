@@ -277,7 +277,8 @@ impl HelseIdClient {
     ) -> Promise {
         let resource = get_string(&self::options(options), "resource");
         let inner = self.inner.clone();
-        to_promise(async move {
+        // Checked, and the switch begun, before this returns (see `switch_context`).
+        let started = (|| {
             let value = js_to_json(&context).ok_or_else(|| {
                 Error::new(ErrorCode::ContextInvalid, "the context must be plain data")
                     .with_claim("context")
@@ -289,7 +290,10 @@ impl HelseIdClient {
                     "setContext needs a session: log in first",
                 ));
             }
-            inner.switch_context(context, resource.as_deref()).await?;
+            Ok(inner.switch_context(context, resource))
+        })();
+        to_promise(async move {
+            started?.await?;
             Ok(inner.session_js())
         })
     }

@@ -18,6 +18,16 @@ use crate::core::engine::Next;
 use crate::core::secret::{CodeVerifier, FormBody};
 use crate::core::{pkce, Error, ErrorCode};
 
+/// What a switch does next.
+enum Switch {
+    Run(
+        crate::core::engine::Ticket,
+        std::rc::Rc<super::flight::Flight>,
+    ),
+    Ask(crate::core::engine::TokenKey),
+    Wait(crate::core::engine::TokenKey),
+}
+
 /// The query parameters of a URL, parsed by the browser.
 pub fn query_pairs(url: &web_sys::Url) -> Vec<(String, String)> {
     let mut pairs = Vec::new();
@@ -180,47 +190,77 @@ impl Inner {
     }
 
     /// `setContext`: one refresh with the new details (here when this tab holds the session,
-    /// else at the holder); nothing changes unless its token passes every check.
-    pub async fn switch_context(
+    /// else at the holder); nothing changes unless its token passes every check. The engine
+    /// marks the switch at once, before this returns, so no caller gets a token of the old
+    /// context from then on; the future carries it out.
+    pub fn switch_context(
         self: &Rc<Self>,
         context: Option<Context>,
-        resource: Option<&str>,
-    ) -> Res<()> {
-        for _ in 0..3 {
-            let next = self
-                .engine
-                .borrow_mut()
-                .set_context(context.clone(), resource);
-            self.apply();
-            match next? {
-                Next::Refresh(ticket) => {
-                    let key = ticket.key.clone();
-                    let flight = super::flight::Flight::new();
-                    self.flights
-                        .borrow_mut()
-                        .insert(key.clone(), flight.clone());
-                    let result = self.run_ticket(ticket).await;
-                    self.flights.borrow_mut().remove(&key);
-                    flight.finish(result.clone());
-                    return result;
+        resource: Option<String>,
+    ) -> impl std::future::Future<Output = Res<()>> {
+        let first = self.switch_step(&context, resource.as_deref());
+        let inner = self.clone();
+        async move {
+            let mut step = first;
+            for _ in 0..3 {
+                match step? {
+                    Switch::Run(ticket, flight) => {
+                        let key = ticket.key.clone();
+                        let result = inner.run_ticket(ticket).await;
+                        inner.flights.borrow_mut().remove(&key);
+                        flight.finish(result.clone());
+                        return result;
+                    }
+                    Switch::Ask(key) => {
+                        let message = json!({
+                            "t": "context",
+                            "context": context.as_ref().map(Context::to_json).unwrap_or(Value::Null),
+                            "resource": resource,
+                        });
+                        let result = inner.request_holder(message, Some(&key)).await;
+                        inner.engine.borrow_mut().ask_settled(&key);
+                        return result;
+                    }
+                    Switch::Wait(key) => inner.wait_for(&key).await?,
                 }
-                Next::Wait(key) => self.wait_for(&key).await?,
-                Next::AskHolder(_) => {
-                    let context = context
-                        .as_ref()
-                        .map(Context::to_json)
-                        .unwrap_or(Value::Null);
-                    let message =
-                        json!({ "t": "context", "context": context, "resource": resource });
-                    return self.request_holder(message, None).await;
-                }
-                Next::Ready(..) => return Ok(()),
+                step = inner.switch_step(&context, resource.as_deref());
             }
+            Err(Error::new(
+                ErrorCode::TokenRequestFailed,
+                "the context kept changing; try again",
+            ))
         }
-        Err(Error::new(
-            ErrorCode::TokenRequestFailed,
-            "the context kept changing; try again",
-        ))
+    }
+
+    /// One synchronous step of a switch: the engine's decision, with the flight registered
+    /// for callers who wait.
+    fn switch_step(
+        self: &Rc<Self>,
+        context: &Option<Context>,
+        resource: Option<&str>,
+    ) -> Res<Switch> {
+        let next = self
+            .engine
+            .borrow_mut()
+            .set_context(context.clone(), resource);
+        self.apply();
+        Ok(match next? {
+            Next::Refresh(ticket) => {
+                let flight = super::flight::Flight::new();
+                self.flights
+                    .borrow_mut()
+                    .insert(ticket.key.clone(), flight.clone());
+                Switch::Run(ticket, flight)
+            }
+            Next::AskHolder(key) => Switch::Ask(key),
+            Next::Wait(key) => Switch::Wait(key),
+            Next::Ready(..) => {
+                return Err(Error::new(
+                    ErrorCode::TokenRequestFailed,
+                    "no switch was needed",
+                ))
+            }
+        })
     }
 
     /// `logout()` in this tab: final here at once; the refresh token revoked (here, or by the

@@ -86,7 +86,7 @@ impl Inner {
                 let inner = self.clone();
                 spawn_local(async move {
                     let result = match Context::parse(&context, js::random16) {
-                        Ok(context) => inner.switch_context(context, resource.as_deref()).await,
+                        Ok(context) => inner.switch_context(context, resource).await,
                         Err(e) => Err(e),
                     };
                     inner.answer(id, result);

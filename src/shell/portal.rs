@@ -57,6 +57,18 @@ impl Inner {
         let init = web_sys::RequestInit::new();
         init.set_method("POST");
         init.set_redirect(web_sys::RequestRedirect::Manual);
+        // A portal that never answers must not hold up logout(): the same limit as the
+        // authorization server's requests, reading the body included.
+        let controller = web_sys::AbortController::new().map_err(|_| {
+            Error::new(
+                ErrorCode::NetworkError,
+                "could not start the portal request",
+            )
+        })?;
+        let abort = controller.clone();
+        let seconds = self.authz.config.http_timeout_seconds;
+        let _deadline = super::timer::Timeout::new(seconds * 1000, move || abort.abort());
+        init.set_signal(Some(&controller.signal()));
         let headers = web_sys::Headers::new().map_err(|_| Error::config("no Headers"))?;
         for (name, value) in &call.headers {
             let _ = headers.set(name, value);
@@ -77,14 +89,17 @@ impl Inner {
         let status = response.status();
         let www = response.headers().get("www-authenticate").ok().flatten();
         let text = match response.text() {
-            Ok(p) => JsFuture::from(p)
-                .await
-                .ok()
-                .and_then(|t| t.as_string())
-                .unwrap_or_default(),
-            Err(_) => String::new(),
+            Ok(p) => JsFuture::from(p).await.map_err(|e| {
+                js::from_js(
+                    ErrorCode::NetworkError,
+                    "the portal's answer could not be read",
+                    &e,
+                )
+                .retryable(true)
+            })?,
+            Err(_) => JsValue::from_str(""),
         };
-        Ok((status, www, text))
+        Ok((status, www, text.as_string().unwrap_or_default()))
     }
 
     pub fn add_portal(&self, portal: PortalRef) {

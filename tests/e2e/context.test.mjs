@@ -995,9 +995,7 @@ test('a getAccessToken() started while setContext is in flight gets the new cont
 // LoginOptions.context is typed `HelseIdContext | null` (pkg .d.ts), like setContext's, where
 // null means "no context"; the library drops a null (src/core/authorize.rs) and sends the
 // config's context instead.
-test('loginWithRedirect({context: null}) logs in without the config\'s context: no details on the code exchange', {
-  todo: 'library: loginWithRedirect({context: null}) falls back to the config context instead of logging in with none',
-}, async () => {
+test('loginWithRedirect({context: null}) logs in without the config\'s context: no details on the code exchange', async () => {
   const page = await newPage();
   const s = await login(page, stack, opts({ context: single('910000011') }), { context: null });
   const ok = successes();
@@ -1150,9 +1148,7 @@ test('two tabs switching at once end in one context with one token, the same in 
 // (35 s) for A, then rejects network_error (retryable) "the tab holding the session did not answer
 // in time", though the engine knew the holder was gone (getAccessToken({forceRefresh: true}) says
 // login_required at once: Engine::set_context has no holder_gone check, unlike Engine::token).
-test('a follower whose holder tab has gone: setContext settles at once with login_required (no refresh token here), and the follower keeps its context and token', {
-  todo: 'library: a follower\'s setContext after its holder tab closed waits 35 s, then network_error, instead of login_required',
-}, async () => {
+test('a follower whose holder tab has gone: setContext settles at once with login_required (no refresh token here), and the follower keeps its context and token', async () => {
   const a = await newPage();
   const o = opts({ context: single('910000011') });
   await login(a, stack, o);

@@ -453,6 +453,13 @@ impl Engine {
     /// A follower's question to the holder about `key` was answered (or timed out).
     pub fn ask_settled(&mut self, key: &TokenKey) {
         self.asking.remove(key);
+        if self
+            .switching
+            .as_ref()
+            .is_some_and(|(id, k)| *id == 0 && k == key)
+        {
+            self.switching = None;
+        }
     }
 
     // ---- login and context -----------------------------------------------------------------
@@ -520,11 +527,13 @@ impl Engine {
         key.epoch = shared.epoch + 1;
         let Some(grant) = &self.grant else {
             if self.holder_gone {
-                self.end_session(EndReason::Expired);
+                // Nobody can make the token request; the tokens here serve until they expire.
                 return Err(login_required(
                     "the tab that held the session is gone; log in again",
                 ));
             }
+            // The holder switches; until it answers, nobody here gets a token.
+            self.switching = Some((0, key.clone()));
             return Ok(Next::AskHolder(key));
         };
         let Some(refresh_token) = &grant.refresh_token else {

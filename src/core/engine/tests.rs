@@ -840,6 +840,10 @@ fn a_follower_whose_holder_vanished_cannot_switch_context() {
     f.e.holder_ended("tab-a", None);
     let e = f.e.set_context(org("998877665"), None).unwrap_err();
     assert_eq!(e.code, ErrorCode::LoginRequired);
+    assert!(
+        matches!(f.e.token(None, false, f.now).unwrap(), Next::Ready(..)),
+        "its tokens serve on"
+    );
 }
 
 #[test]
