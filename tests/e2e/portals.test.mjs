@@ -1,0 +1,198 @@
+// The national portals through the built package in headless Chromium, against the portal
+// stand-ins of the HelseID test double (www/dev-idp/portals.mjs, README "Portal stand-ins"):
+// client.openSfmSession (create with the nonce hash, the iframe login handshake, PatientTicket,
+// refresh after its token's refresh, end at logout and at expiry, refusals) and
+// client.openKjernejournalSession (create with the challenge and the claims block, the portal
+// URL, refresh, end, argument checks). Contract: API.md "Embedded national portals". Counts
+// are read at the stand-ins.
+import { test, before, after, beforeEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startStack, launchBrowser } from './harness.mjs';
+import { clientOptions, login, openApp, withClient } from './flow.mjs';
+
+const ARTIFACTS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'artifacts');
+
+const SFM = 'e-helse:sfm.api';
+const OTHER = 'e-helse:other.api';
+const KJ = 'nhn:kjernejournal';
+const KVART = { pid: '06828399789', hpr: '565501872', name: 'KVART GREVLING' };
+const PATIENT = '13116900216';
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+// The single-tenant test clients name a child organisation; their tokens then carry their own
+// organisation as orgnr_parent (README "Context").
+const ORG_CONTEXT = { organization: { child: '910000011' } };
+const ORGNR_PARENT = '910000001';
+// An attest for kvart's organisations (signer.mjs EPJ_USERS), without decision_ref.id: the
+// library makes one.
+const ATTEST = {
+  practitioner: {
+    authorization: { code: 'LE', system: 'urn:oid:2.16.578.1.12.4.1.1.9060' },
+    legal_entity: { id: '910000001', system: 'urn:oid:2.16.578.1.12.4.1.4.101' },
+    point_of_care: { id: '910000011', system: 'urn:oid:2.16.578.1.12.4.1.4.101' },
+  },
+  care_relationship: {
+    healthcare_service: { code: '01', system: 'urn:oid:2.16.578.1.12.4.1.1.8666' },
+    purpose_of_use: { code: 'TREAT', system: 'urn:oid:2.16.840.1.113883.1.11.20448' },
+    purpose_of_use_details: { code: 'BEHANDLER', system: 'urn:AuditEventHL7Norway/CodeSystem/carerelation' },
+    decision_ref: { user_selected: true },
+  },
+  patients: [{ point_of_care: { id: '910000011', system: 'urn:oid:2.16.578.1.12.4.1.4.101' } }],
+};
+const BASE_SCOPE = 'openid profile offline_access helseid://scopes/identity/pid helseid://scopes/identity/security_level helseid://scopes/hpr/hpr_number e-helse:sfm.api/sfm.api2';
+
+const sha256hex = (s) => createHash('sha256').update(s).digest('hex');
+const sha512b64 = (buf) => createHash('sha512').update(buf).digest('base64');
+const s256 = (verifier) => createHash('sha256').update(verifier).digest('base64url');
+
+let stack;
+let dbl;
+let browser;
+
+before(async () => {
+  [stack, browser] = await Promise.all([startStack({ accessTokenTtl: 600, quiet: true }), launchBrowser()]);
+  dbl = stack.double;
+  await mkdir(ARTIFACTS, { recursive: true });
+});
+
+after(async () => {
+  await browser?.close();
+  await stack?.close();
+});
+
+beforeEach(() => {
+  dbl.reset();
+  dbl.setOptions({ accessTokenTtl: 600 });
+});
+
+/** Waits until `fn()` gives something truthy (polling; `timeout` only guards). */
+async function until(what, fn, timeout = 15_000) {
+  const t0 = Date.now();
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() - t0 > timeout) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((ok) => setTimeout(ok, 20));
+  }
+}
+
+/** Client options for the e2e page (pages/app.html), with `extra` config. */
+function options(extra = {}) {
+  return clientOptions(stack, { extra: { autoRefresh: false, ...extra } });
+}
+
+/** A new tab, logged in as kvart with `opts`; returns { page, session }. */
+async function loggedIn(opts = options(), loginOptions = {}) {
+  const page = await browser.newPage();
+  const session = await login(page, stack, opts, loginOptions);
+  return { page, session };
+}
+
+/** Adds `<iframe id=...>` to the test page (no src). */
+function addFrame(page, id = 'sfm') {
+  return page.evaluate((frameId) => {
+    const f = document.createElement('iframe');
+    f.id = frameId;
+    f.title = `SFM (${frameId})`;
+    f.style.cssText = 'display: block; width: 100%; height: 560px; border: 1px solid #888';
+    document.body.append(f);
+  }, id);
+}
+
+/** openSfmSession in the page; the session object stays on window.sfm. */
+function openSfm(page, args = {}) {
+  return withClient(page, async (client, a) => {
+    window.sfm = await client.openSfmSession(a);
+    return window.sfm.info;
+  }, { gateway: dbl.sfmGatewayOrigin, ...args });
+}
+
+/** sfm.attach(#frameId, opts) in the page. */
+function attachSfm(page, frameId = 'sfm', opts) {
+  return page.evaluate(({ frameId, opts }) => {
+    window.sfm.attach(document.getElementById(frameId), opts);
+  }, { frameId, opts });
+}
+
+/** Waits until the SFM stand-in in #frameId shows "Logged in as <name>". */
+async function waitLoggedIn(page, frameId = 'sfm') {
+  await page.frameLocator(`#${frameId}`).locator('#status', { hasText: `Logged in as ${KVART.name}` })
+    .waitFor({ timeout: 15_000 });
+}
+
+/** The messages the SFM stand-in page recorded (they reach the server asynchronously). */
+function sfmMessages(filter = () => true) {
+  return dbl.sfmClientMessages().filter(filter);
+}
+
+// ---------------------------------------------------------------------------------------- SFM
+
+test('openSfmSession + attach: one create (nonce challenge, then ok), info without the code, the exact login message, "Logged in as"', async () => {
+  const opts = options({ context: ORG_CONTEXT });
+  const { page, session } = await loggedIn(opts);
+  assert.equal(session.helseid.orgnrParent, ORGNR_PARENT);
+  dbl.reset();
+
+  const info = await openSfm(page);
+  assert.equal(info.error, undefined, JSON.stringify(info.error));
+  let c = dbl.portalCounts();
+  assert.equal(c['sfm-create'], 2, 'the nonce challenge, then the create');
+  assert.equal(c.ok['sfm-create'], 1);
+  assert.equal(dbl.counts().token, 0, 'the session token served');
+  const [s] = dbl.sfmSessions();
+  assert.equal(dbl.sfmSessions().length, 1);
+  assert.deepEqual(Object.keys(info).sort(), ['apiAddress', 'clientAddress', 'id', 'metadata']);
+  assert.equal(info.id, s.id);
+  assert.equal(info.clientAddress, s.clientAddress);
+  assert.equal(info.clientAddress, `${dbl.sfmClientOrigin}/sfm-client/`);
+  assert.equal(info.apiAddress, s.apiAddress);
+  assert.equal(info.metadata.patientportal, `${info.clientAddress}?portal=patientportal`);
+  assert.ok(!JSON.stringify(info).includes(s.code), 'the one-time code is not shown');
+  assert.equal(s.pathForm, 'v2');
+  assert.equal(s.user.pid, KVART.pid);
+  assert.equal(s.orgnrParent, ORGNR_PARENT);
+
+  await addFrame(page);
+  await attachSfm(page, 'sfm', { sfmUserAgent: 'Test EPJ/1.0' });
+  await waitLoggedIn(page);
+  assert.equal(await page.locator('#sfm').getAttribute('src'), info.clientAddress);
+  const frame = page.frameLocator('#sfm');
+  assert.equal(await frame.locator('#parent-origin').textContent(), stack.appOrigin);
+  assert.equal(await frame.locator('#session').textContent(), info.id);
+
+  // The login message, as the stand-in page received it.
+  const [loginMsg] = await until('the login message at the stand-in', () => {
+    const m = sfmMessages((e) => e.direction === 'in' && e.handled === 'login');
+    return m.length ? m : null;
+  });
+  const { nonce, ...rest } = loginMsg.data;
+  assert.deepEqual(rest, {
+    action: 'login',
+    code: s.code,
+    apiEndpoint: info.apiAddress,
+    metadata: {
+      'sfm-user-agent': 'Test EPJ/1.0',
+      'x-point-of-care': ORGNR_PARENT,
+      'x-practitioner-pseudo': sha256hex(KVART.hpr),
+    },
+  });
+  const raw = Buffer.from(nonce, 'base64');
+  assert.equal(raw.length, 64);
+  assert.equal(raw.toString('base64'), nonce, 'standard base64 with padding');
+  assert.equal(sha512b64(raw), s.nonceHash, 'SHA-512 of the nonce is the hash create got');
+  assert.equal(loginMsg.origin, stack.appOrigin);
+  assert.equal(loginMsg.fromParent, true);
+
+  c = dbl.portalCounts();
+  assert.equal(c['sfm-client'], 1);
+  assert.equal(c['sfm-login'], 1);
+  assert.equal(c.ok['sfm-login'], 1);
+  const after = dbl.sfmSessions()[0];
+  assert.deepEqual([after.codeRedeemed, after.loggedIn, after.ended], [true, true, false]);
+
+  await page.screenshot({ path: join(ARTIFACTS, 'portal-sfm-iframe.png'), fullPage: true });
+  await page.close();
+});
