@@ -196,3 +196,92 @@ test('openSfmSession + attach: one create (nonce challenge, then ok), info witho
   await page.screenshot({ path: join(ARTIFACTS, 'portal-sfm-iframe.png'), fullPage: true });
   await page.close();
 });
+
+test('messages from another origin or from another window are ignored: one login message only, and setPatient waits for the real client', async () => {
+  const { page } = await loggedIn();
+  dbl.reset();
+  const info = await openSfm(page);
+  assert.equal(info.error, undefined, JSON.stringify(info.error));
+
+  // The real SFM client's page load is held until the forged messages have been delivered.
+  let release;
+  const held = new Promise((ok) => { release = ok; });
+  let reached;
+  const requested = new Promise((ok) => { reached = ok; });
+  await page.route((u) => u.href === info.clientAddress, async (route) => {
+    reached();
+    await held;
+    await route.continue();
+  });
+  await addFrame(page, 'sfm');
+  await attachSfm(page, 'sfm');
+  await requested;
+  await page.evaluate(() => {
+    window.seen = [];
+    window.addEventListener('message', (e) => window.seen.push({ origin: e.origin, data: e.data }));
+    // Asked for before the SFM client has logged in: it must wait, not fail.
+    window.patientSettled = false;
+    window.patientResult = window.sfm.setPatient('13116900216', { showAllergies: true })
+      .then(() => 'resolved', (e) => window.errorInfo(e))
+      .finally(() => { window.patientSettled = true; });
+  });
+
+  // A second SFM client page (same origin, another window): it posts {clientLoaded} to the top
+  // page on its own. A page on another origin posts forged answers.
+  await addFrame(page, 'decoy-sfm');
+  await addFrame(page, 'decoy-other');
+  await page.evaluate(([a, b]) => {
+    document.getElementById('decoy-sfm').src = a;
+    document.getElementById('decoy-other').src = b;
+  }, [`${info.clientAddress}?decoy=1`, `${dbl.kjWebOrigin}/loggut`]);
+  await page.waitForFunction((o) => window.seen.some((m) => m.origin === o && m.data?.clientLoaded === 'success'),
+    dbl.sfmClientOrigin, { timeout: 15_000 });
+  const decoySfm = await until('the decoy SFM frame', () => page.frames().find((f) => f.url().includes('decoy=1')));
+  const decoyOther = await until('the other-origin frame', () => page.frames().find((f) => f.url().startsWith(dbl.kjWebOrigin)));
+  await decoyOther.waitForLoadState('load');
+  for (const frame of [decoySfm, decoyOther]) {
+    await frame.evaluate(() => {
+      window.parent.postMessage({ clientLoaded: 'success' }, '*');
+      window.parent.postMessage({ login: 'success' }, '*');
+    });
+  }
+  await page.waitForFunction(() => window.seen.length === 5, null, { timeout: 15_000 });
+  const seen = await page.evaluate(() => window.seen.map((m) => `${m.origin} ${JSON.stringify(m.data)}`));
+  assert.deepEqual(seen.sort(), [
+    `${dbl.kjWebOrigin} {"clientLoaded":"success"}`,
+    `${dbl.kjWebOrigin} {"login":"success"}`,
+    `${dbl.sfmClientOrigin} {"clientLoaded":"success"}`,
+    `${dbl.sfmClientOrigin} {"clientLoaded":"success"}`,
+    `${dbl.sfmClientOrigin} {"login":"success"}`,
+  ].sort());
+  assert.equal(await page.evaluate(() => window.patientSettled), false, 'setPatient still waits');
+  assert.equal(dbl.portalCounts()['sfm-ticket'], 0, 'no PatientTicket before the real login');
+
+  // Now the real client loads, logs in, and only then gets its patient.
+  release();
+  await waitLoggedIn(page);
+  const result = await page.evaluate(() => window.patientResult);
+  assert.equal(result, 'resolved', JSON.stringify(result));
+  const frame = page.frameLocator('#sfm');
+  assert.equal(await frame.locator('#patient').textContent(), PATIENT);
+  assert.equal(await page.frameLocator('#decoy-sfm').locator('#status').textContent(), 'Waiting for login');
+
+  const c = dbl.portalCounts();
+  assert.equal(c['sfm-client'], 2, 'the real client and the decoy');
+  assert.equal(c['sfm-login'], 1);
+  assert.equal(c['sfm-ticket'], 1);
+  assert.equal(c['sfm-patient'], 1);
+  const ins = await until('the recorded messages', () => {
+    const m = sfmMessages((e) => e.direction === 'in');
+    return m.length >= 2 ? m : null;
+  });
+  assert.deepEqual(ins.map((m) => m.handled), ['login', 'setPatient'], 'one login message, then setPatient; nothing to the decoy');
+  assert.equal(ins[0].pageId, ins[1].pageId);
+  const loadedPages = new Set(sfmMessages((e) => e.direction === 'out' && e.data?.clientLoaded).map((e) => e.pageId));
+  assert.equal(loadedPages.size, 2);
+  const [s] = dbl.sfmSessions();
+  assert.equal(s.tickets.length, 1);
+  assert.ok(s.tickets[0].createdAt >= s.loginAt, 'the ticket was asked for after the real login');
+  assert.deepEqual(s.patient.options, { showAllergies: true });
+  await page.close();
+});
