@@ -285,3 +285,102 @@ test('messages from another origin or from another window are ignored: one login
   assert.deepEqual(s.patient.options, { showAllergies: true });
   await page.close();
 });
+
+test('setPatient right after attach: waits for the login, one PatientTicket, the stand-in shows the patient; no orgnr_parent, no x-point-of-care', async () => {
+  const { page, session } = await loggedIn();
+  assert.equal(session.helseid.orgnrParent, undefined, 'no organisation context: no orgnr_parent');
+  dbl.reset();
+  assert.equal((await openSfm(page)).error, undefined);
+  await addFrame(page);
+  const out = await page.evaluate(async (pid) => {
+    window.sfm.attach(document.getElementById('sfm'));
+    try {
+      await window.sfm.setPatient(pid, { showLib: true, onBehalfOf: '565501872', encounterIdentifier: 'enc-1' });
+      return 'resolved';
+    } catch (e) {
+      return window.errorInfo(e);
+    }
+  }, PATIENT);
+  assert.equal(out, 'resolved', JSON.stringify(out));
+  const frame = page.frameLocator('#sfm');
+  assert.equal(await frame.locator('#status').textContent(), `Logged in as ${KVART.name}`);
+  assert.equal(await frame.locator('#patient').textContent(), PATIENT);
+
+  const c = dbl.portalCounts();
+  assert.equal(c['sfm-ticket'], 1, 'the gateway nonce is known from create: no challenge');
+  assert.equal(c.ok['sfm-ticket'], 1);
+  assert.equal(c['sfm-patient'], 1);
+  assert.equal(c.ok['sfm-patient'], 1);
+  const [s] = dbl.sfmSessions();
+  assert.deepEqual(s.tickets.map((t) => t.patientPid), [PATIENT]);
+  assert.equal(s.patient.patientPid, PATIENT);
+  assert.deepEqual(s.patient.options, { showLib: true, onBehalfOf: '565501872', encounterIdentifier: 'enc-1' });
+  const ins = await until('the recorded messages', () => {
+    const m = sfmMessages((e) => e.direction === 'in');
+    return m.length >= 2 ? m : null;
+  });
+  assert.deepEqual(ins.map((m) => m.handled), ['login', 'setPatient']);
+  const { metadata } = ins[0].data;
+  assert.deepEqual(Object.keys(metadata).sort(), ['sfm-user-agent', 'x-practitioner-pseudo']);
+  assert.equal(typeof metadata['sfm-user-agent'], 'string');
+  assert.ok(metadata['sfm-user-agent'].length > 0);
+  assert.equal(metadata['x-practitioner-pseudo'], sha256hex(KVART.hpr));
+  assert.deepEqual(ins[1].data, { action: 'setPatient', ticket: s.tickets[0].ticket, showLib: true, onBehalfOf: '565501872', encounterIdentifier: 'enc-1' });
+  await page.close();
+});
+
+/** Ends the SFM session in the page (a barrier: anything the library sent before has arrived). */
+async function endSfm(page) {
+  const out = await page.evaluate(() => window.sfm.end().then(() => 'ended', (e) => window.errorInfo(e)));
+  assert.equal(out, 'ended', JSON.stringify(out));
+}
+
+test('refresh: client.refresh() refreshes the SFM session exactly once; a refresh of another resource does not', async () => {
+  const { page } = await loggedIn(options({ resources: [SFM, OTHER] }));
+  dbl.reset();
+  assert.equal((await openSfm(page)).error, undefined);
+
+  const s1 = await withClient(page, (client) => client.refresh());
+  assert.equal(s1.error, undefined, JSON.stringify(s1.error));
+  await until('the SFM session refresh', () => dbl.portalCounts().ok['sfm-refresh'] === 1);
+
+  const other = await withClient(page, async (client, r) => {
+    const token = await client.getAccessToken({ resource: r });
+    return window.helseid.decodeJwt(token).claims.aud;
+  }, OTHER);
+  assert.equal(other, OTHER);
+  assert.equal(dbl.counts().token_by_grant.refresh_token, 2, 'one refresh per resource');
+  assert.deepEqual(await page.evaluate(() => window.events.map((e) => e.name)), ['tokenRefreshed', 'tokenRefreshed']);
+  await endSfm(page);
+
+  const c = dbl.portalCounts();
+  assert.equal(c['sfm-refresh'], 1, 'one Session/refresh in all');
+  assert.equal(c.ok['sfm-refresh'], 1);
+  assert.equal(c['sfm-end'], 1);
+  assert.equal(c.ok['sfm-end'], 1);
+  const [s] = dbl.sfmSessions();
+  assert.deepEqual([s.refreshed, s.ended, s.endedBy], [1, true, 'end']);
+  await page.close();
+});
+
+test('autoRefresh: the timer refresh (tokenRefreshed) refreshes the SFM session exactly once', async () => {
+  // Logged in with a 60 s token and a 56 s leeway: the timer refreshes about 4 s later; that
+  // refresh gets a 600 s token, so there is no second one during the test.
+  dbl.setOptions({ accessTokenTtl: 60 });
+  const { page, session } = await loggedIn(options({ autoRefresh: true, refreshLeewaySeconds: 56 }));
+  dbl.reset();
+  dbl.setOptions({ accessTokenTtl: 600 });
+  assert.equal((await openSfm(page)).error, undefined);
+  assert.deepEqual(await page.evaluate(() => window.events.map((e) => e.name)), [], 'no refresh yet');
+  await page.waitForFunction(() => window.events.some((e) => e.name === 'tokenRefreshed'), null, { timeout: 20_000 });
+  const jti = await page.evaluate(() => window.events.find((e) => e.name === 'tokenRefreshed').detail.accessTokenClaims.jti);
+  assert.notEqual(jti, session.accessTokenClaims.jti);
+  await until('the SFM session refresh', () => dbl.portalCounts().ok['sfm-refresh'] === 1);
+  await endSfm(page);
+  assert.equal(dbl.counts().token_by_grant.refresh_token, 1);
+  const c = dbl.portalCounts();
+  assert.equal(c['sfm-refresh'], 1);
+  assert.equal(dbl.sfmSessions()[0].refreshed, 1);
+  await page.evaluate(() => window.client.dispose());
+  await page.close();
+});
