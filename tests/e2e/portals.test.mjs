@@ -384,3 +384,51 @@ test('autoRefresh: the timer refresh (tokenRefreshed) refreshes the SFM session 
   await page.evaluate(() => window.client.dispose());
   await page.close();
 });
+
+test('logout() ends the SFM session before it leaves for end_session (sfm-end 1)', async () => {
+  const { page } = await loggedIn();
+  dbl.reset();
+  assert.equal((await openSfm(page)).error, undefined);
+  await addFrame(page);
+  await attachSfm(page);
+  await waitLoggedIn(page);
+
+  const back = page.waitForURL((u) => u.pathname === '/e2e/app.html' && u.searchParams.get('state') === 'bye', { timeout: 20_000 });
+  await page.evaluate(() => { window.client.logout({ state: 'bye' }); });
+  await back;
+  const c = dbl.portalCounts();
+  assert.equal(c['sfm-end'], 1);
+  assert.equal(c.ok['sfm-end'], 1);
+  assert.equal(c['sfm-refresh'], 0);
+  const [s] = dbl.sfmSessions();
+  assert.deepEqual([s.ended, s.endedBy], [true, 'end']);
+  // In the order the servers saw them: Session/end before the browser reached end_session.
+  const log = dbl.requests().filter((e) => !e.preflight);
+  const end = log.findIndex((e) => e.name === 'sfm-end' && e.status === 204);
+  const leave = log.findIndex((e) => e.server === 'op' && e.name === 'end_session');
+  assert.ok(end >= 0 && leave >= 0, JSON.stringify(log.map((e) => e.name)));
+  assert.ok(end < leave, 'Session/end before end_session');
+  assert.equal(dbl.counts().revocation, 1);
+  await page.close();
+});
+
+test('sessionExpired (grant revoked, then a refresh) ends the SFM session (sfm-end 1)', async () => {
+  const { page } = await loggedIn();
+  dbl.reset();
+  assert.equal((await openSfm(page)).error, undefined);
+  dbl.revokeAllGrants();
+  const out = await withClient(page, (client) => client.refresh());
+  assert.equal(out.error?.code, 'login_required', JSON.stringify(out));
+  await until('the SFM session end', () => dbl.portalCounts()['sfm-end'] >= 1);
+  const after = await withClient(page, (client) => ({ session: client.session(), events: window.events.map((e) => e.name) }));
+  assert.equal(after.session, null);
+  assert.deepEqual(after.events, ['sessionExpired']);
+  const c = dbl.portalCounts();
+  assert.equal(c['sfm-end'], 1);
+  assert.equal(c.ok['sfm-end'], 1, 'ended with the last token, still valid at the gateway');
+  assert.equal(c['sfm-refresh'], 0);
+  const [s] = dbl.sfmSessions();
+  assert.deepEqual([s.ended, s.endedBy], [true, 'end']);
+  assert.equal(dbl.counts().token, 1, 'the refused refresh only');
+  await page.close();
+});
