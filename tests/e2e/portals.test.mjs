@@ -432,3 +432,52 @@ test('sessionExpired (grant revoked, then a refresh) ends the SFM session (sfm-e
   assert.equal(dbl.counts().token, 1, 'the refused refresh only');
   await page.close();
 });
+
+test('refusals: a token the gateway refuses is portal_failed 401 invalid_token; an injected 503 is portal_failed 503; the EPJ session is kept', async () => {
+  const { page } = await loggedIn(options({ resources: [SFM, OTHER] }));
+  const tokens = await withClient(page, async (client, r) => ({
+    main: await client.getAccessToken(),
+    other: await client.getAccessToken({ resource: r }),
+  }), OTHER);
+  assert.equal(typeof tokens.other, 'string', JSON.stringify(tokens));
+  await page.evaluate(() => { window.events.length = 0; });
+  dbl.reset();
+
+  // The gateway checks the token of the session's resource: aud e-helse:other.api is refused.
+  const wrongAud = await openSfm(page, { resource: OTHER });
+  assert.equal(wrongAud.error?.code, 'portal_failed', JSON.stringify(wrongAud));
+  assert.equal(wrongAud.error.status, 401);
+  assert.equal(wrongAud.error.oauthError, 'invalid_token', 'from WWW-Authenticate');
+  assert.equal(wrongAud.error.isHelseIdError, true);
+  let c = dbl.portalCounts();
+  assert.equal(c['sfm-create'], 1, 'refused at the token check, before the nonce check');
+  assert.equal(c.ok['sfm-create'], 0);
+  assert.equal(dbl.requests().find((e) => e.name === 'sfm-create' && !e.preflight)?.status, 401);
+
+  dbl.failNext({ endpoint: 'sfm-create', mode: 503 });
+  const busy = await openSfm(page);
+  assert.equal(busy.error?.code, 'portal_failed', JSON.stringify(busy));
+  assert.equal(busy.error.status, 503);
+  c = dbl.portalCounts();
+  assert.equal(c['sfm-create'], 2);
+  assert.equal(c.ok['sfm-create'], 0);
+  assert.deepEqual(dbl.sfmSessions(), []);
+
+  // The EPJ session is untouched: the same tokens, no token request, no event.
+  const kept = await withClient(page, async (client, t) => ({
+    session: client.session() !== null,
+    main: (await client.getAccessToken()) === t.main,
+    other: (await client.getAccessToken({ resource: t.resource })) === t.other,
+    events: window.events.map((e) => e.name),
+  }), { ...tokens, resource: OTHER });
+  assert.deepEqual(kept, { session: true, main: true, other: true, events: [] });
+  assert.equal(dbl.counts().token, 0);
+
+  // And the next attempt works (the gateway's nonce is known by now: one request).
+  const info = await openSfm(page);
+  assert.equal(info.error, undefined, JSON.stringify(info.error));
+  c = dbl.portalCounts();
+  assert.equal(c['sfm-create'], 3);
+  assert.equal(c.ok['sfm-create'], 1);
+  await page.close();
+});
