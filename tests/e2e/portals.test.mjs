@@ -481,3 +481,40 @@ test('refusals: a token the gateway refuses is portal_failed 401 invalid_token; 
   assert.equal(c.ok['sfm-create'], 1);
   await page.close();
 });
+
+test('two tabs: follower B opens the SFM session; the holder A refreshes; B refreshes its SFM session exactly once, A sends none', async () => {
+  const opts = options();
+  const { page: a } = await loggedIn(opts);
+  const b = await browser.newPage();
+  await openApp(b, stack.appOrigin);
+  const joined = await b.evaluate((o) => window.attach(o), opts);
+  assert.equal(joined?.helseid.pid, KVART.pid, 'B follows A\'s session');
+  dbl.reset();
+
+  const sent = { a: [], b: [] };
+  for (const [name, page] of [['a', a], ['b', b]]) {
+    page.on('request', (r) => {
+      if (r.method() === 'POST' && r.url().startsWith(dbl.sfmGatewayOrigin)) sent[name].push(new URL(r.url()).pathname);
+    });
+  }
+  const info = await openSfm(b);
+  assert.equal(info.error, undefined, JSON.stringify(info.error));
+  assert.equal(dbl.counts().token, 0, 'B used the shared token');
+
+  const refreshed = await withClient(a, (client) => client.refresh());
+  assert.equal(refreshed.error, undefined, JSON.stringify(refreshed.error));
+  await b.waitForFunction((jti) => window.events.some((e) => e.name === 'tokenRefreshed' && e.detail?.accessTokenClaims?.jti === jti),
+    refreshed.accessTokenClaims.jti, { timeout: 15_000 });
+  await until('the SFM session refresh', () => dbl.portalCounts().ok['sfm-refresh'] === 1);
+  await endSfm(b);
+
+  assert.equal(dbl.counts().token_by_grant.refresh_token, 1, 'one refresh, by the holder');
+  const c = dbl.portalCounts();
+  assert.equal(c['sfm-refresh'], 1);
+  assert.equal(c['sfm-end'], 1);
+  assert.deepEqual(sent.a, [], 'A opened no portal session and sends nothing to the gateway');
+  assert.deepEqual(sent.b.filter((p) => p.endsWith('/Session/refresh')), ['/api/v2/Session/refresh']);
+  assert.equal(dbl.sfmSessions()[0].refreshed, 1);
+  await a.close();
+  await b.close();
+});
