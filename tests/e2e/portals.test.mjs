@@ -518,3 +518,120 @@ test('two tabs: follower B opens the SFM session; the holder A refreshes; B refr
   await a.close();
   await b.close();
 });
+
+// ------------------------------------------------------------------------------ Kjernejournal
+
+const KJ_OPTIONS = { resources: [SFM, KJ], scope: `${BASE_SCOPE} nhn:kjernejournal/tillitsrammeverk` };
+
+/** openKjernejournalSession in the page; the session object stays on window.kj. */
+function openKj(page, args = {}) {
+  return withClient(page, async (client, a) => {
+    window.kj = await client.openKjernejournalSession(a);
+    return { url: window.kj.url, sessionId: window.kj.sessionId };
+  }, {
+    api: dbl.kjApiOrigin,
+    web: dbl.kjWebOrigin,
+    sourceSystem: 'Test EPJ',
+    patient: PATIENT,
+    accessBasis: 'SAMTYKKE',
+    ...args,
+  });
+}
+
+test('Kjernejournal: setContext with an attest, then openKjernejournalSession: headers, claims block, the portal page shows the patient; refresh once per kj refresh (not per SFM refresh); end()', async () => {
+  const { page } = await loggedIn(options(KJ_OPTIONS));
+  const ctx = await withClient(page, (client, a) => client.setContext({ trustFramework: a.attest }, { resource: a.kj }), { attest: ATTEST, kj: KJ });
+  assert.equal(ctx.error, undefined, JSON.stringify(ctx.error));
+  const attest = ctx.context.trustFramework;
+  assert.match(attest.care_relationship.decision_ref.id, UUID_RE, 'the library made a decision_ref.id');
+  const kjToken = await withClient(page, async (client, r) => window.helseid.decodeJwt(await client.getAccessToken({ resource: r })).claims, KJ);
+  assert.equal(kjToken.aud, KJ);
+  assert.deepEqual(kjToken['nhn:tillitsrammeverk:parameters'], attest, 'the OP issued the attest claim');
+  dbl.reset();
+
+  const kj = await openKj(page);
+  assert.equal(kj.error, undefined, JSON.stringify(kj.error));
+  let c = dbl.portalCounts();
+  assert.equal(c['kj-create'], 2, 'the nonce challenge, then the create');
+  assert.equal(c.ok['kj-create'], 1);
+  assert.equal(dbl.kjSessions().length, 1);
+  const [s] = dbl.kjSessions();
+  assert.equal(kj.sessionId, s.sessionId);
+  assert.equal(s.sourceSystem, 'Test EPJ');
+  assert.match(s.eventId, UUID_RE);
+  assert.deepEqual(s.claims, {
+    patient_identifier: { id: PATIENT, system: 'urn:oid:2.16.578.1.12.4.1.4.1', authority: 'https://www.skatteetaten.no' },
+    practitioner_authorization: { code: 'LE', system: 'urn:oid:2.16.578.1.12.4.1.1.9060', assigner: 'https://www.helsedirektoratet.no/' },
+    access_basis: { code: 'SAMTYKKE', system: 'SYSTEM_GRUNNLAG', assigner: 'https://nhn.no' },
+  });
+  assert.deepEqual([s.patient, s.accessBasis, s.practitionerAuthorization], [PATIENT, 'SAMTYKKE', 'LE']);
+  assert.deepEqual(s.attest, attest);
+  assert.equal(s.user.pid, KVART.pid);
+
+  const url = new URL(kj.url);
+  assert.equal(`${url.origin}${url.pathname}`, `${dbl.kjWebOrigin}/hentpasient.html`);
+  assert.deepEqual([...url.searchParams.keys()], ['code', 'ehr_code_verifier']);
+  assert.equal(url.searchParams.get('code'), s.code);
+  const verifier = url.searchParams.get('ehr_code_verifier');
+  assert.match(verifier, /^[A-Za-z0-9._~-]{43,128}$/);
+  assert.equal(s256(verifier), s.challenge, 'the verifier matches the challenge create got');
+
+  const portal = await browser.newPage();
+  await portal.goto(kj.url);
+  assert.equal(await portal.locator('#patient').textContent(), PATIENT);
+  assert.equal(await portal.locator('#access-basis').textContent(), 'SAMTYKKE');
+  assert.equal(await portal.locator('#source-system').textContent(), 'Test EPJ');
+  assert.equal(await portal.locator('#user').textContent(), `${KVART.name} (HPR ${KVART.hpr}, LE)`);
+  await portal.close();
+  assert.deepEqual(dbl.kjWebVisits().map((v) => [v.ok, v.sessionId]), [[true, s.sessionId]]);
+
+  // An SFM session beside it: each portal follows its own resource's refreshes.
+  assert.equal((await openSfm(page)).error, undefined);
+  const kjRefresh = await withClient(page, (client, r) => client.refresh({ resource: r }), KJ);
+  assert.equal(kjRefresh.error, undefined, JSON.stringify(kjRefresh.error));
+  await until('the Kjernejournal session refresh', () => dbl.portalCounts().ok['kj-refresh'] === 1);
+  assert.equal(dbl.portalCounts()['sfm-refresh'], 0, 'a kj refresh does not refresh the SFM session');
+  const sfmRefresh = await withClient(page, (client) => client.refresh());
+  assert.equal(sfmRefresh.error, undefined, JSON.stringify(sfmRefresh.error));
+  await until('the SFM session refresh', () => dbl.portalCounts().ok['sfm-refresh'] === 1);
+
+  const ended = await page.evaluate(() => window.kj.end().then(() => 'ended', (e) => window.errorInfo(e)));
+  assert.equal(ended, 'ended', JSON.stringify(ended));
+  await endSfm(page);
+  c = dbl.portalCounts();
+  assert.deepEqual([c['kj-refresh'], c.ok['kj-refresh'], c['kj-end'], c.ok['kj-end']], [1, 1, 1, 1]);
+  assert.deepEqual([c['sfm-refresh'], c['sfm-end']], [1, 1]);
+  const [after] = dbl.kjSessions();
+  assert.deepEqual([after.refreshed, after.ended, after.webOpened], [1, true, true]);
+  assert.equal(dbl.counts().token_by_grant.refresh_token, 3, 'the SFM token for create, the kj refresh, the SFM refresh');
+  await page.close();
+});
+
+test('Kjernejournal: a bad sourceSystem, patient or accessBasis rejects config_invalid before any request', async () => {
+  const { page } = await loggedIn(options(KJ_OPTIONS));
+  assert.equal((await withClient(page, (client, a) => client.setContext({ trustFramework: a.attest }, { resource: a.kj }), { attest: ATTEST, kj: KJ })).error, undefined);
+  dbl.reset();
+  const cases = [
+    ['sourceSystem of 2 characters', { sourceSystem: 'ab' }],
+    ['sourceSystem of 513 characters', { sourceSystem: 'x'.repeat(513) }],
+    ['sourceSystem missing', { sourceSystem: undefined }],
+    ['patient of 10 digits', { patient: '1311690021' }],
+    ['patient with a letter', { patient: '1311690021a' }],
+    ['accessBasis unknown', { accessBasis: 'NYSGJERRIG' }],
+    ['accessBasis lower case', { accessBasis: 'samtykke' }],
+  ];
+  for (const [why, args] of cases) {
+    const out = await openKj(page, args);
+    assert.equal(out.error?.code, 'config_invalid', `${why}: ${JSON.stringify(out)}`);
+    assert.equal(out.error.isHelseIdError, true, why);
+  }
+  const c = dbl.portalCounts();
+  assert.equal(c['kj-create'], 0);
+  assert.equal(c.preflight, 0, 'not even a preflight');
+  assert.equal(dbl.counts().token, 0);
+  assert.deepEqual(dbl.kjSessions(), []);
+  // The same call with good arguments goes through.
+  assert.equal((await openKj(page)).error, undefined);
+  assert.equal(dbl.portalCounts().ok['kj-create'], 1);
+  await page.close();
+});
