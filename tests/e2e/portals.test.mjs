@@ -128,6 +128,36 @@ function sfmMessages(filter = () => true) {
   return dbl.sfmClientMessages().filter(filter);
 }
 
+/** Ends the SFM session in the page (a barrier: anything the library sent before has arrived). */
+async function endSfm(page) {
+  const out = await page.evaluate(() => window.sfm.end().then(() => 'ended', (e) => window.errorInfo(e)));
+  assert.equal(out, 'ended', JSON.stringify(out));
+}
+
+const KJ_OPTIONS = { resources: [SFM, KJ], scope: `${BASE_SCOPE} nhn:kjernejournal/tillitsrammeverk` };
+
+/** setContext with the attest for nhn:kjernejournal; gives the attest in force (with decision_ref.id). */
+async function setAttest(page) {
+  const ctx = await withClient(page, (client, a) => client.setContext({ trustFramework: a.attest }, { resource: a.kj }), { attest: ATTEST, kj: KJ });
+  assert.equal(ctx.error, undefined, JSON.stringify(ctx.error));
+  return ctx.context.trustFramework;
+}
+
+/** openKjernejournalSession in the page; the session object stays on window.kj. */
+function openKj(page, args = {}) {
+  return withClient(page, async (client, a) => {
+    window.kj = await client.openKjernejournalSession(a);
+    return { url: window.kj.url, sessionId: window.kj.sessionId };
+  }, {
+    api: dbl.kjApiOrigin,
+    web: dbl.kjWebOrigin,
+    sourceSystem: 'Test EPJ',
+    patient: PATIENT,
+    accessBasis: 'SAMTYKKE',
+    ...args,
+  });
+}
+
 // ---------------------------------------------------------------------------------------- SFM
 
 test('openSfmSession + attach: one create (nonce challenge, then ok), info without the code, the exact login message, "Logged in as"', async () => {
@@ -329,12 +359,6 @@ test('setPatient right after attach: waits for the login, one PatientTicket, the
   await page.close();
 });
 
-/** Ends the SFM session in the page (a barrier: anything the library sent before has arrived). */
-async function endSfm(page) {
-  const out = await page.evaluate(() => window.sfm.end().then(() => 'ended', (e) => window.errorInfo(e)));
-  assert.equal(out, 'ended', JSON.stringify(out));
-}
-
 test('refresh: client.refresh() refreshes the SFM session exactly once; a refresh of another resource does not', async () => {
   const { page } = await loggedIn(options({ resources: [SFM, OTHER] }));
   dbl.reset();
@@ -385,10 +409,12 @@ test('autoRefresh: the timer refresh (tokenRefreshed) refreshes the SFM session 
   await page.close();
 });
 
-test('logout() ends the SFM session before it leaves for end_session (sfm-end 1)', async () => {
-  const { page } = await loggedIn();
+test('logout() ends the SFM and the Kjernejournal session before it leaves for end_session (sfm-end 1, kj-end 1)', async () => {
+  const { page } = await loggedIn(options(KJ_OPTIONS));
+  await setAttest(page);
   dbl.reset();
   assert.equal((await openSfm(page)).error, undefined);
+  assert.equal((await openKj(page)).error, undefined);
   await addFrame(page);
   await attachSfm(page);
   await waitLoggedIn(page);
@@ -397,39 +423,47 @@ test('logout() ends the SFM session before it leaves for end_session (sfm-end 1)
   await page.evaluate(() => { window.client.logout({ state: 'bye' }); });
   await back;
   const c = dbl.portalCounts();
-  assert.equal(c['sfm-end'], 1);
-  assert.equal(c.ok['sfm-end'], 1);
-  assert.equal(c['sfm-refresh'], 0);
+  assert.deepEqual([c['sfm-end'], c.ok['sfm-end'], c['kj-end'], c.ok['kj-end']], [1, 1, 1, 1]);
+  assert.deepEqual([c['sfm-refresh'], c['kj-refresh']], [0, 0]);
   const [s] = dbl.sfmSessions();
   assert.deepEqual([s.ended, s.endedBy], [true, 'end']);
-  // In the order the servers saw them: Session/end before the browser reached end_session.
+  assert.equal(dbl.kjSessions()[0].ended, true);
+  // In the order the servers saw them: both ends before the browser reached end_session.
   const log = dbl.requests().filter((e) => !e.preflight);
-  const end = log.findIndex((e) => e.name === 'sfm-end' && e.status === 204);
-  const leave = log.findIndex((e) => e.server === 'op' && e.name === 'end_session');
-  assert.ok(end >= 0 && leave >= 0, JSON.stringify(log.map((e) => e.name)));
-  assert.ok(end < leave, 'Session/end before end_session');
+  const at = (pred) => log.findIndex(pred);
+  const sfmEnd = at((e) => e.name === 'sfm-end' && e.status === 204);
+  const kjEnd = at((e) => e.name === 'kj-end' && e.status === 204);
+  const leave = at((e) => e.server === 'op' && e.name === 'end_session');
+  assert.ok(sfmEnd >= 0 && kjEnd >= 0 && leave >= 0, JSON.stringify(log.map((e) => `${e.server}:${e.name}:${e.status}`)));
+  assert.ok(sfmEnd < leave, 'Session/end before end_session');
+  assert.ok(kjEnd < leave, 'api/session/end before end_session');
   assert.equal(dbl.counts().revocation, 1);
   await page.close();
 });
 
-test('sessionExpired (grant revoked, then a refresh) ends the SFM session (sfm-end 1)', async () => {
-  const { page } = await loggedIn();
+test('sessionExpired (grant revoked, then a refresh) ends the SFM and the Kjernejournal session (sfm-end 1, kj-end 1)', async () => {
+  const { page } = await loggedIn(options(KJ_OPTIONS));
+  await setAttest(page);
   dbl.reset();
   assert.equal((await openSfm(page)).error, undefined);
+  assert.equal((await openKj(page)).error, undefined);
+  const tokenRequests = dbl.counts().token;
+  await page.evaluate(() => { window.events.length = 0; });
   dbl.revokeAllGrants();
   const out = await withClient(page, (client) => client.refresh());
   assert.equal(out.error?.code, 'login_required', JSON.stringify(out));
-  await until('the SFM session end', () => dbl.portalCounts()['sfm-end'] >= 1);
+  await until('both portal ends', () => dbl.portalCounts()['sfm-end'] >= 1 && dbl.portalCounts()['kj-end'] >= 1);
   const after = await withClient(page, (client) => ({ session: client.session(), events: window.events.map((e) => e.name) }));
   assert.equal(after.session, null);
   assert.deepEqual(after.events, ['sessionExpired']);
   const c = dbl.portalCounts();
-  assert.equal(c['sfm-end'], 1);
-  assert.equal(c.ok['sfm-end'], 1, 'ended with the last token, still valid at the gateway');
-  assert.equal(c['sfm-refresh'], 0);
+  assert.deepEqual([c['sfm-end'], c.ok['sfm-end'], c['kj-end'], c.ok['kj-end']], [1, 1, 1, 1],
+    'ended with the tokens they last used, still valid at the portals');
+  assert.deepEqual([c['sfm-refresh'], c['kj-refresh']], [0, 0]);
   const [s] = dbl.sfmSessions();
   assert.deepEqual([s.ended, s.endedBy], [true, 'end']);
-  assert.equal(dbl.counts().token, 1, 'the refused refresh only');
+  assert.equal(dbl.kjSessions()[0].ended, true);
+  assert.equal(dbl.counts().token, tokenRequests + 1, 'the refused refresh only');
   await page.close();
 });
 
@@ -521,28 +555,9 @@ test('two tabs: follower B opens the SFM session; the holder A refreshes; B refr
 
 // ------------------------------------------------------------------------------ Kjernejournal
 
-const KJ_OPTIONS = { resources: [SFM, KJ], scope: `${BASE_SCOPE} nhn:kjernejournal/tillitsrammeverk` };
-
-/** openKjernejournalSession in the page; the session object stays on window.kj. */
-function openKj(page, args = {}) {
-  return withClient(page, async (client, a) => {
-    window.kj = await client.openKjernejournalSession(a);
-    return { url: window.kj.url, sessionId: window.kj.sessionId };
-  }, {
-    api: dbl.kjApiOrigin,
-    web: dbl.kjWebOrigin,
-    sourceSystem: 'Test EPJ',
-    patient: PATIENT,
-    accessBasis: 'SAMTYKKE',
-    ...args,
-  });
-}
-
 test('Kjernejournal: setContext with an attest, then openKjernejournalSession: headers, claims block, the portal page shows the patient; refresh once per kj refresh (not per SFM refresh); end()', async () => {
   const { page } = await loggedIn(options(KJ_OPTIONS));
-  const ctx = await withClient(page, (client, a) => client.setContext({ trustFramework: a.attest }, { resource: a.kj }), { attest: ATTEST, kj: KJ });
-  assert.equal(ctx.error, undefined, JSON.stringify(ctx.error));
-  const attest = ctx.context.trustFramework;
+  const attest = await setAttest(page);
   assert.match(attest.care_relationship.decision_ref.id, UUID_RE, 'the library made a decision_ref.id');
   const kjToken = await withClient(page, async (client, r) => window.helseid.decodeJwt(await client.getAccessToken({ resource: r })).claims, KJ);
   assert.equal(kjToken.aud, KJ);
@@ -609,7 +624,7 @@ test('Kjernejournal: setContext with an attest, then openKjernejournalSession: h
 
 test('Kjernejournal: a bad sourceSystem, patient or accessBasis rejects config_invalid before any request', async () => {
   const { page } = await loggedIn(options(KJ_OPTIONS));
-  assert.equal((await withClient(page, (client, a) => client.setContext({ trustFramework: a.attest }, { resource: a.kj }), { attest: ATTEST, kj: KJ })).error, undefined);
+  await setAttest(page);
   dbl.reset();
   const cases = [
     ['sourceSystem of 2 characters', { sourceSystem: 'ab' }],
