@@ -359,6 +359,31 @@ test('setPatient right after attach: waits for the login, one PatientTicket, the
   await page.close();
 });
 
+test('the SFM client refuses the login: setPatient rejects portal_failed, no PatientTicket', async () => {
+  const { page } = await loggedIn();
+  dbl.reset();
+  assert.equal((await openSfm(page)).error, undefined);
+  dbl.failNext({ endpoint: 'sfm-login', mode: 503 });
+  await addFrame(page);
+  const out = await page.evaluate(async (pid) => {
+    window.sfm.attach(document.getElementById('sfm'));
+    try {
+      await window.sfm.setPatient(pid);
+      return 'resolved';
+    } catch (e) {
+      return window.errorInfo(e);
+    }
+  }, PATIENT);
+  assert.equal(out.code, 'portal_failed', JSON.stringify(out));
+  assert.equal(out.isHelseIdError, true);
+  await page.frameLocator('#sfm').locator('#status', { hasText: 'Login failed' }).waitFor({ timeout: 15_000 });
+  const c = dbl.portalCounts();
+  assert.deepEqual([c['sfm-login'], c.ok['sfm-login'], c['sfm-ticket'], c['sfm-patient']], [1, 0, 0, 0]);
+  const session = await withClient(page, (client) => client.session() !== null);
+  assert.equal(session, true, 'the EPJ session is kept');
+  await page.close();
+});
+
 test('refresh: client.refresh() refreshes the SFM session exactly once; a refresh of another resource does not', async () => {
   const { page } = await loggedIn(options({ resources: [SFM, OTHER] }));
   dbl.reset();
@@ -384,6 +409,11 @@ test('refresh: client.refresh() refreshes the SFM session exactly once; a refres
   assert.equal(c.ok['sfm-end'], 1);
   const [s] = dbl.sfmSessions();
   assert.deepEqual([s.refreshed, s.ended, s.endedBy], [1, true, 'end']);
+
+  // An ended session is not refreshed any more (a new create is the barrier: it comes after).
+  assert.equal((await withClient(page, (client) => client.refresh())).error, undefined);
+  assert.equal((await openSfm(page)).error, undefined);
+  assert.equal(dbl.portalCounts()['sfm-refresh'], 1);
   await page.close();
 });
 
@@ -516,8 +546,8 @@ test('refusals: a token the gateway refuses is portal_failed 401 invalid_token; 
   await page.close();
 });
 
-test('two tabs: follower B opens the SFM session; the holder A refreshes; B refreshes its SFM session exactly once, A sends none', async () => {
-  const opts = options();
+test('two tabs: follower B opens the SFM session; each refresh of its token (by the holder A, or asked for by B) refreshes it exactly once, by B; A\'s refresh of another resource does not', async () => {
+  const opts = options({ resources: [SFM, OTHER] });
   const { page: a } = await loggedIn(opts);
   const b = await browser.newPage();
   await openApp(b, stack.appOrigin);
@@ -534,21 +564,64 @@ test('two tabs: follower B opens the SFM session; the holder A refreshes; B refr
   const info = await openSfm(b);
   assert.equal(info.error, undefined, JSON.stringify(info.error));
   assert.equal(dbl.counts().token, 0, 'B used the shared token');
+  const refreshedInB = (n) => b.waitForFunction((k) => window.events.filter((e) => e.name === 'tokenRefreshed').length === k, n, { timeout: 15_000 });
 
+  // A refreshes the token of another resource: B hears of it, its SFM session stays as it is.
+  const other = await withClient(a, (client, r) => client.getAccessToken({ resource: r }).then(() => 'ok'), OTHER);
+  assert.equal(other, 'ok', JSON.stringify(other));
+  await refreshedInB(1);
+
+  // The holder refreshes the SFM token: B refreshes its SFM session.
   const refreshed = await withClient(a, (client) => client.refresh());
   assert.equal(refreshed.error, undefined, JSON.stringify(refreshed.error));
-  await b.waitForFunction((jti) => window.events.some((e) => e.name === 'tokenRefreshed' && e.detail?.accessTokenClaims?.jti === jti),
-    refreshed.accessTokenClaims.jti, { timeout: 15_000 });
+  await refreshedInB(2);
+  const jtiInB = await b.evaluate(() => window.events.filter((e) => e.name === 'tokenRefreshed')[1].detail.accessTokenClaims.jti);
+  assert.equal(jtiInB, refreshed.accessTokenClaims.jti);
   await until('the SFM session refresh', () => dbl.portalCounts().ok['sfm-refresh'] === 1);
+
+  // B asks for a refresh (the holder makes it): once more, by B.
+  const asked = await withClient(b, (client) => client.refresh());
+  assert.equal(asked.error, undefined, JSON.stringify(asked.error));
+  await until('the second SFM session refresh', () => dbl.portalCounts().ok['sfm-refresh'] === 2);
   await endSfm(b);
 
-  assert.equal(dbl.counts().token_by_grant.refresh_token, 1, 'one refresh, by the holder');
+  assert.equal(dbl.counts().token_by_grant.refresh_token, 3, 'the other resource, A\'s refresh, B\'s refresh');
   const c = dbl.portalCounts();
-  assert.equal(c['sfm-refresh'], 1);
+  assert.equal(c['sfm-refresh'], 2);
   assert.equal(c['sfm-end'], 1);
   assert.deepEqual(sent.a, [], 'A opened no portal session and sends nothing to the gateway');
-  assert.deepEqual(sent.b.filter((p) => p.endsWith('/Session/refresh')), ['/api/v2/Session/refresh']);
-  assert.equal(dbl.sfmSessions()[0].refreshed, 1);
+  assert.deepEqual(sent.b.filter((p) => p.endsWith('/Session/refresh')), ['/api/v2/Session/refresh', '/api/v2/Session/refresh']);
+  assert.equal(dbl.sfmSessions()[0].refreshed, 2);
+  await a.close();
+  await b.close();
+});
+
+test('two tabs: the holder A logs out; follower B\'s SFM session (opened in B) is ended by B', async () => {
+  const opts = options();
+  const { page: a } = await loggedIn(opts);
+  const b = await browser.newPage();
+  await openApp(b, stack.appOrigin);
+  assert.ok(await b.evaluate((o) => window.attach(o), opts));
+  dbl.reset();
+  const sent = { a: [], b: [] };
+  for (const [name, page] of [['a', a], ['b', b]]) {
+    page.on('request', (r) => {
+      if (r.method() === 'POST' && r.url().startsWith(dbl.sfmGatewayOrigin)) sent[name].push(new URL(r.url()).pathname);
+    });
+  }
+  assert.equal((await openSfm(b)).error, undefined);
+
+  const back = a.waitForURL((u) => u.pathname === '/e2e/app.html' && u.searchParams.get('state') === 'bye', { timeout: 20_000 });
+  await a.evaluate(() => { window.client.logout({ state: 'bye' }); });
+  await back;
+  await b.waitForFunction(() => window.events.some((e) => e.name === 'loggedOut'), null, { timeout: 15_000 });
+  await until('the SFM session end', () => dbl.portalCounts()['sfm-end'] >= 1);
+  const c = dbl.portalCounts();
+  assert.deepEqual([c['sfm-end'], c.ok['sfm-end']], [1, 1]);
+  assert.deepEqual(sent.a, []);
+  assert.deepEqual(sent.b, ['/api/v2/Session/create', '/api/v2/Session/create', '/api/v2/Session/end']);
+  assert.equal(dbl.sfmSessions()[0].ended, true);
+  assert.equal(await withClient(b, (client) => client.session()), null);
   await a.close();
   await b.close();
 });
