@@ -497,7 +497,7 @@ test('sessionExpired (grant revoked, then a refresh) ends the SFM and the Kjerne
   await page.close();
 });
 
-test('refusals: a token the gateway refuses is portal_failed 401 invalid_token; an injected 503 is portal_failed 503; the EPJ session is kept', async () => {
+test('refusals: a token the gateway refuses is portal_failed 401 invalid_token; an injected 503 is portal_failed 503; a garbled 200 is portal_failed; the EPJ session is kept', async () => {
   const { page } = await loggedIn(options({ resources: [SFM, OTHER] }));
   const tokens = await withClient(page, async (client, r) => ({
     main: await client.getAccessToken(),
@@ -527,6 +527,13 @@ test('refusals: a token the gateway refuses is portal_failed 401 invalid_token; 
   assert.equal(c.ok['sfm-create'], 0);
   assert.deepEqual(dbl.sfmSessions(), []);
 
+  // A 200 that is not a session (not JSON): portal_failed too.
+  dbl.failNext({ endpoint: 'sfm-create', mode: 'invalid-json' });
+  const garbled = await openSfm(page);
+  assert.equal(garbled.error?.code, 'portal_failed', JSON.stringify(garbled));
+  assert.equal(garbled.error.status, 200);
+  assert.equal(dbl.portalCounts()['sfm-create'], 3);
+
   // The EPJ session is untouched: the same tokens, no token request, no event.
   const kept = await withClient(page, async (client, t) => ({
     session: client.session() !== null,
@@ -541,8 +548,32 @@ test('refusals: a token the gateway refuses is portal_failed 401 invalid_token; 
   const info = await openSfm(page);
   assert.equal(info.error, undefined, JSON.stringify(info.error));
   c = dbl.portalCounts();
-  assert.equal(c['sfm-create'], 3);
+  assert.equal(c['sfm-create'], 4);
   assert.equal(c.ok['sfm-create'], 1);
+  await page.close();
+});
+
+test('the gateway\'s origin is allowed for the portal\'s own calls only: client.fetch to it is origin_not_allowed; a non-loopback http gateway is config_invalid; apiBase "/api" takes the older paths', async () => {
+  const { page } = await loggedIn();
+  dbl.reset();
+  const insecure = await withClient(page, (client) => client.openSfmSession({ gateway: 'http://sfm.example.com' }));
+  assert.equal(insecure.error?.code, 'config_invalid', JSON.stringify(insecure));
+
+  const info = await openSfm(page, { apiBase: '/api' });
+  assert.equal(info.error, undefined, JSON.stringify(info.error));
+  assert.equal(dbl.sfmSessions()[0].pathForm, 'legacy');
+  assert.equal(dbl.portalCounts().sfm_legacy_path, 2, 'the nonce challenge and the create, on /api/Session/create');
+
+  const viaFetch = await withClient(page, (client, url) => client.fetch(url, { method: 'POST' }).then((r) => r.status),
+    `${dbl.sfmGatewayOrigin}/api/Session/refresh`);
+  assert.equal(viaFetch.error?.code, 'origin_not_allowed', JSON.stringify(viaFetch));
+  assert.equal(dbl.portalCounts()['sfm-refresh'], 0, 'nothing was sent');
+
+  // The session's own refresh takes the older path too.
+  assert.equal((await withClient(page, (client) => client.refresh())).error, undefined);
+  await until('the SFM session refresh', () => dbl.portalCounts().ok['sfm-refresh'] === 1);
+  assert.equal(dbl.portalCounts().sfm_legacy_path, 3);
+  assert.equal(dbl.portalCounts()['sfm-create'], 2);
   await page.close();
 });
 
