@@ -497,6 +497,47 @@ test('sessionExpired (grant revoked, then a refresh) ends the SFM and the Kjerne
   await page.close();
 });
 
+// A portal that never answers. API.md: "Every promise settles"; logout() "ends every open
+// portal session before it leaves", but must still leave. httpTimeoutSeconds bounds the
+// authorization server's requests; the guards below give the portal calls six times that.
+const HUNG = { httpTimeoutSeconds: 2 };
+const HUNG_GUARD_MS = 12_000;
+
+test('a Session/end that never answers does not keep logout() from leaving (revocation, end_session)', {
+  todo: 'library: logout() awaits the portal ends with no time limit; a hung gateway keeps the user logged in forever',
+}, async () => {
+  const { page } = await loggedIn(options(HUNG));
+  dbl.reset();
+  assert.equal((await openSfm(page)).error, undefined);
+  dbl.failNext({ endpoint: 'sfm-end', mode: 'hang' });
+  const left = page.waitForURL((u) => u.pathname === '/e2e/app.html' && u.searchParams.get('state') === 'bye', { timeout: HUNG_GUARD_MS })
+    .then(() => true, () => false);
+  await page.evaluate(() => { window.client.logout({ state: 'bye' }); });
+  const done = await left;
+  const c = dbl.counts();
+  await page.close();
+  assert.equal(dbl.portalCounts()['sfm-end'], 1, 'Session/end was tried');
+  assert.equal(done, true, `logout() did not leave within ${HUNG_GUARD_MS} ms`);
+  assert.equal(c.revocation, 1);
+  assert.equal(c.end_session, 1);
+});
+
+test('openSfmSession against a gateway that never answers settles with network_error', {
+  todo: 'library: portal calls have no timeout; openSfmSession never settles when the gateway hangs',
+}, async () => {
+  const { page } = await loggedIn(options(HUNG));
+  dbl.reset();
+  dbl.failNext({ endpoint: 'sfm-create', mode: 'hang' });
+  const out = await Promise.race([
+    openSfm(page).catch((e) => ({ evaluateFailed: e.message })),
+    new Promise((ok) => { setTimeout(() => ok('pending'), HUNG_GUARD_MS); }),
+  ]);
+  await page.close();
+  assert.notEqual(out, 'pending', `openSfmSession did not settle within ${HUNG_GUARD_MS} ms`);
+  assert.equal(out.error?.code, 'network_error', JSON.stringify(out));
+  assert.equal(out.error.retryable, true);
+});
+
 test('refusals: a token the gateway refuses is portal_failed 401 invalid_token; an injected 503 is portal_failed 503; a garbled 200 is portal_failed; the EPJ session is kept', async () => {
   const { page } = await loggedIn(options({ resources: [SFM, OTHER] }));
   const tokens = await withClient(page, async (client, r) => ({
