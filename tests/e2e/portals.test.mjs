@@ -417,6 +417,24 @@ test('refresh: client.refresh() refreshes the SFM session exactly once; a refres
   await page.close();
 });
 
+test('a context switch (setContext, one refresh) refreshes the SFM session once; after end(), setPatient rejects portal_failed without a request', async () => {
+  const { page } = await loggedIn(options({ context: ORG_CONTEXT }));
+  dbl.reset();
+  assert.equal((await openSfm(page)).error, undefined);
+  const switched = await withClient(page, (client) => client.setContext({ organization: { child: '910000012' } }));
+  assert.equal(switched.error, undefined, JSON.stringify(switched.error));
+  assert.equal(switched.helseid.orgnrChild, '910000012');
+  await until('the SFM session refresh', () => dbl.portalCounts().ok['sfm-refresh'] === 1);
+  assert.equal(dbl.counts().token_by_grant.refresh_token, 1);
+  await endSfm(page);
+  assert.equal(dbl.portalCounts()['sfm-refresh'], 1);
+
+  const late = await page.evaluate((pid) => window.sfm.setPatient(pid).then(() => 'resolved', (e) => window.errorInfo(e)), PATIENT);
+  assert.equal(late.code, 'portal_failed', JSON.stringify(late));
+  assert.equal(dbl.portalCounts()['sfm-ticket'], 0);
+  await page.close();
+});
+
 test('autoRefresh: the timer refresh (tokenRefreshed) refreshes the SFM session exactly once', async () => {
   // Logged in with a 60 s token and a 56 s leeway: the timer refreshes about 4 s later; that
   // refresh gets a 600 s token, so there is no second one during the test.
@@ -618,6 +636,21 @@ test('the gateway\'s origin is allowed for the portal\'s own calls only: client.
   await page.close();
 });
 
+test('without a session, openSfmSession and openKjernejournalSession reject login_required and send nothing', async () => {
+  const page = await browser.newPage();
+  await openApp(page, stack.appOrigin);
+  assert.equal(await page.evaluate((o) => window.attach(o), options(KJ_OPTIONS)), null);
+  dbl.reset();
+  const sfm = await openSfm(page);
+  assert.equal(sfm.error?.code, 'login_required', JSON.stringify(sfm));
+  const kj = await openKj(page);
+  assert.equal(kj.error?.code, 'login_required', JSON.stringify(kj));
+  const c = dbl.portalCounts();
+  assert.deepEqual([c['sfm-create'], c['kj-create'], c.preflight], [0, 0, 0]);
+  assert.equal(dbl.counts().token, 0);
+  await page.close();
+});
+
 test('two tabs: follower B opens the SFM session; each refresh of its token (by the holder A, or asked for by B) refreshes it exactly once, by B; A\'s refresh of another resource does not', async () => {
   const opts = options({ resources: [SFM, OTHER] });
   const { page: a } = await loggedIn(opts);
@@ -790,8 +823,11 @@ test('Kjernejournal: a bad sourceSystem, patient or accessBasis rejects config_i
   assert.equal(c.preflight, 0, 'not even a preflight');
   assert.equal(dbl.counts().token, 0);
   assert.deepEqual(dbl.kjSessions(), []);
-  // The same call with good arguments goes through.
-  assert.equal((await openKj(page)).error, undefined);
+  // Good arguments go through (here with another access basis and authorisation).
+  assert.equal((await openKj(page, { accessBasis: 'AKUTT', practitionerAuthorization: 'SP' })).error, undefined);
   assert.equal(dbl.portalCounts().ok['kj-create'], 1);
+  const [s] = dbl.kjSessions();
+  assert.deepEqual([s.accessBasis, s.practitionerAuthorization], ['AKUTT', 'SP']);
+  assert.deepEqual(s.claims.access_basis, { code: 'AKUTT', system: 'SYSTEM_GRUNNLAG', assigner: 'https://nhn.no' });
   await page.close();
 });
