@@ -316,6 +316,47 @@ test('messages from another origin or from another window are ignored: one login
   await page.close();
 });
 
+test('a forged {setPatient: "success"} from another origin or another window does not settle setPatient while the real client has not answered', async () => {
+  const { page } = await loggedIn();
+  dbl.reset();
+  const info = await openSfm(page);
+  assert.equal(info.error, undefined, JSON.stringify(info.error));
+  await addFrame(page, 'sfm');
+  await attachSfm(page, 'sfm');
+  await waitLoggedIn(page);
+  // The real client's Session/patient call never answers, so it never says setPatient: success.
+  dbl.failNext({ endpoint: 'sfm-patient', mode: 'hang' });
+  await page.evaluate(() => {
+    window.seen = [];
+    window.addEventListener('message', (e) => window.seen.push({ origin: e.origin, data: e.data }));
+    window.patientSettled = false;
+    window.sfm.setPatient('13116900216').finally(() => { window.patientSettled = true; }).catch(() => {});
+  });
+  await until('the real client\'s Session/patient call', () => dbl.portalCounts()['sfm-patient'] === 1);
+
+  await addFrame(page, 'decoy-sfm');
+  await addFrame(page, 'decoy-other');
+  await page.evaluate(([a, b]) => {
+    document.getElementById('decoy-sfm').src = a;
+    document.getElementById('decoy-other').src = b;
+  }, [`${info.clientAddress}?decoy=1`, `${dbl.kjWebOrigin}/loggut`]);
+  const decoySfm = await until('the decoy SFM frame', () => page.frames().find((f) => f.url().includes('decoy=1')));
+  const decoyOther = await until('the other-origin frame', () => page.frames().find((f) => f.url().startsWith(dbl.kjWebOrigin)));
+  await decoySfm.waitForLoadState('load');
+  await decoyOther.waitForLoadState('load');
+  for (const frame of [decoySfm, decoyOther]) {
+    await frame.evaluate(() => window.parent.postMessage({ setPatient: 'success' }, '*'));
+  }
+  await page.waitForFunction(() => window.seen.filter((m) => m.data?.setPatient === 'success').length === 2, null, { timeout: 15_000 });
+  // Listeners run in the same task: had the library taken a forged answer, setPatient would
+  // have settled before this check.
+  assert.equal(await page.evaluate(() => window.patientSettled), false, 'setPatient still waits for the real client');
+  const origins = await page.evaluate(() => window.seen.filter((m) => m.data?.setPatient).map((m) => m.origin).sort());
+  assert.deepEqual(origins, [dbl.kjWebOrigin, dbl.sfmClientOrigin].sort());
+  assert.equal(await page.frameLocator('#sfm').locator('#patient').textContent(), '-', 'the real client shows no patient');
+  await page.close();
+});
+
 test('setPatient right after attach: waits for the login, one PatientTicket, the stand-in shows the patient; no orgnr_parent, no x-point-of-care', async () => {
   const { page, session } = await loggedIn();
   assert.equal(session.helseid.orgnrParent, undefined, 'no organisation context: no orgnr_parent');
