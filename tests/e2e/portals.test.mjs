@@ -246,15 +246,15 @@ test('messages from another origin or from another window are ignored: one login
   await addFrame(page, 'sfm');
   await attachSfm(page, 'sfm');
   await requested;
-  await page.evaluate(() => {
+  await page.evaluate((pid) => {
     window.seen = [];
     window.addEventListener('message', (e) => window.seen.push({ origin: e.origin, data: e.data }));
     // Asked for before the SFM client has logged in: it must wait, not fail.
     window.patientSettled = false;
-    window.patientResult = window.sfm.setPatient('13116900216', { showAllergies: true })
+    window.patientResult = window.sfm.setPatient(pid, { showAllergies: true })
       .then(() => 'resolved', (e) => window.errorInfo(e))
       .finally(() => { window.patientSettled = true; });
-  });
+  }, PATIENT);
 
   // A second SFM client page (same origin, another window): it posts {clientLoaded} to the top
   // page on its own. A page on another origin posts forged answers.
@@ -326,12 +326,12 @@ test('a forged {setPatient: "success"} from another origin or another window doe
   await waitLoggedIn(page);
   // The real client's Session/patient call never answers, so it never says setPatient: success.
   dbl.failNext({ endpoint: 'sfm-patient', mode: 'hang' });
-  await page.evaluate(() => {
+  await page.evaluate((pid) => {
     window.seen = [];
     window.addEventListener('message', (e) => window.seen.push({ origin: e.origin, data: e.data }));
     window.patientSettled = false;
-    window.sfm.setPatient('13116900216').finally(() => { window.patientSettled = true; }).catch(() => {});
-  });
+    window.sfm.setPatient(pid).finally(() => { window.patientSettled = true; }).catch(() => {});
+  }, PATIENT);
   await until('the real client\'s Session/patient call', () => dbl.portalCounts()['sfm-patient'] === 1);
 
   await addFrame(page, 'decoy-sfm');
