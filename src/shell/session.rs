@@ -253,7 +253,7 @@ impl Inner {
     fn sync_locks(self: &Rc<Self>) {
         let (is_holder, followed) = {
             let e = self.engine.borrow();
-            (e.is_holder(), e.followed_holder().map(String::from))
+            (e.is_holder(), e.holder_to_watch().map(String::from))
         };
         let tabs = self.tabs.borrow();
         let Some(tabs) = tabs.as_ref() else { return };

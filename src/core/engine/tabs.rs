@@ -365,6 +365,12 @@ impl Engine {
         shared.tokens.get(&shared.primary).map(|t| t.token.clone())
     }
 
+    /// The holder whose lock this tab should watch: the one it follows, unless that one is
+    /// already known to be gone.
+    pub fn holder_to_watch(&self) -> Option<&str> {
+        self.followed_holder().filter(|_| !self.holder_gone)
+    }
+
     /// The holder this tab follows, if it does not hold the session itself.
     pub fn followed_holder(&self) -> Option<&str> {
         self.shared

@@ -851,7 +851,13 @@ fn a_follower_whose_holder_vanished_keeps_its_tokens_until_they_need_a_refresh()
     let h = H::logged_in("");
     let mut f = follower();
     adopt(&mut f, &h.e.shared_view().unwrap()).unwrap();
+    assert_eq!(f.e.holder_to_watch(), Some("tab-a"));
     f.e.holder_ended("tab-a", None);
+    assert_eq!(
+        f.e.holder_to_watch(),
+        None,
+        "a gone holder is not watched again"
+    );
     assert!(matches!(
         f.e.token(None, false, f.now).unwrap(),
         Next::Ready(..)
