@@ -1018,18 +1018,20 @@ async function switchContext(ctx) {
 
 function renderSwitchResult({ s, err }) {
   const calls = wireSince(switchRun.mark, (e) => /\/connect\/token$/.test(new URL(e.url).pathname));
+  // A tab that follows another one asks the holder, which makes the token request.
+  const requests = holdsSession ? String(calls.length) : 'made by the tab that holds the session';
   const ms = Math.round(performance.now() - switchRun.t0);
   const rows = err
     ? [
       ['Result', `refused: ${err.code ?? err.name}`, 'result'],
       ['Claim', err.claim, 'claim'],
       ['HelseID said', [err.oauthError, err.oauthErrorDescription].filter(Boolean).join(': ') || undefined, 'description'],
-      ['Token requests', String(calls.length), 'token-requests'],
+      ['Token requests', requests, 'token-requests'],
       ['In force', 'the previous context, with its tokens', 'kept'],
     ]
     : [
       ['Result', `switched in ${ms} ms`, 'result'],
-      ['Token requests', `${calls.length} (${switchRun.resource ?? 'default resource'})`, 'token-requests'],
+      ['Token requests', `${requests} (${switchRun.resource ?? 'default resource'})`, 'token-requests'],
       ['Rejected scope', s.rejectedScope?.length ? s.rejectedScope.join(' ') : 'none', 'rejected-scope'],
       ['Decision id', s.context?.trustFramework?.care_relationship?.decision_ref?.id, 'decision-id'],
     ];

@@ -296,8 +296,9 @@ test('demo: switch organisation and journal with one refresh, the claims shown; 
   for (const [id, status] of Object.entries(await checkStatuses('checks'))) {
     assert.ok(status === 'pass' || (id === 'sfm' && status === 'info') , `check ${id} is ${status}`);
   }
-  await page.locator('#context-card').scrollIntoViewIfNeeded();
-  await page.screenshot({ path: join(ARTIFACTS, 'demo-context.png'), fullPage: true });
+  // The page from the top down to the checks grid: user, refresh log, context card, checks.
+  const bottom = await page.$eval('#context-checks', (e) => Math.ceil(e.getBoundingClientRect().bottom + window.scrollY + 24));
+  await page.screenshot({ path: join(ARTIFACTS, 'demo-context.png'), fullPage: true, clip: { x: 0, y: 0, width: 1440, height: bottom } });
 
   // SFM: the session is created with the new token, the stand-in logs in inside the iframe.
   await page.fill('#sfm-gateway', stack.double.sfmGatewayOrigin);
@@ -370,6 +371,17 @@ test('demo: refused switches show context_invalid with its claim and HID-1001 wi
   assert.equal(await page.textContent('#ctx-result [data-field="rejected-scope"]'), 'e-helse:sfm.api/sfm.api2');
   assert.equal(await page.textContent('[data-context="summary"]'), 'organisation 920000009');
   assert.equal(await page.isHidden('#error'), true);
+
+  // The backend signer refuses what the EPJ user may not act for (920000011 is not a child of
+  // 920000002 in kvart's list): its words reach the error card, nothing reaches HelseID.
+  await page.fill('#ctx-parent', '920000002');
+  await page.fill('#ctx-child', '920000011');
+  const tokensBefore = stack.double.counts().token;
+  assert.equal(await switchAndWait(), 'refused');
+  assert.match(await page.textContent('#error-details'), /the EPJ user kvart may not act for the organization 920000002:920000011/);
+  assert.equal(await page.textContent('[data-context="summary"]'), 'organisation 920000009');
+  assert.equal(stack.double.counts().token, tokensBefore, 'nothing reached the token endpoint');
+  assert.equal(stack.double.signerLog().at(-1).error, 'access_denied');
 });
 
 test('demo: a second tab joins the session and shows the first tab’s switch as coming from another tab', async () => {
@@ -405,6 +417,19 @@ test('demo: a second tab joins the session and shows the first tab’s switch as
     assert.equal(refreshRequests(), 1, 'the second tab made no token request of its own');
     // This tab started it.
     assert.equal(await page.locator('#event-log li[data-event="contextChanged"][data-origin="this-tab"]').count(), 1);
+
+    // The other way round: the second tab switches, the holder makes the one refresh and says
+    // the switch came from another tab.
+    await second.selectOption('#ctx-org', ':910000011');
+    await second.click('#ctx-switch');
+    await second.waitForSelector('#ctx-result[data-outcome="switched"]', { timeout: 20_000 });
+    assert.equal(await second.textContent('#ctx-result [data-field="token-requests"]'), 'made by the tab that holds the session (e-helse:sfm.api)');
+    assert.equal(refreshRequests(), 2);
+    await page.waitForSelector('#event-log li[data-event="contextChanged"][data-origin="other-tab"]', { timeout: 10_000 });
+    assert.equal(await page.textContent('[data-context="summary"]'), 'organisation 910000011');
+    assert.equal(await page.getAttribute('#refresh-log li:first-child', 'data-trigger'), 'other-tab');
+    assert.match(await page.textContent('#refresh-log li:first-child'), /Another tab’s switch.*\(1 request\)/s);
+    assert.deepEqual(await checkStatuses('context-checks'), { orgnr_parent: 'info', orgnr_child: 'pass', journal: 'skip', attest: 'skip' });
   } finally {
     await second.close();
   }
