@@ -337,6 +337,18 @@ test('demo: switch organisation and journal with one refresh, the claims shown; 
   assert.equal(stack.double.sfmSessions()[0].ended, true);
   assert.equal(stack.double.portalCounts().ok['sfm-end'], 1);
   assert.equal(await page.isHidden('#sfm-frame'), true);
+
+  // Open again and log out: the library ends the open SFM session before it leaves the page.
+  await page.click('#sfm-open');
+  await page.waitForSelector('#sfm-state[data-state="open"]', { timeout: 20_000 });
+  assert.equal(stack.double.sfmSessions().length, 2);
+  await page.click('#logout');
+  await page.waitForSelector('#notice:not([hidden])', { timeout: 20_000 });
+  assert.equal(stack.double.sfmSessions()[1].ended, true);
+  assert.equal(stack.double.sfmSessions()[1].endedBy, 'end');
+  assert.equal(stack.double.portalCounts().ok['sfm-end'], 2);
+  assert.equal(stack.double.counts().end_session, 1);
+  assert.equal(await page.isHidden('#sfm-frame'), true);
 });
 
 test('demo: refused switches show context_invalid with its claim and HID-1001 with HelseID’s words; rejected_scope is listed', async () => {
