@@ -2,12 +2,16 @@
 //
 // What an EPJ frontend does is all in here, with the page's UI around it:
 //   HelseIdClient.create(config) -> loginWithRedirect() -> (HelseID) -> isRedirectCallback() +
-//   handleRedirectCallback() -> session(), on("tokenRefreshed"), refresh(), fetch(), logout().
+//   handleRedirectCallback() -> session(), on("tokenRefreshed"), refresh(), fetch(), logout();
+//   setContext() (organisation / journal / patient attest), on("contextChanged" | "userChanged" |
+//   "contextExpired"), openSfmSession() + attach() + setPatient(), openKjernejournalSession().
+// A second tab of the page joins the session of the tab that logged in (HelseIdClient.create).
 //
 // Storage rules of the page: the configuration (no key, no token) lives in sessionStorage for this
 // tab; a private JWK is imported as a non-extractable CryptoKey and kept only in memory; tokens
 // stay inside the library (storage "memory"). Nothing touches localStorage.
 import { installWireObserver, shorten, wireMark, wireSince } from './wire.js';
+import { LOCAL_CLIENTS, epjUserByPid, organisationChoices } from './local-double.js';
 
 installWireObserver();
 
@@ -15,6 +19,18 @@ const CONFIG_KEY = 'helseid-wasm-demo.config';
 const LOGGED_OUT_KEY = 'helseid-wasm-demo.loggedOut';
 const SFM_ID_CLAIM = 'e-helse:sfm.api/client/claims/sfm-id';
 const JOURNAL_ID_CLAIM = 'nhn:sfm:journal-id';
+const ORGNR_PARENT_CLAIM = 'helseid://claims/client/claims/orgnr_parent';
+const ORGNR_CHILD_CLAIM = 'helseid://claims/client/claims/orgnr_child';
+const ATTEST_CLAIM = 'nhn:tillitsrammeverk:parameters';
+const SFM_RESOURCE = 'e-helse:sfm.api';
+const KJ_RESOURCE = 'nhn:kjernejournal';
+/** The library's default attestResources: only tokens for these carry the attest. */
+const ATTEST_RESOURCES = ['nhn:kjernejournal', 'nhn:phr'];
+// Trust-framework code systems (shared/helseid/README.md, "Context").
+const ORGNR_SYSTEM = 'urn:oid:2.16.578.1.12.4.1.4.101';
+const PURPOSE_OF_USE_SYSTEM = 'urn:oid:2.16.840.1.113883.1.11.20448';
+const HEALTHCARE_SERVICE_SYSTEM = 'urn:oid:2.16.578.1.12.4.1.1.8666';
+const SOURCE_SYSTEM = 'helseid-wasm demo';
 const REFRESH_LEEWAY_SECONDS = 30;
 const CLOCK_TOLERANCE_SECONDS = 30;
 const SFM_SCOPE = [
@@ -22,20 +38,24 @@ const SFM_SCOPE = [
   'helseid://scopes/identity/pid', 'helseid://scopes/identity/security_level',
   'helseid://scopes/hpr/hpr_number', 'e-helse:sfm.api/sfm.api2',
 ].join(' ');
+const KJ_SCOPE = 'nhn:kjernejournal/tillitsrammeverk';
 
 const PRESETS = {
   local: {
     label: 'Local test double',
-    hint: 'Started by <code>make demo</code>: issuer on :4010, demo backend (assertion signer and SFM-style API) on :4011. Works offline; test keys only.',
+    hint: 'Started by <code>make demo</code>: issuer on :4010, demo backend (assertion signer and SFM-style API) on :4011, SFM and Kjernejournal stand-ins on :4012–:4015. Works offline; test keys only.',
     issuer: 'http://127.0.0.1:4010',
     clientId: 'helseid-wasm-rs256',
-    clientIds: ['helseid-wasm-rs256', 'helseid-wasm-es256'],
-    clientIdHint: 'The double knows <code>helseid-wasm-rs256</code> and <code>helseid-wasm-es256</code>.',
-    scope: SFM_SCOPE,
-    resource: 'e-helse:sfm.api',
+    clientIds: Object.keys(LOCAL_CLIENTS),
+    clientIdHint: 'The double knows <code>helseid-wasm-rs256</code> and <code>helseid-wasm-es256</code> (single-tenant) and <code>helseid-wasm-multi</code> (multi-tenant: its SFM tokens carry an SFM id only once a journal is chosen, so untick “Require SFM id” to log in with it).',
+    scope: `${SFM_SCOPE} ${KJ_SCOPE}`,
+    resources: `${SFM_RESOURCE} ${KJ_RESOURCE}`,
     authMode: 'assertion',
     signerUrl: 'http://127.0.0.1:4011/assertion',
     apiBase: 'http://127.0.0.1:4011',
+    sfmGateway: 'http://127.0.0.1:4012',
+    kjApi: 'http://127.0.0.1:4014',
+    kjWeb: 'http://127.0.0.1:4015',
     requiredSecurityLevel: '4',
     requireSfmId: true,
     loginHint: '',
@@ -48,17 +68,22 @@ const PRESETS = {
     clientIds: [],
     clientIdHint: 'Your test client’s id from HelseID Selvbetjening.',
     scope: SFM_SCOPE,
-    resource: 'e-helse:sfm.api',
+    resources: SFM_RESOURCE,
     authMode: 'jwk',
     signerUrl: '',
     apiBase: '',
+    sfmGateway: '',
+    kjApi: '',
+    kjWeb: '',
     requiredSecurityLevel: '4',
     requireSfmId: true,
     loginHint: '',
   },
 };
-const FIELDS = ['issuer', 'clientId', 'redirectUri', 'scope', 'resource', 'authMode', 'signerUrl',
+const FIELDS = ['issuer', 'clientId', 'redirectUri', 'scope', 'resources', 'authMode', 'signerUrl',
   'apiBase', 'requiredSecurityLevel', 'requireSfmId', 'loginHint'];
+/** Portal addresses of a preset: edited in the SFM and Kjernejournal panels, not in the form. */
+const PORTAL_FIELDS = { sfmGateway: 'sfm-gateway', kjApi: 'kj-api', kjWeb: 'kj-web' };
 
 // What to do about each error code (API.md), one sentence each.
 const ADVICE = {
@@ -83,6 +108,10 @@ const ADVICE = {
   dpop_binding_mismatch: 'The token is not bound to this browser’s DPoP key, so it was refused. Log in again.',
   dpop_nonce_failed: 'The server kept asking for a new DPoP nonce. Try again; if it repeats, check the server’s nonce handling.',
   login_required: 'There is no session any more (the refresh token was rejected or has expired). Log in again.',
+  context_invalid: 'The context is malformed (see “claim” below) and nothing was sent. Fix that field and switch again.',
+  context_expired: 'The patient attest is older than HelseID allows. Switch the context again to make a new attest.',
+  portal_failed: 'The national portal refused to open a session (see the status and error below). Check the portal address and that the token fits it.',
+  origin_not_allowed: 'The library sends a token only to the API origins configured for its resource (apiOrigins). Check the API base URL.',
   // Raised by this page, not by the library:
   package_not_loaded: 'Build the package first: `make demo` (or `scripts/build.sh`) writes pkg/, which this page imports from /pkg/helseid_wasm.js.',
   form_incomplete: 'Fill in the highlighted field and try again.',
@@ -90,6 +119,9 @@ const ADVICE = {
   jwk_invalid: 'Paste a single private JWK (JSON with “kty” and the private part “d”), as downloaded from Selvbetjening.',
   signer_failed: 'The backend signer did not return an assertion. Check the signer URL and that the backend knows this client ID.',
   api_not_configured: 'Set the SFM-style API base URL under “Scope, resource and checks”.',
+  portal_not_configured: 'Fill in the portal’s address in its panel.',
+  attest_missing: 'Switch the context with a patient attest for nhn:kjernejournal first (tick “Patient: trust-framework attest”).',
+  sfm_not_open: 'Open SFM first.',
   unexpected: 'Something unexpected failed. The browser console has the details; reloading the page starts over.',
 };
 
@@ -110,6 +142,12 @@ const TITLES = {
   security_level_insufficient: 'The user’s security level is too low',
   dpop_binding_mismatch: 'The token is not bound to this browser',
   login_required: 'The session has ended',
+  context_invalid: 'The context is not valid',
+  context_expired: 'The patient attest has expired',
+  portal_failed: 'The portal refused the session',
+  origin_not_allowed: 'That API origin is not allowed',
+  portal_not_configured: 'No portal address',
+  attest_missing: 'No patient attest in the context',
   package_not_loaded: 'The helseid-wasm package is not built',
   form_incomplete: 'The configuration is incomplete',
   api_not_configured: 'No API is configured',
@@ -128,6 +166,12 @@ const CHECK_LABELS = {
   sfm: 'SFM id',
   level: 'Security level',
   dpop: 'DPoP binding',
+};
+const CONTEXT_CHECK_LABELS = {
+  orgnr_parent: 'Parent organisation',
+  orgnr_child: 'Child organisation',
+  journal: 'SFM journal id',
+  attest: 'Patient attest',
 };
 
 // ------------------------------------------------------------------ small helpers
@@ -174,6 +218,13 @@ let refreshMark = 0;     // wire position after the last refresh
 let manualRefresh = null; // { t0 } while the button's refresh runs
 let ticker = 0;
 let unsubscribe = [];
+let holdsSession = false; // this tab logged in (the session holder); else it follows another tab
+let switchRun = null;    // { t0, mark, resource } of this tab's newest setContext
+// Events this tab's own setContext is still to receive (one tokenRefreshed and one contextChanged
+// per successful switch); whatever else arrives was started elsewhere.
+const own = { refreshes: 0, switches: 0 };
+let sfm = null;          // the open SfmSession
+let kj = null;           // the open KjernejournalSession
 
 // ------------------------------------------------------------------ configuration
 function loadStored() {
@@ -186,7 +237,7 @@ function loadStored() {
 
 function defaultsFor(preset) {
   const p = PRESETS[preset];
-  const fields = Object.fromEntries(FIELDS.map((f) => [f, p[f]]));
+  const fields = Object.fromEntries([...FIELDS, ...Object.keys(PORTAL_FIELDS)].map((f) => [f, p[f]]));
   fields.redirectUri = `${location.origin}${location.pathname}`;
   return fields;
 }
@@ -202,7 +253,7 @@ function readForm() {
     clientId: f.clientId.value.trim(),
     redirectUri: f.redirectUri.value.trim(),
     scope: f.scope.value.trim().split(/\s+/).filter(Boolean).join(' '),
-    resource: f.resource.value.trim(),
+    resources: f.resources.value.trim().split(/\s+/).filter(Boolean),
     authMode: f.authMode.value,
     signerUrl: f.signerUrl.value.trim(),
     apiBase: f.apiBase.value.trim().replace(/\/+$/, ''),
@@ -219,21 +270,26 @@ function writeForm(preset, fields) {
   f.clientId.value = fields.clientId ?? '';
   f.redirectUri.value = fields.redirectUri ?? '';
   f.scope.value = fields.scope ?? '';
-  f.resource.value = fields.resource ?? '';
+  f.resources.value = [fields.resources ?? []].flat().join(' ');
   for (const r of f.authMode) r.checked = r.value === fields.authMode;
   f.signerUrl.value = fields.signerUrl ?? '';
   f.apiBase.value = fields.apiBase ?? '';
   f.requiredSecurityLevel.value = fields.requiredSecurityLevel ?? '';
   f.requireSfmId.checked = !!fields.requireSfmId;
   f.loginHint.value = fields.loginHint ?? '';
+  for (const [key, id] of Object.entries(PORTAL_FIELDS)) $(id).value = fields[key] ?? '';
   syncFormVisibility();
+}
+
+function readPortalFields() {
+  return Object.fromEntries(Object.entries(PORTAL_FIELDS).map(([key, id]) => [key, $(id).value.trim().replace(/\/+$/, '')]));
 }
 
 function saveForm() {
   const stored = loadStored();
   const preset = currentPreset();
   stored.preset = preset;
-  stored.byPreset = { ...stored.byPreset, [preset]: readForm() }; // no key, no token
+  stored.byPreset = { ...stored.byPreset, [preset]: { ...readForm(), ...readPortalFields() } }; // no key, no token
   sessionStorage.setItem(CONFIG_KEY, JSON.stringify(stored));
   renderTarget();
 }
@@ -275,7 +331,7 @@ function clientConfig(cfg) {
     redirectUri: cfg.redirectUri,
     postLogoutRedirectUri: cfg.redirectUri,
     scope: cfg.scope,
-    resources: cfg.resource ? [cfg.resource] : [],
+    resources: cfg.resources,
     requireSfmId: cfg.requireSfmId,
     clockToleranceSeconds: CLOCK_TOLERANCE_SECONDS,
     refreshLeewaySeconds: REFRESH_LEEWAY_SECONDS,
@@ -287,10 +343,11 @@ function clientConfig(cfg) {
     allowInsecureHttp: cfg.issuer.startsWith('http://') || cfg.redirectUri.startsWith('http://'),
     clientAuth: cfg.authMode === 'jwk' ? jwkAuth() : assertionAuth(cfg),
   };
-  // client.fetch sends the token only to the API origins listed for its resource.
-  if (cfg.resource && cfg.apiBase) {
+  // client.fetch sends the token only to the API origins listed for its resource (the default
+  // one, the first). The portal sessions allow their own gateways by themselves.
+  if (cfg.resources[0] && cfg.apiBase) {
     try {
-      config.apiOrigins = { [cfg.resource]: [new URL(cfg.apiBase).origin] };
+      config.apiOrigins = { [cfg.resources[0]]: [new URL(cfg.apiBase).origin] };
     } catch { /* an invalid API base URL shows its own error when used */ }
   }
   if (cfg.requiredSecurityLevel) config.requiredSecurityLevel = cfg.requiredSecurityLevel;
@@ -437,12 +494,19 @@ async function demoEpjLogin(cfg) {
   if (!response.ok) throw new PageError('signer_failed', `The demo backend refused the EPJ login (HTTP ${response.status}).`);
 }
 
-async function createClient(cfg) {
+/**
+ * A new HelseIdClient. `epjLogin: false` when joining another tab's session: that tab's EPJ login
+ * (its cookie) already serves the backend signer, and the holder tab signs the refreshes.
+ */
+async function createClient(cfg, { epjLogin = true } = {}) {
   disposeClient();
-  if (cfg.authMode === 'assertion' && currentPreset() === 'local') await demoEpjLogin(cfg);
+  if (epjLogin && cfg.authMode === 'assertion' && currentPreset() === 'local') await demoEpjLogin(cfg);
   const c = await lib.HelseIdClient.create(clientConfig(cfg));
   unsubscribe = [
     c.on('tokenRefreshed', (s) => onRefreshed(s)),
+    c.on('contextChanged', (s) => onContextChanged(s)),
+    c.on('contextExpired', () => onContextExpired()),
+    c.on('userChanged', (h) => onUserChanged(h)),
     c.on('sessionExpired', () => {
       showError(new PageError('login_required', 'The session ended: the refresh token was rejected or has expired.'));
       showLoggedOut();
@@ -514,8 +578,9 @@ function stripCallbackParams() {
   if (changed) history.replaceState(history.state, '', url.href);
 }
 
-async function onLoggedIn(s) {
+async function onLoggedIn(s, { joined = false } = {}) {
   session = s;
+  holdsSession = !joined;
   sessionStart = nowSeconds();
   refreshMark = wireMark();
   $('welcome').hidden = true;
@@ -524,7 +589,8 @@ async function onLoggedIn(s) {
   $('config-fields').disabled = true;
   $('login').hidden = true;
   $('reset-preset').hidden = true;
-  setState('ok', 'Logged in');
+  setState('ok', joined ? 'Logged in (other tab)' : 'Logged in');
+  setupContextForm();
   renderSession();
   await renderChecks();
   startTicker();
@@ -541,7 +607,14 @@ function showLoggedOut() {
   $('reset-preset').hidden = false;
   $('refresh-log').replaceChildren();
   $('refresh-empty').hidden = false;
+  $('event-log').replaceChildren();
+  $('event-empty').hidden = false;
+  $('ctx-result').hidden = true;
+  $('ctx-result-empty').hidden = false;
   refreshCount = 0;
+  own.refreshes = 0;
+  own.switches = 0;
+  resetPortals();
   setState('idle', 'Not logged in');
 }
 
@@ -576,29 +649,39 @@ async function refreshNow() {
   }
 }
 
+const TRIGGER_TAGS = { button: 'Refresh now', automatic: 'Automatic', context: 'Context switch', 'other-tab': 'Another tab' };
+
 function onRefreshed(s) {
   const previous = session;
-  const trigger = manualRefresh ? 'button' : 'automatic';
-  const elapsed = manualRefresh ? performance.now() - manualRefresh.t0 : undefined;
-  if (manualRefresh) manualRefresh.logged = true;
-  const tokenCalls = wireSince(refreshMark, (e) => /\/connect\/token$/.test(new URL(e.url).pathname) && e.end !== undefined);
+  // Who started it: this tab's setContext or button; else the holder's timer, or another tab.
+  let trigger = holdsSession ? 'automatic' : 'other-tab';
+  if (own.refreshes > 0) { trigger = 'context'; own.refreshes -= 1; } else if (manualRefresh) trigger = 'button';
+  const elapsed = trigger === 'button' ? performance.now() - manualRefresh.t0 : undefined;
+  if (trigger === 'button') manualRefresh.logged = true;
+  const since = trigger === 'context' ? switchRun.mark : refreshMark;
+  const tokenCalls = wireSince(since, (e) => /\/connect\/token$/.test(new URL(e.url).pathname) && e.end !== undefined);
   refreshMark = wireMark();
   const wireMs = tokenCalls.length ? Math.max(...tokenCalls.map((e) => e.end)) - Math.min(...tokenCalls.map((e) => e.start)) : undefined;
   const now = nowSeconds();
   refreshCount += 1;
   const left = previous ? previous.expiresAt - now : undefined;
-  const item = el('li', { 'data-trigger': trigger },
+  const aud = audOf(s.accessTokenClaims ?? {});
+  const item = el('li', { 'data-trigger': trigger, 'data-token-requests': String(tokenCalls.length) },
     el('div', { class: 'log-head' },
-      el('span', { class: `tag ${trigger}`, text: trigger === 'button' ? 'Refresh now' : 'Automatic' }),
+      el('span', { class: `tag ${trigger}`, text: TRIGGER_TAGS[trigger] }),
       el('strong', { text: `#${refreshCount}` }),
       el('time', { text: new Date().toLocaleTimeString('en-GB', { hour12: false }), dateTime: new Date().toISOString() })),
     el('p', { class: 'log-body' },
-      wireMs !== undefined ? `Token endpoint ${Math.round(wireMs)} ms (${tokenCalls.length} request${tokenCalls.length === 1 ? '' : 's'}${tokenCalls.length > 1 ? ', DPoP nonce retry' : ''})` : 'Token endpoint',
+      wireMs !== undefined ? `Token endpoint ${Math.round(wireMs)} ms (${tokenCalls.length} request${tokenCalls.length === 1 ? '' : 's'}${tokenCalls.length > 1 ? ', DPoP nonce retry' : ''})`
+        : holdsSession ? 'Token endpoint' : 'Made by the tab that holds the session',
+      ` · token for ${aud}`,
       elapsed !== undefined ? ` · refresh() resolved in ${Math.round(elapsed)} ms` : '',
       left !== undefined ? ` · old token had ${Math.max(0, Math.round(left))} s left` : '',
       ` · new token valid ${Math.round(s.expiresAt - now)} s, until ${clock(s.expiresAt)}`));
   $('refresh-log').prepend(item);
   $('refresh-empty').hidden = true;
+  logEvent('tokenRefreshed', trigger === 'other-tab' ? 'other-tab' : 'this-tab',
+    [`new token for ${aud}, valid until ${clock(s.expiresAt)}`, trigger === 'automatic' ? ' (timer)' : trigger === 'context' ? ' (context switch)' : '']);
   session = s;
   sessionStart = now;
   renderSession();
@@ -622,7 +705,10 @@ function renderSession() {
   $('user-facts').replaceChildren(...facts.map(([label, value, key]) => el('div', { class: 'fact' },
     el('dt', { text: label }),
     el('dd', { 'data-fact': key, class: value ? '' : 'muted', text: value ?? 'not in the token' }))));
+  $('user-sub').append(holdsSession ? ' · this tab holds the session' : ' · following the tab that logged in');
   $('tokens-intro').textContent = `Decoded by the library after it verified them; scope granted: ${session.scope.join(' ')}`;
+  $('at-aud').textContent = `(aud ${audOf(session.accessTokenClaims ?? {})})`;
+  renderContext();
   $('id-claims').replaceChildren(...claimsView(session.idTokenClaims));
   $('at-claims').replaceChildren(...claimsView(session.accessTokenClaims));
   tick();
@@ -691,7 +777,9 @@ function tick() {
 // ------------------------------------------------------------------ rendering: checks
 async function accessTokenHeader() {
   try {
-    return lib.decodeJwt(await client.getAccessToken()).header; // the token itself is not shown
+    // The token of the session shown (cached: asking for another resource's could refresh).
+    const resource = audOf(session.accessTokenClaims ?? {});
+    return lib.decodeJwt(await client.getAccessToken(resource ? { resource } : undefined)).header; // the token itself is not shown
   } catch {
     return undefined;
   }
@@ -710,10 +798,12 @@ async function renderChecks() {
     ['signature', 'pass', ['ID token and access token verified with WebCrypto against the issuer’s JWKS',
       header ? [' · access token ', code(header.alg), ', typ ', code(header.typ), header.kid ? [', kid ', code(shorten(header.kid, 10, 4))] : ''] : '']],
     ['iss', 'pass', [code(id.iss), ' in the ID token and the access token']],
-    ['aud', 'pass', ['access token ', code('aud'), ' = ', code(Array.isArray(at.aud) ? at.aud.join(' ') : at.aud), cfg.resource ? ' (expected)' : '', ' · ID token ', code('aud'), ' = ', code(id.aud)]],
+    ['aud', 'pass', ['access token ', code('aud'), ' = ', code(audOf(at)), audNote(at, cfg), ' · ID token ', code('aud'), ' = ', code(id.aud)]],
     ['exp', 'pass', ['access token valid until ', code(clock(at.exp)), ', ID token until ', code(clock(id.exp)), ` (tolerance ${CLOCK_TOLERANCE_SECONDS} s)`]],
     ['nonce', 'pass', ['ID token ', code('nonce'), ' ', code(shorten(id.nonce, 10, 4)), ' equals the one sent at login']],
-    cfg.requireSfmId
+    cfg.requireSfmId && !sfm && audOf(at) !== SFM_RESOURCE
+      ? ['sfm', 'skip', ['not an SFM token (', code('aud'), ' ', code(audOf(at)), '): no SFM id expected']]
+      : cfg.requireSfmId
       ? ['sfm', 'pass', [code(sfm?.[0]), ' = ', code(typeof sfm?.[1] === 'object' ? JSON.stringify(sfm[1]) : sfm?.[1])]]
       : sfm ? ['sfm', 'info', ['present (', code(sfm[0]), '), not required']] : ['sfm', 'skip', ['not required (Require SFM id is off)']],
     cfg.requiredSecurityLevel
@@ -725,6 +815,52 @@ async function renderChecks() {
   ];
   $('checks-intro').textContent = 'The library ran these in handleRedirectCallback and again on every refresh. A session exists only when all passed.';
   $('checks').replaceChildren(...checks.map(([id, status, detail]) => checkItem(id, status, detail)));
+  renderContextChecks();
+}
+
+const audOf = (at) => (Array.isArray(at.aud) ? at.aud.join(' ') : at.aud);
+function audNote(at, cfg) {
+  if (!cfg.resources.length) return '';
+  return audOf(at) === cfg.resources[0] ? ' (expected)' : [' (the token of the last refresh, for ', code(audOf(at)), ')'];
+}
+
+/**
+ * The context claims of the current access token against the context in force. The library has
+ * already refused a token whose claims differ from the context, so "fail" here would be a bug.
+ */
+function renderContextChecks() {
+  const at = session.accessTokenClaims ?? {};
+  const ctx = session.context ?? null;
+  const aud = audOf(at);
+  const compare = (id, claim, wanted, shown = (v) => v) => {
+    const value = at[claim];
+    if (wanted !== undefined && wanted !== '') {
+      const same = JSON.stringify(shown(value)) === JSON.stringify(wanted);
+      return checkItem(id, same ? 'pass' : 'fail', [code(claim.split('/').pop()), ' = ', code(shown(value) ?? 'absent'), same ? ', as in the context' : [', the context says ', code(wanted)]]);
+    }
+    if (value !== undefined) return checkItem(id, 'info', [code(shown(value)), ' (not from the context: the client’s own)']);
+    return checkItem(id, 'skip', ['not in the context, not in the token']);
+  };
+  const attest = ctx?.trustFramework;
+  let attestItem;
+  if (attest && ATTEST_RESOURCES.includes(aud)) {
+    const present = at[ATTEST_CLAIM] !== undefined;
+    attestItem = checkItem('attest', present ? 'pass' : 'fail', present
+      ? ['present; decision id ', code(shorten(at[ATTEST_CLAIM]?.care_relationship?.decision_ref?.id ?? '–', 8, 4)), ', purpose ', code(at[ATTEST_CLAIM]?.care_relationship?.purpose_of_use?.code ?? '–')]
+      : ['missing although an attest was sent']);
+  } else if (attest) {
+    attestItem = checkItem('attest', 'info', ['in the context; only ', code(KJ_RESOURCE), ' tokens carry it (this one is for ', code(aud), ')']);
+  } else {
+    attestItem = at[ATTEST_CLAIM] !== undefined
+      ? checkItem('attest', 'info', ['present without an attest in the context'])
+      : checkItem('attest', 'skip', ['no attest in the context']);
+  }
+  $('context-checks').replaceChildren(
+    compare('orgnr_parent', ORGNR_PARENT_CLAIM, ctx?.organization?.parent),
+    compare('orgnr_child', ORGNR_CHILD_CLAIM, ctx?.organization?.child),
+    compare('journal', JOURNAL_ID_CLAIM, ctx?.journalId, (v) => (v && typeof v === 'object' ? v.journal_id : v)),
+    attestItem,
+  );
 }
 
 const STATUS_TEXT = { pass: 'Passed', fail: 'Failed', skip: 'Skipped', info: 'Info', unknown: 'Not confirmed' };
@@ -735,7 +871,7 @@ function checkItem(id, status, detail) {
     el('span', { class: 'check-icon', 'aria-hidden': 'true', text: STATUS_ICON[status] }),
     el('div', { class: 'check-body' },
       el('div', { class: 'check-title' },
-        el('span', { text: CHECK_LABELS[id] ?? id }),
+        el('span', { text: CHECK_LABELS[id] ?? CONTEXT_CHECK_LABELS[id] ?? id }),
         el('span', { class: 'check-status', text: STATUS_TEXT[status] })),
       el('p', { class: 'check-detail' }, detail)));
 }
@@ -783,6 +919,357 @@ function renderFailedChecks(err) {
   });
   $('checks-error').replaceChildren(...items);
   $('checks-failed').hidden = false;
+}
+
+// ------------------------------------------------------------------ context (organisation, journal, attest)
+/** Fills the context pickers for the logged-in user and client (the local double's allow-lists). */
+function setupContextForm() {
+  const cfg = readForm();
+  const local = currentPreset() === 'local';
+  const user = local ? epjUserByPid(session.helseid?.pid) : undefined;
+  const clientInfo = local ? LOCAL_CLIENTS[cfg.clientId] : undefined;
+  const tenancy = clientInfo?.tenancy; // undefined: not known here, both fields are offered
+  $('ctx-user-label').textContent = user ? `EPJ user ${user.key}` : 'the EPJ user';
+  $('ctx-tenancy-label').textContent = tenancy === 'multi' ? '(multi-tenant client: parent, child optional)'
+    : tenancy === 'single' ? `(single-tenant client: a child of ${clientInfo.ownOrg})` : '(multi-tenant: parent + child; single-tenant: child only)';
+  $('ctx-parent-field').hidden = tenancy === 'single';
+  const choices = user ? organisationChoices(user, tenancy ?? 'multi', clientInfo?.ownOrg) : [];
+  $('ctx-org').replaceChildren(
+    el('option', { value: '', text: choices.length ? 'None: the client’s default' : 'No list here: type the numbers below' }),
+    ...choices.map((c) => el('option', { value: `${c.parent}:${c.child}`, text: c.note ? `${c.label}: ${c.note}` : c.label })));
+  $('ctx-org').disabled = !choices.length;
+  const orgnrs = [...new Set((user?.organizations ?? []).flatMap((o) => [o.parent, ...o.children]))];
+  $('ctx-orgnrs').replaceChildren(...orgnrs.map((n) => el('option', { value: n })));
+  $('ctx-journals').replaceChildren(...(user?.journalIds ?? []).map((j) => el('option', { value: j })));
+  $('ctx-resource').replaceChildren(...cfg.resources.map((r, i) => el('option', { value: r, text: i === 0 ? `${r} (default)` : r })));
+  for (const id of ['ctx-parent', 'ctx-child', 'ctx-journal', 'ctx-legal-entity', 'ctx-point-of-care']) $(id).value = '';
+  $('ctx-service').value = '01';
+  $('ctx-attest-on').checked = false;
+  syncAttestFields();
+}
+
+function syncAttestFields() {
+  const on = $('ctx-attest-on').checked;
+  for (const id of ['ctx-legal-entity', 'ctx-point-of-care', 'ctx-purpose', 'ctx-service']) $(id).disabled = !on;
+  // The attest is carried only by tokens for the attest resources: refresh one of those.
+  const resources = [...$('ctx-resource').options].map((o) => o.value);
+  const target = on ? resources.find((r) => ATTEST_RESOURCES.includes(r)) : resources[0];
+  if (target) $('ctx-resource').value = target;
+}
+
+function pickOrganisation() {
+  const [parent = '', child = ''] = $('ctx-org').value.split(':');
+  $('ctx-parent').value = parent;
+  $('ctx-child').value = child;
+  // The attest names the same organisation: legal entity and point of care.
+  const own = LOCAL_CLIENTS[readForm().clientId]?.ownOrg;
+  $('ctx-legal-entity').value = parent || (child ? own ?? '' : '');
+  $('ctx-point-of-care').value = child || parent;
+}
+
+/** The HelseIdContext of the form, or null when nothing is chosen. Not validated here: the library does. */
+function readContextForm() {
+  const ctx = {};
+  const parent = $('ctx-parent-field').hidden ? '' : $('ctx-parent').value.trim();
+  const child = $('ctx-child').value.trim();
+  if (parent) ctx.organization = child ? { parent, child } : { parent };
+  else if (child) ctx.organization = { child };
+  const journalId = $('ctx-journal').value.trim();
+  if (journalId) ctx.journalId = journalId;
+  if ($('ctx-attest-on').checked) {
+    const service = $('ctx-service').value.trim();
+    ctx.trustFramework = {
+      practitioner: {
+        legal_entity: { id: $('ctx-legal-entity').value.trim(), system: ORGNR_SYSTEM },
+        point_of_care: { id: $('ctx-point-of-care').value.trim(), system: ORGNR_SYSTEM },
+      },
+      care_relationship: {
+        purpose_of_use: { code: $('ctx-purpose').value, system: PURPOSE_OF_USE_SYSTEM },
+        ...(service ? { healthcare_service: { code: service, system: HEALTHCARE_SERVICE_SYSTEM } } : {}),
+      },
+    };
+  }
+  return Object.keys(ctx).length ? ctx : null;
+}
+
+async function switchContext(ctx) {
+  clearError();
+  const resource = $('ctx-resource').value || undefined;
+  switchRun = { t0: performance.now(), mark: wireMark(), resource };
+  own.refreshes += 1;
+  own.switches += 1;
+  const buttons = [$('ctx-switch'), $('ctx-clear')];
+  for (const b of buttons) b.disabled = true;
+  $('ctx-switch').setAttribute('aria-busy', 'true');
+  try {
+    const s = await client.setContext(ctx, resource ? { resource } : undefined);
+    renderSwitchResult({ s });
+  } catch (err) {
+    // A refused switch fires neither event: nothing more of ours is to come.
+    own.refreshes = Math.max(0, own.refreshes - 1);
+    own.switches = Math.max(0, own.switches - 1);
+    renderSwitchResult({ err });
+    showError(err);
+  } finally {
+    for (const b of buttons) b.disabled = false;
+    $('ctx-switch').removeAttribute('aria-busy');
+  }
+}
+
+function renderSwitchResult({ s, err }) {
+  const calls = wireSince(switchRun.mark, (e) => /\/connect\/token$/.test(new URL(e.url).pathname));
+  // A tab that follows another one asks the holder, which makes the token request.
+  const requests = holdsSession ? String(calls.length) : 'made by the tab that holds the session';
+  const ms = Math.round(performance.now() - switchRun.t0);
+  const rows = err
+    ? [
+      ['Result', `refused: ${err.code ?? err.name}`, 'result'],
+      ['Claim', err.claim, 'claim'],
+      ['HelseID said', [err.oauthError, err.oauthErrorDescription].filter(Boolean).join(': ') || undefined, 'description'],
+      ['Token requests', requests, 'token-requests'],
+      ['In force', 'the previous context, with its tokens', 'kept'],
+    ]
+    : [
+      ['Result', `switched in ${ms} ms`, 'result'],
+      ['Token requests', `${requests} (${switchRun.resource ?? 'default resource'})`, 'token-requests'],
+      ['Rejected scope', s.rejectedScope?.length ? s.rejectedScope.join(' ') : 'none', 'rejected-scope'],
+      ['Decision id', s.context?.trustFramework?.care_relationship?.decision_ref?.id, 'decision-id'],
+    ];
+  $('ctx-result').replaceChildren(...rows.filter(([, v]) => v !== undefined && v !== '')
+    .map(([k, v, key]) => el('div', {}, el('dt', { text: k }), el('dd', { 'data-field': key, text: v }))));
+  $('ctx-result').dataset.outcome = err ? 'refused' : 'switched';
+  $('ctx-result').hidden = false;
+  $('ctx-result-empty').hidden = true;
+}
+
+/** One line for a context: "org 920000001 › 920000011 · journal 5f0c…5e01 · attest TREAT". */
+function contextSummary(ctx) {
+  if (!ctx) return 'none';
+  const parts = [];
+  const o = ctx.organization;
+  if (o) parts.push(`organisation ${[o.parent, o.child].filter(Boolean).join(' › ')}`);
+  if (ctx.journalId) parts.push(`journal ${shorten(ctx.journalId, 8, 4)}`);
+  if (ctx.trustFramework) parts.push(`attest ${ctx.trustFramework.care_relationship?.purpose_of_use?.code ?? ''}`.trim());
+  return parts.join(' · ') || 'none';
+}
+
+function renderContext() {
+  const ctx = session.context ?? null;
+  $('ctx-summary').replaceChildren('In force: ', el('strong', { 'data-context': 'summary', text: contextSummary(ctx) }));
+  $('ctx-current').replaceChildren(...(ctx ? claimsView(ctx) : ['null (no context: the client’s defaults)']));
+}
+
+function onContextChanged(s) {
+  const mine = own.switches > 0;
+  if (mine) own.switches -= 1;
+  logEvent('contextChanged', mine ? 'this-tab' : 'other-tab', [contextSummary(s.context)]);
+  if (!mine) {
+    // The holder tab refreshed for another tab's switch: its log entry says so.
+    const newest = $('refresh-log').firstElementChild;
+    if (newest?.dataset.trigger === 'automatic') {
+      newest.dataset.trigger = 'other-tab';
+      const tag = newest.querySelector('.tag');
+      tag.className = 'tag other-tab';
+      tag.textContent = 'Another tab’s switch';
+    }
+  }
+  session = s;
+  renderSession();
+  renderChecks();
+}
+
+function onContextExpired() {
+  logEvent('contextExpired', 'this-tab', ['the patient attest is too old: nhn:kjernejournal tokens reject context_expired until the context is switched again']);
+}
+
+function onUserChanged(h) {
+  const who = h?.name ?? h?.pid ?? 'another user';
+  showLoggedOut();
+  const follow = el('button', { type: 'button', class: 'secondary', id: 'follow-user', text: `Continue as ${who}` });
+  follow.addEventListener('click', async () => {
+    try {
+      const s = await client.adoptSession();
+      hideNotice();
+      await onLoggedIn(s, { joined: true });
+    } catch (err) {
+      showError(err);
+    }
+  });
+  const n = $('notice');
+  n.replaceChildren(`Another tab logged in as ${who}${h?.pid ? ` (pid ${h.pid})` : ''}: this tab’s session has ended (userChanged). `, follow, ' or log in again.');
+  n.hidden = false;
+}
+
+const ORIGIN_TEXT = { 'this-tab': 'this tab', 'other-tab': 'from another tab' };
+
+function logEvent(name, origin, detail) {
+  const item = el('li', { 'data-event': name, 'data-origin': origin },
+    el('div', { class: 'log-head' },
+      el('code', { text: name }),
+      el('span', { class: `tag ${origin}`, text: ORIGIN_TEXT[origin] }),
+      el('time', { text: new Date().toLocaleTimeString('en-GB', { hour12: false }), dateTime: new Date().toISOString() })),
+    el('p', { class: 'log-body' }, detail));
+  $('event-log').prepend(item);
+  $('event-empty').hidden = true;
+}
+
+// ------------------------------------------------------------------ national portals: SFM, Kjernejournal
+function setPortalState(which, state, text) {
+  const badge = $(`${which}-state`);
+  badge.dataset.state = state;
+  badge.textContent = text;
+}
+
+function portalAddress(id, what) {
+  const value = $(id).value.trim().replace(/\/+$/, '');
+  if (!value) {
+    $(id).setAttribute('aria-invalid', 'true');
+    throw new PageError('portal_not_configured', `Fill in ${what}.`);
+  }
+  $(id).removeAttribute('aria-invalid');
+  return value;
+}
+
+function renderInfo(list, rows) {
+  $(list).replaceChildren(...rows.map(([k, v, key]) => el('div', {}, el('dt', { text: k }), el('dd', { 'data-field': key }, v))));
+  $(list).hidden = false;
+}
+
+async function openSfm() {
+  clearError();
+  const button = $('sfm-open');
+  try {
+    const gateway = portalAddress('sfm-gateway', 'the SFM session gateway');
+    button.disabled = true;
+    setPortalState('sfm', 'busy', 'Opening…');
+    if (sfm) await sfm.end().catch(() => {}); // the gateway would replace it anyway
+    sfm = await client.openSfmSession({ gateway });
+    const { id, clientAddress, apiAddress, metadata } = sfm.info;
+    renderInfo('sfm-info', [
+      ['Session id', code(id), 'id'],
+      ['Client address', code(clientAddress), 'client-address'],
+      ['API address', code(apiAddress), 'api-address'],
+      ['Portals', Object.keys(metadata ?? {}).join(', ') || 'none', 'metadata'],
+    ]);
+    const frame = $('sfm-frame');
+    frame.hidden = false;
+    sfm.attach(frame, { sfmUserAgent: SOURCE_SYSTEM });
+    setPortalState('sfm', 'open', 'Open');
+    $('sfm-patient-row').hidden = false;
+    $('sfm-patient-status').textContent = '';
+    $('sfm-end').disabled = false;
+  } catch (err) {
+    setPortalState('sfm', 'error', 'Failed');
+    showError(err);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+async function setSfmPatient() {
+  clearError();
+  const status = $('sfm-patient-status');
+  const button = $('sfm-set-patient');
+  const pid = $('sfm-patient').value.trim();
+  button.disabled = true;
+  status.dataset.state = 'busy';
+  status.textContent = 'Asking SFM for a patient ticket…';
+  const t0 = performance.now();
+  try {
+    if (!sfm) throw new PageError('sfm_not_open', 'No SFM session is open.');
+    await sfm.setPatient(pid); // waits for the SFM client's login, then its "setPatient: success"
+    status.dataset.state = 'ok';
+    status.textContent = `SFM shows patient ${pid} (${Math.round(performance.now() - t0)} ms).`;
+  } catch (err) {
+    status.dataset.state = 'error';
+    status.textContent = `Set patient failed: ${err.code ?? err.name}.`;
+    showError(err);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+async function endSfm() {
+  clearError();
+  try {
+    await sfm?.end();
+    sfm = null;
+    $('sfm-end').disabled = true;
+    $('sfm-patient-row').hidden = true;
+    $('sfm-frame').hidden = true;
+    $('sfm-frame').removeAttribute('src');
+    setPortalState('sfm', 'closed', 'Ended');
+  } catch (err) {
+    showError(err);
+  }
+}
+
+async function openKj() {
+  clearError();
+  const status = $('kj-status');
+  const button = $('kj-open');
+  // Kjernejournal takes only tokens with a patient attest: the context must carry one.
+  if (!client.context()?.trustFramework) {
+    status.dataset.state = 'error';
+    status.replaceChildren('No patient attest in the context: tick “Patient: trust-framework attest” above and switch (the token for ', code(KJ_RESOURCE), ' must carry it).');
+    return;
+  }
+  try {
+    const api = portalAddress('kj-api', 'the Kjernejournal innlogging API');
+    const web = portalAddress('kj-web', 'the Kjernejournal web address');
+    button.disabled = true;
+    status.dataset.state = 'busy';
+    status.textContent = 'Creating the Kjernejournal session…';
+    kj = await client.openKjernejournalSession({
+      api, web, sourceSystem: SOURCE_SYSTEM, patient: $('kj-patient').value.trim(), accessBasis: $('kj-basis').value,
+    });
+    // The URL carries a one-time code and the PKCE verifier: shown shortened only.
+    const url = new URL(kj.url);
+    const cut = (name) => `${(url.searchParams.get(name) ?? '').slice(0, 6)}…`;
+    const shown = `${url.origin}${url.pathname}?code=${cut('code')}&ehr_code_verifier=${cut('ehr_code_verifier')}`;
+    renderInfo('kj-info', [['Session id', code(kj.sessionId), 'session-id'], ['Opened', code(shown), 'url']]);
+    window.open(kj.url, '_blank', 'noopener');
+    setPortalState('kj', 'open', 'Open');
+    status.dataset.state = 'ok';
+    status.textContent = 'Kjernejournal opened in a new tab (the code in its address works once).';
+    $('kj-end').disabled = false;
+  } catch (err) {
+    setPortalState('kj', 'error', 'Failed');
+    status.dataset.state = 'error';
+    status.textContent = `Kjernejournal could not be opened: ${err.code ?? err.name}.`;
+    showError(err);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+async function endKj() {
+  clearError();
+  try {
+    await kj?.end();
+    kj = null;
+    $('kj-end').disabled = true;
+    $('kj-status').textContent = 'The Kjernejournal session has ended.';
+    setPortalState('kj', 'closed', 'Ended');
+  } catch (err) {
+    showError(err);
+  }
+}
+
+/** After logout or expiry: the library has ended the portal sessions; the page forgets them. */
+function resetPortals() {
+  sfm = null;
+  kj = null;
+  $('sfm-frame').hidden = true;
+  $('sfm-frame').removeAttribute('src');
+  $('sfm-info').hidden = true;
+  $('sfm-patient-row').hidden = true;
+  $('sfm-end').disabled = true;
+  $('kj-info').hidden = true;
+  $('kj-status').textContent = '';
+  $('kj-end').disabled = true;
+  setPortalState('sfm', 'closed', 'Closed');
+  setPortalState('kj', 'closed', 'Closed');
 }
 
 // ------------------------------------------------------------------ SFM-style API call
@@ -965,6 +1452,16 @@ function wire() {
   $('refresh').addEventListener('click', refreshNow);
   $('logout').addEventListener('click', logout);
   $('call-api').addEventListener('click', callApi);
+  $('context-form').addEventListener('submit', (e) => { e.preventDefault(); switchContext(readContextForm()); });
+  $('ctx-clear').addEventListener('click', () => switchContext(null));
+  $('ctx-org').addEventListener('change', pickOrganisation);
+  $('ctx-attest-on').addEventListener('change', syncAttestFields);
+  $('sfm-open').addEventListener('click', openSfm);
+  $('sfm-set-patient').addEventListener('click', setSfmPatient);
+  $('sfm-end').addEventListener('click', endSfm);
+  $('kj-open').addEventListener('click', openKj);
+  $('kj-end').addEventListener('click', endKj);
+  for (const id of Object.values(PORTAL_FIELDS)) $(id).addEventListener('input', saveForm);
   $('error-dismiss').addEventListener('click', clearError);
   $('finish-cancel').addEventListener('click', () => {
     pendingCallback = false;
@@ -1013,6 +1510,26 @@ async function main() {
   if (sessionStorage.getItem(LOGGED_OUT_KEY)) {
     sessionStorage.removeItem(LOGGED_OUT_KEY);
     showNotice('You are logged out: the library forgot the tokens, revoked the refresh token and ended the HelseID session.');
+  }
+  await joinOtherTab();
+}
+
+/**
+ * Another tab of this origin may hold a session for the same issuer and client: HelseIdClient.create
+ * joins it (the holder shares access tokens, never the refresh token). Only with the backend
+ * signer: a private JWK is not in this tab's memory.
+ */
+async function joinOtherTab() {
+  const cfg = readForm();
+  if (cfg.authMode !== 'assertion' || !cfg.issuer || !cfg.clientId) return;
+  try {
+    const c = await createClient(cfg, { epjLogin: false });
+    const s = c.session();
+    if (!s) { disposeClient(); return; }
+    await onLoggedIn(s, { joined: true });
+    showNotice('This tab joined the session of the tab that logged in: that tab refreshes the tokens, both see every switch.');
+  } catch {
+    disposeClient(); // nobody to join (or the issuer is not up): the page waits for Log in
   }
 }
 

@@ -1,6 +1,9 @@
 // Issue 5: the demo page (www/) in Chromium against the HelseID test double: log in, every check
 // green, pid shown, refresh, SFM-style API call, logout; the private-JWK mode (key in memory
 // only, asked for again after the redirect); and an error (security level 3 when 4 is required).
+// Context and portals: switching organisation / journal / patient attest (one refresh each, the
+// claims shown), refused switches (context_invalid, HID-1001, rejected_scope), a second tab that
+// follows the switch, SFM in its iframe with a patient, Kjernejournal in a new tab.
 // Screenshots go to artifacts/ (git-ignored).
 import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
@@ -8,6 +11,11 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startStack, launchBrowser } from './harness.mjs';
 import { REPO_ROOT } from '../../www/dev-idp/static.mjs';
+import {
+  EPJ_USERS, TEST_JOURNALS, TEST_CLIENT_DEFS, TEST_ORGS, ATTEST_CLAIM, ORGNR_PARENT_CLAIM, ORGNR_CHILD_CLAIM, JOURNAL_ID_CLAIM,
+} from '../../www/dev-idp/double.mjs';
+import { USERS } from '../../www/dev-idp/users.mjs';
+import { LOCAL_CLIENTS, LOCAL_EPJ_USERS, ORG_NOTES } from '../../www/local-double.js';
 
 const ARTIFACTS = join(REPO_ROOT, 'artifacts');
 const CHECKS = ['callback', 'signature', 'iss', 'aud', 'exp', 'nonce', 'sfm', 'level', 'dpop'];
@@ -33,7 +41,9 @@ after(async () => {
 beforeEach(async () => {
   stack.double.reset();
   stack.double.setOptions({ accessTokenTtl: 60 });
-  // A fresh tab for every test: no remembered configuration, no session.
+  // A fresh tab for every test: no remembered configuration, no session, no HelseID (OP) login
+  // left from an earlier test's user.
+  await browser.context.clearCookies();
   await page.goto(`${stack.appOrigin}/`);
   await page.evaluate(() => sessionStorage.clear());
 });
@@ -55,8 +65,8 @@ async function logInAndWait() {
   await page.waitForSelector('#session:not([hidden]), #error:not([hidden])', { timeout: 20_000 });
 }
 
-async function checkStatuses(listId) {
-  return page.$$eval(`#${listId} [data-check]`, (items) => Object.fromEntries(items.map((i) => [i.dataset.check, i.dataset.status])));
+async function checkStatuses(listId, p = page) {
+  return p.$$eval(`#${listId} [data-check]`, (items) => Object.fromEntries(items.map((i) => [i.dataset.check, i.dataset.status])));
 }
 
 test('demo: log in with the backend signer, every check green, refresh, call the API, log out', async () => {
@@ -184,4 +194,320 @@ test('demo: an unreachable issuer is discovery_failed with advice, not a blank p
   assert.equal(await page.textContent('#error-code'), 'discovery_failed');
   assert.match(await page.textContent('#error-advice'), /discovery document could not be read/);
   assert.equal(await page.isEnabled('#login'), true);
+});
+
+// ------------------------------------------------------------------ context and portals
+const PATIENT = '13116900216'; // synthetic, as in double-portals.test.mjs
+const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+/** Logs in on the demo page with `clientId` (the backend signer, EPJ user kvart) and waits for the session. */
+async function logInAs(clientId) {
+  await openDemo();
+  await page.fill('#client-id', clientId);
+  // helseid-wasm-multi's SFM tokens carry no SFM id before a journal is chosen.
+  if (LOCAL_CLIENTS[clientId].tenancy === 'multi') await page.uncheck('#require-sfm');
+  await logInAndWait();
+  assert.equal(await page.isHidden('#error'), true, await page.textContent('#error'));
+}
+
+/** The refresh_token grant requests the double answered so far. */
+const refreshRequests = () => stack.double.counts().token_by_grant.refresh_token;
+
+/** Presses Switch and waits for the page to show the outcome. */
+async function switchAndWait() {
+  await page.evaluate(() => { document.getElementById('ctx-result').removeAttribute('data-outcome'); });
+  await page.click('#ctx-switch');
+  await page.waitForSelector('#ctx-result[data-outcome]', { timeout: 20_000 });
+  return page.getAttribute('#ctx-result', 'data-outcome');
+}
+
+test('demo: the page’s copy of the double’s allow-lists and clients matches the double', () => {
+  for (const [key, user] of Object.entries(EPJ_USERS)) {
+    const copy = LOCAL_EPJ_USERS[key];
+    assert.ok(copy, `the page knows EPJ user ${key}`);
+    assert.deepEqual(copy.organizations, user.organizations, `${key}'s organisations`);
+    assert.deepEqual(copy.journalIds, user.journalIds, `${key}'s journal ids`);
+    assert.equal(copy.pid, USERS.find((u) => u.key === key).pid, `${key}'s pid`);
+  }
+  assert.deepEqual(Object.keys(LOCAL_EPJ_USERS).sort(), Object.keys(EPJ_USERS).sort());
+  assert.deepEqual(LOCAL_EPJ_USERS.kvart.journalIds, [TEST_JOURNALS.kvart1, TEST_JOURNALS.kvart2]);
+  for (const [clientId, c] of Object.entries(LOCAL_CLIENTS)) {
+    const def = TEST_CLIENT_DEFS.find((d) => d.clientId === clientId);
+    assert.equal(c.tenancy, def.tenancy, `${clientId}'s tenancy`);
+    assert.equal(c.ownOrg, def.orgnrParent, `${clientId}'s own organisation`);
+  }
+  // The notes name exactly the organisations the OP refuses (or answers with rejected_scope).
+  assert.ok(!TEST_ORGS.singleTenantChildren.includes('910000099'));
+  assert.ok(!TEST_ORGS.multiTenantParents.includes('920000003'));
+  assert.ok(!TEST_ORGS.multiTenantChildren.includes('920000099'));
+  assert.equal(TEST_ORGS.termsNotAccepted, '920000009');
+  assert.deepEqual(Object.keys(ORG_NOTES.multi).sort(), ['910000001:', '920000001:920000099', '920000003:', '920000009:']);
+});
+
+test('demo: switch organisation and journal with one refresh, the claims shown; SFM in its iframe shows the patient', async () => {
+  await logInAs('helseid-wasm-multi');
+
+  // The picker offers kvart's organisations in the multi-tenant form (signer.mjs allow-list).
+  const offered = await page.$$eval('#ctx-org option', (os) => os.map((o) => o.value).filter(Boolean));
+  const expected = EPJ_USERS.kvart.organizations.flatMap((o) => [`${o.parent}:`, ...o.children.map((c) => `${o.parent}:${c}`)]);
+  assert.deepEqual(offered, expected);
+  assert.equal(await page.isVisible('#ctx-parent'), true);
+  assert.equal(await page.textContent('[data-context="summary"]'), 'none');
+
+  await page.selectOption('#ctx-org', '920000001:920000011');
+  assert.equal(await page.inputValue('#ctx-parent'), '920000001');
+  assert.equal(await page.inputValue('#ctx-child'), '920000011');
+  await page.fill('#ctx-journal', TEST_JOURNALS.kvart1);
+  assert.equal(await page.inputValue('#ctx-resource'), 'e-helse:sfm.api');
+  stack.double.reset(); // counters and the details log from here on (sessions and grants stay)
+  assert.equal(await switchAndWait(), 'switched', await page.textContent('#error'));
+
+  // Exactly one token request, carrying the details, and the claims it gave.
+  assert.equal(refreshRequests(), 1);
+  const seen = stack.double.detailsSeen();
+  assert.equal(seen.length, 1);
+  assert.equal(seen[0].status, 200);
+  assert.equal(seen[0].grant, 'refresh_token');
+  assert.equal(seen[0].orgnrParent, '920000001');
+  assert.equal(seen[0].orgnrChild, '920000011');
+  assert.equal(seen[0].journalId, TEST_JOURNALS.kvart1);
+
+  // The page: the one refresh in the log, the result, the claims in the checks grid, the events.
+  const entry = page.locator('#refresh-log li[data-trigger="context"]');
+  assert.equal(await entry.count(), 1);
+  assert.equal(await entry.getAttribute('data-token-requests'), '1');
+  assert.match(await entry.textContent(), /Context switch.*Token endpoint \d+ ms \(1 request\) · token for e-helse:sfm\.api/s);
+  assert.equal(await page.textContent('#ctx-result [data-field="token-requests"]'), '1 (e-helse:sfm.api)');
+  assert.equal(await page.textContent('#ctx-result [data-field="rejected-scope"]'), 'none');
+  assert.equal(await page.textContent('[data-context="summary"]'), 'organisation 920000001 › 920000011 · journal 5f0c3b8e…5e01');
+  const current = JSON.parse(await page.textContent('#ctx-current'));
+  assert.deepEqual(current, { journalId: TEST_JOURNALS.kvart1, organization: { parent: '920000001', child: '920000011' } });
+  assert.deepEqual(await checkStatuses('context-checks'), { orgnr_parent: 'pass', orgnr_child: 'pass', journal: 'pass', attest: 'skip' });
+  assert.match(await page.textContent('#context-checks [data-check="orgnr_parent"]'), /orgnr_parent = 920000001, as in the context/);
+  assert.match(await page.textContent('#context-checks [data-check="orgnr_child"]'), /orgnr_child = 920000011, as in the context/);
+  assert.match(await page.textContent('#context-checks [data-check="journal"]'), new RegExp(`${TEST_JOURNALS.kvart1}, as in the context`));
+  const at = JSON.parse((await page.textContent('#at-claims')).replace(/ {2}\/\/ [^\n]*/g, '')); // without the clock-time notes
+  assert.equal(at[ORGNR_PARENT_CLAIM], '920000001');
+  assert.equal(at[ORGNR_CHILD_CLAIM], '920000011');
+  assert.deepEqual(at[JOURNAL_ID_CLAIM], { journal_id: TEST_JOURNALS.kvart1 });
+  assert.equal(await page.textContent('[data-fact="sfm"]'), TEST_JOURNALS.kvart1);
+  const events = await page.$$eval('#event-log li', (li) => li.map((l) => `${l.dataset.event}/${l.dataset.origin}`));
+  assert.deepEqual(events.sort(), ['contextChanged/this-tab', 'tokenRefreshed/this-tab']);
+  for (const [id, status] of Object.entries(await checkStatuses('checks'))) {
+    assert.ok(status === 'pass' || (id === 'sfm' && status === 'info') , `check ${id} is ${status}`);
+  }
+  // The page from the top down to the checks grid: user, refresh log, context card, checks.
+  const bottom = await page.$eval('#context-checks', (e) => Math.ceil(e.getBoundingClientRect().bottom + window.scrollY + 24));
+  await page.screenshot({ path: join(ARTIFACTS, 'demo-context.png'), fullPage: true, clip: { x: 0, y: 0, width: 1440, height: bottom } });
+
+  // SFM: the session is created with the new token, the stand-in logs in inside the iframe.
+  await page.fill('#sfm-gateway', stack.double.sfmGatewayOrigin);
+  await page.click('#sfm-open');
+  await page.waitForSelector('#sfm-state[data-state="open"], #error:not([hidden])', { timeout: 20_000 });
+  assert.equal(await page.isHidden('#error'), true, await page.textContent('#error'));
+  const [created] = stack.double.sfmSessions();
+  assert.equal(stack.double.sfmSessions().length, 1);
+  assert.equal(await page.textContent('#sfm-info [data-field="id"]'), created.id);
+  assert.deepEqual(created.journalId, { journal_id: TEST_JOURNALS.kvart1 });
+  assert.equal(created.orgnrParent, '920000001');
+  assert.equal(await page.textContent('#sfm-info [data-field="client-address"]'), `${stack.double.sfmClientOrigin}/sfm-client/`);
+  const frame = page.frameLocator('#sfm-frame');
+  await frame.locator('#status[data-state="logged-in"]').waitFor({ timeout: 20_000 });
+  assert.equal(await frame.locator('#status').textContent(), 'Logged in as KVART GREVLING');
+
+  await page.fill('#sfm-patient', PATIENT);
+  await page.click('#sfm-set-patient');
+  await page.waitForSelector('#sfm-patient-status[data-state="ok"], #sfm-patient-status[data-state="error"]', { timeout: 20_000 });
+  assert.match(await page.textContent('#sfm-patient-status'), new RegExp(`SFM shows patient ${PATIENT}`), await page.textContent('#error'));
+  await frame.locator('#patient', { hasText: PATIENT }).waitFor({ timeout: 10_000 });
+  const [withPatient] = stack.double.sfmSessions();
+  assert.equal(withPatient.patient.patientPid, PATIENT);
+  assert.equal(withPatient.metadata['x-point-of-care'], '920000001');
+  const pc = stack.double.portalCounts();
+  assert.equal(pc.ok['sfm-create'], 1);
+  assert.equal(pc.ok['sfm-login'], 1);
+  assert.equal(pc.ok['sfm-ticket'], 1);
+  assert.equal(pc.ok['sfm-patient'], 1);
+  assert.doesNotMatch(await page.content(), /eyJ[\w-]{20,}\.eyJ[\w-]{20,}\./);
+  await page.locator('#sfm-card').screenshot({ path: join(ARTIFACTS, 'demo-sfm.png') });
+
+  // End: the gateway's session ends, the iframe goes.
+  await page.click('#sfm-end');
+  await page.waitForSelector('#sfm-state[data-state="closed"]');
+  assert.equal(stack.double.sfmSessions()[0].ended, true);
+  assert.equal(stack.double.portalCounts().ok['sfm-end'], 1);
+  assert.equal(await page.isHidden('#sfm-frame'), true);
+
+  // Open again and log out: the library ends the open SFM session before it leaves the page.
+  await page.click('#sfm-open');
+  await page.waitForSelector('#sfm-state[data-state="open"]', { timeout: 20_000 });
+  assert.equal(stack.double.sfmSessions().length, 2);
+  await page.click('#logout');
+  await page.waitForSelector('#notice:not([hidden])', { timeout: 20_000 });
+  assert.equal(stack.double.sfmSessions()[1].ended, true);
+  assert.equal(stack.double.sfmSessions()[1].endedBy, 'end');
+  assert.equal(stack.double.portalCounts().ok['sfm-end'], 2);
+  assert.equal(stack.double.counts().end_session, 1);
+  assert.equal(await page.isHidden('#sfm-frame'), true);
+});
+
+test('demo: refused switches show context_invalid with its claim and HID-1001 with HelseID’s words; rejected_scope is listed', async () => {
+  await logInAs('helseid-wasm-multi');
+  stack.double.reset();
+
+  // Malformed: nothing is sent, the claim is named.
+  await page.fill('#ctx-parent', '920000001');
+  await page.fill('#ctx-child', '12345');
+  assert.equal(await switchAndWait(), 'refused');
+  assert.equal(await page.textContent('#error-code'), 'context_invalid');
+  assert.match(await page.textContent('#error-details'), /Claimorganization\.child/);
+  assert.equal(await page.textContent('#ctx-result [data-field="claim"]'), 'organization.child');
+  assert.equal(await page.textContent('#ctx-result [data-field="token-requests"]'), '0');
+  assert.equal(stack.double.counts().token, 0);
+
+  // HID-1001: the OP refuses the parent; the previous context (none) stays.
+  await page.selectOption('#ctx-org', '920000003:');
+  assert.equal(await switchAndWait(), 'refused');
+  assert.equal(await page.textContent('#error-code'), 'token_request_failed');
+  const hid = 'HID-1001: the parent organization 920000003 is not allowed for this client';
+  assert.match(await page.textContent('#error-details'), new RegExp(hid));
+  assert.equal(await page.textContent('#ctx-result [data-field="description"]'), `invalid_request: ${hid}`);
+  assert.equal(await page.textContent('[data-context="summary"]'), 'none');
+  assert.deepEqual(stack.double.detailsSeen().filter((d) => d.status === 400 && d.error === 'invalid_request').map((d) => d.error_description), [hid]);
+  assert.equal(await page.locator('#event-log li[data-event="contextChanged"]').count(), 0);
+
+  // Terms not accepted: a successful switch without the SFM scope, listed as rejected.
+  await page.selectOption('#ctx-org', '920000009:');
+  assert.match(await page.textContent('#ctx-org option[value="920000009:"]'), /terms not accepted/);
+  assert.equal(await switchAndWait(), 'switched');
+  assert.equal(await page.textContent('#ctx-result [data-field="rejected-scope"]'), 'e-helse:sfm.api/sfm.api2');
+  assert.equal(await page.textContent('[data-context="summary"]'), 'organisation 920000009');
+  assert.equal(await page.isHidden('#error'), true);
+
+  // The backend signer refuses what the EPJ user may not act for (920000011 is not a child of
+  // 920000002 in kvart's list): its words reach the error card, nothing reaches HelseID.
+  await page.fill('#ctx-parent', '920000002');
+  await page.fill('#ctx-child', '920000011');
+  const tokensBefore = stack.double.counts().token;
+  assert.equal(await switchAndWait(), 'refused');
+  assert.match(await page.textContent('#error-details'), /the EPJ user kvart may not act for the organization 920000002:920000011/);
+  assert.equal(await page.textContent('[data-context="summary"]'), 'organisation 920000009');
+  assert.equal(stack.double.counts().token, tokensBefore, 'nothing reached the token endpoint');
+  assert.equal(stack.double.signerLog().at(-1).error, 'access_denied');
+});
+
+test('demo: a second tab joins the session and shows the first tab’s switch as coming from another tab', async () => {
+  await logInAs('helseid-wasm-rs256');
+  const second = await browser.newPage();
+  try {
+    // The second tab gets the same settings (kept per tab), then loads the page again and joins.
+    await second.goto(`${stack.appOrigin}/`);
+    await second.waitForSelector('html[data-ready="true"]');
+    await second.fill('#issuer', stack.double.issuer);
+    await second.fill('#signer-url', `${stack.double.apiOrigin}/assertion`);
+    await second.reload();
+    await second.waitForSelector('#session:not([hidden])', { timeout: 20_000 });
+    assert.equal(await second.textContent('#state-label'), 'Logged in (other tab)');
+    assert.match(await second.textContent('#user-sub'), /following the tab that logged in/);
+    assert.equal(await second.textContent('[data-fact="pid"]'), '06828399789');
+
+    // Single-tenant: the picker offers the children of the client's own organisation only.
+    const offered = await page.$$eval('#ctx-org option', (os) => os.map((o) => o.value).filter(Boolean));
+    assert.deepEqual(offered, [':910000011', ':910000012', ':910000099']);
+    assert.equal(await page.isHidden('#ctx-parent'), true);
+
+    stack.double.reset();
+    await page.selectOption('#ctx-org', ':910000012');
+    assert.equal(await switchAndWait(), 'switched', await page.textContent('#error'));
+    assert.equal(refreshRequests(), 1);
+
+    await second.waitForSelector('#event-log li[data-event="contextChanged"][data-origin="other-tab"]', { timeout: 10_000 });
+    assert.match(await second.textContent('#event-log li[data-event="contextChanged"]'), /from another tab.*organisation 910000012/s);
+    await second.waitForSelector('#refresh-log li[data-trigger="other-tab"]');
+    assert.equal(await second.textContent('[data-context="summary"]'), 'organisation 910000012');
+    assert.deepEqual(await checkStatuses('context-checks', second), { orgnr_parent: 'info', orgnr_child: 'pass', journal: 'skip', attest: 'skip' });
+    assert.equal(refreshRequests(), 1, 'the second tab made no token request of its own');
+    // This tab started it.
+    assert.equal(await page.locator('#event-log li[data-event="contextChanged"][data-origin="this-tab"]').count(), 1);
+
+    // The other way round: the second tab switches, the holder makes the one refresh and says
+    // the switch came from another tab.
+    await second.selectOption('#ctx-org', ':910000011');
+    await second.click('#ctx-switch');
+    await second.waitForSelector('#ctx-result[data-outcome="switched"]', { timeout: 20_000 });
+    assert.equal(await second.textContent('#ctx-result [data-field="token-requests"]'), 'made by the tab that holds the session (e-helse:sfm.api)');
+    assert.equal(refreshRequests(), 2);
+    await page.waitForSelector('#event-log li[data-event="contextChanged"][data-origin="other-tab"]', { timeout: 10_000 });
+    assert.equal(await page.textContent('[data-context="summary"]'), 'organisation 910000011');
+    assert.equal(await page.getAttribute('#refresh-log li:first-child', 'data-trigger'), 'other-tab');
+    assert.match(await page.textContent('#refresh-log li:first-child'), /Another tab’s switch.*\(1 request\)/s);
+    assert.deepEqual(await checkStatuses('context-checks'), { orgnr_parent: 'info', orgnr_child: 'pass', journal: 'skip', attest: 'skip' });
+  } finally {
+    await second.close();
+  }
+});
+
+test('demo: Kjernejournal needs a patient attest, then opens the patient in a new tab', async () => {
+  await logInAs('helseid-wasm-rs256');
+  await page.fill('#kj-api', stack.double.kjApiOrigin);
+  await page.fill('#kj-web', stack.double.kjWebOrigin);
+
+  // No attest yet: the page says so and calls nothing.
+  await page.click('#kj-open');
+  await page.waitForSelector('#kj-status[data-state="error"]');
+  assert.match(await page.textContent('#kj-status'), /No patient attest in the context/);
+  assert.equal(stack.double.portalCounts()['kj-create'], 0);
+
+  // Switch with an attest: the refresh is for nhn:kjernejournal, whose token carries it.
+  await page.selectOption('#ctx-org', ':910000011');
+  await page.check('#ctx-attest-on');
+  assert.equal(await page.inputValue('#ctx-resource'), 'nhn:kjernejournal');
+  assert.equal(await page.inputValue('#ctx-legal-entity'), '910000001');
+  assert.equal(await page.inputValue('#ctx-point-of-care'), '910000011');
+  await page.selectOption('#ctx-purpose', 'TREAT');
+  stack.double.reset();
+  assert.equal(await switchAndWait(), 'switched', await page.textContent('#error'));
+  assert.equal(refreshRequests(), 1, JSON.stringify(stack.double.detailsSeen(), null, 1));
+  const [seen] = stack.double.detailsSeen();
+  assert.equal(seen.attest, true);
+  const decisionId = await page.textContent('#ctx-result [data-field="decision-id"]');
+  assert.match(decisionId, UUID_V4);
+  const sentAttest = seen.details.find((d) => d.type === ATTEST_CLAIM);
+  assert.equal(sentAttest.care_relationship.decision_ref.id, decisionId);
+  assert.equal(sentAttest.care_relationship.purpose_of_use.code, 'TREAT');
+  assert.deepEqual(await checkStatuses('context-checks'), { orgnr_parent: 'info', orgnr_child: 'pass', journal: 'skip', attest: 'pass' });
+  assert.match(await page.textContent('#refresh-log li[data-trigger="context"]'), /\(1 request\) · token for nhn:kjernejournal/);
+  assert.equal(await page.textContent('[data-context="summary"]'), 'organisation 910000011 · attest TREAT');
+
+  // Open: the session is created and its URL opens in a new tab showing the patient.
+  await page.fill('#kj-patient', PATIENT);
+  await page.selectOption('#kj-basis', 'SAMTYKKE');
+  const [kjTab] = await Promise.all([
+    browser.context.waitForEvent('page', { timeout: 20_000 }),
+    page.click('#kj-open'),
+  ]);
+  try {
+    await kjTab.waitForSelector('#patient', { timeout: 20_000 });
+    assert.equal(await kjTab.textContent('#patient'), PATIENT);
+    assert.equal(new URL(kjTab.url()).origin, stack.double.kjWebOrigin);
+    await page.waitForSelector('#kj-state[data-state="open"]');
+    const [kjs] = stack.double.kjSessions();
+    assert.equal(stack.double.kjSessions().length, 1);
+    assert.equal(kjs.patient, PATIENT);
+    assert.equal(kjs.accessBasis, 'SAMTYKKE');
+    assert.equal(kjs.sourceSystem, 'helseid-wasm demo');
+    assert.equal(kjs.webOpened, true);
+    assert.equal(await page.textContent('#kj-info [data-field="session-id"]'), kjs.sessionId);
+    // The page never shows the one-time code or the verifier whole.
+    const shown = await page.textContent('#kj-info [data-field="url"]');
+    assert.match(shown, /\?code=[\w-]{6}…&ehr_code_verifier=[\w-]{6}…$/);
+    assert.equal((await page.content()).includes(kjs.code), false);
+    await kjTab.screenshot({ path: join(ARTIFACTS, 'demo-kj.png') });
+  } finally {
+    await kjTab.close();
+  }
+
+  await page.click('#kj-end');
+  await page.waitForSelector('#kj-state[data-state="closed"]');
+  assert.equal(stack.double.kjSessions()[0].ended, true);
 });
