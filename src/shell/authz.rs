@@ -171,6 +171,29 @@ pub async fn read_client_auth(value: &JsValue) -> Res<(ClientAuthMethod, Signer)
     }
 }
 
+/// `getAssertion` rejected: a `TypeError` is what `fetch` throws when the backend cannot be
+/// reached (`network_error`, retryable); anything else is the backend refusing to sign
+/// (`token_request_failed`, not retryable: its checks said no).
+fn provider_failure(e: &JsValue) -> Error {
+    let network = e
+        .dyn_ref::<js_sys::Error>()
+        .is_some_and(|e| String::from(e.name()) == "TypeError");
+    if network {
+        from_js(
+            ErrorCode::NetworkError,
+            "assertion_provider could not reach its signer",
+            e,
+        )
+        .retryable(true)
+    } else {
+        from_js(
+            ErrorCode::TokenRequestFailed,
+            "assertion_provider refused to sign",
+            e,
+        )
+    }
+}
+
 pub struct AuthServer {
     pub config: Config,
     pub metadata: Metadata,
@@ -223,15 +246,11 @@ impl AuthServer {
                         json_to_js(&Value::Array(details.to_vec())),
                     ));
                 }
-                let result = f.call1(&JsValue::NULL, &object(&ctx)).map_err(|e| {
-                    from_js(ErrorCode::NetworkError, "assertion_provider threw", &e).retryable(true)
-                })?;
-                let value = JsFuture::from(Promise::resolve(&result))
-                    .await
-                    .map_err(|e| {
-                        from_js(ErrorCode::NetworkError, "assertion_provider failed", &e)
-                            .retryable(true)
-                    })?;
+                let value = match f.call1(&JsValue::NULL, &object(&ctx)) {
+                    Ok(result) => JsFuture::from(Promise::resolve(&result)).await,
+                    Err(e) => Err(e),
+                }
+                .map_err(|e| provider_failure(&e))?;
                 let assertion = value.as_string().ok_or_else(|| {
                     Error::config("assertion_provider must resolve to a string (a signed JWT)")
                 })?;

@@ -190,6 +190,10 @@ impl Engine {
                     self.context_expired_notified = false;
                 }
                 let resource = ticket.key.resource.clone();
+                // `Session` describes the default resource's token whenever there is one.
+                if Some(resource.as_str()) == self.config.default_resource() {
+                    shared.primary = ticket.key.clone();
+                }
                 shared.tokens.insert(ticket.key, token);
                 shared.generation = generation;
                 shared.rejected_scope = rejected_scope;

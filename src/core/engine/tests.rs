@@ -629,6 +629,21 @@ fn an_attest_past_its_age_is_context_expired_for_the_apis_that_need_it_and_fires
 }
 
 #[test]
+fn the_session_describes_the_default_token_again_once_it_is_renewed_after_a_switch_elsewhere() {
+    let mut h = H::logged_in("");
+    let ctx = Context::parse(&json!({ "trustFramework": attest() }), || [1; 16]).unwrap();
+    let t = match h.e.set_context(ctx, Some(KJ)).unwrap() {
+        Next::Refresh(t) => t,
+        other => panic!("{other:?}"),
+    };
+    h.refresh_ok(t, "rt-2").unwrap();
+    assert_eq!(h.e.session().unwrap().access_token_claims["aud"], KJ);
+    let t = h.ticket(None, false);
+    h.refresh_ok(t, "rt-3").unwrap();
+    assert_eq!(h.e.session().unwrap().access_token_claims["aud"], SFM);
+}
+
+#[test]
 fn a_kjernejournal_token_without_the_attest_claim_fails_but_an_sfm_token_passes() {
     let mut h = H::logged_in("");
     let ctx = Context::parse(&json!({ "trustFramework": attest() }), || [1; 16]).unwrap();
