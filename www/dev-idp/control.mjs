@@ -1,6 +1,6 @@
 // The loopback control API of the HelseID test double (`/__test/...` on the OP, tests only) and
 // what it drives: the mutable options, counters, refresh tokens seen, the request log, the token
-// responses sent, and the fault injection glue (transport faults: failNext, takeFault, rawFault;
+// responses sent, and the fault injection glue (transport faults: failNext, takeFault, nextFault, rawFault;
 // protocol faults: setFault, applyProtocolFault; see faults.mjs and README.md). Everything lives
 // on the state object of startDouble() (double.mjs), never in module globals.
 import { Readable } from 'node:stream';
@@ -56,7 +56,9 @@ export const freshCounts = () => ({
 // Content-Length; `huge-chunked` the same without Content-Length. Route names are those of
 // counts() (`token`, `par`, `discovery`, `jwks`, ...), plus `api` and `assertion` on the API server,
 // and the portal stand-ins' endpoints (PORTAL_ENDPOINTS in portals.mjs: `sfm-create`, `kj-create`, ...).
-const TRANSPORT_MODES = new Set(['drop', 'hang', 'stall', 'invalid-json', 'huge', 'huge-chunked']);
+// `delay` is not a failure: the request waits `ms` milliseconds and then goes on as usual (the
+// answer is the real one, only late: races such as a logout during a refresh).
+const TRANSPORT_MODES = new Set(['drop', 'hang', 'stall', 'invalid-json', 'huge', 'huge-chunked', 'delay']);
 
 /**
  * The control part of one double. `state` is the state object of startDouble(): this reads and
@@ -66,20 +68,33 @@ const TRANSPORT_MODES = new Set(['drop', 'hang', 'stall', 'invalid-json', 'huge'
  * (double.mjs), portals.{reset, info, snapshot}() (portals.mjs), called at request time.
  */
 export function createControl(state, hooks) {
-  function failNext({ endpoint, mode = 'drop', count = 1, retryAfter, size } = {}) {
+  function failNext({ endpoint, mode = 'drop', count = 1, retryAfter, size, ms } = {}) {
     if (typeof endpoint !== 'string') throw new TypeError('failNext: endpoint (a route name such as "token") is required');
     if (!TRANSPORT_MODES.has(mode) && !(Number.isInteger(mode) && mode >= 400 && mode <= 599)) {
       throw new TypeError(`failNext: mode is an HTTP error status or one of ${[...TRANSPORT_MODES].join(', ')}`);
     }
     if (size !== undefined && !(Number.isInteger(size) && size > 0)) throw new TypeError('failNext: size must be a positive integer');
+    if ((mode === 'delay') !== (ms !== undefined)) throw new TypeError('failNext: ms goes with mode "delay" (and only with it)');
+    if (ms !== undefined && !(Number.isInteger(ms) && ms > 0 && ms <= 120_000)) throw new TypeError('failNext: ms must be an integer from 1 to 120000');
     const queue = state.faults.get(endpoint) ?? [];
-    for (let i = 0; i < count; i += 1) queue.push({ mode, retryAfter, size });
+    for (let i = 0; i < count; i += 1) queue.push({ mode, retryAfter, size, ...(ms !== undefined ? { ms } : {}) });
     state.faults.set(endpoint, queue);
     return { endpoint, pending: queue.length };
   }
   function takeFault(name) {
     const queue = state.faults.get(name);
     return queue?.length ? queue.shift() : undefined;
+  }
+  /**
+   * The next transport fault for `name` to answer (see takeFault), after waiting out a `delay`
+   * fault: that one resolves to undefined once its time is up (the request then goes on as usual).
+   */
+  async function nextFault(name, where = {}) {
+    const fault = takeFault(name);
+    if (fault?.mode !== 'delay') return fault;
+    logRequest({ ...where, name, fault: 'delay', ms: fault.ms });
+    await new Promise((resolve) => { setTimeout(resolve, fault.ms); });
+    return undefined;
   }
   /** Answers a transport fault on a raw Node response (status faults are answered by the caller). */
   function rawFault(req, res, fault, headers) {
@@ -310,6 +325,7 @@ export function createControl(state, hooks) {
   return {
     failNext,
     takeFault,
+    nextFault,
     rawFault,
     setFault,
     clearFault,
