@@ -191,7 +191,7 @@ export function createBackend(state, control) {
       return;
     }
     state.counters[name] = (state.counters[name] ?? 0) + 1;
-    const fault = await control.nextFault(name, { server: 'api', method: req.method, path });
+    const fault = await control.nextFault(name, { server: 'api', method: req.method, path }, res);
     if (fault) {
       control.logRequest({ server: 'api', method: req.method, path, name, fault: fault.mode });
       if (typeof fault.mode === 'string') {

@@ -56,9 +56,11 @@ export const freshCounts = () => ({
 // Content-Length; `huge-chunked` the same without Content-Length. Route names are those of
 // counts() (`token`, `par`, `discovery`, `jwks`, ...), plus `api` and `assertion` on the API server,
 // and the portal stand-ins' endpoints (PORTAL_ENDPOINTS in portals.mjs: `sfm-create`, `kj-create`, ...).
-// `delay` is not a failure: the request waits `ms` milliseconds and then goes on as usual (the
-// answer is the real one, only late: races such as a logout during a refresh).
-const TRANSPORT_MODES = new Set(['drop', 'hang', 'stall', 'invalid-json', 'huge', 'huge-chunked', 'delay']);
+// `delay` and `delay-response` are not failures: the request waits `ms` milliseconds before the
+// server sees it, or the server handles it at once and its answer is held back `ms` (the answer
+// is the real one, only late: races such as a logout during a refresh).
+const DELAY_MODES = new Set(['delay', 'delay-response']);
+const TRANSPORT_MODES = new Set(['drop', 'hang', 'stall', 'invalid-json', 'huge', 'huge-chunked', ...DELAY_MODES]);
 
 /**
  * The control part of one double. `state` is the state object of startDouble(): this reads and
@@ -74,7 +76,7 @@ export function createControl(state, hooks) {
       throw new TypeError(`failNext: mode is an HTTP error status or one of ${[...TRANSPORT_MODES].join(', ')}`);
     }
     if (size !== undefined && !(Number.isInteger(size) && size > 0)) throw new TypeError('failNext: size must be a positive integer');
-    if ((mode === 'delay') !== (ms !== undefined)) throw new TypeError('failNext: ms goes with mode "delay" (and only with it)');
+    if (DELAY_MODES.has(mode) !== (ms !== undefined)) throw new TypeError('failNext: ms goes with the modes "delay" and "delay-response" (and only with them)');
     if (ms !== undefined && !(Number.isInteger(ms) && ms > 0 && ms <= 120_000)) throw new TypeError('failNext: ms must be an integer from 1 to 120000');
     const queue = state.faults.get(endpoint) ?? [];
     for (let i = 0; i < count; i += 1) queue.push({ mode, retryAfter, size, ...(ms !== undefined ? { ms } : {}) });
@@ -86,14 +88,24 @@ export function createControl(state, hooks) {
     return queue?.length ? queue.shift() : undefined;
   }
   /**
-   * The next transport fault for `name` to answer (see takeFault), after waiting out a `delay`
-   * fault: that one resolves to undefined once its time is up (the request then goes on as usual).
+   * The next transport fault for `name` that the caller must answer (see takeFault), or
+   * undefined. A `delay` fault is waited out here (then undefined: the request goes on as
+   * usual); a `delay-response` fault holds back the end of `res` (the raw Node response) by its
+   * `ms`, and the request goes on at once.
    */
-  async function nextFault(name, where = {}) {
+  async function nextFault(name, where = {}, res = undefined) {
     const fault = takeFault(name);
-    if (fault?.mode !== 'delay') return fault;
-    logRequest({ ...where, name, fault: 'delay', ms: fault.ms });
-    await new Promise((resolve) => { setTimeout(resolve, fault.ms); });
+    if (!DELAY_MODES.has(fault?.mode)) return fault;
+    logRequest({ ...where, name, fault: fault.mode, ms: fault.ms });
+    if (fault.mode === 'delay' || !res) {
+      await new Promise((resolve) => { setTimeout(resolve, fault.ms); });
+      return undefined;
+    }
+    const end = res.end.bind(res);
+    res.end = (...args) => {
+      setTimeout(() => { if (!res.destroyed) end(...args); }, fault.ms);
+      return res;
+    };
     return undefined;
   }
   /** Answers a transport fault on a raw Node response (status faults are answered by the caller). */

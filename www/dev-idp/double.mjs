@@ -215,7 +215,7 @@ export async function startDouble(opts = {}) {
       state.counters[name] += 1;
     }
 
-    const fault = isPreflight ? undefined : await control.nextFault(name, { server: 'op', method: ctx.method, path });
+    const fault = isPreflight ? undefined : await control.nextFault(name, { server: 'op', method: ctx.method, path }, ctx.res);
     if (fault) {
       logRequest({ server: 'op', method: ctx.method, path, name, fault: fault.mode });
       const origin = ctx.get('Origin');

@@ -669,7 +669,7 @@ export async function startPortals(state, control, { ports = {} } = {}) {
       if (route.name) {
         ps.counts[route.name] += 1;
         if (route.legacy && route.dpop) ps.counts.sfm_legacy_path += 1;
-        const fault = await control.nextFault(route.name, { server, method: req.method, path });
+        const fault = await control.nextFault(route.name, { server, method: req.method, path }, res);
         if (fault) {
           log({ fault: fault.mode });
           if (typeof fault.mode === 'string') {
