@@ -495,9 +495,11 @@ test('client.fetch to an origin not in apiOrigins rejects origin_not_allowed and
     assert.deepEqual(foreign.seen, [], 'the foreign server saw no request (nor a preflight)');
     assert.equal(d.counts().api, 0, 'nothing went to the API for the unlisted resource');
     assert.equal(d.counts().token, 0, 'no token was fetched for it either');
-    const ok = await callApi(a.page, d.apiOrigin);
-    assert.deepEqual([ok.status, ok.body?.pid], [200, KVART.pid]);
-    assert.ok(d.counts().api >= 1);
+    for (const [tab, page] of [['dpop', a.page], ['dpop: false', b]]) {
+      const ok = await callApi(page, d.apiOrigin);
+      assert.deepEqual([ok.status, ok.body?.pid], [200, KVART.pid], tab);
+    }
+    assert.ok(d.counts().api >= 2);
   } finally {
     await Promise.all([b.close(), a.page.close(), foreign.close()]);
   }
