@@ -1,11 +1,12 @@
 // Issue 7: no leaks. A full session in Chromium (login, refresh, an API call through
-// client.fetch, logout) with storage "memory", recording every token and the authorization code
-// as they cross the wire; afterwards none of them may be found in localStorage, sessionStorage,
-// IndexedDB, document.cookie or the browser's cookies, the address bar or the tab's history, the
-// console, or any HelseIdError's fields. DPoP keys and client keys are non-extractable.
+// client.fetch, logout) with storage "memory" and with storage "session", recording every token
+// and the authorization code as they cross the wire; afterwards none of them may be found in
+// localStorage, sessionStorage, IndexedDB, document.cookie or the browser's cookies, the address
+// bar or the tab's history, the console, or any HelseIdError's fields. During the session, storage
+// "session" may keep this tab's tokens in its own sessionStorage record only. DPoP keys and client
+// keys are non-extractable CryptoKeys (observed at WebCrypto).
 import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
 import { startStack, launchBrowser } from './harness.mjs';
 import { clientOptions, finishLogin, withClient } from './flow.mjs';
 import { toCallback, callApi } from './fault-flow.mjs';
@@ -24,11 +25,15 @@ after(async () => {
 
 beforeEach(() => stack.double.reset());
 
-/** Every string `secret` (or a long enough piece of it: a JWT segment) found in `text`. */
+/**
+ * Every string `secret` (or a long enough piece of it: a JWT's payload or signature; its header
+ * is the same for every token the OP signs with one key) found in `text`.
+ */
 function findSecrets(text, secrets) {
   const found = [];
   for (const [name, secret] of secrets) {
-    const pieces = secret.split('.').filter((p) => p.length >= 16);
+    const parts = secret.split('.');
+    const pieces = (parts.length === 3 ? parts.slice(1) : parts).filter((p) => p.length >= 16);
     if (text.includes(secret) || pieces.some((p) => text.includes(p))) found.push(name);
   }
   return found;
@@ -81,9 +86,24 @@ async function pageState(page) {
   });
 }
 
-test('a full session (login, refresh, API call, logout) in "memory" mode leaves no token or code anywhere', async () => {
+/** Every token the OP has sent since reset() (as the test double recorded them), by name. */
+function issuedSecrets() {
+  const secrets = new Map();
+  for (const [i, t] of stack.double.issuedTokens().entries()) {
+    for (const k of ['accessToken', 'idToken', 'refreshToken']) if (t[k]) secrets.set(`${k}#${i}`, t[k]);
+  }
+  return secrets;
+}
+
+const RECORD_PREFIX = 'helseid-wasm:session:';
+
+for (const storage of ['memory', 'session']) {
+  test(`a full session (login, refresh, API call, logout) in "${storage}" mode leaves no token or code anywhere`, () => fullSession(storage));
+}
+
+async function fullSession(storage) {
   const page = await browser.newPage();
-  const opts = clientOptions(stack, { extra: { autoRefresh: false, storage: 'memory' } });
+  const opts = clientOptions(stack, { extra: { autoRefresh: false, storage } });
   const secrets = new Map(); // name -> value
   const consoleLines = [];
   page.on('console', (m) => consoleLines.push(`${m.type()}: ${m.text()}`));
@@ -111,6 +131,38 @@ test('a full session (login, refresh, API call, logout) in "memory" mode leaves 
     assert.equal(refreshed.error, undefined, JSON.stringify(refreshed.error));
     assert.equal((await callApi(page, stack.double.apiOrigin)).status, 200);
     const code = secrets.get('code');
+
+    // During the session: storage "session" keeps the newest tokens in this tab's own record
+    // (sessionStorage `helseid-wasm:session:{issuer}:{clientId}`) and nowhere else; "memory" keeps
+    // none anywhere.
+    const mid = await pageState(page);
+    const midSecrets = new Map([['code', code], ...issuedSecrets()]);
+    assert.equal(midSecrets.size, 7, 'the code and two token responses');
+    const recordKey = `${RECORD_PREFIX}${stack.double.issuer}:${opts.clientId}`;
+    const { [recordKey]: record, ...otherSession } = mid.session;
+    if (storage === 'session') {
+      const newest = stack.double.issuedTokens()[1];
+      const r = JSON.parse(record);
+      assert.deepEqual([r.refreshToken, r.idToken, r.view.tokens.map((t) => t.accessToken)],
+        [newest.refreshToken, newest.idToken, [newest.accessToken]], 'the record holds the newest tokens');
+      // Nothing older (an ID token from a refresh in the same second as the login may equal the first).
+      const older = new Map([...midSecrets].filter(([, v]) => ![newest.refreshToken, newest.idToken, newest.accessToken].includes(v)));
+      assert.deepEqual(findSecrets(record, older), [], 'only the newest tokens in the record');
+    } else {
+      assert.equal(record, undefined, 'storage "memory" writes no record');
+    }
+    const midWhere = {
+      'sessionStorage (other keys)': JSON.stringify(otherSession),
+      localStorage: JSON.stringify(mid.local),
+      indexedDB: `${mid.idbKeys.join('\n')}\n${mid.idbText}`,
+      'document.cookie': mid.cookie,
+      'browser cookies': JSON.stringify(await page.context().cookies()),
+      'address bar': mid.href,
+      console: consoleLines.join('\n'),
+    };
+    for (const [place, text] of Object.entries(midWhere)) {
+      assert.deepEqual(findSecrets(text, midSecrets), [], `during the session, a secret in ${place}`);
+    }
 
     // Errors on the way: each HelseIdError's fields are collected.
     errors.push(...await page.evaluate(async ({ callbackHref, issuer }) => {
@@ -161,7 +213,7 @@ test('a full session (login, refresh, API call, logout) in "memory" mode leaves 
     // Nothing anywhere.
     const state = await pageState(page);
     assert.deepEqual(state.local, {}, 'localStorage is empty');
-    assert.deepEqual(state.keyRecords, [], 'the DPoP key is gone after logout');
+    // The DPoP key record after logout: security.test.mjs (its deletion races the redirect).
     const where = {
       localStorage: JSON.stringify(state.local),
       sessionStorage: JSON.stringify(state.session),
@@ -176,10 +228,11 @@ test('a full session (login, refresh, API call, logout) in "memory" mode leaves 
       assert.deepEqual(findSecrets(text, secrets), [], `a secret in ${place}`);
     }
     assert.ok(!Object.keys(state.session).some((k) => k.includes(':tx:')), 'no login attempt left in sessionStorage');
+    assert.ok(!Object.keys(state.session).some((k) => k.startsWith(RECORD_PREFIX)), 'no session record left after logout');
   } finally {
     await page.close();
   }
-});
+}
 
 // The tab's history keeps the URL of every document it showed. Logout sends the ID token as
 // `id_token_hint` in a GET URL (RP-Initiated Logout 1.0 §2); it must not stay in the history:
@@ -221,7 +274,7 @@ test('the authorization code does not stay in the tab history after the callback
   }
 });
 
-test('client keys: an extractable clientAuth.key is refused, and the wasm test covers the imported JWK being non-extractable', async () => {
+test('client keys: an extractable clientAuth.key is refused (config_invalid)', async () => {
   const page = await browser.newPage();
   try {
     await page.goto(`${stack.appOrigin}/e2e/app.html`);
@@ -243,13 +296,62 @@ test('client keys: an extractable clientAuth.key is refused, and the wasm test c
   } finally {
     await page.close();
   }
-  // clientAuth.jwk is imported inside the wasm (src/shell/crypto.rs import_private_jwk, extractable
-  // false); the page never sees that CryptoKey, so the wasm test in src/shell/tests.rs proves it.
-  const [tests, crypto] = await Promise.all([
-    readFile(new URL('../../src/shell/tests.rs', import.meta.url), 'utf8'),
-    readFile(new URL('../../src/shell/crypto.rs', import.meta.url), 'utf8'),
-  ]);
-  assert.match(tests, /async fn client_assertion_from_an_imported_jwk_verifies_and_the_key_is_not_extractable\(\)[\s\S]*?assert!\(!imported\.extractable\(\)\)/);
-  assert.match(tests, /async fn dpop_proof_verifies_with_its_header_key_and_the_key_is_not_extractable\(\)[\s\S]*?export\.is_err\(\)/);
-  assert.match(crypto, /pub async fn import_private_jwk[\s\S]*?import_key_with_object\(\s*"jwk",\s*&copy,\s*&import_params\(alg\)\?,\s*false,/);
+});
+
+// The page never sees the CryptoKey the library makes from clientAuth.jwk, so the test watches
+// WebCrypto itself: an init script wraps SubtleCrypto.prototype.importKey / generateKey (which
+// the wasm-bindgen glue calls through the prototype), tries to export every key they return, and
+// notes what it found in sessionStorage (the login spans two page loads).
+test('client keys: clientAuth.jwk is imported as a non-extractable CryptoKey and the DPoP key is generated non-extractable; neither exports', async () => {
+  const page = await browser.newPage();
+  await page.addInitScript(() => {
+    const note = (entry) => {
+      const all = JSON.parse(sessionStorage.getItem('test:crypto') ?? '[]');
+      all.push(entry);
+      sessionStorage.setItem('test:crypto', JSON.stringify(all));
+    };
+    const exportable = async (key) => ({
+      keyType: key.type,
+      keyExtractable: key.extractable,
+      jwk: await crypto.subtle.exportKey('jwk', key).then(() => 'exported', (e) => e.name),
+      pkcs8: key.type === 'private' ? await crypto.subtle.exportKey('pkcs8', key).then(() => 'exported', (e) => e.name) : 'n/a',
+    });
+    const { importKey, generateKey } = SubtleCrypto.prototype;
+    SubtleCrypto.prototype.importKey = async function (format, data, alg, extractable, usages) {
+      const key = await importKey.call(this, format, data, alg, extractable, usages);
+      const isPrivate = format === 'pkcs8' || (format === 'jwk' && typeof data?.d === 'string');
+      if (isPrivate) note({ op: 'importKey', format, kid: data?.kid, extractable, ...(await exportable(key)) });
+      return key;
+    };
+    SubtleCrypto.prototype.generateKey = async function (alg, extractable, usages) {
+      const pair = await generateKey.call(this, alg, extractable, usages);
+      if (pair.privateKey) note({ op: 'generateKey', alg: alg.name ?? alg, extractable, ...(await exportable(pair.privateKey)) });
+      return pair;
+    };
+  });
+  try {
+    // No DPoP key left from earlier tests: this login makes one.
+    await page.goto(`${stack.appOrigin}/e2e/blank.html`);
+    await page.evaluate(() => new Promise((resolve, reject) => {
+      const del = indexedDB.deleteDatabase('helseid-wasm');
+      del.onsuccess = resolve;
+      del.onerror = () => reject(del.error);
+    }));
+    const opts = clientOptions(stack, { extra: { autoRefresh: false } });
+    await toCallback(page, stack, opts);
+    const { error } = await finishLogin(page, opts);
+    assert.equal(error, undefined, JSON.stringify(error));
+    const seen = JSON.parse(await page.evaluate(() => sessionStorage.getItem('test:crypto')));
+    const client = stack.double.clients.find((c) => c.clientId === opts.clientId);
+    const notExportable = { keyType: 'private', keyExtractable: false, jwk: 'InvalidAccessError', pkcs8: 'InvalidAccessError' };
+    const imports = seen.filter((c) => c.op === 'importKey');
+    // Once per page load: for the PAR assertion, and again for the code exchange's.
+    assert.equal(imports.length, 2, JSON.stringify(seen));
+    for (const c of imports) {
+      assert.deepEqual(c, { op: 'importKey', format: 'jwk', kid: client.privateJwk.kid, extractable: false, ...notExportable });
+    }
+    assert.deepEqual(seen.filter((c) => c.op === 'generateKey'), [{ op: 'generateKey', alg: 'ECDSA', extractable: false, ...notExportable }]);
+  } finally {
+    await page.close();
+  }
 });

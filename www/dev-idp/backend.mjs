@@ -21,7 +21,7 @@ const quoteSafe = (s) => String(s).replace(/["\\\r\n]/g, "'");
 /**
  * The backend of one double. `state` is the state object of startDouble() (issuer, apiOrigin,
  * allowedOrigins, clientById, keys.verifier, options.apiNonceTtl and options.quiet, counters);
- * `control` is its control part (control.mjs: takeFault, rawFault, logRequest). Returns the
+ * `control` is its control part (control.mjs: nextFault, rawFault, logRequest). Returns the
  * request handler of the API server and the nonce and assertion functions of the public object.
  */
 export function createBackend(state, control) {
@@ -191,7 +191,7 @@ export function createBackend(state, control) {
       return;
     }
     state.counters[name] = (state.counters[name] ?? 0) + 1;
-    const fault = control.takeFault(name);
+    const fault = await control.nextFault(name, { server: 'api', method: req.method, path }, res);
     if (fault) {
       control.logRequest({ server: 'api', method: req.method, path, name, fault: fault.mode });
       if (typeof fault.mode === 'string') {

@@ -1,6 +1,6 @@
 // The loopback control API of the HelseID test double (`/__test/...` on the OP, tests only) and
 // what it drives: the mutable options, counters, refresh tokens seen, the request log, the token
-// responses sent, and the fault injection glue (transport faults: failNext, takeFault, rawFault;
+// responses sent, and the fault injection glue (transport faults: failNext, takeFault, nextFault, rawFault;
 // protocol faults: setFault, applyProtocolFault; see faults.mjs and README.md). Everything lives
 // on the state object of startDouble() (double.mjs), never in module globals.
 import { Readable } from 'node:stream';
@@ -56,7 +56,11 @@ export const freshCounts = () => ({
 // Content-Length; `huge-chunked` the same without Content-Length. Route names are those of
 // counts() (`token`, `par`, `discovery`, `jwks`, ...), plus `api` and `assertion` on the API server,
 // and the portal stand-ins' endpoints (PORTAL_ENDPOINTS in portals.mjs: `sfm-create`, `kj-create`, ...).
-const TRANSPORT_MODES = new Set(['drop', 'hang', 'stall', 'invalid-json', 'huge', 'huge-chunked']);
+// `delay` and `delay-response` are not failures: the request waits `ms` milliseconds before the
+// server sees it, or the server handles it at once and its answer is held back `ms` (the answer
+// is the real one, only late: races such as a logout during a refresh).
+const DELAY_MODES = new Set(['delay', 'delay-response']);
+const TRANSPORT_MODES = new Set(['drop', 'hang', 'stall', 'invalid-json', 'huge', 'huge-chunked', ...DELAY_MODES]);
 
 /**
  * The control part of one double. `state` is the state object of startDouble(): this reads and
@@ -66,20 +70,43 @@ const TRANSPORT_MODES = new Set(['drop', 'hang', 'stall', 'invalid-json', 'huge'
  * (double.mjs), portals.{reset, info, snapshot}() (portals.mjs), called at request time.
  */
 export function createControl(state, hooks) {
-  function failNext({ endpoint, mode = 'drop', count = 1, retryAfter, size } = {}) {
+  function failNext({ endpoint, mode = 'drop', count = 1, retryAfter, size, ms } = {}) {
     if (typeof endpoint !== 'string') throw new TypeError('failNext: endpoint (a route name such as "token") is required');
     if (!TRANSPORT_MODES.has(mode) && !(Number.isInteger(mode) && mode >= 400 && mode <= 599)) {
       throw new TypeError(`failNext: mode is an HTTP error status or one of ${[...TRANSPORT_MODES].join(', ')}`);
     }
     if (size !== undefined && !(Number.isInteger(size) && size > 0)) throw new TypeError('failNext: size must be a positive integer');
+    if (DELAY_MODES.has(mode) !== (ms !== undefined)) throw new TypeError('failNext: ms goes with the modes "delay" and "delay-response" (and only with them)');
+    if (ms !== undefined && !(Number.isInteger(ms) && ms > 0 && ms <= 120_000)) throw new TypeError('failNext: ms must be an integer from 1 to 120000');
     const queue = state.faults.get(endpoint) ?? [];
-    for (let i = 0; i < count; i += 1) queue.push({ mode, retryAfter, size });
+    for (let i = 0; i < count; i += 1) queue.push({ mode, retryAfter, size, ...(ms !== undefined ? { ms } : {}) });
     state.faults.set(endpoint, queue);
     return { endpoint, pending: queue.length };
   }
   function takeFault(name) {
     const queue = state.faults.get(name);
     return queue?.length ? queue.shift() : undefined;
+  }
+  /**
+   * The next transport fault for `name` that the caller must answer (see takeFault), or
+   * undefined. A `delay` fault is waited out here (then undefined: the request goes on as
+   * usual); a `delay-response` fault holds back the end of `res` (the raw Node response) by its
+   * `ms`, and the request goes on at once.
+   */
+  async function nextFault(name, where = {}, res = undefined) {
+    const fault = takeFault(name);
+    if (!DELAY_MODES.has(fault?.mode)) return fault;
+    logRequest({ ...where, name, fault: fault.mode, ms: fault.ms });
+    if (fault.mode === 'delay' || !res) {
+      await new Promise((resolve) => { setTimeout(resolve, fault.ms); });
+      return undefined;
+    }
+    const end = res.end.bind(res);
+    res.end = (...args) => {
+      setTimeout(() => { if (!res.destroyed) end(...args); }, fault.ms);
+      return res;
+    };
+    return undefined;
   }
   /** Answers a transport fault on a raw Node response (status faults are answered by the caller). */
   function rawFault(req, res, fault, headers) {
@@ -310,6 +337,7 @@ export function createControl(state, hooks) {
   return {
     failNext,
     takeFault,
+    nextFault,
     rawFault,
     setFault,
     clearFault,

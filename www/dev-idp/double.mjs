@@ -165,7 +165,7 @@ export async function startDouble(opts = {}) {
       snapshot: () => portals.snapshot(),
     },
   });
-  const { takeFault, rawFault, logRequest } = control;
+  const { rawFault, logRequest } = control;
   const backend = createBackend(state, control);
   // portals.mjs: the SFM and Kjernejournal stand-ins, each on its own loopback server.
   try {
@@ -215,7 +215,7 @@ export async function startDouble(opts = {}) {
       state.counters[name] += 1;
     }
 
-    const fault = isPreflight ? undefined : takeFault(name);
+    const fault = isPreflight ? undefined : await control.nextFault(name, { server: 'op', method: ctx.method, path }, ctx.res);
     if (fault) {
       logRequest({ server: 'op', method: ctx.method, path, name, fault: fault.mode });
       const origin = ctx.get('Origin');

@@ -23,6 +23,8 @@
 //   { $now: n }      epoch seconds + n (e.g. { $now: -604800 }: a week ago)
 //   { $wrap: true }  the current value as a one-element array
 //   { $append: v }   the current value as an array, with v appended
+//   { $int: '9007199254740993' }  (idToken / accessToken only) that integer, written into the
+//                    token's JSON exactly as given (beyond what a JS number holds, e.g. >= 2^53)
 //
 // `signature: 'flip'` flips a bit of the (re-made) signature; `'none'` makes an unsecured JWS
 // (header alg "none", empty signature). `alg` re-signs with the OP's RSA key under another
@@ -88,10 +90,17 @@ function isObject(v) {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-function checkMembers(m, where, allowed = MEMBER_KEYS) {
+function checkMembers(m, where, allowed = MEMBER_KEYS, { ints = false } = {}) {
   if (!isObject(m)) throw new TypeError(`fault ${where} must be an object`);
   for (const k of Object.keys(m)) if (!allowed.has(k)) throw new TypeError(`unknown fault key ${where}.${k}`);
   if (m.set !== undefined && !isObject(m.set)) throw new TypeError(`fault ${where}.set must be an object`);
+  for (const [name, v] of Object.entries(m.set ?? {})) {
+    if (!isObject(v) || !('$int' in v)) continue;
+    if (!ints) throw new TypeError(`fault ${where}.set.${name}: $int is for idToken and accessToken only`);
+    if (typeof v.$int !== 'string' || !/^-?(0|[1-9]\d*)$/.test(v.$int)) {
+      throw new TypeError(`fault ${where}.set.${name}.$int must be a decimal integer as a string`);
+    }
+  }
   if (m.remove !== undefined && !(Array.isArray(m.remove) && m.remove.every((r) => typeof r === 'string'))) {
     throw new TypeError(`fault ${where}.remove must be an array of names`);
   }
@@ -104,8 +113,8 @@ export function checkFault(f) {
   for (const s of ['tokenResponse', 'authorizationResponse', 'discovery']) if (f[s] !== undefined) checkMembers(f[s], s);
   for (const s of ['idToken', 'accessToken']) {
     if (f[s] === undefined) continue;
-    checkMembers(f[s], s, TOKEN_KEYS);
-    if (f[s].header !== undefined) checkMembers(f[s].header, `${s}.header`);
+    checkMembers(f[s], s, TOKEN_KEYS, { ints: true });
+    if (f[s].header !== undefined) checkMembers(f[s].header, `${s}.header`, MEMBER_KEYS, { ints: true });
     if (f[s].signature !== undefined && !['flip', 'none'].includes(f[s].signature)) {
       throw new TypeError(`fault ${s}.signature must be "flip" or "none"`);
     }
@@ -153,10 +162,16 @@ export function resolveFault(spec) {
   return out;
 }
 
-/** Resolves `{ $now }`, `{ $wrap }`, `{ $append }` against the current value. */
+/** An integer written into a token's JSON as given (`{ $int }`): see toJson(). */
+class IntLiteral {
+  constructor(text) { this.text = text; }
+}
+
+/** Resolves `{ $now }`, `{ $wrap }`, `{ $append }`, `{ $int }` against the current value. */
 function value(v, current, now) {
   if (isObject(v)) {
     if (typeof v.$now === 'number') return now + v.$now;
+    if (typeof v.$int === 'string') return new IntLiteral(v.$int);
     if (v.$wrap === true) return current === undefined ? [] : [].concat(current);
     if ('$append' in v) return [...(current === undefined ? [] : [].concat(current)), v.$append];
   }
@@ -180,7 +195,13 @@ export function alterQuery(href, members, now) {
   return url.href;
 }
 
-const b64json = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+/** JSON.stringify, with each IntLiteral written as its digits (no JS number in between). */
+function toJson(o) {
+  const ints = [];
+  const text = JSON.stringify(o, (k, v) => (v instanceof IntLiteral ? `\u0000int:${ints.push(v.text) - 1}\u0000` : v));
+  return text.replace(/"\\u0000int:(\d+)\\u0000"/g, (_, i) => ints[Number(i)]);
+}
+const b64json = (o) => Buffer.from(toJson(o)).toString('base64url');
 const unb64json = (s) => JSON.parse(Buffer.from(s, 'base64url').toString('utf8'));
 
 /**

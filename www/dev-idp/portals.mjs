@@ -129,7 +129,7 @@ ${body}
 /**
  * Starts the four portal servers of one double. `state` is the state object of startDouble()
  * (host, issuer, keys.verifier, allowedOrigins, options.apiNonceTtl, options.kjRequireAttest,
- * options.quiet); `control` its control part (takeFault, rawFault, logRequest). `ports`:
+ * options.quiet); `control` its control part (nextFault, rawFault, logRequest). `ports`:
  * { sfmGateway, sfmClient, kjApi, kjWeb } (0 = ephemeral).
  */
 export async function startPortals(state, control, { ports = {} } = {}) {
@@ -669,7 +669,7 @@ export async function startPortals(state, control, { ports = {} } = {}) {
       if (route.name) {
         ps.counts[route.name] += 1;
         if (route.legacy && route.dpop) ps.counts.sfm_legacy_path += 1;
-        const fault = control.takeFault(route.name);
+        const fault = await control.nextFault(route.name, { server, method: req.method, path }, res);
         if (fault) {
           log({ fault: fault.mode });
           if (typeof fault.mode === 'string') {
