@@ -41,15 +41,20 @@ pub fn logout_htu(holder: &str) -> String {
     format!("urn:helseid-wasm:logout:{holder}")
 }
 
-/// A tab's request to log out, as the holder checks it once the shell verified its signature
-/// with the key in its header: a DPoP-style proof (RFC 9449 §4.2) of this session's key
-/// (`jwk` thumbprint = `jkt`), for `POST` to [`logout_htu`] of this holder, made within a
-/// minute, and with `ath` of one of the session's access tokens. A plain message, or one from
-/// a page without the session's key and tokens, is not such a request.
-pub fn check_logout_proof(
+/// The `htu` of a proof by which the holder `holder` tells the other tabs its session ended.
+pub fn end_htu(holder: &str, reason: &str) -> String {
+    format!("urn:helseid-wasm:end:{holder}:{reason}")
+}
+
+/// A message between tabs that must come from a tab of the session, as the receiver checks it
+/// once the shell verified its signature with the key in its header: a DPoP-style proof
+/// (RFC 9449 §4.2) of this session's key (`jwk` thumbprint = `jkt`), for `POST` to `htu`, made
+/// within a minute, with `ath` of one of the session's access tokens. A plain message, or one
+/// from a page without the session's key and tokens, is not such a message.
+pub fn check_tab_proof(
     header: &Map<String, Value>,
     claims: &Map<String, Value>,
-    holder: &str,
+    htu: &str,
     jkt: &str,
     now: i64,
     access_token_hashes: &[String],
@@ -62,7 +67,7 @@ pub fn check_logout_proof(
     header.get("typ").and_then(Value::as_str) == Some("dpop+jwt")
         && key.as_deref() == Some(jkt)
         && text("htm") == Some("POST")
-        && text("htu") == Some(logout_htu(holder).as_str())
+        && text("htu") == Some(htu)
         && claims
             .get("iat")
             .and_then(Value::as_i64)
@@ -287,23 +292,30 @@ mod tests {
                 .clone()
         };
         let good = claims(&logout_htu("h1"), 1000, &ath);
-        assert!(check_logout_proof(
+        assert!(check_tab_proof(
             &header,
             &good,
-            "h1",
+            &logout_htu("h1"),
             &jkt,
             1010,
             std::slice::from_ref(&ath)
         ));
         assert!(
-            !check_logout_proof(&header, &good, "h2", &jkt, 1010, std::slice::from_ref(&ath)),
+            !check_tab_proof(
+                &header,
+                &good,
+                &logout_htu("h2"),
+                &jkt,
+                1010,
+                std::slice::from_ref(&ath)
+            ),
             "another holder"
         );
         assert!(
-            !check_logout_proof(
+            !check_tab_proof(
                 &header,
                 &good,
-                "h1",
+                &logout_htu("h1"),
                 "other-jkt",
                 1010,
                 std::slice::from_ref(&ath)
@@ -311,14 +323,21 @@ mod tests {
             "another key"
         );
         assert!(
-            !check_logout_proof(&header, &good, "h1", &jkt, 1100, std::slice::from_ref(&ath)),
+            !check_tab_proof(
+                &header,
+                &good,
+                &logout_htu("h1"),
+                &jkt,
+                1100,
+                std::slice::from_ref(&ath)
+            ),
             "stale"
         );
         assert!(
-            !check_logout_proof(
+            !check_tab_proof(
                 &header,
                 &good,
-                "h1",
+                &logout_htu("h1"),
                 &jkt,
                 1010,
                 &[access_token_hash("at-2")]
@@ -326,10 +345,10 @@ mod tests {
             "another token"
         );
         let wrong = claims("https://h1", 1000, &ath);
-        assert!(!check_logout_proof(
+        assert!(!check_tab_proof(
             &header,
             &wrong,
-            "h1",
+            &logout_htu("h1"),
             &jkt,
             1010,
             &[ath]

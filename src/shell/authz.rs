@@ -177,7 +177,7 @@ pub async fn read_client_auth(value: &JsValue) -> Res<(ClientAuthMethod, Signer)
 fn provider_failure(e: &JsValue) -> Error {
     let network = e
         .dyn_ref::<js_sys::Error>()
-        .is_some_and(|e| String::from(e.name()) == "TypeError");
+        .is_some_and(|e| e.name() == "TypeError");
     if network {
         from_js(
             ErrorCode::NetworkError,
@@ -281,9 +281,16 @@ impl AuthServer {
                     body.push(name, value);
                 }
             }
-            let proof = match self.config.dpop {
-                true => Some(self.dpop.proof("POST", endpoint, None).await?),
-                false => None,
+            // Revocation needs no proof (RFC 7009; refresh tokens of confidential clients are
+            // not DPoP-bound): a late refresh token is revoked even after the key is gone.
+            let proof = if self.config.dpop {
+                match self.dpop.proof("POST", endpoint, None).await {
+                    Ok(proof) => Some(proof),
+                    Err(_) if purpose.grant_type == "revocation" => None,
+                    Err(e) => return Err(e),
+                }
+            } else {
+                None
             };
             let response = http::post_form(
                 endpoint,

@@ -3,6 +3,8 @@
 
 use std::rc::Rc;
 
+use super::flight::Flight;
+
 use serde_json::{json, Value};
 use wasm_bindgen::JsCast;
 
@@ -299,6 +301,19 @@ impl Inner {
         if let (Some(_), Some(proof)) = (plan.ask_holder, logout_request) {
             self.post(&json!({ "t": "logout", "id": js::random_token()?, "proof": proof }));
         }
+        // Logout is final: a refresh still under way here ends as the engine says (its new
+        // refresh token revoked). The browser leaves once that is done, within a bound, and
+        // once the DPoP key is deleted.
+        let bound = self.authz.config.http_timeout_seconds.min(10) * 1000;
+        let flights: Vec<Rc<Flight>> = self.flights.borrow().values().cloned().collect();
+        for flight in flights {
+            let _ = flight.wait(Some(bound)).await;
+        }
+        let revocations: Vec<Rc<Flight>> = self.revocations.borrow_mut().drain(..).collect();
+        for flight in revocations {
+            let _ = flight.wait(Some(bound)).await;
+        }
+        self.authz.dpop.forget().await;
         if let Some(tabs) = &*self.tabs.borrow() {
             tabs.release();
         }

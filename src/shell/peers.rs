@@ -94,9 +94,10 @@ impl Inner {
             }
             Some("logout") if is_holder => {
                 let proof = message.string("proof");
+                let htu = crate::core::dpop::logout_htu(self.engine.borrow().id());
                 let inner = self.clone();
                 spawn_local(async move {
-                    if inner.logout_request_is_genuine(proof.as_deref()).await {
+                    if inner.tab_proof_is_genuine(proof.as_deref(), &htu).await {
                         let _ = inner.logout_here(None).await;
                     }
                 });
@@ -113,31 +114,28 @@ impl Inner {
                     flight.finish(outcome);
                 }
             }
-            Some("end") => self.on_end_notice(&message),
+            Some("end") => self.on_end_notice(&message).await,
             _ => {}
         }
     }
 
-    /// A follower's logout request: a proof signed by this session's DPoP key (WebCrypto, with
-    /// the key in its header), checked by the core against this holder and its tokens.
-    async fn logout_request_is_genuine(&self, proof: Option<&str>) -> bool {
+    /// A message that must come from a tab of this session (a follower's logout request, the
+    /// holder's end notice): a proof signed by the session's DPoP key (WebCrypto, with the key
+    /// in its header), checked by the core against `htu` and this session's tokens.
+    async fn tab_proof_is_genuine(&self, proof: Option<&str>, htu: &str) -> bool {
         let Some(decoded) = proof.and_then(|p| crate::core::jwt::decode(p).ok()) else {
             return false;
         };
-        let (jkt, hashes, holder) = {
+        let (jkt, hashes) = {
             let e = self.engine.borrow();
-            (
-                e.dpop_jkt().map(String::from),
-                e.token_hashes(),
-                e.id().to_string(),
-            )
+            (e.dpop_jkt().map(String::from), e.token_hashes())
         };
         let Some(jkt) = jkt else { return false };
         if decoded.alg != crate::core::alg::DPOP
-            || !crate::core::dpop::check_logout_proof(
+            || !crate::core::dpop::check_tab_proof(
                 &decoded.header,
                 &decoded.claims,
-                &holder,
+                htu,
                 &jkt,
                 super::session::now(),
                 &hashes,
@@ -166,29 +164,29 @@ impl Inner {
         self.post(&json!({ "t": "done", "id": id, "error": error }));
     }
 
-    fn on_end_notice(self: &Rc<Self>, message: &Value) {
-        let (Some(holder), Some(reason)) = (message.string("holder"), message.str("reason")) else {
+    /// The holder's notice that its session ended: taken only when it is signed by this
+    /// session's key over one of its tokens, and acted on once the holder's lock is free.
+    async fn on_end_notice(self: &Rc<Self>, message: &Value) {
+        let (Some(holder), Some(reason)) = (message.string("holder"), message.string("reason"))
+        else {
             return;
         };
-        let reason = match reason {
+        let htu = crate::core::dpop::end_htu(&holder, &reason);
+        if !self.tab_proof_is_genuine(message.str("proof"), &htu).await {
+            return;
+        }
+        let reason = match reason.as_str() {
             "logout" => EndReason::LoggedOut,
             _ => EndReason::Expired,
         };
         let locks = self.tabs.borrow().as_ref().is_some_and(Tabs::has_locks);
-        let gone = !self.engine.borrow().is_holder()
-            && self.engine.borrow().followed_holder() == Some(holder.as_str())
-            && self.engine.borrow().shared().is_some();
-        if !locks && gone {
-            // Without Web Locks a notice cannot be checked; it is taken as it is.
+        let gone = self.engine.borrow().holder_gone_for(&holder);
+        if !locks || gone {
+            // Without Web Locks, or once the lock is already free, the signed notice is enough.
             self.engine.borrow_mut().holder_ended(&holder, Some(reason));
             self.apply();
         } else {
-            self.end_notices.borrow_mut().insert(holder.clone(), reason);
-            // The lock may already be free (the watch fired before the notice came).
-            if self.engine.borrow().holder_gone_for(&holder) {
-                self.engine.borrow_mut().holder_ended(&holder, Some(reason));
-                self.apply();
-            }
+            self.end_notices.borrow_mut().insert(holder, reason);
         }
     }
 

@@ -67,6 +67,8 @@ pub struct Inner {
     pub(super) keep_alive: RefCell<Vec<Closure<dyn FnMut()>>>,
     /// Open national portal sessions this tab opened.
     pub(super) portals: RefCell<Vec<super::portal::PortalRef>>,
+    /// Revocations under way (a late refresh token after logout, a grant that yielded).
+    pub(super) revocations: RefCell<Vec<Rc<Flight>>>,
 }
 
 pub fn now() -> i64 {
@@ -91,6 +93,7 @@ impl Inner {
             disposed: Cell::new(false),
             keep_alive: RefCell::new(Vec::new()),
             portals: RefCell::new(Vec::new()),
+            revocations: RefCell::new(Vec::new()),
         })
     }
 
@@ -170,18 +173,39 @@ impl Inner {
             match action {
                 Action::Emit(event) => self.emit_event(event),
                 Action::Announce => self.announce(),
-                Action::AnnounceEnd(reason) => {
+                Action::AnnounceEnd(reason, last_token) => {
                     let reason = match reason {
                         EndReason::LoggedOut => "logout",
                         EndReason::Expired => "expired",
                     };
+                    // Signed with the session's key over its last token: the other tabs can
+                    // tell this notice from a forged one. (Spawned before the key is forgotten.)
                     let holder = self.engine.borrow().id().to_string();
-                    self.post(&json!({ "t": "end", "holder": holder, "reason": reason }));
+                    let inner = self.clone();
+                    wasm_bindgen_futures::spawn_local(async move {
+                        let htu = crate::core::dpop::end_htu(&holder, reason);
+                        let proof = match &last_token {
+                            Some(t) => inner
+                                .authz
+                                .dpop
+                                .proof("POST", &htu, Some(t.expose()))
+                                .await
+                                .ok(),
+                            None => None,
+                        };
+                        inner.post(&json!({ "t": "end", "holder": holder, "reason": reason, "proof": proof }));
+                    });
                 }
                 Action::Persist => self.persist(),
                 Action::Revoke(rt) => {
+                    // logout() waits for these before the browser leaves.
+                    let flight = Flight::new();
+                    self.revocations.borrow_mut().push(flight.clone());
                     let inner = self.clone();
-                    wasm_bindgen_futures::spawn_local(async move { inner.revoke(rt).await });
+                    wasm_bindgen_futures::spawn_local(async move {
+                        inner.revoke(rt).await;
+                        flight.finish(Ok(()));
+                    });
                 }
                 Action::ForgetKey if portals_first => {}
                 Action::ForgetKey => {
@@ -276,6 +300,14 @@ impl Inner {
     fn holder_freed(self: &Rc<Self>) {
         if let Some(tabs) = &*self.tabs.borrow() {
             tabs.watch_ended();
+        }
+        // Questions to it will not be answered.
+        let asks: Vec<Rc<Flight>> = self.asks.borrow().values().cloned().collect();
+        for flight in asks {
+            flight.finish(Err(Error::new(
+                ErrorCode::LoginRequired,
+                "the tab that held the session is gone; log in again",
+            )));
         }
         let holder = self.engine.borrow().followed_holder().map(String::from);
         if let Some(holder) = holder {

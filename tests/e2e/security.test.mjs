@@ -375,9 +375,7 @@ test('a forged end notice (logout and expired) changes nothing while the holder 
   }
 });
 
-test('a forged end notice does not turn the holder tab closing later into a logout: the follower keeps its tokens', {
-  todo: 'library: an end notice posted by any same-origin page is kept (end_notices) and applied when the holder\'s lock frees, so a forged "logout" ends the followers\' sessions once the holder tab closes',
-}, async () => {
+test('a forged end notice does not turn the holder tab closing later into a logout: the follower keeps its tokens', async () => {
   const a = await holder();
   const b = await follower(a.opts);
   const spy = await openSpy();
@@ -400,9 +398,7 @@ test('a forged end notice does not turn the holder tab closing later into a logo
   }
 });
 
-test('a naive {"t":"logout"} message from a page without the library does not log the holder out: no revocation, no event', {
-  todo: 'library: the holder runs logout_here() for any {"t":"logout"} on the channel (peers.rs); the engineer is adding a signed logout request',
-}, async () => {
+test('a naive {"t":"logout"} message from a page without the library does not log the holder out: no revocation, no event', async () => {
   // A short httpTimeoutSeconds bounds the follower's wait for a holder that no longer answers.
   const a = await holder({ httpTimeoutSeconds: 3 });
   const b = await follower(a.opts);
@@ -426,9 +422,7 @@ test('a naive {"t":"logout"} message from a page without the library does not lo
 
 // ---------------------------------------------------------------- 3. another user never switches a tab silently
 
-test('a login as lege2 in another tab ends kvart\'s session here with userChanged (lege2\'s identity): login_required, nothing sent, until adoptSession()', {
-  todo: 'library: after userChanged the tab has no session, so the next view of the other user is followed (tabs.rs read_view: (None, _) => follow): session(), getAccessToken() and fetch act as lege2 without adoptSession()',
-}, async () => {
+test('a login as lege2 in another tab ends kvart\'s session here with userChanged (lege2\'s identity): login_required, nothing sent, until adoptSession()', async () => {
   const a = await holder();
   assert.equal(a.session.helseid.pid, KVART.pid);
   const b = await browser.newPage();
@@ -582,9 +576,7 @@ test('the demo signer refuses a sibling origin\'s text/plain, form and JSON requ
 
 // ---------------------------------------------------------------- 6. logout is final
 
-test('logout while a refresh runs in the holder: the late refresh token is revoked, no tab holds a session, nothing is sent, a new tab joins nothing', {
-  todo: 'library: the late answer\'s Revoke runs after logout deleted the DPoP key, so its proof fails and no revocation is sent (revocation count stays 1)',
-}, async () => {
+test('logout while a refresh runs in the holder: the late refresh token is revoked, no tab holds a session, nothing is sent, a new tab joins nothing', async () => {
   const a = await holder();
   const b = await follower(a.opts);
   let c;
@@ -766,9 +758,7 @@ test('the DPoP key record is deleted from IndexedDB after sessionExpired', async
 
 // Fails in about one run of three: logout() spawns the key's deletion (Action::ForgetKey) and
 // calls location.assign without waiting for it, so the page may leave before IndexedDB deleted it.
-test('the DPoP key record is deleted from IndexedDB by logout(), before the page leaves', {
-  todo: 'library: logout() does not await the DPoP key deletion (spawned ForgetKey) before location.assign: the key sometimes survives the logout',
-}, async () => {
+test('the DPoP key record is deleted from IndexedDB by logout(), before the page leaves', async () => {
   const key = `dpop:${d.issuer}:${CLIENT_ID}`;
   const a = await holder();
   try {

@@ -160,8 +160,9 @@ pub enum Action {
     Emit(Event),
     /// The shared view changed: tell the other tabs.
     Announce,
-    /// This holder's session ended: tell the other tabs.
-    AnnounceEnd(EndReason),
+    /// This holder's session ended: tell the other tabs, proving it with a proof that names
+    /// the session's last access token (a forged notice cannot).
+    AnnounceEnd(EndReason, Option<AccessToken>),
     /// The holder's record changed (`storage: "session"` writes it, or removes it when the
     /// session is gone).
     Persist,
@@ -625,6 +626,7 @@ impl Engine {
         if self.shared.is_none() {
             return;
         }
+        let last_token = self.primary_token();
         if let Some(shared) = &self.shared {
             self.ended_holders.add(shared.holder.clone());
         }
@@ -637,7 +639,7 @@ impl Engine {
         self.retry_at = None;
         self.context_expired_notified = false;
         if was_holder {
-            self.actions.push(Action::AnnounceEnd(reason));
+            self.actions.push(Action::AnnounceEnd(reason, last_token));
             self.actions.push(Action::ForgetKey);
         }
         self.actions.push(Action::Persist);

@@ -228,6 +228,22 @@ impl Engine {
             context_since: remote.context_since,
             rejected_scope: remote.rejected_scope,
         };
+        // After `userChanged` this tab follows nobody until `adoptSession()`: the other user's
+        // newer views only replace the one kept for it.
+        if self.shared.is_none() {
+            if let Some(pending) = &self.other_user {
+                if subject(&pending.tokens, &pending.primary) != their_subject {
+                    let view = HelseIdView::from_claims(
+                        &incoming.id_claims,
+                        &incoming.tokens[&incoming.primary].claims,
+                    );
+                    self.actions
+                        .push(Action::Emit(Event::UserChanged(Box::new(view))));
+                }
+                self.other_user = Some(incoming);
+                return Ok(());
+            }
+        }
         let ours = self
             .shared
             .as_ref()

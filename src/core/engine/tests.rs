@@ -304,7 +304,7 @@ fn invalid_grant_ends_the_session_with_login_required_and_one_session_expired() 
     assert_eq!(events(&actions), [Event::SessionExpired]);
     assert!(actions
         .iter()
-        .any(|a| matches!(a, Action::AnnounceEnd(EndReason::Expired))));
+        .any(|a| matches!(a, Action::AnnounceEnd(EndReason::Expired, Some(_)))));
     assert!(actions.iter().any(|a| matches!(a, Action::ForgetKey)));
     assert!(h.e.session().is_none());
     assert_eq!(
@@ -462,7 +462,7 @@ fn logout_is_final_and_a_late_refresh_answer_is_revoked() {
     assert_eq!(events(&actions), [Event::LoggedOut]);
     assert!(actions
         .iter()
-        .any(|a| matches!(a, Action::AnnounceEnd(EndReason::LoggedOut))));
+        .any(|a| matches!(a, Action::AnnounceEnd(EndReason::LoggedOut, Some(_)))));
     let at = access_token(SFM, USER, h.now, json!({}));
     let e =
         h.e.on_response(&t, Ok((200, body(&at, None, Some("rt-late"), 600))), h.now)
@@ -792,9 +792,28 @@ fn another_users_session_ends_this_one_with_user_changed_and_adopt_session_follo
         a.e.token(None, false, a.now).unwrap_err().code,
         ErrorCode::LoginRequired
     );
+    // The other user's next view (a refresh there) is kept for adoptSession, not followed.
+    let t = b.ticket(None, true);
+    let at = access_token(SFM, "lege2", b.now, json!({ "n": 2 }));
+    b.answer(t, &body(&at, None, Some("rt-b2"), 600)).unwrap();
+    a.e.take_actions();
+    adopt(&mut a, &b.e.shared_view().unwrap()).unwrap();
+    assert!(
+        a.e.session().is_none(),
+        "not followed without adoptSession()"
+    );
+    assert!(
+        events(&a.e.take_actions()).is_empty(),
+        "the same other user: no second userChanged"
+    );
     a.e.adopt_other_user().unwrap();
     assert_eq!(a.e.session().unwrap().id_token_claims["sub"], "lege2");
     assert!(!a.e.is_holder());
+    assert_eq!(
+        a.e.shared().unwrap().generation,
+        b.e.shared().unwrap().generation,
+        "the newest view"
+    );
 }
 
 #[test]
