@@ -302,15 +302,15 @@ impl Inner {
             self.post(&json!({ "t": "logout", "id": js::random_token()?, "proof": proof }));
         }
         // Logout is final: a refresh still under way here ends as the engine says (its new
-        // refresh token revoked). The browser leaves once that is done, within a bound, and
-        // once the DPoP key is deleted.
+        // refresh token revoked). The browser leaves once that is done and the other tabs are
+        // told, within a bound, and once the DPoP key is deleted.
         let bound = self.authz.config.http_timeout_seconds.min(10) * 1000;
         let flights: Vec<Rc<Flight>> = self.flights.borrow().values().cloned().collect();
         for flight in flights {
             let _ = flight.wait(Some(bound)).await;
         }
-        let revocations: Vec<Rc<Flight>> = self.revocations.borrow_mut().drain(..).collect();
-        for flight in revocations {
+        let pending: Vec<Rc<Flight>> = self.pending.borrow_mut().drain(..).collect();
+        for flight in pending {
             let _ = flight.wait(Some(bound)).await;
         }
         self.authz.dpop.forget().await;

@@ -67,8 +67,9 @@ pub struct Inner {
     pub(super) keep_alive: RefCell<Vec<Closure<dyn FnMut()>>>,
     /// Open national portal sessions this tab opened.
     pub(super) portals: RefCell<Vec<super::portal::PortalRef>>,
-    /// Revocations under way (a late refresh token after logout, a grant that yielded).
-    pub(super) revocations: RefCell<Vec<Rc<Flight>>>,
+    /// Work the page must finish before it leaves at logout: revocations (a late refresh
+    /// token, a grant that yielded) and the end notice to the other tabs.
+    pub(super) pending: RefCell<Vec<Rc<Flight>>>,
 }
 
 pub fn now() -> i64 {
@@ -93,7 +94,7 @@ impl Inner {
             disposed: Cell::new(false),
             keep_alive: RefCell::new(Vec::new()),
             portals: RefCell::new(Vec::new()),
-            revocations: RefCell::new(Vec::new()),
+            pending: RefCell::new(Vec::new()),
         })
     }
 
@@ -180,7 +181,10 @@ impl Inner {
                     };
                     // Signed with the session's key over its last token: the other tabs can
                     // tell this notice from a forged one. (Spawned before the key is forgotten.)
+                    // logout() waits for it before the browser leaves.
                     let holder = self.engine.borrow().id().to_string();
+                    let flight = Flight::new();
+                    self.pending.borrow_mut().push(flight.clone());
                     let inner = self.clone();
                     wasm_bindgen_futures::spawn_local(async move {
                         let htu = crate::core::dpop::end_htu(&holder, reason);
@@ -194,13 +198,14 @@ impl Inner {
                             None => None,
                         };
                         inner.post(&json!({ "t": "end", "holder": holder, "reason": reason, "proof": proof }));
+                        flight.finish(Ok(()));
                     });
                 }
                 Action::Persist => self.persist(),
                 Action::Revoke(rt) => {
                     // logout() waits for these before the browser leaves.
                     let flight = Flight::new();
-                    self.revocations.borrow_mut().push(flight.clone());
+                    self.pending.borrow_mut().push(flight.clone());
                     let inner = self.clone();
                     wasm_bindgen_futures::spawn_local(async move {
                         inner.revoke(rt).await;
