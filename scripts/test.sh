@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Every test: format, clippy (native and wasm32), native unit tests, wasm tests in headless
-# Chromium, the .d.ts type check, and the end-to-end browser tests against the test double.
+# Every test: format, clippy (native and wasm32), native unit tests, the standalone check, the
+# build and its size budget, the .d.ts type check, wasm tests in headless Chromium and Firefox,
+# and the end-to-end browser tests against the test double.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$HOME/.cargo/bin:$PATH"
@@ -24,6 +25,9 @@ scripts/standalone-check.sh
 
 step "build pkg/"
 scripts/build.sh
+
+step "size budget (wasm + glue, gzip -9)"
+scripts/size-budget.sh
 
 step "TypeScript check of the generated .d.ts"
 node_modules/.bin/tsc -p tests/types/tsconfig.json
