@@ -613,6 +613,7 @@ test('logout while a refresh runs in the holder: the late refresh token is revok
     assert.equal(out.fetch.code, 'login_required', JSON.stringify(out.fetch));
     assert.deepEqual(out.events, ['loggedOut']);
     assert.equal(d.counts().api, apiBefore, 'nothing sent');
+    await a.page.waitForFunction(() => window.ready === true);
     await a.page.evaluate((o) => window.attach(o), a.opts);
     assert.equal(await withClient(a.page, (client) => client.session()), null, 'the holder tab, back from the OP');
 
