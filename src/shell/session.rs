@@ -429,7 +429,7 @@ impl Inner {
             ));
         }
         let mut force = force;
-        for round in 0..4 {
+        for _ in 0..4 {
             let next = self.engine.borrow_mut().token(resource, force, now());
             self.apply();
             match next? {
@@ -442,11 +442,10 @@ impl Inner {
                 Next::AskHolder(key) => self.ask_holder(&key, force).await?,
             }
             force = false;
-            // A token already within the leeway when it arrived is still handed out.
-            if round > 0 {
-                if let Ok(token) = self.engine.borrow().fresh_token(resource, now()) {
-                    return Ok(token);
-                }
+            // The flight we waited for delivered a token: hand it out even when it is
+            // already within the leeway (a short-lived token), rather than refresh again.
+            if let Ok(token) = self.engine.borrow().fresh_token(resource, now()) {
+                return Ok(token);
             }
         }
         self.engine.borrow().fresh_token(resource, now())

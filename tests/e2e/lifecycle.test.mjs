@@ -62,6 +62,24 @@ test('20 concurrent getAccessToken() calls at expiry make exactly 1 token reques
   await page.close();
 });
 
+test('a token that is within the leeway for its whole life: 20 concurrent calls still make exactly 1 token request', async () => {
+  // HelseID may hand out tokens shorter than the client's leeway (60 s token, 60 s leeway). The
+  // callers that waited for the refresh take its token; none starts a second refresh.
+  const page = await freshPage();
+  stack.double.setOptions({ accessTokenTtl: 60 });
+  const opts = clientOptions(stack, { extra: { autoRefresh: false, refreshLeewaySeconds: 60 } });
+  await login(page, stack, opts);
+  stack.double.reset();
+  const out = await withClient(page, async (client) => {
+    const tokens = await Promise.all(Array.from({ length: 20 }, () => client.getAccessToken()));
+    return { distinct: new Set(tokens).size, count: tokens.length };
+  });
+  assert.equal(out.error, undefined, JSON.stringify(out.error));
+  assert.deepEqual([out.count, out.distinct], [20, 1]);
+  assert.equal(stack.double.counts().token, 1);
+  await page.close();
+});
+
 test('two tabs at expiry make exactly 1 token request, both end with the new token, and a new tab joins without a redirect', async () => {
   const a = await freshPage();
   const opts = clientOptions(stack, { extra: AT_EXPIRY });
