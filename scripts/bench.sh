@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Benchmarks beside oidc-client-ts, oauth4webapi (+ jose) and @auth0/auth0-spa-js (issue 6):
-# size, start-up, token verification, cached getAccessToken(), round trips per login/refresh,
-# refresh storms. Not part of scripts/test.sh. Installs what it needs (scripts/setup.sh, then the
+# Benchmarks beside oidc-client-ts, oauth4webapi (+ jose) and @auth0/auth0-spa-js (issues 6 and
+# 14): size (with its twiggy profile and the floor of the stack), start-up, token verification,
+# cached getAccessToken(), round trips per login/refresh, refresh storms. Not part of scripts/test.sh. Installs what it needs (scripts/setup.sh, then the
 # peers pinned in bench/package-lock.json), builds pkg/ in release with wasm-opt
 # (scripts/build.sh), runs bench/run.mjs in headless Chromium against the local HelseID test
 # double, and writes BENCHMARKS.md + bench/results.json. Prints whether each target is met; the
@@ -29,6 +29,9 @@ if [ "${BENCH_SKIP_BUILD:-0}" != 1 ]; then
   step "build pkg/ (release, wasm-opt -Oz)"
   scripts/build.sh
 fi
+
+step "size profile (twiggy) and floor (bench/floor)"
+scripts/size-profile.sh
 
 step "benchmarks"
 node bench/run.mjs "$@"
