@@ -27,7 +27,8 @@ pub fn verify_jwt(token: String, key: JsValue) -> js_sys::Promise {
         let t = UntrustedToken::new(&token).map_err(|_| JsValue::from_str("invalid_token"))?;
         let crypto = js_sys::Reflect::get(&js_sys::global(), &"crypto".into())?;
         let subtle = js_sys::Reflect::get(&crypto, &"subtle".into())?;
-        let verify: js_sys::Function = js_sys::Reflect::get(&subtle, &"verify".into())?.unchecked_into();
+        let verify: js_sys::Function =
+            js_sys::Reflect::get(&subtle, &"verify".into())?.unchecked_into();
         let input = token.rsplit_once('.').map(|(i, _)| i).unwrap_or_default();
         let data = js_sys::Uint8Array::from(input.as_bytes());
         let signature = js_sys::Uint8Array::from(t.signature_bytes());
