@@ -451,6 +451,17 @@ impl Engine {
         }
     }
 
+    /// Forgets what belonged to the session that just ended or was replaced: refreshes in
+    /// flight, a switch, questions to the holder, the backoff, the attest notice.
+    fn forget_flights(&mut self) {
+        self.in_flight.clear();
+        self.switching = None;
+        self.asking.clear();
+        self.failures = 0;
+        self.retry_at = None;
+        self.context_expired_notified = false;
+    }
+
     /// A follower's question to the holder about `key` was answered (or timed out).
     pub fn ask_settled(&mut self, key: &TokenKey) {
         self.asking.remove(key);
@@ -632,12 +643,7 @@ impl Engine {
         }
         self.shared = None;
         self.grant = None;
-        self.in_flight.clear();
-        self.switching = None;
-        self.asking.clear();
-        self.failures = 0;
-        self.retry_at = None;
-        self.context_expired_notified = false;
+        self.forget_flights();
         if was_holder {
             self.actions.push(Action::AnnounceEnd(reason, last_token));
             self.actions.push(Action::ForgetKey);

@@ -154,12 +154,7 @@ impl Engine {
                 });
                 self.logged_out = false;
                 self.other_user = None;
-                self.in_flight.clear();
-                self.switching = None;
-                self.asking.clear();
-                self.failures = 0;
-                self.retry_at = None;
-                self.context_expired_notified = false;
+                self.forget_flights();
             }
             TicketKind::Refresh | TicketKind::Switch => {
                 let switch = matches!(ticket.kind, TicketKind::Switch);

@@ -288,9 +288,7 @@ impl Engine {
         if let Some(shared) = self.shared.take() {
             self.ended_holders.add(shared.holder);
         }
-        self.in_flight.clear();
-        self.switching = None;
-        self.asking.clear();
+        self.forget_flights();
         self.actions.push(Action::Reschedule);
     }
 

@@ -7,7 +7,6 @@ use std::rc::{Rc, Weak};
 use js_sys::Promise;
 use serde_json::Value;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::future_to_promise;
 
 use super::{ended, gone, Call, LastToken, PortalRef};
 use crate::core::context::uuid_v4;
@@ -15,11 +14,11 @@ use crate::core::portal::{kjernejournal as kj, sfm};
 use crate::core::secret::AccessToken;
 use crate::core::token::TokenType;
 use crate::core::{pkce, uri, Error};
-use crate::shell::js::{self, to_js_error};
+use crate::shell::js;
 use crate::shell::session::{Inner, Res};
 
 pub struct KjPortal {
-    inner: Weak<Inner>,
+    pub(super) inner: Weak<Inner>,
     pub(super) resource: String,
     paths: kj::Paths,
     source_system: String,
@@ -106,17 +105,7 @@ impl KjernejournalSession {
     /// `POST api/session/end`.
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn end(&self) -> Promise {
-        let portal = self.portal.clone();
-        future_to_promise(async move {
-            if let Some(inner) = portal.inner.upgrade() {
-                inner.forget_portal(&PortalRef::Kj(portal.clone()));
-            }
-            portal
-                .end(false)
-                .await
-                .map(|_| JsValue::UNDEFINED)
-                .map_err(|e| to_js_error(&e))
-        })
+        PortalRef::Kj(self.portal.clone()).end_by_app()
     }
 }
 

@@ -156,6 +156,23 @@ impl PortalRef {
             PortalRef::Kj(p) => p.end(with_last_token).await,
         }
     }
+
+    /// The session object's `end()`: the portal leaves the lifecycle, then its session ends.
+    fn end_by_app(self) -> js_sys::Promise {
+        wasm_bindgen_futures::future_to_promise(async move {
+            let inner = match &self {
+                PortalRef::Sfm(p) => p.inner.upgrade(),
+                PortalRef::Kj(p) => p.inner.upgrade(),
+            };
+            if let Some(inner) = inner {
+                inner.forget_portal(&self);
+            }
+            self.end(false)
+                .await
+                .map(|_| JsValue::UNDEFINED)
+                .map_err(|e| js::to_js_error(&e))
+        })
+    }
 }
 
 fn gone() -> Error {

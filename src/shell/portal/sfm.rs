@@ -25,7 +25,7 @@ const SFM_WAIT_MS: i64 = 30_000;
 type MessageListener = Closure<dyn FnMut(web_sys::MessageEvent)>;
 
 pub struct SfmPortal {
-    inner: Weak<Inner>,
+    pub(super) inner: Weak<Inner>,
     pub(super) resource: String,
     paths: sfm::Paths,
     info: sfm::Info,
@@ -303,17 +303,7 @@ impl SfmSession {
     /// `POST Session/end`.
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn end(&self) -> Promise {
-        let portal = self.portal.clone();
-        future_to_promise(async move {
-            if let Some(inner) = portal.inner.upgrade() {
-                inner.forget_portal(&PortalRef::Sfm(portal.clone()));
-            }
-            portal
-                .end(false)
-                .await
-                .map(|_| JsValue::UNDEFINED)
-                .map_err(|e| to_js_error(&e))
-        })
+        PortalRef::Sfm(self.portal.clone()).end_by_app()
     }
 }
 
