@@ -7,30 +7,32 @@
 //! holder. Other tabs run engines without a grant: they hold verified access tokens and ask the
 //! holder for fresh ones.
 //!
-//! Invariants (checked by `tests/engine_props.rs` over random event sequences):
+//! Invariants (checked by `props.rs` over random event sequences):
 //! - a token is handed out only if it has not expired and belongs to the context in force;
 //! - at most one refresh is in flight per token key, and none while the context is switching;
 //! - after `logout()` nothing is handed out and no refresh starts.
 
+mod ending;
+mod login;
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod props;
 mod responses;
 mod snapshot;
+mod switch;
 mod tabs;
 #[cfg(test)]
 mod tests;
 
 use serde_json::{Map, Value};
 
-use super::callback::Transaction;
 use super::config::Config;
 use super::context::Context;
 use super::error::{Error, ErrorCode, Result};
 use super::helseid::HelseIdView;
 use super::refresh;
-use super::secret::{AccessToken, AuthorizationCode, FormBody, IdToken, RefreshToken};
+use super::secret::{AccessToken, FormBody, IdToken, RefreshToken};
 use super::session::Session;
-use super::token::{self, TokenType};
+use super::token::TokenType;
 use super::vecmap::{VecMap, VecSet};
 
 pub use responses::Signed;
@@ -474,99 +476,6 @@ impl Engine {
         }
     }
 
-    // ---- login and context -----------------------------------------------------------------
-
-    /// The context a login carries: the one given to `loginWithRedirect` (`null`: none), else
-    /// the configured one. Checked now, before anything is sent.
-    pub fn login_context(
-        &self,
-        given: Option<&Value>,
-        random: impl FnOnce() -> [u8; 16],
-    ) -> Result<Option<Context>> {
-        match given {
-            Some(value) => Context::parse(value, random),
-            None => Ok(self.config.context.clone()),
-        }
-    }
-
-    /// The code exchange (RFC 6749 §4.1.3) of a login whose callback checked out.
-    pub fn login_ticket(&mut self, tx: &Transaction, code: &AuthorizationCode) -> Result<Ticket> {
-        let context = match &tx.context {
-            Some(value) => Context::parse(value, || [0; 16])?,
-            None => None,
-        };
-        let default = self.config.default_resource().map(String::from);
-        let key = TokenKey {
-            resource: default.clone().unwrap_or_default(),
-            epoch: 0,
-        };
-        let body = token::authorization_code_params(
-            code,
-            &tx.redirect_uri,
-            &tx.code_verifier,
-            &self.config.client_id,
-            default.as_deref(),
-        );
-        let details = context
-            .as_ref()
-            .map(|c| c.details(true))
-            .filter(|d| !d.is_empty());
-        Ok(self.ticket(
-            key,
-            TicketKind::Login {
-                nonce: tx.nonce.clone(),
-            },
-            body,
-            details,
-            context,
-        ))
-    }
-
-    /// `setContext`: one refresh with the new details for `resource`. Nothing changes until
-    /// its answer passes every check.
-    pub fn set_context(
-        &mut self,
-        context: Option<Context>,
-        resource: Option<&str>,
-    ) -> Result<Next> {
-        let Some(shared) = self.shared.as_ref().filter(|_| !self.logged_out) else {
-            return Err(login_required("setContext needs a session: log in first"));
-        };
-        if let Some((_, key)) = &self.switching {
-            return Ok(Next::Wait(key.clone()));
-        }
-        let mut key = self.key(resource);
-        key.epoch = shared.epoch + 1;
-        let Some(grant) = &self.grant else {
-            if self.holder_gone {
-                // Nobody can make the token request; the tokens here serve until they expire.
-                return Err(login_required(
-                    "the tab that held the session is gone; log in again",
-                ));
-            }
-            // The holder switches; until it answers, nobody here gets a token.
-            self.switching = Some((0, key.clone()));
-            return Ok(Next::AskHolder(key));
-        };
-        let Some(refresh_token) = &grant.refresh_token else {
-            return Err(login_required(
-                "the session has no refresh token; log in again",
-            ));
-        };
-        let body = refresh::refresh_params(
-            refresh_token,
-            &self.config.client_id,
-            Self::resource_param(&key),
-        );
-        let details = context
-            .as_ref()
-            .map(|c| c.details(true))
-            .filter(|d| !d.is_empty());
-        let ticket = self.ticket(key.clone(), TicketKind::Switch, body, details, context);
-        self.switching = Some((ticket.id, key));
-        Ok(Next::Refresh(ticket))
-    }
-
     // ---- timers ----------------------------------------------------------------------------
 
     /// When the holder next refreshes the primary token on its own (`autoRefresh`): before
@@ -625,82 +534,14 @@ impl Engine {
         }
     }
 
-    // ---- ending ----------------------------------------------------------------------------
-
-    /// Ends the session here (and, from the holder, in the other tabs).
-    fn end_session(&mut self, reason: EndReason) {
-        let was_holder = self.grant.is_some();
-        self.end_session_as(reason, was_holder);
-    }
-
-    fn end_session_as(&mut self, reason: EndReason, was_holder: bool) {
-        if self.shared.is_none() {
-            return;
-        }
-        let last_token = self.primary_token();
-        if let Some(shared) = &self.shared {
-            self.ended_holders.add(shared.holder.clone());
-        }
-        self.shared = None;
-        self.grant = None;
-        self.forget_flights();
-        if was_holder {
-            self.actions.push(Action::AnnounceEnd(reason, last_token));
-            self.actions.push(Action::ForgetKey);
-        }
-        self.actions.push(Action::Persist);
-        self.actions.push(Action::Reschedule);
-        self.actions.push(Action::Emit(match reason {
-            EndReason::LoggedOut => Event::LoggedOut,
-            EndReason::Expired => Event::SessionExpired,
-        }));
-    }
-
-    /// `logout()`: final here; late answers are revoked. Returns what to revoke now and where
-    /// to send the browser.
-    pub fn logout(
-        &mut self,
-        end_session_endpoint: Option<&str>,
-        state: Option<&str>,
-    ) -> LogoutPlan {
-        let ask_holder = self.followed_holder().map(String::from);
-        let was_holder = self.grant.is_some();
-        let grant = self.grant.take();
-        let (revoke, id_token) = match grant {
-            Some(g) => (g.refresh_token, g.id_token),
-            None => (None, None),
-        };
-        let had_session = self.shared.is_some();
-        self.logged_out = true;
-        self.other_user = None;
-        if had_session {
-            self.end_session_as(EndReason::LoggedOut, was_holder);
-        } else {
-            self.actions.push(Action::Persist);
-            self.actions.push(Action::Emit(Event::LoggedOut));
-        }
-        if !self.actions.iter().any(|a| matches!(a, Action::ForgetKey)) {
-            self.actions.push(Action::ForgetKey);
-        }
-        let end_session_url = end_session_endpoint.map(|endpoint| {
-            super::logout::end_session_url(
-                endpoint,
-                &self.config.client_id,
-                id_token.as_ref(),
-                self.config.post_logout_redirect_uri.as_deref(),
-                state,
-            )
-        });
-        LogoutPlan {
-            revoke,
-            ask_holder,
-            end_session_url,
-        }
-    }
-
     pub fn is_logged_out(&self) -> bool {
         self.logged_out
     }
+}
+
+/// A context's details as they go on the wire: none when there are none.
+fn wire_details(context: Option<&Context>) -> Option<Vec<Value>> {
+    context.map(|c| c.details(true)).filter(|d| !d.is_empty())
 }
 
 fn login_required(message: &str) -> Error {

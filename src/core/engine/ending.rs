@@ -1,0 +1,77 @@
+//! How a session ends: expiry (told to the other tabs by the holder) and `logout()`, which is
+//! final (RFC 7009 revocation, RP-Initiated Logout 1.0).
+
+use super::{Action, EndReason, Engine, Event, LogoutPlan};
+
+impl Engine {
+    /// Ends the session here (and, from the holder, in the other tabs).
+    pub(super) fn end_session(&mut self, reason: EndReason) {
+        let was_holder = self.grant.is_some();
+        self.end_session_as(reason, was_holder);
+    }
+
+    pub(super) fn end_session_as(&mut self, reason: EndReason, was_holder: bool) {
+        if self.shared.is_none() {
+            return;
+        }
+        let last_token = self.primary_token();
+        if let Some(shared) = &self.shared {
+            self.ended_holders.add(shared.holder.clone());
+        }
+        self.shared = None;
+        self.grant = None;
+        self.forget_flights();
+        if was_holder {
+            self.actions.push(Action::AnnounceEnd(reason, last_token));
+            self.actions.push(Action::ForgetKey);
+        }
+        self.actions.push(Action::Persist);
+        self.actions.push(Action::Reschedule);
+        self.actions.push(Action::Emit(match reason {
+            EndReason::LoggedOut => Event::LoggedOut,
+            EndReason::Expired => Event::SessionExpired,
+        }));
+    }
+
+    /// `logout()`: final here; late answers are revoked. Returns what to revoke now and where
+    /// to send the browser.
+    pub fn logout(
+        &mut self,
+        end_session_endpoint: Option<&str>,
+        state: Option<&str>,
+    ) -> LogoutPlan {
+        let ask_holder = self.followed_holder().map(String::from);
+        let was_holder = self.grant.is_some();
+        let grant = self.grant.take();
+        let (revoke, id_token) = match grant {
+            Some(g) => (g.refresh_token, g.id_token),
+            None => (None, None),
+        };
+        let had_session = self.shared.is_some();
+        self.logged_out = true;
+        self.other_user = None;
+        if had_session {
+            self.end_session_as(EndReason::LoggedOut, was_holder);
+        } else {
+            self.actions.push(Action::Persist);
+            self.actions.push(Action::Emit(Event::LoggedOut));
+        }
+        if !self.actions.iter().any(|a| matches!(a, Action::ForgetKey)) {
+            self.actions.push(Action::ForgetKey);
+        }
+        let end_session_url = end_session_endpoint.map(|endpoint| {
+            crate::core::logout::end_session_url(
+                endpoint,
+                &self.config.client_id,
+                id_token.as_ref(),
+                self.config.post_logout_redirect_uri.as_deref(),
+                state,
+            )
+        });
+        LogoutPlan {
+            revoke,
+            ask_holder,
+            end_session_url,
+        }
+    }
+}

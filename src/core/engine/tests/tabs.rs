@@ -1,0 +1,277 @@
+//! The engine across tabs: verified views, another user, the holder going, the follower's
+//! questions and logout; and the record `storage: "session"` keeps.
+
+use serde_json::{json, Value};
+
+use super::context::{org, ORG};
+use super::*;
+
+pub(crate) fn follower() -> H {
+    let mut e = Engine::new(config(""), "tab-b".into());
+    e.set_dpop_jkt(Some(JKT.into()));
+    H { e, now: T0 }
+}
+
+fn adopt(f: &mut H, view: &Value) -> Result<()> {
+    let remote =
+        f.e.read_view(view)
+            .ok_or_else(|| Error::config("ignored"))?;
+    // The shell's part: "x.y.z" does not even decode, so its signature cannot verify.
+    let signed = remote
+        .tokens()
+        .map(|t| jwt::decode(t.expose()).map(|d| d.signature_checked()))
+        .collect();
+    f.e.adopt(remote, signed, f.now)
+}
+
+#[test]
+fn a_follower_adopts_a_checked_view_and_asks_the_holder_for_fresh_tokens() {
+    let h = H::logged_in("");
+    let mut f = follower();
+    let view = h.e.shared_view().unwrap();
+    assert!(
+        !view.to_string().contains("rt-1"),
+        "no refresh token in the view"
+    );
+    assert!(
+        !view.to_string().contains("idToken"),
+        "no ID token in the view"
+    );
+    adopt(&mut f, &view).unwrap();
+    assert!(!f.e.is_holder());
+    assert_eq!(
+        f.e.session().unwrap().helseid.name.as_deref(),
+        Some("KVART GREVLING")
+    );
+    f.now += 580;
+    assert!(matches!(
+        f.e.token(None, false, f.now).unwrap(),
+        Next::AskHolder(_)
+    ));
+    assert!(
+        matches!(f.e.token(None, false, f.now).unwrap(), Next::Wait(_)),
+        "asks once"
+    );
+    assert!(f.e.read_view(&view).is_none(), "not newer");
+}
+
+#[test]
+fn a_forged_view_changes_nothing() {
+    let h = H::logged_in("");
+    let mut f = follower();
+    adopt(&mut f, &h.e.shared_view().unwrap()).unwrap();
+    let mut forged = h.e.shared_view().unwrap();
+    forged["generation"] = json!(99);
+    forged["idClaims"]["name"] = json!("MALLORY");
+    forged["tokens"][0]["accessToken"] = json!("x.y.z");
+    assert!(adopt(&mut f, &forged).is_err());
+    assert_eq!(
+        f.e.session().unwrap().helseid.name.as_deref(),
+        Some("KVART GREVLING")
+    );
+    // A token of the right shape but bound to another key fails its checks too.
+    let mut other_key = h.e.shared_view().unwrap();
+    other_key["generation"] = json!(100);
+    other_key["tokens"][0]["accessToken"] = json!(access_token(
+        SFM,
+        USER,
+        T0,
+        json!({"cnf": {"jkt": "attacker"}})
+    ));
+    assert!(adopt(&mut f, &other_key).is_err());
+    // An ID-token claim set for another subject than the token's is refused.
+    let mut two = h.e.shared_view().unwrap();
+    two["generation"] = json!(101);
+    two["idClaims"]["sub"] = json!("mallory");
+    assert!(adopt(&mut f, &two).is_err());
+    assert_eq!(
+        f.e.shared().unwrap().generation,
+        h.e.shared().unwrap().generation
+    );
+}
+
+#[test]
+fn another_users_session_ends_this_one_with_user_changed_and_adopt_session_follows_it() {
+    let mut a = H::logged_in("");
+    let mut b = H::new("");
+    b.e = Engine::new(config(""), "tab-b".into());
+    b.e.set_dpop_jkt(Some(JKT.into()));
+    b.now = T0 + 10;
+    b.login("lege2", None).unwrap();
+    a.now = T0 + 10;
+    adopt(&mut a, &b.e.shared_view().unwrap()).unwrap();
+    let actions = a.e.take_actions();
+    let revoked: Vec<_> = actions
+        .iter()
+        .filter(|a| matches!(a, Action::Revoke(_)))
+        .collect();
+    assert_eq!(revoked.len(), 1, "this tab's grant is revoked");
+    assert!(matches!(events(&actions)[..], [Event::UserChanged(_)]));
+    assert!(a.e.session().is_none());
+    assert_eq!(
+        a.e.token(None, false, a.now).unwrap_err().code,
+        ErrorCode::LoginRequired
+    );
+    // The other user's next view (a refresh there) is kept for adoptSession, not followed.
+    let t = b.ticket(None, true);
+    let at = access_token(SFM, "lege2", b.now, json!({ "n": 2 }));
+    b.answer(t, &body(&at, None, Some("rt-b2"), 600)).unwrap();
+    a.e.take_actions();
+    adopt(&mut a, &b.e.shared_view().unwrap()).unwrap();
+    assert!(
+        a.e.session().is_none(),
+        "not followed without adoptSession()"
+    );
+    assert!(
+        events(&a.e.take_actions()).is_empty(),
+        "the same other user: no second userChanged"
+    );
+    a.e.adopt_other_user().unwrap();
+    assert_eq!(a.e.session().unwrap().id_token_claims["sub"], "lege2");
+    assert!(!a.e.is_holder());
+    assert_eq!(
+        a.e.shared().unwrap().generation,
+        b.e.shared().unwrap().generation,
+        "the newest view"
+    );
+}
+
+#[test]
+fn a_newer_login_of_the_same_user_elsewhere_takes_over_and_this_grant_is_dropped_unrevoked() {
+    let mut a = H::logged_in("");
+    let mut b = H::new("");
+    b.e = Engine::new(config(""), "tab-b".into());
+    b.e.set_dpop_jkt(Some(JKT.into()));
+    b.now = T0 + 5;
+    b.login(USER, None).unwrap();
+    a.now = T0 + 5;
+    assert!(
+        b.e.read_view(&a.e.shared_view().unwrap()).is_none(),
+        "the older login yields"
+    );
+    adopt(&mut a, &b.e.shared_view().unwrap()).unwrap();
+    assert!(!a.e.is_holder());
+    // Not revoked: the provider may share one grant between both logins.
+    assert!(!a
+        .e
+        .take_actions()
+        .iter()
+        .any(|x| matches!(x, Action::Revoke(_))));
+    assert!(a.e.session().is_some());
+}
+
+#[test]
+fn a_follower_ends_only_when_its_holder_is_gone() {
+    let h = H::logged_in("");
+    let mut f = follower();
+    adopt(&mut f, &h.e.shared_view().unwrap()).unwrap();
+    f.e.take_actions();
+    f.e.holder_ended("someone-else", Some(EndReason::LoggedOut));
+    assert!(f.e.session().is_some(), "not its holder");
+    f.e.holder_ended("tab-a", Some(EndReason::LoggedOut));
+    assert_eq!(events(&f.e.take_actions()), [Event::LoggedOut]);
+    assert!(
+        f.e.read_view(&h.e.shared_view().unwrap()).is_none(),
+        "an ended holder is not followed again"
+    );
+}
+
+#[test]
+fn a_login_context_of_null_means_none_and_absent_means_the_configured_one() {
+    let h = H::new(&format!(r#","context":{ORG}"#));
+    assert!(h.e.login_context(None, || [0; 16]).unwrap().is_some());
+    assert_eq!(
+        h.e.login_context(Some(&Value::Null), || [0; 16]).unwrap(),
+        None
+    );
+}
+
+#[test]
+fn a_follower_whose_holder_vanished_cannot_switch_context() {
+    let h = H::logged_in("");
+    let mut f = follower();
+    adopt(&mut f, &h.e.shared_view().unwrap()).unwrap();
+    f.e.holder_ended("tab-a", None);
+    let e = f.e.set_context(org("998877665"), None).unwrap_err();
+    assert_eq!(e.code, ErrorCode::LoginRequired);
+    assert!(
+        matches!(f.e.token(None, false, f.now).unwrap(), Next::Ready(..)),
+        "its tokens serve on"
+    );
+}
+
+#[test]
+fn a_follower_whose_holder_vanished_keeps_its_tokens_until_they_need_a_refresh() {
+    let h = H::logged_in("");
+    let mut f = follower();
+    adopt(&mut f, &h.e.shared_view().unwrap()).unwrap();
+    assert_eq!(f.e.holder_to_watch(), Some("tab-a"));
+    f.e.holder_ended("tab-a", None);
+    assert_eq!(
+        f.e.holder_to_watch(),
+        None,
+        "a gone holder is not watched again"
+    );
+    assert!(matches!(
+        f.e.token(None, false, f.now).unwrap(),
+        Next::Ready(..)
+    ));
+    f.now += 590;
+    assert_eq!(
+        f.e.token(None, false, f.now).unwrap_err().code,
+        ErrorCode::LoginRequired
+    );
+}
+
+#[test]
+fn a_follower_sees_the_holders_refresh_and_context_switch_as_events() {
+    let mut h = H::logged_in("");
+    let mut f = follower();
+    adopt(&mut f, &h.e.shared_view().unwrap()).unwrap();
+    f.e.take_actions();
+    let t = match h.e.set_context(org("998877665"), None).unwrap() {
+        Next::Refresh(t) => t,
+        other => panic!("{other:?}"),
+    };
+    h.refresh_ok(t, "rt-2").unwrap();
+    adopt(&mut f, &h.e.shared_view().unwrap()).unwrap();
+    assert_eq!(
+        events(&f.e.take_actions()),
+        [
+            Event::TokenRefreshed {
+                resource: SFM.into()
+            },
+            Event::ContextChanged
+        ]
+    );
+    assert_eq!(f.e.context(), h.e.context());
+}
+
+#[test]
+fn a_follower_logout_asks_its_holder() {
+    let h = H::logged_in("");
+    let mut f = follower();
+    adopt(&mut f, &h.e.shared_view().unwrap()).unwrap();
+    let plan = f.e.logout(Some("https://h.test/es"), None);
+    assert_eq!(plan.ask_holder.as_deref(), Some("tab-a"));
+    assert!(plan.revoke.is_none());
+    assert!(!plan.end_session_url.unwrap().contains("id_token_hint"));
+}
+
+// ---- storage -----------------------------------------------------------------------------
+
+#[test]
+fn the_holders_record_survives_a_reload_and_a_stale_one_is_revoked() {
+    let h = H::logged_in("");
+    let record = h.e.snapshot(h.now).unwrap();
+    let mut back = H::new("");
+    back.e.restore(&record, T0 + 5, 120).unwrap();
+    assert!(back.e.is_holder());
+    assert_eq!(back.e.session().unwrap().expires_at, T0 + 600);
+    assert_eq!(H::refresh_token_sent(&back.ticket(None, true)), "rt-1");
+    let mut late = H::new("");
+    let rt = late.e.restore(&record, T0 + 3600, 120).unwrap_err();
+    assert_eq!(rt.unwrap().expose(), "rt-1", "handed back to be revoked");
+    assert!(late.e.session().is_none());
+    assert!(H::new("").e.restore("{}", T0, 120).is_err());
+}
