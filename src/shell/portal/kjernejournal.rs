@@ -8,7 +8,7 @@ use js_sys::Promise;
 use serde_json::Value;
 use wasm_bindgen::prelude::*;
 
-use super::{ended, gone, Call, LastToken, PortalRef};
+use super::{end_token, ended, gone, Call, LastToken, PortalRef};
 use crate::core::context::uuid_v4;
 use crate::core::portal::{kjernejournal as kj, sfm};
 use crate::core::secret::AccessToken;
@@ -62,17 +62,9 @@ impl KjPortal {
     }
 
     pub(super) async fn end(&self, with_last_token: bool) -> Res<()> {
-        if self.ended.replace(true) {
+        let Some(token) = end_token(&self.ended, &self.last, with_last_token) else {
             return Ok(());
-        }
-        let token = if with_last_token {
-            self.last.borrow().clone()
-        } else {
-            None
         };
-        if with_last_token && token.is_none() {
-            return Ok(());
-        }
         let (status, www, body) = self.post(&self.paths.end, token).await?;
         sfm::process_empty(
             "the Kjernejournal API (session/end)",

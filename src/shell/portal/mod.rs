@@ -175,6 +175,22 @@ impl PortalRef {
     }
 }
 
+/// Whether an `end` still has to be sent, and with which token: once only; after the session
+/// ended (`with_last_token`), with the token the portal last used, or not at all without one.
+fn end_token(
+    ended: &std::cell::Cell<bool>,
+    last: &LastToken,
+    with_last_token: bool,
+) -> Option<Option<(AccessToken, TokenType)>> {
+    if ended.replace(true) {
+        return None;
+    }
+    if !with_last_token {
+        return Some(None);
+    }
+    last.borrow().clone().map(Some)
+}
+
 fn gone() -> Error {
     Error::new(
         ErrorCode::LoginRequired,

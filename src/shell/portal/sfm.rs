@@ -10,7 +10,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::future_to_promise;
 
-use super::{ended, gone, Call, LastToken, PortalRef};
+use super::{end_token, ended, gone, Call, LastToken, PortalRef};
 use crate::core::portal::sfm;
 use crate::core::secret::AccessToken;
 use crate::core::token::TokenType;
@@ -76,18 +76,10 @@ impl SfmPortal {
     }
 
     pub(super) async fn end(&self, with_last_token: bool) -> Res<()> {
-        if self.ended.replace(true) {
-            return Ok(());
-        }
         self.detach();
-        let token = if with_last_token {
-            self.last.borrow().clone()
-        } else {
-            None
-        };
-        if with_last_token && token.is_none() {
+        let Some(token) = end_token(&self.ended, &self.last, with_last_token) else {
             return Ok(());
-        }
+        };
         let (status, www, body) = self.post(&self.paths.end, None, token).await?;
         sfm::process_empty(
             "the SFM session gateway (Session/end)",
