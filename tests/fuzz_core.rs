@@ -193,25 +193,28 @@ fn claim_map() -> impl Strategy<Value = Map<String, Value>> {
 }
 
 fn header_map() -> impl Strategy<Value = Map<String, Value>> {
-    (
-        prop::option::of(prop_oneof![
-            Just(json!("at+jwt")),
-            Just(json!("application/AT+JWT")),
-            Just(json!("JWT")),
+    let member = (
+        prop::sample::select(vec!["alg", "typ", "kid", "cty"]),
+        prop_oneof![
+            prop::sample::select(vec![
+                "RS256",
+                "at+jwt",
+                "application/AT+JWT",
+                "JWT",
+                "json",
+                "JSON",
+                "k1"
+            ])
+            .prop_map(|s| json!(s)),
             shallow_json()
-        ]),
-        prop::option::of(shallow_json()),
-    )
-        .prop_map(|(typ, alg)| {
-            let mut map = Map::new();
-            if let Some(typ) = typ {
-                map.insert("typ".into(), typ);
-            }
-            if let Some(alg) = alg {
-                map.insert("alg".into(), alg);
-            }
-            map
-        })
+        ],
+    );
+    prop::collection::vec(member, 0..5).prop_map(|members| {
+        members
+            .into_iter()
+            .map(|(name, value)| (name.to_string(), value))
+            .collect()
+    })
 }
 
 /// Compact-JWS-shaped strings: JSON or garbage in base64url, sometimes broken.
@@ -232,6 +235,41 @@ fn jws_like() -> impl Strategy<Value = String> {
         prop::sample::select(vec![".", ".", ".", ".."]),
     )
         .prop_map(|(parts, sep)| parts.join(sep))
+}
+
+/// Tokens with a header of alg/typ/kid/cty variants, a JSON payload (mostly an object) and a
+/// signature, sometimes with a part broken, missing or added.
+fn jws_variants() -> impl Strategy<Value = String> {
+    let payload = prop_oneof![
+        3 => prop::collection::vec(("[a-z]{1,3}", shallow_json()), 0..3)
+            .prop_map(|m| Value::Object(m.into_iter().collect())),
+        1 => json_value(),
+    ];
+    (
+        (header_map(), any::<bool>()),
+        payload,
+        prop::collection::vec(any::<u8>(), 0..20),
+        0u8..8,
+    )
+        .prop_map(|((mut header, with_alg), payload, signature, mangle)| {
+            if with_alg {
+                header.insert("alg".into(), json!("RS256"));
+            }
+            let mut parts = vec![
+                base64url::encode(Value::Object(header).to_string().as_bytes()),
+                base64url::encode(payload.to_string().as_bytes()),
+                base64url::encode(&signature),
+            ];
+            match mangle {
+                0 => parts[0].push('='),
+                1 => parts[1].push('*'),
+                2 => parts[2].push('+'),
+                3 => drop(parts.pop()),
+                4 => parts.push("e30".into()),
+                _ => {}
+            }
+            parts.join(".")
+        })
 }
 
 fn audience_strategy() -> impl Strategy<Value = u8> {
@@ -255,6 +293,27 @@ proptest! {
                 prop_assert_eq!(decoded.header.get("alg").and_then(Value::as_str), Some(decoded.alg.as_str()));
             }
             Err(e) => prop_assert_eq!(e.code, ErrorCode::InvalidToken),
+        }
+    }
+
+    /// jwt-compact's `UntrustedToken` is the reference for the structure (RFC 7515 §7.1):
+    /// ours accepts exactly what it accepts whose payload is a JSON object, and reads the same
+    /// alg, kid, typ, signature and signing input from it.
+    #[test]
+    fn jwt_decode_agrees_with_jwt_compact(token in prop_oneof![jws_variants(), jws_like()]) {
+        let reference = jwt_compact::UntrustedToken::new(&token).ok().filter(|t| {
+            t.deserialize_claims_unchecked::<Map<String, Value>>().is_ok()
+        });
+        match (jwt::decode(&token), reference) {
+            (Ok(ours), Some(theirs)) => {
+                prop_assert_eq!(ours.alg.as_str(), theirs.algorithm());
+                prop_assert_eq!(&ours.kid, &theirs.header().key_id);
+                prop_assert_eq!(&ours.typ, &theirs.header().token_type);
+                prop_assert_eq!(ours.signature.as_slice(), theirs.signature_bytes());
+                prop_assert_eq!(ours.signing_input.as_str(), token.rsplit_once('.').unwrap().0);
+            }
+            (Err(_), None) => {}
+            (ours, theirs) => prop_assert!(false, "ours: {:?}, jwt-compact accepted: {}", ours.map(|_| ()), theirs.is_some()),
         }
     }
 
