@@ -195,6 +195,12 @@ pub fn thumbprint_input(jwk: &Jwk) -> Result<String> {
     }
 }
 
+/// The same public key: the members RFC 7638 §3.2 requires for the thumbprint are equal
+/// (`kid`, `alg`, `use` and `key_ops` do not make another key).
+pub fn same_public_key(a: &Jwk, b: &Jwk) -> bool {
+    a.kty == b.kty && a.crv == b.crv && a.x == b.x && a.y == b.y && a.n == b.n && a.e == b.e
+}
+
 /// RFC 7638 §3: base64url(SHA-256(thumbprint input)).
 pub fn thumbprint(jwk: &Jwk) -> Result<String> {
     let input = thumbprint_input(jwk)?;
@@ -294,6 +300,29 @@ mod tests {
             thumbprint(&key).unwrap(),
             "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"
         );
+    }
+
+    #[test]
+    fn same_public_key_ignores_kid_alg_and_use_but_not_key_material() {
+        let plain = jwk(rsa(None));
+        let mut labelled = rsa(Some("k2"));
+        labelled["alg"] = json!("RS256");
+        labelled["use"] = json!("sig");
+        assert!(same_public_key(&plain, &jwk(labelled)));
+        let mut other_e = rsa(None);
+        other_e["e"] = json!("AQAC");
+        assert!(!same_public_key(&plain, &jwk(other_e)));
+        assert!(same_public_key(
+            &jwk(ec("a", "P-256")),
+            &jwk(ec("b", "P-256"))
+        ));
+        assert!(!same_public_key(
+            &jwk(ec("a", "P-256")),
+            &jwk(ec("a", "P-384"))
+        ));
+        let mut other_y = ec("a", "P-256");
+        other_y["y"] = json!("yz");
+        assert!(!same_public_key(&jwk(ec("a", "P-256")), &jwk(other_y)));
     }
 
     #[test]

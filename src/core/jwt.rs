@@ -21,6 +21,9 @@ pub struct DecodedJwt {
     /// The JOSE header, every member (RFC 7515 §4).
     pub header: Map<String, Value>,
     pub claims: Map<String, Value>,
+    /// The claims as the token carries them: the JSON text of the payload (RFC 7519 §7.2
+    /// step 10), handed to JavaScript's `JSON.parse` as is.
+    pub payload: String,
     pub alg: String,
     pub kid: Option<String>,
     pub typ: Option<String>,
@@ -66,7 +69,7 @@ pub fn decode(token: &str) -> Result<DecodedJwt> {
     // Steps 2-5: base64url parts, a JSON header with a string `alg`.
     let signature = base64url::decode(signature)
         .ok_or_else(|| Error::invalid_token("the token has a part that is not base64url"))?;
-    let header = json_object(header_part, "header")?;
+    let (header, _) = json_object(header_part, "header")?;
     let text = |name: &str| -> Result<Option<String>> {
         match header.get(name) {
             // As serde reads an `Option`: null is absent.
@@ -85,13 +88,14 @@ pub fn decode(token: &str) -> Result<DecodedJwt> {
     if text("cty")?.is_some_and(|cty| !cty.eq_ignore_ascii_case("json")) {
         return Err(Error::invalid_token("the token has an unsupported cty"));
     }
-    let claims = json_object(claims_part, "payload")?;
+    let (claims, payload) = json_object(claims_part, "payload")?;
     Ok(DecodedJwt {
         alg,
         kid,
         typ,
         header,
         claims,
+        payload,
         signing_input: signing_input.to_owned(),
         signature,
     })
@@ -125,15 +129,15 @@ impl fmt::Debug for SignatureChecked {
     }
 }
 
-/// RFC 7519 §7.2 steps 3-4 and 10: a base64url part holding a JSON object.
-fn json_object(part: &str, what: &str) -> Result<Map<String, Value>> {
+/// RFC 7519 §7.2 steps 3-4 and 10: a base64url part holding a JSON object, and its text.
+fn json_object(part: &str, what: &str) -> Result<(Map<String, Value>, String)> {
+    let not_json = || Error::invalid_token(format!("the token {what} is not a JSON object"));
     let bytes = base64url::decode(part)
         .ok_or_else(|| Error::invalid_token(format!("the token {what} is not base64url")))?;
-    match serde_json::from_slice(&bytes) {
-        Ok(Value::Object(map)) => Ok(map),
-        _ => Err(Error::invalid_token(format!(
-            "the token {what} is not a JSON object"
-        ))),
+    let text = String::from_utf8(bytes).map_err(|_| not_json())?;
+    match serde_json::from_str(&text) {
+        Ok(Value::Object(map)) => Ok((map, text)),
+        _ => Err(not_json()),
     }
 }
 

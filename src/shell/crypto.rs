@@ -11,15 +11,30 @@ use super::js::{from_js, get, json_to_js, object};
 use crate::core::alg::{self, Alg, Family};
 use crate::core::{Error, ErrorCode};
 
+thread_local! {
+    /// `crypto.subtle`, looked up once: every verification and proof needs it.
+    static SUBTLE: std::cell::OnceCell<SubtleCrypto> = const { std::cell::OnceCell::new() };
+    /// Sign/verify parameters by algorithm: plain objects WebCrypto only reads, built once.
+    static SIGN_PARAMS: std::cell::RefCell<Vec<(&'static str, Object)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
 pub fn subtle() -> Result<SubtleCrypto, Error> {
+    if let Some(subtle) = SUBTLE.with(|s| s.get().cloned()) {
+        return Ok(subtle);
+    }
     let crypto = get(&js_sys::global(), "crypto");
     let subtle = get(&crypto, "subtle");
-    subtle.dyn_into::<SubtleCrypto>().map_err(|_| {
+    let subtle = subtle.dyn_into::<SubtleCrypto>().map_err(|_| {
         Error::new(
             ErrorCode::ConfigInvalid,
             "WebCrypto (crypto.subtle) is unavailable: a secure context (https or localhost) is required",
         )
-    })
+    })?;
+    SUBTLE.with(|s| {
+        let _ = s.set(subtle.clone());
+    });
+    Ok(subtle)
 }
 
 fn alg_entry(alg: &str) -> Result<&'static Alg, Error> {
@@ -47,7 +62,15 @@ pub fn import_params(alg: &str) -> Result<Object, Error> {
 /// size, ECDSA names its hash).
 pub fn sign_params(alg: &str) -> Result<Object, Error> {
     let a = alg_entry(alg)?;
-    Ok(match a.family {
+    if let Some(found) = SIGN_PARAMS.with(|p| {
+        p.borrow()
+            .iter()
+            .find(|(name, _)| *name == a.name)
+            .map(|(_, params)| params.clone())
+    }) {
+        return Ok(found);
+    }
+    let params = match a.family {
         Family::Rsa => object(&[("name", a.webcrypto_name().into())]),
         Family::RsaPss => object(&[
             ("name", a.webcrypto_name().into()),
@@ -57,7 +80,9 @@ pub fn sign_params(alg: &str) -> Result<Object, Error> {
             ("name", a.webcrypto_name().into()),
             ("hash", a.hash_name().into()),
         ]),
-    })
+    };
+    SIGN_PARAMS.with(|p| p.borrow_mut().push((a.name, params.clone())));
+    Ok(params)
 }
 
 fn usages(usage: &str) -> JsValue {

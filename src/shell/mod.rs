@@ -18,6 +18,8 @@ mod tabs;
 mod timer;
 mod verify;
 
+use std::rc::Rc;
+
 use serde_json::Value;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -218,10 +220,12 @@ thread_local! {
     /// The JWKS `verifyJwt` was last given: the object, its JSON text, and the parsed set.
     /// Callers pass the same JWKS call after call; it is read once (by identity, else by
     /// content).
-    static JWKS: std::cell::RefCell<Option<(JsValue, String, Jwks)>> = const { std::cell::RefCell::new(None) };
+    static JWKS: std::cell::RefCell<Option<(JsValue, String, Rc<Jwks>)>> = const { std::cell::RefCell::new(None) };
+    /// The option names as JS strings, made once (each would otherwise cross as UTF-8).
+    static VERIFY_NAMES: [JsValue; 11] = VERIFY_KEYS.map(JsValue::from_str);
 }
 
-fn verify_jwks(value: &JsValue) -> Result<Jwks, Error> {
+fn verify_jwks(value: &JsValue) -> Result<Rc<Jwks>, Error> {
     let cached = JWKS.with(|c| {
         c.borrow()
             .as_ref()
@@ -243,16 +247,47 @@ fn verify_jwks(value: &JsValue) -> Result<Jwks, Error> {
     });
     let jwks = match same_content {
         Some(jwks) => jwks,
-        None => serde_json::from_str::<Value>(&text)
-            .ok()
-            .as_ref()
-            .and_then(Jwks::from_json)
-            .ok_or_else(|| {
-                Error::config("invalid verifyJwt options: jwks must be { keys: JsonWebKey[] }")
-            })?,
+        None => Rc::new(
+            serde_json::from_str::<Value>(&text)
+                .ok()
+                .as_ref()
+                .and_then(Jwks::from_json)
+                .ok_or_else(|| {
+                    Error::config("invalid verifyJwt options: jwks must be { keys: JsonWebKey[] }")
+                })?,
+        ),
     };
     JWKS.with(|c| *c.borrow_mut() = Some((value.clone(), text, jwks.clone())));
     Ok(jwks)
+}
+
+/// The verifyJwt options in the order of [`VERIFY_KEYS`], read with one lookup each; an
+/// unknown own member is a config error (API.md).
+fn verify_options(options: &JsValue) -> Result<[JsValue; 11], Error> {
+    if !options.is_object() {
+        return Err(Error::config("verifyJwt options must be an object"));
+    }
+    let values: [JsValue; 11] = VERIFY_NAMES.with(|names| {
+        std::array::from_fn(|i| {
+            js_sys::Reflect::get(options, &names[i]).unwrap_or(JsValue::UNDEFINED)
+        })
+    });
+    // Every own key is known when there are no more of them than known names with a value;
+    // only then is each key read as a string to name the unknown one.
+    let keys = js_sys::Object::keys(options.unchecked_ref::<js_sys::Object>());
+    let known = values.iter().filter(|v| !v.is_undefined()).count();
+    if keys.length() as usize > known {
+        if let Some(k) = keys
+            .iter()
+            .filter_map(|k| k.as_string())
+            .find(|k| !VERIFY_KEYS.contains(&k.as_str()))
+        {
+            return Err(Error::config(format!(
+                "invalid verifyJwt options: unknown field `{k}`"
+            )));
+        }
+    }
+    Ok(values)
 }
 
 /// A string or an array of strings.
@@ -275,55 +310,40 @@ pub fn verify_jwt(
     token: String,
     #[wasm_bindgen(unchecked_param_type = "VerifyOptions")] options: JsValue,
 ) -> js_sys::Promise {
-    use js::{get, get_string};
     let prepared = (|| -> Result<_, Error> {
-        if !options.is_object() {
-            return Err(Error::config("verifyJwt options must be an object"));
-        }
-        let keys = js_sys::Object::keys(options.unchecked_ref::<js_sys::Object>());
-        if let Some(k) = keys
-            .iter()
-            .filter_map(|k| k.as_string())
-            .find(|k| !VERIFY_KEYS.contains(&k.as_str()))
-        {
-            return Err(Error::config(format!(
-                "invalid verifyJwt options: unknown field `{k}`"
-            )));
-        }
-        let jwks = verify_jwks(&get(&options, "jwks"))?;
-        let audiences = strings_of(&get(&options, "audience"))
+        let [jwks, issuer, audience, algorithms, typ, nonce, require_sfm_id, level, tolerance, max_age, now] =
+            &verify_options(&options)?;
+        let jwks = verify_jwks(jwks)?;
+        let audiences = strings_of(audience)
             .filter(|a| !a.is_empty())
             .ok_or_else(|| {
                 Error::config("audience must be a string or a non-empty array of strings")
             })?;
-        let algorithms = match get(&options, "algorithms") {
+        let algorithms = match algorithms {
             a if a.is_undefined() || a.is_null() => {
                 alg::DEFAULT_VERIFY.iter().map(|s| s.to_string()).collect()
             }
-            a => strings_of(&a)
-                .filter(|_| js_sys::Array::is_array(&a))
+            a => strings_of(a)
+                .filter(|_| js_sys::Array::is_array(a))
                 .ok_or_else(|| Error::config("algorithms must be an array of strings"))?,
         };
-        let issuer =
-            get_string(&options, "issuer").ok_or_else(|| Error::config("issuer is required"))?;
-        let whole = |name: &str, default: i64| {
-            get(&options, name)
+        let issuer = issuer
+            .as_string()
+            .ok_or_else(|| Error::config("issuer is required"))?;
+        let whole = |value: &JsValue, default: i64| {
+            value
                 .as_f64()
                 .filter(|v| v.is_finite())
                 .map(|v| v as i64)
                 .unwrap_or(default)
         };
         let numbers = (
-            whole("nowSeconds", js::now_seconds()),
-            whole("clockToleranceSeconds", 30),
-            whole("maxTokenAgeSeconds", 3600),
+            whole(now, js::now_seconds()),
+            whole(tolerance, 30),
+            whole(max_age, 3600),
         );
-        let texts = (
-            get_string(&options, "typ"),
-            get_string(&options, "nonce"),
-            get_string(&options, "requiredSecurityLevel"),
-        );
-        let require_sfm_id = get(&options, "requireSfmId").as_bool().unwrap_or(false);
+        let texts = (typ.as_string(), nonce.as_string(), level.as_string());
+        let require_sfm_id = require_sfm_id.as_bool().unwrap_or(false);
         Ok((
             jwks,
             audiences,
@@ -335,7 +355,7 @@ pub fn verify_jwt(
         ))
     })();
     wasm_bindgen_futures::future_to_promise(async move {
-        let result: Result<Value, Error> = async {
+        let result: Result<JsValue, Error> = async {
             let (
                 jwks,
                 audiences,
@@ -355,12 +375,11 @@ pub fn verify_jwt(
                 e.allowed_typ = Some(&typ_list);
             }
             let verified = verify::verify(&token, &algorithms, &jwks, &e).await?;
-            Ok(Value::Object(verified.into_claims()))
+            // The payload text as the token carries it: JSON.parse gives what jose's would.
+            Ok(js_sys::JSON::parse(verified.payload()).unwrap_or(JsValue::UNDEFINED))
         }
         .await;
-        result
-            .map(|v| js::json_to_js(&v))
-            .map_err(|e| js::to_js_error(&e))
+        result.map_err(|e| js::to_js_error(&e))
     })
 }
 

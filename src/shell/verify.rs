@@ -9,7 +9,6 @@ use super::crypto;
 use crate::core::claims::{self, Expectations, Verified};
 use crate::core::jwk::{self, Jwks};
 use crate::core::jwt::{self, SignatureChecked};
-use crate::core::vecmap::VecMap;
 use crate::core::{Error, ErrorCode};
 
 /// Decodes `token`, checks `crit` (RFC 7515 §4.1.11) and `alg` against the allow-list (never
@@ -41,28 +40,43 @@ pub async fn verify_signature(
     Ok(decoded.signature_checked())
 }
 
+/// An imported WebCrypto key, with the algorithm and the public JWK it came from.
+struct Imported {
+    alg: String,
+    jwk: jwk::Jwk,
+    key: CryptoKey,
+}
+
 thread_local! {
-    /// Imported WebCrypto keys by algorithm and RFC 7638 thumbprint input (the public key
-    /// itself): importing costs more than a verification, and JWKS keys rarely change.
-    static KEYS: RefCell<VecMap<String, CryptoKey>> = const { RefCell::new(VecMap::new()) };
+    /// Imported WebCrypto keys, found by algorithm and public key material: importing costs
+    /// more than a verification, and JWKS keys rarely change.
+    static KEYS: RefCell<Vec<Imported>> = const { RefCell::new(Vec::new()) };
 }
 
 /// At most this many keys are kept (a JWKS holds a few; rotation adds one at a time).
 const MAX_CACHED_KEYS: usize = 32;
 
 async fn imported_key(key: &jwk::Jwk, alg: &str) -> Result<CryptoKey, Error> {
-    let cache_key = format!("{alg} {}", jwk::thumbprint_input(key)?);
-    if let Some(found) = KEYS.with(|k| k.borrow().get(&cache_key).cloned()) {
+    let cached = KEYS.with(|k| {
+        k.borrow()
+            .iter()
+            .find(|i| i.alg == alg && jwk::same_public_key(&i.jwk, key))
+            .map(|i| i.key.clone())
+    });
+    if let Some(found) = cached {
         return Ok(found);
     }
-    let key_json = key.to_json();
-    let imported = crypto::import_public_jwk(&key_json, alg).await?;
+    let imported = crypto::import_public_jwk(&key.to_json(), alg).await?;
     KEYS.with(|k| {
         let mut keys = k.borrow_mut();
         if keys.len() >= MAX_CACHED_KEYS {
             keys.clear();
         }
-        keys.insert(cache_key, imported.clone());
+        keys.push(Imported {
+            alg: alg.to_owned(),
+            jwk: key.clone(),
+            key: imported.clone(),
+        });
     });
     Ok(imported)
 }

@@ -137,6 +137,7 @@ impl<'a> Expectations<'a> {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Verified {
     claims: Map<String, Value>,
+    payload: String,
 }
 
 impl Verified {
@@ -147,6 +148,11 @@ impl Verified {
     pub fn into_claims(self) -> Map<String, Value> {
         self.claims
     }
+
+    /// The claims as JSON text, exactly as the token carries them.
+    pub fn payload(&self) -> &str {
+        &self.payload
+    }
 }
 
 /// Checks the claims of a token whose signature was verified.
@@ -155,6 +161,7 @@ pub fn check(token: SignatureChecked, e: &Expectations) -> Result<Verified> {
     validate(&decoded.header, &decoded.claims, e)?;
     Ok(Verified {
         claims: decoded.claims,
+        payload: decoded.payload,
     })
 }
 
