@@ -148,6 +148,24 @@ pub async fn import_private_jwk(jwk: &JsValue, alg: &str) -> Result<CryptoKey, E
     Ok(key.unchecked_into())
 }
 
+/// Starts `crypto.subtle.verify` (RFC 7515 §5.2 step 8) and gives its promise of a boolean.
+pub fn start_verify(
+    alg: &str,
+    key: &CryptoKey,
+    signature: &[u8],
+    data: &[u8],
+) -> Result<js_sys::Promise, Error> {
+    subtle()?
+        .verify_with_object_and_u8_array_and_u8_array(&sign_params(alg)?, key, signature, data)
+        .map_err(|e| {
+            from_js(
+                ErrorCode::SignatureInvalid,
+                "signature verification failed",
+                &e,
+            )
+        })
+}
+
 pub async fn verify(
     alg: &str,
     key: &CryptoKey,
@@ -155,12 +173,7 @@ pub async fn verify(
     data: &[u8],
 ) -> Result<bool, Error> {
     let ok = run(
-        subtle()?.verify_with_object_and_u8_array_and_u8_array(
-            &sign_params(alg)?,
-            key,
-            signature,
-            data,
-        ),
+        Ok(start_verify(alg, key, signature, data)?),
         ErrorCode::SignatureInvalid,
         "signature verification failed",
     )

@@ -18,15 +18,10 @@ mod tabs;
 mod timer;
 mod verify;
 
-use std::rc::Rc;
-
 use serde_json::Value;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
 
-use crate::core::claims::Expectations;
-use crate::core::jwk::Jwks;
-use crate::core::{alg, jwt, Error};
+use crate::core::jwt;
 
 #[wasm_bindgen(typescript_custom_section)]
 const TYPES: &'static str = r#"
@@ -202,185 +197,13 @@ pub fn decode_jwt(token: &str) -> Result<JsValue, JsValue> {
     .into())
 }
 
-const VERIFY_KEYS: [&str; 11] = [
-    "jwks",
-    "issuer",
-    "audience",
-    "algorithms",
-    "typ",
-    "nonce",
-    "requireSfmId",
-    "requiredSecurityLevel",
-    "clockToleranceSeconds",
-    "maxTokenAgeSeconds",
-    "nowSeconds",
-];
-
-thread_local! {
-    /// The JWKS `verifyJwt` was last given: the object, its JSON text, and the parsed set.
-    /// Callers pass the same JWKS call after call; it is read once (by identity, else by
-    /// content).
-    static JWKS: std::cell::RefCell<Option<(JsValue, String, Rc<Jwks>)>> = const { std::cell::RefCell::new(None) };
-    /// The option names as JS strings, made once (each would otherwise cross as UTF-8).
-    static VERIFY_NAMES: [JsValue; 11] = VERIFY_KEYS.map(JsValue::from_str);
-}
-
-fn verify_jwks(value: &JsValue) -> Result<Rc<Jwks>, Error> {
-    let cached = JWKS.with(|c| {
-        c.borrow()
-            .as_ref()
-            .filter(|(object, _, _)| object == value)
-            .map(|(_, _, jwks)| jwks.clone())
-    });
-    if let Some(jwks) = cached {
-        return Ok(jwks);
-    }
-    let text = js_sys::JSON::stringify(value)
-        .ok()
-        .and_then(|t| t.as_string())
-        .unwrap_or_default();
-    let same_content = JWKS.with(|c| {
-        c.borrow()
-            .as_ref()
-            .filter(|(_, cached_text, _)| *cached_text == text)
-            .map(|(_, _, jwks)| jwks.clone())
-    });
-    let jwks = match same_content {
-        Some(jwks) => jwks,
-        None => Rc::new(
-            serde_json::from_str::<Value>(&text)
-                .ok()
-                .as_ref()
-                .and_then(Jwks::from_json)
-                .ok_or_else(|| {
-                    Error::config("invalid verifyJwt options: jwks must be { keys: JsonWebKey[] }")
-                })?,
-        ),
-    };
-    JWKS.with(|c| *c.borrow_mut() = Some((value.clone(), text, jwks.clone())));
-    Ok(jwks)
-}
-
-/// The verifyJwt options in the order of [`VERIFY_KEYS`], read with one lookup each; an
-/// unknown own member is a config error (API.md).
-fn verify_options(options: &JsValue) -> Result<[JsValue; 11], Error> {
-    if !options.is_object() {
-        return Err(Error::config("verifyJwt options must be an object"));
-    }
-    let values: [JsValue; 11] = VERIFY_NAMES.with(|names| {
-        std::array::from_fn(|i| {
-            js_sys::Reflect::get(options, &names[i]).unwrap_or(JsValue::UNDEFINED)
-        })
-    });
-    // Every own key is known when there are no more of them than known names with a value;
-    // only then is each key read as a string to name the unknown one.
-    let keys = js_sys::Object::keys(options.unchecked_ref::<js_sys::Object>());
-    let known = values.iter().filter(|v| !v.is_undefined()).count();
-    if keys.length() as usize > known {
-        if let Some(k) = keys
-            .iter()
-            .filter_map(|k| k.as_string())
-            .find(|k| !VERIFY_KEYS.contains(&k.as_str()))
-        {
-            return Err(Error::config(format!(
-                "invalid verifyJwt options: unknown field `{k}`"
-            )));
-        }
-    }
-    Ok(values)
-}
-
-/// A string or an array of strings.
-fn strings_of(value: &JsValue) -> Option<Vec<String>> {
-    if let Some(s) = value.as_string() {
-        return Some(vec![s]);
-    }
-    if !js_sys::Array::is_array(value) {
-        return None;
-    }
-    js_sys::Array::from(value)
-        .iter()
-        .map(|v| v.as_string())
-        .collect()
-}
-
 /// `verifyJwt`: signature through WebCrypto, then the claim checks, with the client's codes.
 #[wasm_bindgen(js_name = verifyJwt, unchecked_return_type = "Promise<Record<string, unknown>>")]
 pub fn verify_jwt(
     token: String,
     #[wasm_bindgen(unchecked_param_type = "VerifyOptions")] options: JsValue,
 ) -> js_sys::Promise {
-    let prepared = (|| -> Result<_, Error> {
-        let [jwks, issuer, audience, algorithms, typ, nonce, require_sfm_id, level, tolerance, max_age, now] =
-            &verify_options(&options)?;
-        let jwks = verify_jwks(jwks)?;
-        let audiences = strings_of(audience)
-            .filter(|a| !a.is_empty())
-            .ok_or_else(|| {
-                Error::config("audience must be a string or a non-empty array of strings")
-            })?;
-        let algorithms = match algorithms {
-            a if a.is_undefined() || a.is_null() => {
-                alg::DEFAULT_VERIFY.iter().map(|s| s.to_string()).collect()
-            }
-            a => strings_of(a)
-                .filter(|_| js_sys::Array::is_array(a))
-                .ok_or_else(|| Error::config("algorithms must be an array of strings"))?,
-        };
-        let issuer = issuer
-            .as_string()
-            .ok_or_else(|| Error::config("issuer is required"))?;
-        let whole = |value: &JsValue, default: i64| {
-            value
-                .as_f64()
-                .filter(|v| v.is_finite())
-                .map(|v| v as i64)
-                .unwrap_or(default)
-        };
-        let numbers = (
-            whole(now, js::now_seconds()),
-            whole(tolerance, 30),
-            whole(max_age, 3600),
-        );
-        let texts = (typ.as_string(), nonce.as_string(), level.as_string());
-        let require_sfm_id = require_sfm_id.as_bool().unwrap_or(false);
-        Ok((
-            jwks,
-            audiences,
-            algorithms,
-            issuer,
-            numbers,
-            texts,
-            require_sfm_id,
-        ))
-    })();
-    wasm_bindgen_futures::future_to_promise(async move {
-        let result: Result<JsValue, Error> = async {
-            let (
-                jwks,
-                audiences,
-                algorithms,
-                issuer,
-                (now, tolerance, max_age),
-                (typ, nonce, level),
-                sfm,
-            ) = prepared?;
-            let typ_list: Vec<&str> = typ.as_deref().into_iter().collect();
-            let mut e = Expectations::generic(&issuer, &audiences, now, tolerance);
-            e.max_age = max_age;
-            e.nonce = nonce.as_deref();
-            e.require_sfm_id = sfm;
-            e.required_security_level = level.as_deref();
-            if typ.is_some() {
-                e.allowed_typ = Some(&typ_list);
-            }
-            let verified = verify::verify(&token, &algorithms, &jwks, &e).await?;
-            // The payload text as the token carries it: JSON.parse gives what jose's would.
-            Ok(js_sys::JSON::parse(verified.payload()).unwrap_or(JsValue::UNDEFINED))
-        }
-        .await;
-        result.map_err(|e| js::to_js_error(&e))
-    })
+    verify::verify_jwt(token, &options)
 }
 
 /// `isHelseIdError`.

@@ -1,0 +1,99 @@
+// verifyJwt (API.md): the fast path (key already imported: everything up to WebCrypto runs at
+// once and WebCrypto's promise settles the call by its number) must give every call its own
+// answer, in the same order of checks as the first call, which imports the key.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { SignJWT, exportJWK, generateKeyPair } from 'jose';
+import { startStack, launchBrowser } from './harness.mjs';
+import { openApp } from './flow.mjs';
+
+const ISS = 'https://helseid-sts.test.nhn.no';
+const SFM = 'e-helse:sfm.api';
+
+let stack;
+let browser;
+
+before(async () => {
+  [stack, browser] = await Promise.all([startStack(), launchBrowser()]);
+});
+
+after(async () => {
+  await browser?.close();
+  await stack?.close();
+});
+
+async function keyPair(alg, kid) {
+  const { privateKey, publicKey } = await generateKeyPair(alg, { modulusLength: 2048, extractable: true });
+  return { alg, kid, privateKey, jwk: { ...(await exportJWK(publicKey)), kid, alg, use: 'sig' } };
+}
+
+function sign(key, claims, { iss = ISS, expIn = 600 } = {}) {
+  const now = Math.floor(Date.now() / 1000);
+  return new SignJWT(claims)
+    .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'at+jwt' })
+    .setIssuer(iss).setAudience(SFM).setIssuedAt(now - 5).setExpirationTime(now + expIn)
+    .sign(key.privateKey);
+}
+
+/** The same token with one byte of its signature changed. */
+function flipped(token) {
+  const [h, p, s] = token.split('.');
+  const sig = Buffer.from(s, 'base64url');
+  sig[7] ^= 1;
+  return `${h}.${p}.${sig.toString('base64url')}`;
+}
+
+test('verifyJwt: 64 concurrent calls with imported keys each get their own answer (sub, signature_invalid, iss, token_expired), the same as one by one', async () => {
+  const rs = await keyPair('RS256', 'rs');
+  const es = await keyPair('ES256', 'es');
+  const cases = [];
+  for (let i = 0; i < 16; i += 1) {
+    const key = i % 2 ? es : rs;
+    cases.push({ token: await sign(key, { sub: `user-${i}` }), want: { sub: `user-${i}` } });
+    cases.push({ token: flipped(await sign(key, { sub: `forged-${i}` })), want: { code: 'signature_invalid' } });
+    cases.push({ token: await sign(key, { sub: `other-${i}` }, { iss: 'https://other.example' }), want: { code: 'claim_invalid', claim: 'iss' } });
+    cases.push({ token: await sign(key, { sub: `old-${i}` }, { expIn: -120 }), want: { code: 'token_expired', claim: 'exp' } });
+  }
+  // A forged token whose claims also fail: the signature is checked first (RFC 7515 §5.2).
+  cases.push({ token: flipped(await sign(rs, { sub: 'x' }, { iss: 'https://other.example' })), want: { code: 'signature_invalid' } });
+  const page = await browser.newPage();
+  try {
+    await openApp(page, stack.appOrigin);
+    const out = await page.evaluate(async ({ tokens, jwks, iss }) => {
+      const opts = { jwks, issuer: iss, audience: 'e-helse:sfm.api', typ: 'at+jwt' };
+      const answer = (t) => window.helseid.verifyJwt(t, opts).then(
+        (claims) => ({ sub: claims.sub }),
+        (e) => ({ code: e.code, ...(e.claim ? { claim: e.claim } : {}) }),
+      );
+      // First one by one (the first call of each key imports it), then all at once.
+      const sequential = [];
+      for (const t of tokens) sequential.push(await answer(t));
+      const concurrent = await Promise.all(tokens.map(answer));
+      return { sequential, concurrent };
+    }, { tokens: cases.map((c) => c.token), jwks: { keys: [rs.jwk, es.jwk] }, iss: ISS });
+    const want = cases.map((c) => c.want);
+    assert.deepEqual(out.sequential, want);
+    assert.deepEqual(out.concurrent, want);
+  } finally {
+    await page.close();
+  }
+});
+
+test('verifyJwt: a key given under another kid or a changed JWKS is looked up by its key material, never by kid alone', async () => {
+  const a = await keyPair('RS256', 'k1');
+  const b = await keyPair('RS256', 'k1');
+  const token = await sign(a, { sub: 'a' });
+  const page = await browser.newPage();
+  try {
+    await openApp(page, stack.appOrigin);
+    const out = await page.evaluate(async ({ token, ja, jb, iss }) => {
+      const v = (keys) => window.helseid.verifyJwt(token, { jwks: { keys }, issuer: iss, audience: 'e-helse:sfm.api' })
+        .then((c) => c.sub, (e) => e.code);
+      // Imported under k1 from a; then b's key under the same kid must not reuse a's import.
+      return [await v([ja]), await v([jb]), await v([ja]), await v([{ ...ja, kid: 'k1', alg: undefined }])];
+    }, { token, ja: a.jwk, jb: b.jwk, iss: ISS });
+    assert.deepEqual(out, ['a', 'signature_invalid', 'a', 'a']);
+  } finally {
+    await page.close();
+  }
+});
