@@ -370,7 +370,9 @@ fn write_ordered(value: &Value, out: &mut String) {
                     .position(|m| *m == k)
                     .unwrap_or(usize::MAX)
             };
-            keys.sort_by(|a, b| rank(a).cmp(&rank(b)).then(a.cmp(b)));
+            // Keys are distinct, so the unstable sort gives the one order (and no second sort
+            // routine in the wasm).
+            keys.sort_unstable_by(|a, b| rank(a).cmp(&rank(b)).then(a.cmp(b)));
             out.push('{');
             for (i, k) in keys.into_iter().enumerate() {
                 if i > 0 {

@@ -171,12 +171,12 @@ impl NonceCache {
     }
 
     pub fn to_json(&self) -> Value {
-        Value::Object(
-            self.entries
-                .iter()
-                .map(|(o, n)| (o.clone(), Value::from(n.as_str())))
-                .collect(),
-        )
+        // Inserted one by one: collecting into the map would sort with a routine of its own.
+        let mut map = serde_json::Map::new();
+        for (origin, nonce) in &self.entries {
+            map.insert(origin.clone(), Value::from(nonce.as_str()));
+        }
+        Value::Object(map)
     }
 
     /// Merges nonces read from storage or from another tab (not secrets; a bogus one costs a
