@@ -616,8 +616,13 @@ function targets() {
   }
   if (results.verify) {
     for (const alg of ['RS256', 'ES256']) {
-      const r = results.verify.ours[alg].medianUs / results.verify.jose[alg].medianUs;
-      add(`${alg} verify`, 'ours / jose <= 1.0', r.toFixed(2), r <= 1.0);
+      // Both measures: per-call medians snap to the 5 µs timer, the round means (100 calls
+      // each) do not.
+      const v = results.verify;
+      const r = v.ours[alg].medianUs / v.jose[alg].medianUs;
+      const rb = v.ours[alg].meanOfBlocksUs / v.jose[alg].meanOfBlocksUs;
+      add(`${alg} verify`, 'ours / jose <= 1.0 (per-call medians and medians of round means)',
+        `${r.toFixed(2)} / ${rb.toFixed(2)}`, r <= 1.0 && rb <= 1.0);
     }
   }
   if (results.cached) add('cached getAccessToken()', '<= 2 µs median', `${results.cached.ours.medianUs} µs`, results.cached.ours.medianUs <= 2);
@@ -643,7 +648,7 @@ function diagnosis() {
     const s = r.size.ours;
     const f = r.size.profile?.floor;
     out.push(`Size: the wasm is ${fmtKB(s.wasm.gzip)} of the ${fmtKB(s.gzip)} gzipped (${Math.round((100 * s.wasm.gzip) / s.gzip)}%), the glue JS ${fmtKB(s.glue.gzip)}. `
-      + (f ? `The chosen stack alone (jwt-compact + serde_json + chrono + one WebCrypto call, no HelseID logic) is ${fmtKB(f.wasmGzip + f.glueGzip)}, `
+      + (f ? `The chosen stack alone, used as we use it (${f.what}), is ${fmtKB(f.wasmGzip + f.glueGzip)}, `
         + `which leaves ${fmtKB(Math.max(0, 60 * KB - f.wasmGzip - f.glueGzip))} of the 60 KB for the whole protocol, the session engine, tabs, DPoP and portals; the profile in section 1 shows where the rest goes.`
         : 'Run scripts/size-profile.sh for the floor and the profile.'));
   }
@@ -664,7 +669,7 @@ function diagnosis() {
       return `${alg}: ours ${ours} µs, jose ${v.jose[alg].medianUs} µs, WebCrypto verify alone ${only} µs`
         + (decode != null ? `; of ours, decodeJwt alone takes ${decode} µs and a verifyJwt refused before WebCrypto ${refused} µs (options read, token decoded, promise)` : '');
     });
-    out.push(`Verification: ${lines.join('. ')}. Keys are imported once and cached (the import is not in our figure); what remains outside WebCrypto is decoding: jwt-compact's UntrustedToken::new (constant-time base64ct over the whole token) and the header and claims read into serde_json values.`);
+    out.push(`Verification: ${lines.join('. ')}. Keys are imported once and cached (the import is not in our figure); what remains outside WebCrypto is reading the options, decoding the token (base64url and two JSON parses), the claim checks and the promise.`);
   }
   if (missed('cached getAccessToken()') && r.cached) {
     const c = r.cached.ours;

@@ -281,27 +281,24 @@ type Waiting = (u32, DecodedJwt, VerifyOptions);
 thread_local! {
     static WAITING: RefCell<Vec<Waiting>> = const { RefCell::new(Vec::new()) };
     static NEXT_CALL: Cell<u32> = const { Cell::new(0) };
-    /// What a fast-path call does once WebCrypto answers (call number, then the answer bound
-    /// to it). Two functions made once, so a call makes no closure of its own.
-    static SETTLE: (Function, Function) = {
-        let fulfilled = Closure::<dyn Fn(u32, JsValue) -> Result<JsValue, JsValue>>::new(
-            |call, verifies: JsValue| {
-                let (decoded, options) = take_waiting(call)?;
-                checked(decoded, verifies.as_bool() == Some(true))
-                    .and_then(|token| options.check(token))
-                    .map(|verified| claims_to_js(&verified))
-                    .map_err(|e| js::to_js_error(&e))
-            },
-        );
-        let rejected = Closure::<dyn Fn(u32, JsValue) -> Result<JsValue, JsValue>>::new(
-            |call, reason: JsValue| {
-                let _ = take_waiting(call);
-                let e = js::from_js(ErrorCode::SignatureInvalid, "signature verification failed", &reason);
-                Err(js::to_js_error(&e))
-            },
-        );
-        (fulfilled.into_js_value().unchecked_into(), rejected.into_js_value().unchecked_into())
-    };
+    /// What a fast-path call does once WebCrypto answers, with the call number bound to it:
+    /// one function made once, so a call makes no closure of its own. It is both the fulfilment
+    /// and the rejection handler: WebCrypto fulfils with a boolean, and rejects with an error.
+    static SETTLE: Function = Closure::<dyn Fn(u32, JsValue) -> Result<JsValue, JsValue>>::new(
+        |call, answer: JsValue| {
+            let (decoded, options) = take_waiting(call)?;
+            let verifies = answer.as_bool().ok_or_else(|| {
+                js::from_js(ErrorCode::SignatureInvalid, "signature verification failed", &answer)
+            });
+            verifies
+                .and_then(|verifies| checked(decoded, verifies))
+                .and_then(|token| options.check(token))
+                .map(|verified| claims_to_js(&verified))
+                .map_err(|e| js::to_js_error(&e))
+        },
+    )
+    .into_js_value()
+    .unchecked_into();
 }
 
 #[wasm_bindgen]
@@ -367,11 +364,10 @@ pub fn verify_jwt(token: String, options: &JsValue) -> Promise {
         call
     });
     WAITING.with(|w| w.borrow_mut().push((call, decoded, options)));
-    SETTLE.with(|(fulfilled, rejected)| {
-        let call = JsValue::from(call);
-        verifying.unchecked_ref::<Thenable>().then_call(
-            &fulfilled.bind1(&JsValue::NULL, &call),
-            &rejected.bind1(&JsValue::NULL, &call),
-        )
+    SETTLE.with(|settle| {
+        let settle = settle.bind1(&JsValue::NULL, &JsValue::from(call));
+        verifying
+            .unchecked_ref::<Thenable>()
+            .then_call(&settle, &settle)
     })
 }
