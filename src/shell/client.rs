@@ -6,7 +6,6 @@ use std::rc::Rc;
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::future_to_promise;
 
 use super::authz::{self, AuthServer};
 use super::flows::{location, query_pairs};
@@ -30,7 +29,7 @@ fn to_promise<F>(future: F) -> Promise
 where
     F: std::future::Future<Output = Res<JsValue>> + 'static,
 {
-    future_to_promise(async move { future.await.map_err(|e| to_js_error(&e)) })
+    super::task::promise(async move { future.await.map_err(|e| to_js_error(&e)) })
 }
 
 /// `undefined`, `null` or an object of options.
@@ -105,7 +104,7 @@ impl HelseIdClient {
     pub fn create(
         #[wasm_bindgen(unchecked_param_type = "HelseIdConfig")] config: JsValue,
     ) -> Promise {
-        future_to_promise(async move {
+        super::task::promise(async move {
             let result: Res<HelseIdClient> = async {
                 if !config.is_object() {
                     return Err(Error::config("config must be an object"));

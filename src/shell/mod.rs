@@ -15,6 +15,7 @@ mod portal;
 mod session;
 mod store;
 mod tabs;
+mod task;
 mod timer;
 mod verify;
 

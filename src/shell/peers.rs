@@ -12,7 +12,6 @@
 use std::rc::Rc;
 
 use serde_json::{json, Value};
-use wasm_bindgen_futures::spawn_local;
 
 use super::flight::Flight;
 use super::js;
@@ -44,7 +43,7 @@ impl Inner {
         self.inbox.borrow_mut().push_back(message);
         if !self.reading.replace(true) {
             let inner = self.clone();
-            spawn_local(async move {
+            super::task::spawn(async move {
                 loop {
                     let next = inner.inbox.borrow_mut().pop_front();
                     let Some(message) = next else { break };
@@ -72,7 +71,7 @@ impl Inner {
                 let resource = message.string("resource");
                 let force = message.bool("force").unwrap_or(false);
                 let inner = self.clone();
-                spawn_local(async move {
+                super::task::spawn(async move {
                     let result = inner
                         .access_token(resource.as_deref(), force)
                         .await
@@ -84,7 +83,7 @@ impl Inner {
                 let context = message.member("context").cloned().unwrap_or(Value::Null);
                 let resource = message.string("resource");
                 let inner = self.clone();
-                spawn_local(async move {
+                super::task::spawn(async move {
                     let result = match Context::parse(&context, js::random16) {
                         Ok(context) => inner.switch_context(context, resource).await,
                         Err(e) => Err(e),
@@ -96,7 +95,7 @@ impl Inner {
                 let proof = message.string("proof");
                 let htu = crate::core::dpop::logout_htu(self.engine.borrow().id());
                 let inner = self.clone();
-                spawn_local(async move {
+                super::task::spawn(async move {
                     if inner.tab_proof_is_genuine(proof.as_deref(), &htu).await {
                         let _ = inner.logout_here(None).await;
                     }

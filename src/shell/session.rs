@@ -163,7 +163,7 @@ impl Inner {
         let portals_first = ended && !self.portals.borrow().is_empty();
         if portals_first {
             let inner = self.clone();
-            wasm_bindgen_futures::spawn_local(async move {
+            super::task::spawn(async move {
                 inner.end_portals(true).await;
                 if forget {
                     inner.authz.dpop.forget().await;
@@ -186,7 +186,7 @@ impl Inner {
                     let flight = Flight::new();
                     self.pending.borrow_mut().push(flight.clone());
                     let inner = self.clone();
-                    wasm_bindgen_futures::spawn_local(async move {
+                    super::task::spawn(async move {
                         let htu = crate::core::dpop::end_htu(&holder, reason);
                         let proof = match &last_token {
                             Some(t) => inner
@@ -207,7 +207,7 @@ impl Inner {
                     let flight = Flight::new();
                     self.pending.borrow_mut().push(flight.clone());
                     let inner = self.clone();
-                    wasm_bindgen_futures::spawn_local(async move {
+                    super::task::spawn(async move {
                         inner.revoke(rt).await;
                         flight.finish(Ok(()));
                     });
@@ -215,9 +215,7 @@ impl Inner {
                 Action::ForgetKey if portals_first => {}
                 Action::ForgetKey => {
                     let inner = self.clone();
-                    wasm_bindgen_futures::spawn_local(
-                        async move { inner.authz.dpop.forget().await },
-                    );
+                    super::task::spawn(async move { inner.authz.dpop.forget().await });
                 }
                 Action::Reschedule => self.schedule(),
             }
@@ -349,7 +347,7 @@ impl Inner {
         self.apply();
         if let Some(ticket) = ticket {
             let inner = self.clone();
-            wasm_bindgen_futures::spawn_local(async move {
+            super::task::spawn(async move {
                 let _ = inner.run_refresh(ticket).await;
                 inner.schedule();
             });

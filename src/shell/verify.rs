@@ -340,7 +340,7 @@ pub fn verify_jwt(token: String, options: &JsValue) -> Promise {
         Err(e) => return reject(e),
     };
     let Some(crypto_key) = cached_key(key, &decoded.alg) else {
-        return wasm_bindgen_futures::future_to_promise(async move {
+        return super::task::promise(async move {
             let jwks = options.jwks.clone();
             let checked = verify_signature(&token, &options.algorithms, &jwks).await;
             checked

@@ -118,7 +118,7 @@ impl Inner {
         let portals: Vec<PortalRef> = self.portals.borrow().clone();
         for p in portals {
             if portal::refresh_after(p.resource(), resource, default.as_deref()) {
-                wasm_bindgen_futures::spawn_local(async move {
+                crate::shell::task::spawn(async move {
                     let _ = p.refresh().await;
                 });
             }
@@ -159,7 +159,7 @@ impl PortalRef {
 
     /// The session object's `end()`: the portal leaves the lifecycle, then its session ends.
     fn end_by_app(self) -> js_sys::Promise {
-        wasm_bindgen_futures::future_to_promise(async move {
+        crate::shell::task::promise(async move {
             let inner = match &self {
                 PortalRef::Sfm(p) => p.inner.upgrade(),
                 PortalRef::Kj(p) => p.inner.upgrade(),

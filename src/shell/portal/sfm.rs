@@ -8,7 +8,6 @@ use js_sys::Promise;
 use serde_json::{Map, Value};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::future_to_promise;
 
 use super::{end_token, ended, gone, Call, LastToken, PortalRef};
 use crate::core::portal::sfm;
@@ -283,7 +282,7 @@ impl SfmSession {
             .and_then(|o| js_to_json(&o))
             .and_then(|v| v.as_object().cloned())
             .unwrap_or_default();
-        future_to_promise(async move {
+        crate::shell::task::promise(async move {
             portal
                 .set_patient(pid, options)
                 .await
