@@ -139,6 +139,8 @@ thread_local! {
     /// Callers pass the same JWKS call after call; it is read once (by identity, else by
     /// content).
     static JWKS: RefCell<Option<(JsValue, String, Rc<Jwks>)>> = const { RefCell::new(None) };
+    static OBJECT_PROTOTYPE: JsValue =
+        js_sys::Object::get_prototype_of(&js_sys::Object::new()).into();
     /// The option names as JS strings, made once (each would otherwise cross as UTF-8).
     static JS_NAMES: [JsValue; 11] = NAMES.map(JsValue::from_str);
 }
@@ -204,11 +206,16 @@ impl VerifyOptions {
                 js_sys::Reflect::get(options, &names[i]).unwrap_or(JsValue::UNDEFINED)
             })
         });
-        // Every own key is known when there are no more of them than known names with a
-        // value; only then is each key read as a string to name the unknown one.
-        let keys = js_sys::Object::keys(options.unchecked_ref::<js_sys::Object>());
+        // A plain object's values are its own members: when it has exactly as many own keys
+        // as known names with a value, every key is known. Otherwise (an option left
+        // undefined, an unknown key, options inherited from another prototype) each key is
+        // read as a string to name the unknown one.
+        let object = options.unchecked_ref::<js_sys::Object>();
+        let keys = js_sys::Object::keys(object);
         let known = values.iter().filter(|v| !v.is_undefined()).count();
-        if keys.length() as usize > known {
+        let plain = OBJECT_PROTOTYPE
+            .with(|p| JsValue::from(js_sys::Object::get_prototype_of(options)) == *p);
+        if keys.length() as usize != known || !plain {
             if let Some(k) = keys
                 .iter()
                 .filter_map(|k| k.as_string())

@@ -97,3 +97,36 @@ test('verifyJwt: a key given under another kid or a changed JWKS is looked up by
     await page.close();
   }
 });
+
+test('verifyJwt: an unknown option is config_invalid however the options are built (plain, with undefined members, inheriting known ones)', async () => {
+  const rs = await keyPair('RS256', 'rs');
+  const token = await sign(rs, { sub: 'a' });
+  const page = await browser.newPage();
+  try {
+    await openApp(page, stack.appOrigin);
+    const out = await page.evaluate(async ({ token, jwk, iss }) => {
+      const base = { jwks: { keys: [jwk] }, issuer: iss, audience: 'e-helse:sfm.api' };
+      const v = (opts) => window.helseid.verifyJwt(token, opts).then((c) => c.sub, (e) => `${e.code}: ${e.message}`);
+      const inherited = Object.assign(Object.create({ issuer: iss }), { jwks: base.jwks, audiance: 'e-helse:sfm.api' });
+      const inheritedOk = Object.assign(Object.create({ issuer: iss }), { jwks: base.jwks, audience: 'e-helse:sfm.api' });
+      return [
+        await v(base),
+        await v({ ...base, audiance: 'x' }),
+        await v({ ...base, nonce: undefined }),
+        await v({ ...base, nonce: undefined, clockTolerance: 5 }),
+        await v(inherited),
+        await v(inheritedOk),
+      ];
+    }, { token, jwk: rs.jwk, iss: ISS });
+    assert.deepEqual(out, [
+      'a',
+      'config_invalid: invalid verifyJwt options: unknown field `audiance`',
+      'a',
+      'config_invalid: invalid verifyJwt options: unknown field `clockTolerance`',
+      'config_invalid: invalid verifyJwt options: unknown field `audiance`',
+      'a',
+    ]);
+  } finally {
+    await page.close();
+  }
+});
