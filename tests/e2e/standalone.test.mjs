@@ -1,6 +1,7 @@
-// verifyJwt (API.md): the fast path (key already imported: everything up to WebCrypto runs at
-// once and WebCrypto's promise settles the call by its number) must give every call its own
-// answer, in the same order of checks as the first call, which imports the key.
+// The standalone API and loading the package. verifyJwt (API.md): the fast path (key already
+// imported: everything up to WebCrypto runs at once and WebCrypto's promise settles the call by
+// its number) must give every call its own answer, in the same order of checks as the first
+// call, which imports the key. And the README's way to preload the wasm.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
@@ -126,6 +127,24 @@ test('verifyJwt: an unknown option is config_invalid however the options are bui
       'config_invalid: invalid verifyJwt options: unknown field `audiance`',
       'a',
     ]);
+  } finally {
+    await page.close();
+  }
+});
+
+test('README: the wasm preloaded with <link rel=preload as=fetch crossorigin> is the one init() uses (one request, no preload warning)', async () => {
+  const page = await browser.newPage();
+  const wasm = [];
+  const warnings = [];
+  page.on('request', (r) => { if (r.url().endsWith('.wasm')) wasm.push(r.url()); });
+  page.on('console', (m) => { if (/preload/i.test(m.text())) warnings.push(m.text()); });
+  try {
+    await page.goto(`${stack.appOrigin}/e2e/preload.html`);
+    await page.waitForFunction(() => window.ready === true);
+    assert.equal(await page.evaluate(() => window.sub), 'a');
+    // Chromium warns about an unused preload on the load event; the page has loaded by now.
+    await page.evaluate(() => new Promise((r) => (document.readyState === 'complete' ? r() : addEventListener('load', r))));
+    assert.deepEqual({ requests: wasm.length, warnings }, { requests: 1, warnings: [] });
   } finally {
     await page.close();
   }
