@@ -135,10 +135,10 @@ struct VerifyOptions {
 }
 
 thread_local! {
-    /// The JWKS `verifyJwt` was last given: the object, its JSON text, and the parsed set.
-    /// Callers pass the same JWKS call after call; it is read once (by identity, else by
-    /// content).
-    static JWKS: RefCell<Option<(JsValue, String, Rc<Jwks>)>> = const { RefCell::new(None) };
+    /// The JWKS `verifyJwt` was last given, as JSON text, and the set parsed from it. The text
+    /// is made on every call (JSON.stringify, under a microsecond for a few keys): a JWKS object
+    /// changed in place, a key taken out after a rotation, counts at once.
+    static JWKS: RefCell<Option<(String, Rc<Jwks>)>> = const { RefCell::new(None) };
     static OBJECT_PROTOTYPE: JsValue =
         js_sys::Object::get_prototype_of(&js_sys::Object::new()).into();
     /// The option names as JS strings, made once (each would otherwise cross as UTF-8).
@@ -146,38 +146,29 @@ thread_local! {
 }
 
 fn verify_jwks(value: &JsValue) -> Result<Rc<Jwks>, Error> {
-    let cached = JWKS.with(|c| {
-        c.borrow()
-            .as_ref()
-            .filter(|(object, _, _)| object == value)
-            .map(|(_, _, jwks)| jwks.clone())
-    });
-    if let Some(jwks) = cached {
-        return Ok(jwks);
-    }
     let text = js_sys::JSON::stringify(value)
         .ok()
         .and_then(|t| t.as_string())
         .unwrap_or_default();
-    let same_content = JWKS.with(|c| {
+    let cached = JWKS.with(|c| {
         c.borrow()
             .as_ref()
-            .filter(|(_, cached_text, _)| *cached_text == text)
-            .map(|(_, _, jwks)| jwks.clone())
+            .filter(|(cached_text, _)| *cached_text == text)
+            .map(|(_, jwks)| jwks.clone())
     });
-    let jwks = match same_content {
-        Some(jwks) => jwks,
-        None => Rc::new(
-            serde_json::from_str(&text)
-                .ok()
-                .as_ref()
-                .and_then(Jwks::from_json)
-                .ok_or_else(|| {
-                    Error::config("invalid verifyJwt options: jwks must be { keys: JsonWebKey[] }")
-                })?,
-        ),
-    };
-    JWKS.with(|c| *c.borrow_mut() = Some((value.clone(), text, jwks.clone())));
+    if let Some(jwks) = cached {
+        return Ok(jwks);
+    }
+    let jwks = Rc::new(
+        serde_json::from_str(&text)
+            .ok()
+            .as_ref()
+            .and_then(Jwks::from_json)
+            .ok_or_else(|| {
+                Error::config("invalid verifyJwt options: jwks must be { keys: JsonWebKey[] }")
+            })?,
+    );
+    JWKS.with(|c| *c.borrow_mut() = Some((text, jwks.clone())));
     Ok(jwks)
 }
 

@@ -149,3 +149,29 @@ test('README: the wasm preloaded with <link rel=preload as=fetch crossorigin> is
     await page.close();
   }
 });
+
+test('verifyJwt: a JWKS object changed in place counts at once (a key replaced or taken out is no longer trusted)', async () => {
+  const a = await keyPair('RS256', 'k1');
+  const b = await keyPair('RS256', 'k1');
+  const token = await sign(a, { sub: 'a' });
+  const page = await browser.newPage();
+  try {
+    await openApp(page, stack.appOrigin);
+    const out = await page.evaluate(async ({ token, ja, jb, iss }) => {
+      const jwks = { keys: [ja] };
+      const v = () => window.helseid.verifyJwt(token, { jwks, issuer: iss, audience: 'e-helse:sfm.api' })
+        .then((c) => c.sub, (e) => e.code);
+      const seen = [await v()];
+      jwks.keys[0] = jb; // rotated in place: same object, same kid, another key
+      seen.push(await v());
+      jwks.keys = []; // taken out
+      seen.push(await v());
+      jwks.keys.push(ja);
+      seen.push(await v());
+      return seen;
+    }, { token, ja: a.jwk, jb: b.jwk, iss: ISS });
+    assert.deepEqual(out, ['a', 'signature_invalid', 'unknown_key', 'a']);
+  } finally {
+    await page.close();
+  }
+});
