@@ -5,7 +5,6 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use js_sys::{Function, Promise};
-use serde_json::{Map, Value};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::CryptoKey;
@@ -105,7 +104,7 @@ async fn imported_key(key: &Jwk, alg: &str) -> Result<CryptoKey, Error> {
 
 // ---------------------------------------------------------------- verifyJwt
 
-/// `verifyJwt`'s options (API.md).
+/// `verifyJwt`'s options (API.md), in the order of [`VerifyOptions::NAMES`].
 const NAMES: [&str; 11] = [
     "jwks",
     "issuer",
@@ -120,10 +119,9 @@ const NAMES: [&str; 11] = [
     "nowSeconds",
 ];
 
-/// What `verifyJwt` reads from its options. The same options give the same JSON text, so the
-/// text of the last call is kept with what was read from it.
-struct Options {
-    jwks: Jwks,
+/// `verifyJwt`'s options, read and owned before any await.
+struct VerifyOptions {
+    jwks: Rc<Jwks>,
     issuer: String,
     audiences: Vec<String>,
     algorithms: Vec<String>,
@@ -131,132 +129,84 @@ struct Options {
     nonce: Option<String>,
     require_sfm_id: bool,
     required_security_level: Option<String>,
-    now: Option<i64>,
+    now: i64,
     tolerance: i64,
     max_age: i64,
-    /// How many of [`NAMES`] have a value (for the unknown-field check).
-    given: usize,
-}
-
-/// `verifyJwt`'s options for one call, read before any await.
-struct VerifyOptions {
-    options: Rc<Options>,
-    now: i64,
 }
 
 thread_local! {
-    /// The options' JSON text at the last call and what was read from it. The text is made on
-    /// every call (one JSON.stringify, on the engine's fast path): options or a JWKS changed in
-    /// place, a key taken out after a rotation, count at once.
-    static LAST: RefCell<Option<(String, Rc<Options>)>> = const { RefCell::new(None) };
+    /// The JWKS `verifyJwt` was last given, as JSON text, and the set parsed from it. The text
+    /// is made on every call (JSON.stringify, under a microsecond for a few keys): a JWKS object
+    /// changed in place, a key taken out after a rotation, counts at once.
+    static JWKS: RefCell<Option<(String, Rc<Jwks>)>> = const { RefCell::new(None) };
     static OBJECT_PROTOTYPE: JsValue =
         js_sys::Object::get_prototype_of(&js_sys::Object::new()).into();
+    /// The option names as JS strings, made once (each would otherwise cross as UTF-8).
+    static JS_NAMES: [JsValue; 11] = NAMES.map(JsValue::from_str);
+}
+
+fn verify_jwks(value: &JsValue) -> Result<Rc<Jwks>, Error> {
+    let text = js_sys::JSON::stringify(value)
+        .ok()
+        .and_then(|t| t.as_string())
+        .unwrap_or_default();
+    let cached = JWKS.with(|c| {
+        c.borrow()
+            .as_ref()
+            .filter(|(cached_text, _)| *cached_text == text)
+            .map(|(_, jwks)| jwks.clone())
+    });
+    if let Some(jwks) = cached {
+        return Ok(jwks);
+    }
+    let jwks = Rc::new(
+        serde_json::from_str(&text)
+            .ok()
+            .as_ref()
+            .and_then(Jwks::from_json)
+            .ok_or_else(|| {
+                Error::config("invalid verifyJwt options: jwks must be { keys: JsonWebKey[] }")
+            })?,
+    );
+    JWKS.with(|c| *c.borrow_mut() = Some((text, jwks.clone())));
+    Ok(jwks)
 }
 
 /// A string or an array of strings.
-fn strings_of(value: Option<&Value>) -> Option<Vec<String>> {
-    match value? {
-        Value::String(s) => Some(vec![s.clone()]),
-        Value::Array(items) => items
-            .iter()
-            .map(|v| v.as_str().map(str::to_owned))
-            .collect(),
-        _ => None,
+fn strings_of(value: &JsValue) -> Option<Vec<String>> {
+    if let Some(s) = value.as_string() {
+        return Some(vec![s]);
     }
-}
-
-impl Options {
-    fn from_json(doc: &Map<String, Value>, given: usize) -> Result<Options, Error> {
-        let text = |name: &str| doc.get(name).and_then(Value::as_str).map(str::to_owned);
-        let whole = |name: &str| {
-            doc.get(name)
-                .and_then(Value::as_f64)
-                .filter(|v| v.is_finite())
-                .map(|v| v as i64)
-        };
-        Ok(Options {
-            jwks: doc.get("jwks").and_then(Jwks::from_json).ok_or_else(|| {
-                Error::config("invalid verifyJwt options: jwks must be { keys: JsonWebKey[] }")
-            })?,
-            audiences: strings_of(doc.get("audience"))
-                .filter(|a| !a.is_empty())
-                .ok_or_else(|| {
-                    Error::config("audience must be a string or a non-empty array of strings")
-                })?,
-            algorithms: match doc.get("algorithms") {
-                None | Some(Value::Null) => {
-                    alg::DEFAULT_VERIFY.iter().map(|s| s.to_string()).collect()
-                }
-                a @ Some(Value::Array(_)) => strings_of(a)
-                    .ok_or_else(|| Error::config("algorithms must be an array of strings"))?,
-                Some(_) => return Err(Error::config("algorithms must be an array of strings")),
-            },
-            issuer: text("issuer").ok_or_else(|| Error::config("issuer is required"))?,
-            now: whole("nowSeconds"),
-            tolerance: whole("clockToleranceSeconds").unwrap_or(30),
-            max_age: whole("maxTokenAgeSeconds").unwrap_or(3600),
-            typ: text("typ"),
-            nonce: text("nonce"),
-            required_security_level: text("requiredSecurityLevel"),
-            require_sfm_id: doc
-                .get("requireSfmId")
-                .and_then(Value::as_bool)
-                .unwrap_or(false),
-            given,
-        })
+    if !js_sys::Array::is_array(value) {
+        return None;
     }
+    js_sys::Array::from(value)
+        .iter()
+        .map(|v| v.as_string())
+        .collect()
 }
 
 impl VerifyOptions {
-    /// The options as JSON text, read again only when it changed; an unknown own member is a
-    /// config error (API.md).
+    /// One lookup per name; an unknown own member is a config error (API.md).
     fn read(options: &JsValue) -> Result<VerifyOptions, Error> {
         if !options.is_object() {
             return Err(Error::config("verifyJwt options must be an object"));
         }
-        let plain = OBJECT_PROTOTYPE
-            .with(|p| JsValue::from(js_sys::Object::get_prototype_of(options)) == *p);
-        // JSON.stringify writes own members only: options built on another prototype are
-        // copied, name by name, into a plain object first.
-        let source = if plain {
-            options.clone()
-        } else {
-            let copy = js_sys::Object::new();
-            for name in NAMES {
-                let value = js::get(options, name);
-                if !value.is_undefined() {
-                    let _ = js_sys::Reflect::set(&copy, &JsValue::from_str(name), &value);
-                }
-            }
-            copy.into()
-        };
-        let text = js_sys::JSON::stringify(&source)
-            .ok()
-            .and_then(|t| t.as_string())
-            .ok_or_else(|| Error::config("verifyJwt options must be plain data"))?;
-        let last = LAST.with(|l| {
-            l.borrow()
-                .as_ref()
-                .filter(|(last_text, _)| *last_text == text)
-                .map(|(_, read)| read.clone())
+        let values: [JsValue; 11] = JS_NAMES.with(|names| {
+            std::array::from_fn(|i| {
+                js_sys::Reflect::get(options, &names[i]).unwrap_or(JsValue::UNDEFINED)
+            })
         });
-        let (given, read) = match last {
-            Some(read) => (read.given, Ok(read)),
-            None => {
-                let doc = match serde_json::from_str(&text) {
-                    Ok(Value::Object(doc)) => doc,
-                    _ => return Err(Error::config("verifyJwt options must be plain data")),
-                };
-                let given = NAMES.iter().filter(|n| doc.contains_key(**n)).count();
-                (given, Options::from_json(&doc, given).map(Rc::new))
-            }
-        };
         // A plain object's values are its own members: when it has exactly as many own keys
         // as known names with a value, every key is known. Otherwise (an option left
         // undefined, an unknown key, options inherited from another prototype) each key is
         // read as a string to name the unknown one.
-        let keys = js_sys::Object::keys(options.unchecked_ref::<js_sys::Object>());
-        if keys.length() as usize != given || !plain {
+        let object = options.unchecked_ref::<js_sys::Object>();
+        let keys = js_sys::Object::keys(object);
+        let known = values.iter().filter(|v| !v.is_undefined()).count();
+        let plain = OBJECT_PROTOTYPE
+            .with(|p| JsValue::from(js_sys::Object::get_prototype_of(options)) == *p);
+        if keys.length() as usize != known || !plain {
             if let Some(k) = keys
                 .iter()
                 .filter_map(|k| k.as_string())
@@ -267,23 +217,51 @@ impl VerifyOptions {
                 )));
             }
         }
-        let read = read?;
-        LAST.with(|l| *l.borrow_mut() = Some((text, read.clone())));
+        let [jwks, issuer, audience, algorithms, typ, nonce, sfm, level, tolerance, max_age, now] =
+            &values;
+        let whole = |value: &JsValue, default: i64| {
+            value
+                .as_f64()
+                .filter(|v| v.is_finite())
+                .map(|v| v as i64)
+                .unwrap_or(default)
+        };
         Ok(VerifyOptions {
-            now: read.now.unwrap_or_else(js::now_seconds),
-            options: read,
+            jwks: verify_jwks(jwks)?,
+            audiences: strings_of(audience)
+                .filter(|a| !a.is_empty())
+                .ok_or_else(|| {
+                    Error::config("audience must be a string or a non-empty array of strings")
+                })?,
+            algorithms: match algorithms {
+                a if a.is_undefined() || a.is_null() => {
+                    alg::DEFAULT_VERIFY.iter().map(|s| s.to_string()).collect()
+                }
+                a => strings_of(a)
+                    .filter(|_| js_sys::Array::is_array(a))
+                    .ok_or_else(|| Error::config("algorithms must be an array of strings"))?,
+            },
+            issuer: issuer
+                .as_string()
+                .ok_or_else(|| Error::config("issuer is required"))?,
+            now: whole(now, js::now_seconds()),
+            tolerance: whole(tolerance, 30),
+            max_age: whole(max_age, 3600),
+            typ: typ.as_string(),
+            nonce: nonce.as_string(),
+            required_security_level: level.as_string(),
+            require_sfm_id: sfm.as_bool().unwrap_or(false),
         })
     }
 
     /// The claim checks of `verifyJwt`, once the signature verified.
     fn check(&self, token: SignatureChecked) -> Result<Verified, Error> {
-        let o = &self.options;
-        let typ: Option<[&str; 1]> = o.typ.as_deref().map(|t| [t]);
-        let mut e = Expectations::generic(&o.issuer, &o.audiences, self.now, o.tolerance);
-        e.max_age = o.max_age;
-        e.nonce = o.nonce.as_deref();
-        e.require_sfm_id = o.require_sfm_id;
-        e.required_security_level = o.required_security_level.as_deref();
+        let typ: Option<[&str; 1]> = self.typ.as_deref().map(|t| [t]);
+        let mut e = Expectations::generic(&self.issuer, &self.audiences, self.now, self.tolerance);
+        e.max_age = self.max_age;
+        e.nonce = self.nonce.as_deref();
+        e.require_sfm_id = self.require_sfm_id;
+        e.required_security_level = self.required_security_level.as_deref();
         e.allowed_typ = typ.as_ref().map(|t| &t[..]);
         claims::check(token, &e)
     }
@@ -355,14 +333,14 @@ pub fn verify_jwt(token: String, options: &JsValue) -> Promise {
         Ok(options) => options,
         Err(e) => return reject(e),
     };
-    let o = options.options.clone();
-    let (decoded, key) = match decode_and_select(&token, &o.algorithms, &o.jwks) {
+    let (decoded, key) = match decode_and_select(&token, &options.algorithms, &options.jwks) {
         Ok(found) => found,
         Err(e) => return reject(e),
     };
     let Some(crypto_key) = cached_key(key, &decoded.alg) else {
         return super::task::promise(async move {
-            let checked = verify_signature(&token, &o.algorithms, &o.jwks).await;
+            let jwks = options.jwks.clone();
+            let checked = verify_signature(&token, &options.algorithms, &jwks).await;
             checked
                 .and_then(|token| options.check(token))
                 .map(|verified| claims_to_js(&verified))
