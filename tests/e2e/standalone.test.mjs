@@ -44,6 +44,23 @@ function flipped(token) {
   return `${h}.${p}.${sig.toString('base64url')}`;
 }
 
+/** Runs `fn(arg)` in a fresh page of the app (window.helseid loaded), then closes the page. */
+async function inApp(fn, arg) {
+  const page = await browser.newPage();
+  try {
+    await openApp(page, stack.appOrigin);
+    return await page.evaluate(fn, arg);
+  } finally {
+    await page.close();
+  }
+}
+
+/** Two RS256 keys under the same kid, and a token signed with the first. */
+async function twoKeysOneKid() {
+  const [a, b] = [await keyPair('RS256', 'k1'), await keyPair('RS256', 'k1')];
+  return { token: await sign(a, { sub: 'a' }), ja: a.jwk, jb: b.jwk, iss: ISS };
+}
+
 test('verifyJwt: 64 concurrent calls with imported keys each get their own answer (sub, signature_invalid, iss, token_expired), the same as one by one', async () => {
   const rs = await keyPair('RS256', 'rs');
   const es = await keyPair('ES256', 'es');
@@ -57,79 +74,57 @@ test('verifyJwt: 64 concurrent calls with imported keys each get their own answe
   }
   // A forged token whose claims also fail: the signature is checked first (RFC 7515 §5.2).
   cases.push({ token: flipped(await sign(rs, { sub: 'x' }, { iss: 'https://other.example' })), want: { code: 'signature_invalid' } });
-  const page = await browser.newPage();
-  try {
-    await openApp(page, stack.appOrigin);
-    const out = await page.evaluate(async ({ tokens, jwks, iss }) => {
-      const opts = { jwks, issuer: iss, audience: 'e-helse:sfm.api', typ: 'at+jwt' };
-      const answer = (t) => window.helseid.verifyJwt(t, opts).then(
-        (claims) => ({ sub: claims.sub }),
-        (e) => ({ code: e.code, ...(e.claim ? { claim: e.claim } : {}) }),
-      );
-      // First one by one (the first call of each key imports it), then all at once.
-      const sequential = [];
-      for (const t of tokens) sequential.push(await answer(t));
-      const concurrent = await Promise.all(tokens.map(answer));
-      return { sequential, concurrent };
-    }, { tokens: cases.map((c) => c.token), jwks: { keys: [rs.jwk, es.jwk] }, iss: ISS });
-    const want = cases.map((c) => c.want);
-    assert.deepEqual(out.sequential, want);
-    assert.deepEqual(out.concurrent, want);
-  } finally {
-    await page.close();
-  }
+  const out = await inApp(async ({ tokens, jwks, iss }) => {
+    const opts = { jwks, issuer: iss, audience: 'e-helse:sfm.api', typ: 'at+jwt' };
+    const answer = (t) => window.helseid.verifyJwt(t, opts).then(
+      (claims) => ({ sub: claims.sub }),
+      (e) => ({ code: e.code, ...(e.claim ? { claim: e.claim } : {}) }),
+    );
+    // First one by one (the first call of each key imports it), then all at once.
+    const sequential = [];
+    for (const t of tokens) sequential.push(await answer(t));
+    const concurrent = await Promise.all(tokens.map(answer));
+    return { sequential, concurrent };
+  }, { tokens: cases.map((c) => c.token), jwks: { keys: [rs.jwk, es.jwk] }, iss: ISS });
+  const want = cases.map((c) => c.want);
+  assert.deepEqual(out.sequential, want);
+  assert.deepEqual(out.concurrent, want);
 });
 
 test('verifyJwt: a key given under another kid or a changed JWKS is looked up by its key material, never by kid alone', async () => {
-  const a = await keyPair('RS256', 'k1');
-  const b = await keyPair('RS256', 'k1');
-  const token = await sign(a, { sub: 'a' });
-  const page = await browser.newPage();
-  try {
-    await openApp(page, stack.appOrigin);
-    const out = await page.evaluate(async ({ token, ja, jb, iss }) => {
-      const v = (keys) => window.helseid.verifyJwt(token, { jwks: { keys }, issuer: iss, audience: 'e-helse:sfm.api' })
-        .then((c) => c.sub, (e) => e.code);
-      // Imported under k1 from a; then b's key under the same kid must not reuse a's import.
-      return [await v([ja]), await v([jb]), await v([ja]), await v([{ ...ja, kid: 'k1', alg: undefined }])];
-    }, { token, ja: a.jwk, jb: b.jwk, iss: ISS });
-    assert.deepEqual(out, ['a', 'signature_invalid', 'a', 'a']);
-  } finally {
-    await page.close();
-  }
+  const out = await inApp(async ({ token, ja, jb, iss }) => {
+    const v = (keys) => window.helseid.verifyJwt(token, { jwks: { keys }, issuer: iss, audience: 'e-helse:sfm.api' })
+      .then((c) => c.sub, (e) => e.code);
+    // Imported under k1 from a; then b's key under the same kid must not reuse a's import.
+    return [await v([ja]), await v([jb]), await v([ja]), await v([{ ...ja, kid: 'k1', alg: undefined }])];
+  }, await twoKeysOneKid());
+  assert.deepEqual(out, ['a', 'signature_invalid', 'a', 'a']);
 });
 
 test('verifyJwt: an unknown option is config_invalid however the options are built (plain, with undefined members, inheriting known ones)', async () => {
   const rs = await keyPair('RS256', 'rs');
-  const token = await sign(rs, { sub: 'a' });
-  const page = await browser.newPage();
-  try {
-    await openApp(page, stack.appOrigin);
-    const out = await page.evaluate(async ({ token, jwk, iss }) => {
-      const base = { jwks: { keys: [jwk] }, issuer: iss, audience: 'e-helse:sfm.api' };
-      const v = (opts) => window.helseid.verifyJwt(token, opts).then((c) => c.sub, (e) => `${e.code}: ${e.message}`);
-      const inherited = Object.assign(Object.create({ issuer: iss }), { jwks: base.jwks, audiance: 'e-helse:sfm.api' });
-      const inheritedOk = Object.assign(Object.create({ issuer: iss }), { jwks: base.jwks, audience: 'e-helse:sfm.api' });
-      return [
-        await v(base),
-        await v({ ...base, audiance: 'x' }),
-        await v({ ...base, nonce: undefined }),
-        await v({ ...base, nonce: undefined, clockTolerance: 5 }),
-        await v(inherited),
-        await v(inheritedOk),
-      ];
-    }, { token, jwk: rs.jwk, iss: ISS });
-    assert.deepEqual(out, [
-      'a',
-      'config_invalid: invalid verifyJwt options: unknown field `audiance`',
-      'a',
-      'config_invalid: invalid verifyJwt options: unknown field `clockTolerance`',
-      'config_invalid: invalid verifyJwt options: unknown field `audiance`',
-      'a',
-    ]);
-  } finally {
-    await page.close();
-  }
+  const out = await inApp(async ({ token, jwk, iss }) => {
+    const base = { jwks: { keys: [jwk] }, issuer: iss, audience: 'e-helse:sfm.api' };
+    const v = (opts) => window.helseid.verifyJwt(token, opts).then((c) => c.sub, (e) => `${e.code}: ${e.message}`);
+    const inherited = Object.assign(Object.create({ issuer: iss }), { jwks: base.jwks, audiance: 'e-helse:sfm.api' });
+    const inheritedOk = Object.assign(Object.create({ issuer: iss }), { jwks: base.jwks, audience: 'e-helse:sfm.api' });
+    return [
+      await v(base),
+      await v({ ...base, audiance: 'x' }),
+      await v({ ...base, nonce: undefined }),
+      await v({ ...base, nonce: undefined, clockTolerance: 5 }),
+      await v(inherited),
+      await v(inheritedOk),
+    ];
+  }, { token: await sign(rs, { sub: 'a' }), jwk: rs.jwk, iss: ISS });
+  assert.deepEqual(out, [
+    'a',
+    'config_invalid: invalid verifyJwt options: unknown field `audiance`',
+    'a',
+    'config_invalid: invalid verifyJwt options: unknown field `clockTolerance`',
+    'config_invalid: invalid verifyJwt options: unknown field `audiance`',
+    'a',
+  ]);
 });
 
 test('README: the wasm preloaded with <link rel=preload as=fetch crossorigin> is the one init() uses (one request, no preload warning)', async () => {
@@ -151,27 +146,18 @@ test('README: the wasm preloaded with <link rel=preload as=fetch crossorigin> is
 });
 
 test('verifyJwt: a JWKS object changed in place counts at once (a key replaced or taken out is no longer trusted)', async () => {
-  const a = await keyPair('RS256', 'k1');
-  const b = await keyPair('RS256', 'k1');
-  const token = await sign(a, { sub: 'a' });
-  const page = await browser.newPage();
-  try {
-    await openApp(page, stack.appOrigin);
-    const out = await page.evaluate(async ({ token, ja, jb, iss }) => {
-      const jwks = { keys: [ja] };
-      const v = () => window.helseid.verifyJwt(token, { jwks, issuer: iss, audience: 'e-helse:sfm.api' })
-        .then((c) => c.sub, (e) => e.code);
-      const seen = [await v()];
-      jwks.keys[0] = jb; // rotated in place: same object, same kid, another key
-      seen.push(await v());
-      jwks.keys = []; // taken out
-      seen.push(await v());
-      jwks.keys.push(ja);
-      seen.push(await v());
-      return seen;
-    }, { token, ja: a.jwk, jb: b.jwk, iss: ISS });
-    assert.deepEqual(out, ['a', 'signature_invalid', 'unknown_key', 'a']);
-  } finally {
-    await page.close();
-  }
+  const out = await inApp(async ({ token, ja, jb, iss }) => {
+    const jwks = { keys: [ja] };
+    const v = () => window.helseid.verifyJwt(token, { jwks, issuer: iss, audience: 'e-helse:sfm.api' })
+      .then((c) => c.sub, (e) => e.code);
+    const seen = [await v()];
+    jwks.keys[0] = jb; // rotated in place: same object, same kid, another key
+    seen.push(await v());
+    jwks.keys = []; // taken out
+    seen.push(await v());
+    jwks.keys.push(ja);
+    seen.push(await v());
+    return seen;
+  }, await twoKeysOneKid());
+  assert.deepEqual(out, ['a', 'signature_invalid', 'unknown_key', 'a']);
 });
