@@ -300,14 +300,20 @@ test('setContext in one tab: 1 token request, tokenRefreshed + contextChanged, a
 
 // ================================================================ two tabs
 
-test('two tabs: a follower\'s setContext is 1 token request in all; the holder adopts it without a request, and the other way round', async () => {
+/** A holder tab logged in with `o`, and a follower tab that joined its session. */
+async function holderAndFollower(o) {
   const a = await newPage();
-  const o = opts({ context: single('910000011') });
   await login(a, stack, o);
   const b = await newPage();
   await openApp(b, stack.appOrigin);
   const joined = await b.evaluate((x) => window.attach(x), o);
   assert.ok(joined, 'the follower has the session');
+  return { a, b, joined };
+}
+
+test('two tabs: a follower\'s setContext is 1 token request in all; the holder adopts it without a request, and the other way round', async () => {
+  const o = opts({ context: single('910000011') });
+  const { a, b, joined } = await holderAndFollower(o);
   assert.deepEqual(joined.context, single('910000011'));
   d.reset();
   await clearEvents(a);
@@ -875,12 +881,8 @@ test('setContext without a session rejects login_required and sends nothing', as
 // ================================================================ more: two tabs, concurrency, checks on other resources
 
 test('two tabs: after the holder switches, the follower never returns its old-context token for a second resource; contextChanged carries the new Session; a tab opened later joins in the new context', async () => {
-  const a = await newPage();
   const o = opts({ resources: [SFM, OTHER], context: single('910000011') });
-  await login(a, stack, o);
-  const b = await newPage();
-  await openApp(b, stack.appOrigin);
-  assert.ok(await b.evaluate((x) => window.attach(x), o));
+  const { a, b } = await holderAndFollower(o);
   const oldOther = await run(b, (c) => c.getAccessToken({ resource: 'e-helse:other.api' }));
   assert.equal(typeof oldOther, 'string', JSON.stringify(oldOther));
   assert.equal(decodePayload(oldOther)[CHILD], '910000011');
@@ -915,12 +917,8 @@ test('two tabs: after the holder switches, the follower never returns its old-co
 });
 
 test('two tabs: a switch refused in the holder reaches the follower intact (HID code, claim), and a malformed one sends nothing', async () => {
-  const a = await newPage();
   const o = multiOpts({ context: multi('920000001', '920000011') });
-  await login(a, stack, o);
-  const b = await newPage();
-  await openApp(b, stack.appOrigin);
-  assert.ok(await b.evaluate((x) => window.attach(x), o));
+  const { a, b } = await holderAndFollower(o);
   const t0 = await run(b, (c) => c.getAccessToken());
   d.reset();
   await clearEvents(a);
@@ -954,12 +952,8 @@ test('two tabs: a switch refused in the holder reaches the follower intact (HID 
 });
 
 test('two tabs: the attest expires in the follower too: contextExpired there, and context_expired for nhn:kjernejournal', async () => {
-  const a = await newPage();
   const o = opts({ ...KJ_EXTRA, attestMaxAgeSeconds: 5 });
-  await login(a, stack, o);
-  const b = await newPage();
-  await openApp(b, stack.appOrigin);
-  assert.ok(await b.evaluate((x) => window.attach(x), o));
+  const { a, b } = await holderAndFollower(o);
   d.reset();
   const r = await run(b, (c, x) => c.setContext({ trustFramework: x }, { resource: 'nhn:kjernejournal' }), attest());
   assert.equal(r.error, undefined, JSON.stringify(r.error));
@@ -1119,12 +1113,8 @@ test('two setContext calls at once in one tab: both resolve, the later one wins,
 });
 
 test('two tabs switching at once end in one context with one token, the same in both tabs', async () => {
-  const a = await newPage();
   const o = opts({ context: single('910000011') });
-  await login(a, stack, o);
-  const b = await newPage();
-  await openApp(b, stack.appOrigin);
-  assert.ok(await b.evaluate((x) => window.attach(x), o));
+  const { a, b } = await holderAndFollower(o);
   d.reset();
   const [ra, rb] = await Promise.all([
     run(a, (c) => c.setContext({ organization: { child: '910000012' } })),
@@ -1149,12 +1139,8 @@ test('two tabs switching at once end in one context with one token, the same in 
 // in time", though the engine knew the holder was gone (getAccessToken({forceRefresh: true}) says
 // login_required at once: Engine::set_context has no holder_gone check, unlike Engine::token).
 test('a follower whose holder tab has gone: setContext settles at once with login_required (no refresh token here), and the follower keeps its context and token', async () => {
-  const a = await newPage();
   const o = opts({ context: single('910000011') });
-  await login(a, stack, o);
-  const b = await newPage();
-  await openApp(b, stack.appOrigin);
-  assert.ok(await b.evaluate((x) => window.attach(x), o));
+  const { a, b } = await holderAndFollower(o);
   const t0 = await run(b, (c) => c.getAccessToken());
   await a.close();
   d.reset();

@@ -498,12 +498,18 @@ test('autoRefresh: the timer refresh (tokenRefreshed) refreshes the SFM session 
   await page.close();
 });
 
-test('logout() ends the SFM and the Kjernejournal session before it leaves for end_session (sfm-end 1, kj-end 1)', async () => {
+/** Logged in with an attest, the double's counts reset, an SFM and a Kjernejournal session open. */
+async function bothPortalsOpen() {
   const { page } = await loggedIn(options(KJ_OPTIONS));
   await setAttest(page);
   dbl.reset();
   assert.equal((await openSfm(page)).error, undefined);
   assert.equal((await openKj(page)).error, undefined);
+  return page;
+}
+
+test('logout() ends the SFM and the Kjernejournal session before it leaves for end_session (sfm-end 1, kj-end 1)', async () => {
+  const page = await bothPortalsOpen();
   await addFrame(page);
   await attachSfm(page);
   await waitLoggedIn(page);
@@ -531,11 +537,7 @@ test('logout() ends the SFM and the Kjernejournal session before it leaves for e
 });
 
 test('sessionExpired (grant revoked, then a refresh) ends the SFM and the Kjernejournal session (sfm-end 1, kj-end 1)', async () => {
-  const { page } = await loggedIn(options(KJ_OPTIONS));
-  await setAttest(page);
-  dbl.reset();
-  assert.equal((await openSfm(page)).error, undefined);
-  assert.equal((await openKj(page)).error, undefined);
+  const page = await bothPortalsOpen();
   const tokenRequests = dbl.counts().token;
   await page.evaluate(() => { window.events.length = 0; });
   dbl.revokeAllGrants();

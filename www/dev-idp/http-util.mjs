@@ -60,9 +60,16 @@ export function closeServer(server) {
   });
 }
 
-export function page(title, body) {
+const DOUBLE_BANNER = 'HelseID <strong>test double</strong> on 127.0.0.1: synthetic test users only.';
+
+/**
+ * A page of the double. `banner` (HTML) says what serves it; `status`, when given, goes to
+ * `<body data-status>` for tests to read.
+ */
+export function page(title, body, { lang = 'en', banner = DOUBLE_BANNER, status } = {}) {
+  const statusAttr = status === undefined ? '' : ` data-status="${htmlEscape(status)}"`;
   return `<!DOCTYPE html>
-<html lang="en">
+<html lang="${lang}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -70,19 +77,20 @@ export function page(title, body) {
 <style>
   body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 44rem; padding: 0 1rem; color: #1a1a1a; }
   .banner { background: #fff3cd; border: 1px solid #b58900; padding: .5rem 1rem; border-radius: 4px; }
+  .error { background: #fdecea; border: 1px solid #990000; padding: .5rem 1rem; border-radius: 4px; }
   ul.users { list-style: none; padding: 0; }
   ul.users li { margin: .5rem 0; }
   button { font: inherit; padding: .6rem 1rem; border-radius: 4px; border: 1px solid #0b5394; background: #e8f0fe; cursor: pointer; width: 100%; text-align: left; }
   button:focus-visible { outline: 3px solid #0b5394; outline-offset: 2px; }
   button.deny { border-color: #990000; background: #fdecea; }
-  dl { margin: .25rem 0 0; display: grid; grid-template-columns: max-content auto; gap: 0 1rem; }
+  dl { margin: .25rem 0 0; display: grid; grid-template-columns: max-content auto; gap: .25rem 1rem; }
   dt { font-weight: 600; }
   dd { margin: 0; }
 </style>
 </head>
-<body>
+<body${statusAttr}>
 <main>
-<p class="banner" role="note">HelseID <strong>test double</strong> on 127.0.0.1: synthetic test users only.</p>
+<p class="banner" role="note">${banner}</p>
 ${body}
 </main>
 </body>

@@ -21,7 +21,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createDpopVerifier, dpopChallenge, PortalError } from './dpop-verifier.mjs';
-import { listen, closeServer, readRaw, htmlEscape, sha256b64u, sha256hex } from './http-util.mjs';
+import { listen, closeServer, readRaw, htmlEscape, page, sha256b64u, sha256hex } from './http-util.mjs';
 import { SFM_RESOURCE, SFM_ID_CLAIM, KJ_RESOURCE } from './provider.mjs';
 import { JOURNAL_ID_CLAIM as SFM_JOURNAL_ID_CLAIM, ATTEST_CLAIM } from './context.mjs';
 
@@ -103,27 +103,11 @@ function exactMembers(obj, keys, where) {
 }
 
 function portalPage(title, body, status = 'ok') {
-  return `<!DOCTYPE html>
-<html lang="no">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${htmlEscape(title)}</title>
-<style>
-  body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 44rem; padding: 0 1rem; color: #1a1a1a; }
-  .banner { background: #fff3cd; border: 1px solid #b58900; padding: .5rem 1rem; border-radius: 4px; }
-  .error { background: #fdecea; border: 1px solid #990000; padding: .5rem 1rem; border-radius: 4px; }
-  dl { display: grid; grid-template-columns: max-content auto; gap: .25rem 1rem; }
-  dt { font-weight: 600; } dd { margin: 0; }
-</style>
-</head>
-<body data-status="${htmlEscape(status)}">
-<main>
-<p class="banner" role="note">Kjernejournal <strong>stand-in</strong> of the HelseID test double (127.0.0.1): synthetic data only.</p>
-${body}
-</main>
-</body>
-</html>`;
+  return page(title, body, {
+    lang: 'no',
+    banner: 'Kjernejournal <strong>stand-in</strong> of the HelseID test double (127.0.0.1): synthetic data only.',
+    status,
+  });
 }
 
 /**

@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 
 use super::tabs::{read_remote, shared_json};
-use super::{CachedToken, Engine, Grant, Shared};
+use super::{Engine, Grant, Shared};
 use crate::core::json::{parse_object, Read};
 use crate::core::jwt;
 use crate::core::secret::{IdToken, RefreshToken};
@@ -47,20 +47,12 @@ impl Engine {
             .and_then(|v| read_remote(&Value::Object(v.clone())))
             .ok_or(None)?;
         let mut tokens = crate::core::vecmap::VecMap::new();
-        for (key, token, token_type, expires_at, scope) in remote.tokens {
-            let Ok(decoded) = jwt::decode(token.expose()) else {
+        for remote_token in remote.tokens {
+            let Ok(decoded) = jwt::decode(remote_token.token.expose()) else {
                 continue;
             };
-            tokens.insert(
-                key,
-                CachedToken {
-                    token,
-                    token_type,
-                    expires_at,
-                    claims: decoded.claims,
-                    scope,
-                },
-            );
+            let (key, cached) = remote_token.cached(decoded.claims);
+            tokens.insert(key, cached);
         }
         if !tokens.contains_key(&remote.primary) {
             return Err(refresh_token);

@@ -30,13 +30,38 @@ pub struct Remote {
     pub(super) context_since: i64,
     pub(super) rejected_scope: Vec<String>,
     /// Each token with what the view says of it; its claims come from the token itself.
-    pub(super) tokens: Vec<(TokenKey, AccessToken, TokenType, i64, Vec<String>)>,
+    pub(super) tokens: Vec<RemoteToken>,
+}
+
+/// A token as another tab's view (or this tab's saved record) describes it, before its claims
+/// are read from the token.
+#[derive(Debug)]
+pub(super) struct RemoteToken {
+    pub(super) key: TokenKey,
+    pub(super) token: AccessToken,
+    token_type: TokenType,
+    expires_at: i64,
+    scope: Vec<String>,
+}
+
+impl RemoteToken {
+    /// The cache entry, with the claims read (and checked, for a view) from the token.
+    pub(super) fn cached(self, claims: Map<String, Value>) -> (TokenKey, CachedToken) {
+        let token = CachedToken {
+            token: self.token,
+            token_type: self.token_type,
+            expires_at: self.expires_at,
+            claims,
+            scope: self.scope,
+        };
+        (self.key, token)
+    }
 }
 
 impl Remote {
     /// The access tokens whose signatures the shell must verify, in order.
     pub fn tokens(&self) -> impl Iterator<Item = &AccessToken> {
-        self.tokens.iter().map(|t| &t.1)
+        self.tokens.iter().map(|t| &t.token)
     }
 
     pub fn holder(&self) -> &str {
@@ -93,13 +118,13 @@ pub(super) fn read_remote(view: &Value) -> Option<Remote> {
     };
     let mut tokens = Vec::new();
     for t in view.array("tokens")? {
-        tokens.push((
-            read_key(t)?,
-            AccessToken::new(t.string("accessToken")?),
-            TokenType::parse(t.str("tokenType")?)?,
-            t.i64("expiresAt")?,
-            t.strings("scope").unwrap_or_default(),
-        ));
+        tokens.push(RemoteToken {
+            key: read_key(t)?,
+            token: AccessToken::new(t.string("accessToken")?),
+            token_type: TokenType::parse(t.str("tokenType")?)?,
+            expires_at: t.i64("expiresAt")?,
+            scope: t.strings("scope").unwrap_or_default(),
+        });
     }
     Some(Remote {
         holder: view.string("holder")?,
@@ -165,11 +190,10 @@ impl Engine {
         now: i64,
     ) -> Result<()> {
         let mut tokens = VecMap::new();
-        for ((key, token, token_type, expires_at, scope), checked) in
-            remote.tokens.into_iter().zip(signed)
-        {
+        for (remote_token, checked) in remote.tokens.into_iter().zip(signed) {
             let Ok(checked) = checked else { continue };
-            let Ok(e) = self.access_expectations(&key, token_type, now) else {
+            let key = &remote_token.key;
+            let Ok(e) = self.access_expectations(key, remote_token.token_type, now) else {
                 continue;
             };
             let Ok(verified) = claims::check(checked, &e) else {
@@ -188,16 +212,8 @@ impl Engine {
             if key.epoch != remote.epoch {
                 continue;
             }
-            tokens.insert(
-                key,
-                CachedToken {
-                    token,
-                    token_type,
-                    expires_at,
-                    claims,
-                    scope,
-                },
-            );
+            let (key, cached) = remote_token.cached(claims);
+            tokens.insert(key, cached);
         }
         if !tokens.contains_key(&remote.primary) {
             return Err(Error::new(
