@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 
 use super::tabs::{read_remote, shared_json};
-use super::{Engine, Grant, Shared};
+use super::{Engine, Grant};
 use crate::core::json::{parse_object, Read};
 use crate::core::jwt;
 use crate::core::secret::{IdToken, RefreshToken};
@@ -42,12 +42,12 @@ impl Engine {
         if now.saturating_sub(saved_at) > max_gap {
             return Err(refresh_token);
         }
-        let remote = record
+        let mut remote = record
             .object("view")
             .and_then(|v| read_remote(&Value::Object(v.clone())))
             .ok_or(None)?;
         let mut tokens = crate::core::vecmap::VecMap::new();
-        for remote_token in remote.tokens {
+        for remote_token in std::mem::take(&mut remote.tokens) {
             let Ok(decoded) = jwt::decode(remote_token.token.expose()) else {
                 continue;
             };
@@ -58,18 +58,7 @@ impl Engine {
             return Err(refresh_token);
         }
         self.generation = self.generation.max(remote.generation);
-        self.shared = Some(Shared {
-            holder: self.id.clone(),
-            since: remote.since,
-            generation: self.generation,
-            id_claims: remote.id_claims,
-            tokens,
-            primary: remote.primary,
-            epoch: remote.epoch,
-            context: remote.context,
-            context_since: remote.context_since,
-            rejected_scope: remote.rejected_scope,
-        });
+        self.shared = Some(remote.into_shared(self.id.clone(), self.generation, tokens));
         self.grant = Some(Grant {
             refresh_token,
             id_token: record.string("idToken").map(IdToken::new),

@@ -67,6 +67,28 @@ impl Remote {
     pub fn holder(&self) -> &str {
         &self.holder
     }
+
+    /// The session this view describes, held by `holder` at `generation`, with `tokens` (the
+    /// view's, once their claims are read).
+    pub(super) fn into_shared(
+        self,
+        holder: String,
+        generation: u64,
+        tokens: VecMap<TokenKey, CachedToken>,
+    ) -> Shared {
+        Shared {
+            holder,
+            since: self.since,
+            generation,
+            id_claims: self.id_claims,
+            tokens,
+            primary: self.primary,
+            epoch: self.epoch,
+            context: self.context,
+            context_since: self.context_since,
+            rejected_scope: self.rejected_scope,
+        }
+    }
 }
 
 fn key_json(key: &TokenKey) -> Value {
@@ -185,12 +207,12 @@ impl Engine {
     /// this tab's session and fires `userChanged`.
     pub fn adopt(
         &mut self,
-        remote: Remote,
+        mut remote: Remote,
         signed: Vec<Result<SignatureChecked>>,
         now: i64,
     ) -> Result<()> {
         let mut tokens = VecMap::new();
-        for (remote_token, checked) in remote.tokens.into_iter().zip(signed) {
+        for (remote_token, checked) in std::mem::take(&mut remote.tokens).into_iter().zip(signed) {
             let Ok(checked) = checked else { continue };
             let key = &remote_token.key;
             let Ok(e) = self.access_expectations(key, remote_token.token_type, now) else {
@@ -232,18 +254,8 @@ impl Engine {
                 "another tab's session names two subjects",
             ));
         }
-        let incoming = Shared {
-            holder: remote.holder,
-            since: remote.since,
-            generation: remote.generation,
-            id_claims: remote.id_claims,
-            tokens,
-            primary: remote.primary,
-            epoch: remote.epoch,
-            context: remote.context,
-            context_since: remote.context_since,
-            rejected_scope: remote.rejected_scope,
-        };
+        let (holder, generation) = (remote.holder.clone(), remote.generation);
+        let incoming = remote.into_shared(holder, generation, tokens);
         // After `userChanged` this tab follows nobody until `adoptSession()`: the other user's
         // newer views only replace the one kept for it.
         if self.shared.is_none() {
