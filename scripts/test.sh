@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every test: format, clippy (native and wasm32), native unit tests, the standalone check, the
 # build and its size budget, the .d.ts type check, wasm tests in headless Chromium and Firefox,
-# and the end-to-end browser tests against the test double.
+# and the end-to-end browser tests against the test double in Chromium and Firefox ESR.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$HOME/.cargo/bin:$PATH"
@@ -36,5 +36,5 @@ step "wasm tests in headless Chromium and Firefox (WebCrypto)"
 wasm-pack test --headless --chrome
 wasm-pack test --headless --firefox
 
-step "end-to-end browser tests against the local HelseID test double"
-node --test --test-concurrency=1 tests/e2e/
+step "end-to-end browser tests against the local HelseID test double, in Chromium and Firefox ESR"
+scripts/e2e.sh

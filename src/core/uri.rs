@@ -52,6 +52,50 @@ pub fn origin(url: &str) -> Option<&str> {
     Some(&url[..end])
 }
 
+/// An error's `stack` with the query and fragment taken out of every URL in it (keeping a
+/// frame's trailing `:line:column`), or `None` when no URL in it has one. Handles V8's
+/// `at f (https://a/x.js?q:1:2)` and Gecko's `f@https://a/x.html?q:1:2` and
+/// `@https://a/x.html?q line 3 > eval:1:2`.
+pub fn strip_stack_queries(stack: &str) -> Option<String> {
+    let mut out = String::with_capacity(stack.len());
+    let mut rest = stack;
+    let mut changed = false;
+    while let Some(at) = rest.find("://") {
+        let (before, url) = rest.split_at(at);
+        out.push_str(before);
+        // The URL runs to whitespace, a closing parenthesis or the end.
+        let end = url
+            .find(|c: char| c.is_whitespace() || c == ')')
+            .unwrap_or(url.len());
+        let (whole, after) = url.split_at(end);
+        match whole.find(['?', '#']) {
+            Some(q) => {
+                changed = true;
+                out.push_str(&whole[..q]);
+                out.push_str(line_column_suffix(&whole[q..]));
+            }
+            None => out.push_str(whole),
+        }
+        rest = after;
+    }
+    out.push_str(rest);
+    changed.then_some(out)
+}
+
+/// The trailing `:line:column` (or `:line`) of a stack frame's location.
+fn line_column_suffix(s: &str) -> &str {
+    let mut start = s.len();
+    for _ in 0..2 {
+        let head = &s[..start];
+        let digits = head.len() - head.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+        if digits == 0 || !head[..head.len() - digits].ends_with(':') {
+            break;
+        }
+        start = head.len() - digits - 1;
+    }
+    &s[start..]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -86,5 +130,32 @@ mod tests {
             Some("http://127.0.0.1:4011")
         );
         assert_eq!(origin("https://a.test"), Some("https://a.test"));
+    }
+
+    #[test]
+    fn stacks_lose_every_query_and_fragment_but_keep_line_and_column() {
+        let gecko = "f@http://127.0.0.1:1/pkg/x.js:1:15\n\
+                     @http://127.0.0.1:1/app.html?code=SECRET&state=S line 311 > eval:6:38\n\
+                     async*evaluate@http://127.0.0.1:1/app.html?code=SECRET&iss=http%3A%2F%2Fa:313:16\n\
+                     @http://127.0.0.1:1/app.html#frag:1:44";
+        let clean = strip_stack_queries(gecko).unwrap();
+        assert!(
+            !clean.contains("SECRET") && !clean.contains("frag"),
+            "{clean}"
+        );
+        assert_eq!(
+            clean,
+            "f@http://127.0.0.1:1/pkg/x.js:1:15\n\
+             @http://127.0.0.1:1/app.html line 311 > eval:6:38\n\
+             async*evaluate@http://127.0.0.1:1/app.html:313:16\n\
+             @http://127.0.0.1:1/app.html:1:44"
+        );
+        let v8 = "Error: x\n    at f (https://a.test/p.js?v=1:2:3)\n    at https://a.test/i.html?code=C:9";
+        assert_eq!(
+            strip_stack_queries(v8).unwrap(),
+            "Error: x\n    at f (https://a.test/p.js:2:3)\n    at https://a.test/i.html:9"
+        );
+        assert_eq!(strip_stack_queries("at f (https://a.test/p.js:2:3)"), None);
+        assert_eq!(strip_stack_queries("no url here?"), None);
     }
 }

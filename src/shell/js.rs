@@ -50,6 +50,14 @@ pub fn to_js_error(e: &Error) -> JsValue {
     if let Some(status) = e.status {
         set("status", JsValue::from_f64(status as f64));
     }
+    // Engines name a frame by its script's URL as it was loaded: Firefox gives an inline
+    // script (and code it evals) the document's first URL, the callback's `code` included,
+    // long after the address bar was cleaned. Error trackers ship stacks, so none keeps a query.
+    if let Some(stack) = get_string(v, "stack") {
+        if let Some(clean) = crate::core::uri::strip_stack_queries(&stack) {
+            set("stack", JsValue::from_str(&clean));
+        }
+    }
     err.into()
 }
 

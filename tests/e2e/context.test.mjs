@@ -136,17 +136,16 @@ async function run(page, fn, arg) {
 }
 
 /** Every PAR and token request the page sends: { ep, grant, resource, assertion (claims) }. */
-function captureAssertions(page) {
-  const seen = [];
-  page.on('request', (r) => {
-    if (r.method() !== 'POST') return;
-    const ep = { [`${d.issuer}/connect/par`]: 'par', [`${d.issuer}/connect/token`]: 'token' }[r.url().split('?')[0]];
-    if (!ep) return;
-    const body = new URLSearchParams(r.postData() ?? '');
-    const a = body.get('client_assertion');
-    seen.push({ ep, grant: body.get('grant_type'), resource: body.get('resource'), raw: a, assertion: a ? decodePayload(a) : null });
-  });
-  return seen;
+/**
+ * The PAR and token requests made from now on, as the double received them: a function that
+ * returns them (the double reads the bodies; Firefox's request interception carries none).
+ */
+function captureAssertions() {
+  const since = Date.now();
+  return () => d.formsSeen().filter((x) => x.t >= since).map((x) => ({
+    ep: x.ep, grant: x.grant, resource: x.resource, raw: x.clientAssertion,
+    assertion: x.clientAssertion ? decodePayload(x.clientAssertion) : null,
+  }));
 }
 
 const names = (page) => page.evaluate(() => window.events.map((e) => e.name));
@@ -169,7 +168,7 @@ const multiOpts = (extra, more) => opts({ requireSfmId: false, ...extra }, { cli
 
 test('the config context goes on the code exchange only: detailsSeen, the token\'s claims and Session.context; PAR carries none', async () => {
   const page = await newPage();
-  const seen = captureAssertions(page);
+  const seen = captureAssertions();
   const o = opts({ context: single('910000011') });
   const s = await login(page, stack, o);
 
@@ -192,9 +191,9 @@ test('the config context goes on the code exchange only: detailsSeen, the token\
   assert.deepEqual(s.rejectedScope, []);
   assert.deepEqual(await run(page, (c) => c.context()), single('910000011'));
 
-  const par = seen.filter((x) => x.ep === 'par');
-  const token = seen.filter((x) => x.ep === 'token');
-  assert.ok(par.length >= 1 && token.length >= 1, JSON.stringify(seen.map((x) => x.ep)));
+  const par = seen().filter((x) => x.ep === 'par');
+  const token = seen().filter((x) => x.ep === 'token');
+  assert.ok(par.length >= 1 && token.length >= 1, JSON.stringify(seen().map((x) => x.ep)));
   for (const p of par) {
     assert.equal(p.assertion.assertion_details, undefined, 'no details on the PAR assertion');
     assert.equal(p.assertion.authorization_details, undefined, 'no details on the PAR assertion');
@@ -209,11 +208,11 @@ test('the config context goes on the code exchange only: detailsSeen, the token\
 
 test('loginWithRedirect({context}) overrides the config\'s context for the code exchange', async () => {
   const page = await newPage();
-  const seen = captureAssertions(page);
+  const seen = captureAssertions();
   const o = opts({ context: single('910000011') });
   const s = await login(page, stack, o, { context: single('910000012') });
-  assert.ok(seen.some((x) => x.ep === 'par'));
-  for (const x of seen) {
+  assert.ok(seen().some((x) => x.ep === 'par'));
+  for (const x of seen()) {
     const sent = x.assertion.assertion_details;
     if (x.ep === 'par') assert.equal(sent, undefined, 'no details on the PAR assertion');
     else assertSingleDetails(sent, '910000012');
@@ -558,21 +557,23 @@ test('HID-1001 / HID-1002 / HID-1004 come back as token_request_failed with the 
   }
   // HID-1004: the library never sends a number that is not 9 digits, so a (faulty) backend
   // rewrites the child in what it signs (in-process signer), and the OP refuses that.
-  await page.route(`${d.apiOrigin}/assertion`, async (route) => {
-    const body = JSON.parse(route.request().postData());
+  // The page's calls to the signer go to this faulty one instead (engine-neutral: Firefox's
+  // request interception carries no request bodies).
+  await page.exposeFunction('faultySigner', (text) => {
+    const body = JSON.parse(text);
     const details = body.assertionDetails?.map((x) => (x.type === 'helseid_authorization'
       ? multiDetail('920000001', '92000001')
       : x));
-    const assertion = await d.signAssertion({ clientId: body.clientId, audience: body.audience, assertionDetails: details, detailsClaim: body.detailsClaim });
-    await route.fulfill({
-      status: 200,
-      contentType: 'application/json',
-      headers: { 'Access-Control-Allow-Origin': stack.appOrigin, 'Access-Control-Allow-Credentials': 'true' },
-      body: JSON.stringify({ assertion }),
-    });
+    return d.signAssertion({ clientId: body.clientId, audience: body.audience, assertionDetails: details, detailsClaim: body.detailsClaim });
   });
+  await page.evaluate((url) => {
+    window.realFetch = window.fetch;
+    window.fetch = async (input, init) => (String(input) === url
+      ? Response.json({ assertion: await window.faultySigner(init.body) })
+      : window.realFetch(input, init));
+  }, `${d.apiOrigin}/assertion`);
   const r4 = await run(page, (c) => c.setContext({ organization: { parent: '920000001', child: '920000012' } }));
-  await page.unroute(`${d.apiOrigin}/assertion`);
+  await page.evaluate(() => { window.fetch = window.realFetch; });
   assert.deepEqual(
     [r4.error?.code, r4.error?.oauthError, r4.error?.status, r4.error?.oauthErrorDescription],
     ['token_request_failed', 'invalid_request', 400, 'HID-1004: the child organization number "92000001" is not 9 digits'],
@@ -754,7 +755,7 @@ test('attest age: contextExpired fires once; then nhn:kjernejournal rejects cont
 
 test('detailsClaim "authorization_details": the OP sees that claim name on every token request, never both, and none on PAR', async () => {
   const page = await newPage();
-  const seen = captureAssertions(page);
+  const seen = captureAssertions();
   await login(page, stack, opts({ detailsClaim: 'authorization_details', context: single('910000011') }));
   const sw = await run(page, (c) => c.setContext({ organization: { child: '910000012' } }));
   assert.equal(sw.error, undefined, JSON.stringify(sw.error));
@@ -762,13 +763,13 @@ test('detailsClaim "authorization_details": the OP sees that claim name on every
   assert.ok(all.length >= 2);
   assert.deepEqual([...new Set(all.map((e) => e.claim))], ['authorization_details']);
   assert.deepEqual(successes().map((e) => [e.grant, e.orgnrChild]), [['authorization_code', '910000011'], ['refresh_token', '910000012']]);
-  const tokens = seen.filter((x) => x.ep === 'token');
+  const tokens = seen().filter((x) => x.ep === 'token');
   assert.equal(tokens.length, all.length);
   for (const x of tokens) {
     assert.equal(x.assertion.assertion_details, undefined, 'never both');
     assert.ok(Array.isArray(x.assertion.authorization_details));
   }
-  for (const x of seen.filter((y) => y.ep === 'par')) {
+  for (const x of seen().filter((y) => y.ep === 'par')) {
     assert.equal(x.assertion.authorization_details, undefined);
     assert.equal(x.assertion.assertion_details, undefined);
   }
@@ -776,7 +777,7 @@ test('detailsClaim "authorization_details": the OP sees that claim name on every
 
 test('assertion_provider: ctx.assertionDetails is byte for byte what the signer signed and the OP saw; grantType and detailsClaim; PAR carries none', async () => {
   const page = await newPage();
-  const seen = captureAssertions(page);
+  const seen = captureAssertions();
   const o = opts({ context: single('910000011') }, { assertion: true });
   await login(page, stack, o);
   const log = d.signerLog();
@@ -804,7 +805,7 @@ test('assertion_provider: ctx.assertionDetails is byte for byte what the signer 
     assert.equal(JSON.stringify(c.assertionDetails), codeText);
     assert.deepEqual([c.audience, c.endpoint, c.detailsClaim], [d.issuer, `${d.issuer}/connect/token`, 'assertion_details']);
   }
-  for (const x of seen.filter((y) => y.ep === 'token')) assert.equal(JSON.stringify(x.assertion.assertion_details), codeText);
+  for (const x of seen().filter((y) => y.ep === 'token')) assert.equal(JSON.stringify(x.assertion.assertion_details), codeText);
 
   d.reset();
   await page.evaluate(() => { window.assertionCalls = []; });
@@ -822,7 +823,7 @@ test('assertion_provider: ctx.assertionDetails is byte for byte what the signer 
   assert.deepEqual([signed.signed, signed.grantType, JSON.stringify(signed.details)], [true, 'refresh_token', text]);
   const [op] = d.detailsSeen();
   assert.deepEqual([op.status, op.grant, JSON.stringify(op.details)], [200, 'refresh_token', text]);
-  const sent = seen.filter((x) => x.ep === 'token').at(-1);
+  const sent = seen().filter((x) => x.ep === 'token').at(-1);
   assert.equal(sent.grant, 'refresh_token');
   assert.equal(JSON.stringify(sent.assertion.assertion_details), text, 'the assertion on the wire');
 });

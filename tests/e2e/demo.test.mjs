@@ -9,7 +9,7 @@ import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startStack, launchBrowser } from './harness.mjs';
+import { startStack, launchBrowser, ENGINE } from './harness.mjs';
 import { REPO_ROOT } from '../../www/dev-idp/static.mjs';
 import {
   EPJ_USERS, TEST_JOURNALS, TEST_CLIENT_DEFS, TEST_ORGS, ATTEST_CLAIM, ORGNR_PARENT_CLAIM, ORGNR_CHILD_CLAIM, JOURNAL_ID_CLAIM,
@@ -112,7 +112,7 @@ test('demo: log in with the backend signer, every check green, refresh, call the
   assert.equal(storage.local, 0);
   assert.doesNotMatch(storage.session, /eyJ[\w-]+\.eyJ[\w-]+\./);
 
-  await page.screenshot({ path: join(ARTIFACTS, 'demo-logged-in.png'), fullPage: true });
+  await page.screenshot({ path: join(ARTIFACTS, `demo-logged-in-${ENGINE}.png`), fullPage: true });
 
   // Log out: revocation + end_session, back on the page with a notice.
   await page.click('#logout');
@@ -173,7 +173,7 @@ test('demo: a security level 3 user when 4 is required shows security_level_insu
   assert.equal(Object.values(statuses).filter((s) => s === 'fail').length, 1);
   assert.equal(await page.textContent('#state-label'), 'Login failed');
   assert.doesNotMatch(page.url(), /code=|state=/);
-  await page.screenshot({ path: join(ARTIFACTS, 'demo-error.png'), fullPage: true });
+  await page.screenshot({ path: join(ARTIFACTS, `demo-error-${ENGINE}.png`), fullPage: true });
 });
 
 test('demo: a refused login (login_hint=deny) shows authorization_denied with the OAuth error', async () => {
@@ -298,7 +298,7 @@ test('demo: switch organisation and journal with one refresh, the claims shown; 
   }
   // The page from the top down to the checks grid: user, refresh log, context card, checks.
   const bottom = await page.$eval('#context-checks', (e) => Math.ceil(e.getBoundingClientRect().bottom + window.scrollY + 24));
-  await page.screenshot({ path: join(ARTIFACTS, 'demo-context.png'), fullPage: true, clip: { x: 0, y: 0, width: 1440, height: bottom } });
+  await page.screenshot({ path: join(ARTIFACTS, `demo-context-${ENGINE}.png`), fullPage: true, clip: { x: 0, y: 0, width: 1440, height: bottom } });
 
   // SFM: the session is created with the new token, the stand-in logs in inside the iframe.
   await page.fill('#sfm-gateway', stack.double.sfmGatewayOrigin);
@@ -329,7 +329,7 @@ test('demo: switch organisation and journal with one refresh, the claims shown; 
   assert.equal(pc.ok['sfm-ticket'], 1);
   assert.equal(pc.ok['sfm-patient'], 1);
   assert.doesNotMatch(await page.content(), /eyJ[\w-]{20,}\.eyJ[\w-]{20,}\./);
-  await page.locator('#sfm-card').screenshot({ path: join(ARTIFACTS, 'demo-sfm.png') });
+  await page.locator('#sfm-card').screenshot({ path: join(ARTIFACTS, `demo-sfm-${ENGINE}.png`) });
 
   // End: the gateway's session ends, the iframe goes.
   await page.click('#sfm-end');
@@ -502,7 +502,7 @@ test('demo: Kjernejournal needs a patient attest, then opens the patient in a ne
     const shown = await page.textContent('#kj-info [data-field="url"]');
     assert.match(shown, /\?code=[\w-]{6}…&ehr_code_verifier=[\w-]{6}…$/);
     assert.equal((await page.content()).includes(kjs.code), false);
-    await kjTab.screenshot({ path: join(ARTIFACTS, 'demo-kj.png') });
+    await kjTab.screenshot({ path: join(ARTIFACTS, `demo-kj-${ENGINE}.png`) });
   } finally {
     await kjTab.close();
   }

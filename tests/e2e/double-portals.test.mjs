@@ -6,7 +6,10 @@
 import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { startStack, launchBrowser } from './harness.mjs';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { REPO_ROOT } from '../../www/dev-idp/static.mjs';
+import { startStack, launchBrowser, ENGINE } from './harness.mjs';
 import { NodeClient, dpopKey, pkce } from './node-client.mjs';
 import { KJ_RESOURCE, ATTEST_CLAIM, SFM_JOURNAL_ID_CLAIM } from '../../www/dev-idp/double.mjs';
 
@@ -769,7 +772,8 @@ test('Chromium: the SFM client page in an iframe: clientLoaded, login (failed, t
   await page.evaluate(() => document.getElementById('sfm').contentWindow.postMessage({ action: 'noSuchAction' }, '*'));
   await frame.locator('#log li', { hasText: 'noSuchAction' }).waitFor({ timeout: 10_000 });
   await frame.locator('#log li', { hasText: 'ignored: not from the embedding page' }).waitFor({ timeout: 10_000 });
-  await page.screenshot({ path: '/tmp/helseid-double-sfm-client.png', fullPage: true });
+  await mkdir(join(REPO_ROOT, 'artifacts'), { recursive: true });
+  await page.screenshot({ path: join(REPO_ROOT, 'artifacts', `double-sfm-client-${ENGINE}.png`), fullPage: true });
 
   const fromSfm = await page.evaluate(() => window.fromSfm);
   assert.ok(fromSfm.every((m) => m.origin === dbl.sfmClientOrigin));

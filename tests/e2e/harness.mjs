@@ -1,4 +1,6 @@
-// End-to-end harness: a static app server + the HelseID test double, and a headless Chromium.
+// End-to-end harness: a static app server + the HelseID test double, and a headless browser:
+// Chromium (default) or Firefox ESR, chosen by E2E_BROWSER=chromium|firefox (scripts/test.sh runs
+// the suite once per engine).
 //
 //   const stack = await startStack({ accessTokenTtl: 30 });
 //   stack.appOrigin, stack.double.issuer, stack.double.apiOrigin, await stack.close();
@@ -9,8 +11,23 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
+// playwright-core 1.65 sends a BiDi command Firefox ESR 153 does not know; 1.62.1 drives it.
+import { firefox } from 'playwright-core-firefox';
 import { startDouble } from '../../www/dev-idp/double.mjs';
 import { startStatic } from '../../www/dev-idp/static.mjs';
+
+/** The engine this run drives: "chromium" or "firefox". */
+export const ENGINE = process.env.E2E_BROWSER ?? 'chromium';
+if (!['chromium', 'firefox'].includes(ENGINE)) throw new Error(`E2E_BROWSER must be chromium or firefox, not ${ENGINE}`);
+export const FIREFOX_PATH = process.env.FIREFOX_PATH ?? '/usr/bin/firefox-esr';
+
+/**
+ * For tests that cannot run in this engine: `test(name, skipIn('firefox', 'why'), fn)`. The reason
+ * prints in the test report (node:test shows `# SKIP <reason>`).
+ */
+export function skipIn(engine, reason) {
+  return { skip: ENGINE === engine ? `${engine}: ${reason}` : false };
+}
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export const CHROMIUM_ARGS = Object.freeze([
@@ -51,7 +68,7 @@ export async function startStack(opts = {}) {
 }
 
 /**
- * Launches the system Chromium (never downloads one) with a fresh temporary profile.
+ * Launches the system browser of ENGINE (never downloads one) with a fresh temporary profile.
  * @param {object} [opts]
  * @param {string[]} [opts.args] extra Chromium arguments
  * @param {object} [opts.contextOptions] extra launchPersistentContext options
@@ -63,13 +80,26 @@ export async function launchBrowser({ args = [], contextOptions = {} } = {}) {
   let context;
   try {
     // launchPersistentContext owns --user-data-dir (Playwright refuses it inside args).
-    context = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: CHROMIUM_PATH,
-      headless: true,
-      args: [...CHROMIUM_ARGS, ...args],
-      timeout: 20_000,
-      ...contextOptions,
-    });
+    context = ENGINE === 'firefox'
+      ? await firefox.launchPersistentContext(userDataDir, {
+        channel: 'moz-firefox',
+        executablePath: FIREFOX_PATH,
+        headless: true,
+        timeout: 30_000,
+        // ESR 153 does not know BiDi's media-feature emulation; null leaves it alone.
+        colorScheme: null,
+        reducedMotion: null,
+        forcedColors: null,
+        contrast: null,
+        ...contextOptions,
+      })
+      : await chromium.launchPersistentContext(userDataDir, {
+        executablePath: CHROMIUM_PATH,
+        headless: true,
+        args: [...CHROMIUM_ARGS, ...args],
+        timeout: 20_000,
+        ...contextOptions,
+      });
   } catch (err) {
     await rm(userDataDir, { recursive: true, force: true });
     throw err;

@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startStack, launchBrowser } from './harness.mjs';
+import { startStack, launchBrowser, ENGINE } from './harness.mjs';
 import { clientOptions, login, openApp, withClient } from './flow.mjs';
 
 const ARTIFACTS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'artifacts');
@@ -223,7 +223,7 @@ test('openSfmSession + attach: one create (nonce challenge, then ok), info witho
   const after = dbl.sfmSessions()[0];
   assert.deepEqual([after.codeRedeemed, after.loggedIn, after.ended], [true, true, false]);
 
-  await page.screenshot({ path: join(ARTIFACTS, 'portal-sfm-iframe.png'), fullPage: true });
+  await page.screenshot({ path: join(ARTIFACTS, `portal-sfm-iframe-${ENGINE}.png`), fullPage: true });
   await page.close();
 });
 

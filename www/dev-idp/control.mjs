@@ -83,6 +83,14 @@ export function createControl(state, hooks) {
     state.faults.set(endpoint, queue);
     return { endpoint, pending: queue.length };
   }
+  /** Transport faults still queued for `name`. */
+  function pendingFaults(name) {
+    return state.faults.get(name)?.length ?? 0;
+  }
+  /** Drops every queued transport fault (the counters and logs stay). */
+  function clearFaults() {
+    state.faults.clear();
+  }
   function takeFault(name) {
     const queue = state.faults.get(name);
     return queue?.length ? queue.shift() : undefined;
@@ -239,6 +247,7 @@ export function createControl(state, hooks) {
     state.counters = freshCounts();
     state.rtSeen = [];
     state.requestLog = [];
+    state.formsSeen = [];
     state.issued = [];
     state.detailsSeen = [];
     state.signerLog = [];
@@ -249,6 +258,10 @@ export function createControl(state, hooks) {
   }
   function requests() {
     return structuredClone(state.requestLog);
+  }
+  /** Every PAR and token POST: endpoint, grant_type, resource, the raw client assertion, status. */
+  function formsSeen() {
+    return structuredClone(state.formsSeen);
   }
   /** Every token request whose client assertion was verified, with the details it carried (context.mjs). */
   function detailsSeen() {
@@ -336,6 +349,8 @@ export function createControl(state, hooks) {
 
   return {
     failNext,
+    pendingFaults,
+    clearFaults,
     takeFault,
     nextFault,
     rawFault,
@@ -350,6 +365,7 @@ export function createControl(state, hooks) {
     refreshTokensSeen,
     requests,
     detailsSeen,
+    formsSeen,
     signerLog,
     info,
     controlApi,

@@ -117,6 +117,7 @@ export async function startDouble(opts = {}) {
     counters: freshCounts(),
     rtSeen: [],
     requestLog: [],
+    formsSeen: [],
     issued: [],
     // Transport faults: route name -> [{ mode, retryAfter, size }] (failNext), and the sockets
     // a `hang` or `stall` fault holds open (destroyed by reset() and close()).
@@ -245,6 +246,20 @@ export async function startDouble(opts = {}) {
 
     await next();
 
+    if ((name === 'token' || name === 'par') && ctx.method === 'POST') {
+      // Tests read what each PAR and token request carried (the engines' request interception
+      // does not all expose request bodies: Firefox over BiDi gives none).
+      const body = ctx.oidc?.body ?? {};
+      state.formsSeen.push({
+        t: Date.now(),
+        ep: name,
+        grant: body.grant_type ?? null,
+        resource: body.resource ?? null,
+        clientAssertion: typeof body.client_assertion === 'string' ? body.client_assertion : null,
+        status: ctx.status,
+      });
+      if (state.formsSeen.length > 500) state.formsSeen.shift();
+    }
     if (name === 'token' && !isPreflight) {
       // ctx.oidc.body is the parsed request body (set by oidc-provider's body parser).
       const body = ctx.oidc?.body ?? {};
@@ -330,11 +345,14 @@ export async function startDouble(opts = {}) {
     refreshTokensSeen: control.refreshTokensSeen,
     requests: control.requests,
     detailsSeen: control.detailsSeen,
+    formsSeen: control.formsSeen,
     signerLog: control.signerLog,
     rotateApiNonce: backend.rotateApiNonce,
     currentApiNonce: backend.currentApiNonce,
     signAssertion: (o) => backend.signAssertion(o),
     failNext: control.failNext,
+    pendingFaults: control.pendingFaults,
+    clearFaults: control.clearFaults,
     setFault: control.setFault,
     clearFault: control.clearFault,
     fault: () => structuredClone(state.protocolFault),
