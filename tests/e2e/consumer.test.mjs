@@ -1,7 +1,7 @@
-// Issue 5, packaging: `npm pack` the built pkg/, install the tarball into a fresh copy of the
-// minimal Vite app in tests/consumer (Vite itself from its committed lockfile), `vite build` it,
-// serve dist/ as the app origin of a test stack and log in from the built app in Chromium.
-// Proof that a real frontend can consume the package by its name, with a bundler.
+// Issue 5 and 18, packaging: `npm pack` the built pkg/, install the tarball into a fresh copy of
+// the minimal app in tests/consumer (Vite and webpack 5 from its committed lockfile), build it
+// with each bundler, serve each build as the app origin of a test stack and log in from it.
+// Proof that a real frontend can consume the package by its name, with either bundler.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -18,7 +18,8 @@ const CONSUMER = join(REPO_ROOT, 'tests', 'consumer');
 const NPM_FLAGS = ['--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'];
 
 let work;
-let stack;
+let app;
+let pkgJson;
 let browser;
 
 async function sh(cmd, args, cwd) {
@@ -31,18 +32,46 @@ async function sh(cmd, args, cwd) {
 
 before(async () => {
   work = await mkdtemp(join(tmpdir(), 'helseid-wasm-consumer-'));
+  pkgJson = JSON.parse(await readFile(join(PKG, 'package.json'), 'utf8').catch(() => {
+    throw new Error('pkg/package.json is missing: build the package first (scripts/build.sh)');
+  }));
+  browser = await launchBrowser();
 });
 
 after(async () => {
   await browser?.close();
-  await stack?.close();
   if (work) await rm(work, { recursive: true, force: true });
 });
 
-test('the packed helseid-wasm installs into a Vite app, builds, and logs in from the built app', async () => {
-  const pkgJson = JSON.parse(await readFile(join(PKG, 'package.json'), 'utf8').catch(() => {
-    throw new Error('pkg/package.json is missing: build the package first (scripts/build.sh)');
-  }));
+/** Serves `dist` as the app origin of a fresh stack and logs in from the built app there. */
+async function loginFromBuild(dist) {
+  // `${origin}/` is a registered redirect URI of the double.
+  const stack = await startStack({ static: { root: dist, routes: {} } });
+  const page = await browser.newPage();
+  try {
+    const query = new URLSearchParams({
+      issuer: stack.double.issuer,
+      signer: `${stack.double.apiOrigin}/assertion`,
+      clientId: 'helseid-wasm-es256',
+      login: '1',
+    });
+    await page.goto(`${stack.appOrigin}/?${query}`);
+    await page.waitForFunction(() => document.getElementById('status')?.value === 'logged in'
+      || document.getElementById('status')?.value.startsWith('error'), null, { timeout: 20_000 });
+    assert.equal(await page.$eval('#status', (o) => o.value), 'logged in');
+    assert.equal(await page.$eval('#pid', (o) => o.value), '06828399789');
+    assert.equal(await page.$eval('#version', (o) => o.value), pkgJson.version);
+    assert.doesNotMatch(page.url(), /code=|state=/);
+    const c = stack.double.counts();
+    assert.equal(c.token_by_grant.authorization_code, 1);
+    assert.ok(c.assertion >= 2, 'the backend signed the client assertions');
+  } finally {
+    await page.close();
+    await stack.close();
+  }
+}
+
+test('the packed helseid-wasm installs into the consumer app from its lockfile', async () => {
   assert.equal(pkgJson.name, 'helseid-wasm');
 
   // 1. npm pack: the tarball carries exactly what the package needs.
@@ -55,8 +84,8 @@ test('the packed helseid-wasm installs into a Vite app, builds, and logs in from
   const tarball = join(work, packed.filename);
 
   // 2. A fresh copy of the consumer: Vite from its lockfile, then the tarball (not saved).
-  const app = join(work, 'app');
-  await cp(CONSUMER, app, { recursive: true, filter: (src) => !/[\\/](node_modules|dist)([\\/]|$)/.test(src.slice(CONSUMER.length)) });
+  app = join(work, 'app');
+  await cp(CONSUMER, app, { recursive: true, filter: (src) => !/[\\/](node_modules|dist|dist-webpack)([\\/]|$)/.test(src.slice(CONSUMER.length)) });
   await sh('npm', ['ci', ...NPM_FLAGS], app);
   await sh('npm', ['install', '--no-save', ...NPM_FLAGS, tarball], app);
   const installed = JSON.parse(await readFile(join(app, 'node_modules', 'helseid-wasm', 'package.json'), 'utf8'));
@@ -67,32 +96,22 @@ test('the packed helseid-wasm installs into a Vite app, builds, and logs in from
     'the committed lockfile is left as it is',
   );
 
-  // 3. vite build: the glue and the .wasm end up in dist/.
+});
+
+test('Vite: vite build puts the glue and the .wasm in dist/, and the built app logs in', async () => {
+  assert.ok(app, 'the install test ran');
   await sh(join(app, 'node_modules', '.bin', 'vite'), ['build', '--logLevel', 'warn'], app);
   const assets = await readdir(join(app, 'dist', 'assets'));
   assert.ok(assets.some((a) => a.endsWith('.wasm')), `a .wasm asset in dist/assets (${assets.join(', ')})`);
+  await loginFromBuild(join(app, 'dist'));
+});
 
-  // 4. Serve dist/ as the app origin of a stack (so `${origin}/` is a registered redirect URI)
-  //    and log in from the built app.
-  [stack, browser] = await Promise.all([
-    startStack({ static: { root: join(app, 'dist'), routes: {} } }),
-    launchBrowser(),
-  ]);
-  const { page } = browser;
-  const query = new URLSearchParams({
-    issuer: stack.double.issuer,
-    signer: `${stack.double.apiOrigin}/assertion`,
-    clientId: 'helseid-wasm-es256',
-    login: '1',
-  });
-  await page.goto(`${stack.appOrigin}/?${query}`);
-  await page.waitForFunction(() => document.getElementById('status')?.value === 'logged in'
-    || document.getElementById('status')?.value.startsWith('error'), null, { timeout: 20_000 });
-  assert.equal(await page.$eval('#status', (o) => o.value), 'logged in');
-  assert.equal(await page.$eval('#pid', (o) => o.value), '06828399789');
-  assert.equal(await page.$eval('#version', (o) => o.value), pkgJson.version);
-  assert.doesNotMatch(page.url(), /code=|state=/);
-  const c = stack.double.counts();
-  assert.equal(c.token_by_grant.authorization_code, 1);
-  assert.ok(c.assertion >= 2, 'the backend signed the client assertions');
+test('webpack 5: the .wasm is an asset module with no configuration for it, and the built app logs in', async () => {
+  assert.ok(app, 'the install test ran');
+  const { stdout } = await sh(join(app, 'node_modules', '.bin', 'webpack'), ['--config', 'webpack.config.cjs', '--no-color'], app);
+  assert.match(stdout, /webpack 5\.\d+\.\d+ compiled/);
+  assert.doesNotMatch(stdout, /ERROR/);
+  const assets = await readdir(join(app, 'dist-webpack', 'assets'));
+  assert.ok(assets.some((a) => a.endsWith('.wasm')), `a .wasm asset in dist-webpack/assets (${assets.join(', ')})`);
+  await loginFromBuild(join(app, 'dist-webpack'));
 });
