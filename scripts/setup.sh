@@ -34,11 +34,15 @@ if [ ! -f node_modules/.package-lock.json ] || ! cmp -s package-lock.json node_m
   cp package-lock.json node_modules/.helseid-lock
 fi
 
-# Browsers: Debian's Chromium + ChromeDriver, and Firefox ESR with geckodriver from crates.io.
+# Browsers: Debian's Chromium + ChromeDriver, Firefox ESR with geckodriver from crates.io, and
+# WebKitGTK's WebKitWebDriver + MiniBrowser with Xvfb (no headless mode).
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 [ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
 [ -x /usr/bin/firefox-esr ] || missing+=(firefox-esr)
+[ -x /usr/bin/WebKitWebDriver ] || missing+=(webkit2gtk-driver)
+command -v Xvfb >/dev/null || missing+=(xvfb)
+command -v xauth >/dev/null || missing+=(xauth)
 if [ ${#missing[@]} -gt 0 ]; then
   log "apt-get install ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every test: format, clippy (native and wasm32), native unit tests, the standalone check, the
 # build and its size budget, the .d.ts type check, wasm tests in headless Chromium and Firefox,
-# and the end-to-end browser tests against the test double in Chromium and Firefox ESR.
+# the end-to-end browser tests against the test double in Chromium and Firefox ESR, and the
+# WebKit suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$HOME/.cargo/bin:$PATH"
@@ -38,3 +39,6 @@ wasm-pack test --headless --firefox
 
 step "end-to-end browser tests against the local HelseID test double, in Chromium and Firefox ESR"
 scripts/e2e.sh
+
+step "WebKit (WebKitGTK MiniBrowser under Xvfb, WebDriver classic): the core flows against the double"
+node --test --test-concurrency=1 --test-timeout=120000 tests/webkit/

@@ -93,7 +93,9 @@ export async function launchWebKit() {
     return {
       capabilities: body.value.capabilities,
       page,
-      newPage: async () => new WebKitPage(session, (await session.cmd('POST', '/window/new', { type: 'tab' })).handle),
+      // New Window needs a current window: the first one, which stays open (closing the last
+      // window would end the session).
+      newPage: async () => new WebKitPage(session, (await session.inWindow(handle, () => session.raw('POST', '/window/new', { type: 'tab' }))).handle),
       async close() {
         await session.cmd('DELETE', '').catch(() => {});
         killAll();
@@ -170,7 +172,8 @@ const f = (0, eval)('(' + src + ')');
 const box = (window.__wd ??= {});
 box[id] = { done: false };
 Promise.resolve().then(() => f(arg)).then(
-  (value) => { box[id] = { done: true, value: value === undefined ? null : value, undef: value === undefined }; },
+  // As JSON text: WebKitGTK's own serialisation of a returned object does not keep key order.
+  (value) => { box[id] = { done: true, json: value === undefined ? undefined : JSON.stringify(value) }; },
   (e) => { box[id] = { done: true, error: String(e?.stack ?? e) }; },
 );
 return true;`;
@@ -231,7 +234,7 @@ export class WebKitPage {
       if (out.gone) throw new Error('evaluate: the page navigated before the function settled');
       if (!out.done) continue;
       if (out.error !== undefined) throw new Error(`evaluate: ${out.error}`);
-      return out.undef ? undefined : out.value;
+      return out.json === undefined || out.json === null ? undefined : JSON.parse(out.json);
     }
   }
 
@@ -257,6 +260,7 @@ export class WebKitPage {
 
   async close() {
     await this.#do('DELETE', '/window').catch(() => {});
+    this.session.current = null; // no window is current after a close
   }
 }
 
