@@ -28,6 +28,8 @@ enum Switch {
     ),
     Ask(crate::core::engine::TokenKey),
     Wait(crate::core::engine::TokenKey),
+    /// Another token's refresh holds the refresh token: after it, try again.
+    Busy(crate::core::engine::TokenKey),
 }
 
 /// The query parameters of a URL, parsed by the browser.
@@ -204,7 +206,7 @@ impl Inner {
         let inner = self.clone();
         async move {
             let mut step = first;
-            for _ in 0..3 {
+            for _ in 0..4 {
                 match step? {
                     Switch::Run(ticket, flight) => {
                         let key = ticket.key.clone();
@@ -220,10 +222,14 @@ impl Inner {
                             "resource": resource,
                         });
                         let result = inner.request_holder(message, Some(&key)).await;
-                        inner.engine.borrow_mut().ask_settled(&key);
+                        inner.engine.borrow_mut().ask_settled(&key, now());
+                        inner.apply();
                         return result;
                     }
                     Switch::Wait(key) => inner.wait_for(&key).await?,
+                    Switch::Busy(key) => {
+                        let _ = inner.wait_for(&key).await;
+                    }
                 }
                 step = inner.switch_step(&context, resource.as_deref());
             }
@@ -256,6 +262,7 @@ impl Inner {
             }
             Next::AskHolder(key) => Switch::Ask(key),
             Next::Wait(key) => Switch::Wait(key),
+            Next::Busy(key) => Switch::Busy(key),
             Next::Ready(..) => {
                 return Err(Error::new(
                     ErrorCode::TokenRequestFailed,

@@ -220,7 +220,8 @@ impl Inner {
                 Some(key),
             )
             .await;
-        self.engine.borrow_mut().ask_settled(key);
+        self.engine.borrow_mut().ask_settled(key, now());
+        self.apply();
         result
     }
 

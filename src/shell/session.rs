@@ -1,7 +1,7 @@
 //! The session in this tab: the engine (every decision), and the I/O that carries out its
 //! actions. A refresh, followed from start to end:
 //! 1. `getAccessToken()` asks [`Inner::access_token`], which asks `Engine::token`.
-//! 2. The engine answers `Next::Refresh(ticket)` (or `Wait`, `AskHolder`, `Ready`).
+//! 2. The engine answers `Next::Refresh(ticket)` (or `Wait`, `Busy`, `AskHolder`, `Ready`).
 //! 3. [`Inner::run_refresh`] makes it the one flight for its key and [`Inner::run_ticket`]
 //!    POSTs it (`authz`: assertion, DPoP proof, nonce retry).
 //! 4. `Engine::on_response` rotates the refresh token and checks `token_type`; the shell
@@ -343,16 +343,21 @@ impl Inner {
     }
 
     fn on_timer(self: &Rc<Self>) {
-        let ticket = self.engine.borrow_mut().on_timer(now());
+        let work = self.engine.borrow_mut().on_timer(now());
         self.apply();
-        if let Some(ticket) = ticket {
+        if work.is_empty() {
+            self.schedule();
+        }
+        for next in work {
             let inner = self.clone();
             super::task::spawn(async move {
-                let _ = inner.run_refresh(ticket).await;
+                let _ = match next {
+                    Next::Refresh(ticket) => inner.run_refresh(ticket).await,
+                    Next::AskHolder(key) => inner.ask_holder(&key, false).await,
+                    _ => Ok(()),
+                };
                 inner.schedule();
             });
-        } else {
-            self.schedule();
         }
     }
 
@@ -371,7 +376,7 @@ impl Inner {
             .post(&endpoint, &ticket.body, &purpose)
             .await
             .map(|r| (r.status, r.body));
-        let response = self.engine.borrow_mut().on_response(&ticket, answer, now());
+        let response = self.engine.borrow_mut().on_response(&ticket, answer);
         self.apply();
         let response = response?;
         let signed = self.authz.verify_response(&response).await;
@@ -427,7 +432,7 @@ impl Inner {
             ));
         }
         let mut force = force;
-        for _ in 0..4 {
+        for _ in 0..8 {
             let next = self.engine.borrow_mut().token(resource, force, now());
             self.apply();
             match next? {
@@ -438,6 +443,12 @@ impl Inner {
                 }
                 Next::Wait(key) => self.wait_for(&key).await?,
                 Next::AskHolder(key) => self.ask_holder(&key, force).await?,
+                Next::Busy(key) => {
+                    // Another token's refresh holds the refresh token: ask again after it,
+                    // whatever its outcome.
+                    let _ = self.wait_for(&key).await;
+                    continue;
+                }
             }
             force = false;
             // The flight we waited for delivered a token: hand it out even when it is

@@ -21,6 +21,8 @@ impl Engine {
         self.shared = None;
         self.grant = None;
         self.forget_flights();
+        // Its portal sessions end with it (the shell ends them).
+        self.kept.clear();
         if was_holder {
             self.actions.push(Action::AnnounceEnd(reason, last_token));
             self.actions.push(Action::ForgetKey);

@@ -9,7 +9,10 @@
 //!
 //! Invariants (checked by `props.rs` over random event sequences):
 //! - a token is handed out only if it has not expired and belongs to the context in force;
-//! - at most one refresh is in flight per token key, and none while the context is switching;
+//! - at most one refresh is in flight (the refresh token rotates, so one per grant, and so
+//!   one per token key), and none while the context is switching;
+//! - the timer refreshes only the primary token and the tokens of resources kept fresh for an
+//!   open portal session;
 //! - after `logout()` nothing is handed out and no refresh starts.
 
 mod ending;
@@ -97,6 +100,10 @@ pub enum Next {
     Wait(TokenKey),
     /// This tab holds no grant: ask the holder for a fresh token for this key.
     AskHolder(TokenKey),
+    /// The grant is busy with a refresh of another key (its refresh token rotates with every
+    /// answer, RFC 6749 §6, and a second use of the old one ends the grant): wait for that
+    /// one, then ask again.
+    Busy(TokenKey),
 }
 
 #[derive(Debug)]
@@ -206,8 +213,12 @@ pub struct Engine {
     /// Grows with every change this engine makes as a holder (never goes back, so the other
     /// tabs can order its announcements across logins).
     generation: u64,
-    failures: u32,
-    retry_at: Option<i64>,
+    /// Per key, the refreshes (or questions to the holder) started since its last fresh token,
+    /// and when the last one started: the timer waits [`backoff_seconds`] before the next.
+    attempts: VecMap<TokenKey, (u32, i64)>,
+    /// Resources whose tokens the timer keeps fresh besides the primary one, with the number
+    /// of open portal sessions that use each (API.md "Embedded national portals").
+    kept: VecMap<String, u32>,
     dpop_jkt: Option<String>,
     context_expired_notified: bool,
     /// The holder stopped answering (its tab went away): no more refreshes.
@@ -232,8 +243,8 @@ impl Engine {
             asking: VecMap::new(),
             next_ticket: 1,
             generation: 0,
-            failures: 0,
-            retry_at: None,
+            attempts: VecMap::new(),
+            kept: VecMap::new(),
             dpop_jkt: None,
             context_expired_notified: false,
             holder_gone: false,
@@ -362,6 +373,9 @@ impl Engine {
         if self.in_flight.contains_key(&key) || self.asking.contains(&key) {
             return Ok(Next::Wait(key));
         }
+        if let Some(busy) = self.in_flight.keys().next() {
+            return Ok(Next::Busy(busy.clone()));
+        }
         let Some(grant) = &self.grant else {
             if self.holder_gone {
                 // The tab that held the grant went away: nobody can refresh any more.
@@ -370,6 +384,7 @@ impl Engine {
                     "the tab that held the session is gone; log in again",
                 ));
             }
+            self.attempted(&key, now);
             self.asking.add(key.clone());
             return Ok(Next::AskHolder(key));
         };
@@ -387,8 +402,16 @@ impl Engine {
         );
         let context = shared.context.clone();
         let details = self.details(context.as_ref(), &key.resource, now);
+        self.attempted(&key, now);
         let ticket = self.ticket(key, TicketKind::Refresh, body, details, context);
         Ok(Next::Refresh(ticket))
+    }
+
+    /// A refresh of `key` (or a question about it to the holder) starts now.
+    fn attempted(&mut self, key: &TokenKey, now: i64) {
+        let count = self.attempts.get(key).map_or(0, |(n, _)| *n);
+        self.attempts
+            .insert(key.clone(), (count.saturating_add(1), now));
     }
 
     /// The answer [`Engine::token`] would give without starting anything: a fresh token for
@@ -459,13 +482,13 @@ impl Engine {
         self.in_flight.clear();
         self.switching = None;
         self.asking.clear();
-        self.failures = 0;
-        self.retry_at = None;
+        self.attempts.clear();
         self.context_expired_notified = false;
     }
 
-    /// A follower's question to the holder about `key` was answered (or timed out).
-    pub fn ask_settled(&mut self, key: &TokenKey) {
+    /// A follower's question to the holder about `key` was answered (or timed out). When it
+    /// brought no fresh token, the timer asks again only after the backoff.
+    pub fn ask_settled(&mut self, key: &TokenKey, now: i64) {
         self.asking.remove(key);
         if self
             .switching
@@ -474,26 +497,99 @@ impl Engine {
         {
             self.switching = None;
         }
+        if self.is_fresh(key, now) {
+            self.attempts.remove(key);
+        }
+        self.actions.push(Action::Reschedule);
+    }
+
+    fn is_fresh(&self, key: &TokenKey, now: i64) -> bool {
+        self.shared
+            .as_ref()
+            .and_then(|s| s.tokens.get(key))
+            .is_some_and(|t| t.expires_at - self.config.refresh_leeway_seconds > now)
+    }
+
+    // ---- portals ---------------------------------------------------------------------------
+
+    /// A portal session of `resource` opened: while it is open, the timer keeps that
+    /// resource's token fresh (`autoRefresh`), so the portal is refreshed with no call from
+    /// the app (API.md "Embedded national portals", settled in turn 3).
+    pub fn keep_fresh(&mut self, resource: Option<&str>) {
+        let resource = self.key(resource).resource;
+        let count = self.kept.get(&resource).copied().unwrap_or(0);
+        self.kept.insert(resource, count + 1);
+        self.actions.push(Action::Reschedule);
+    }
+
+    /// A portal session of `resource` ended: when it was the last, the timer stops keeping
+    /// that token fresh.
+    pub fn release(&mut self, resource: Option<&str>) {
+        let resource = self.key(resource).resource;
+        match self.kept.get(&resource).copied() {
+            Some(count) if count > 1 => {
+                self.kept.insert(resource, count - 1);
+            }
+            Some(_) => {
+                self.kept.remove(&resource);
+                self.actions.push(Action::Reschedule);
+            }
+            None => {}
+        }
     }
 
     // ---- timers ----------------------------------------------------------------------------
 
-    /// When the holder next refreshes the primary token on its own (`autoRefresh`): before
-    /// it expires, or at the retry after a failure.
-    fn refresh_due_at(&self) -> Option<i64> {
-        let shared = self.shared.as_ref().filter(|_| !self.logged_out)?;
-        let can_refresh = self
-            .grant
+    /// The tokens the timer keeps fresh (`autoRefresh`): the holder's primary token, and the
+    /// token of each resource an open portal session uses (a follower asks the holder for
+    /// those). None without a way to renew them.
+    fn timer_keys(&self) -> Vec<TokenKey> {
+        let Some(shared) = self
+            .shared
             .as_ref()
-            .is_some_and(|g| g.refresh_token.is_some());
-        if !self.config.auto_refresh || !can_refresh {
+            .filter(|_| !self.logged_out && self.config.auto_refresh)
+        else {
+            return Vec::new();
+        };
+        let mut keys = Vec::new();
+        match &self.grant {
+            Some(grant) if grant.refresh_token.is_some() => keys.push(shared.primary.clone()),
+            None if !self.holder_gone => {}
+            _ => return keys,
+        }
+        for resource in self.kept.keys() {
+            let key = TokenKey {
+                resource: resource.clone(),
+                epoch: shared.epoch,
+            };
+            if !keys.contains(&key) {
+                keys.push(key);
+            }
+        }
+        keys
+    }
+
+    /// When the timer renews `key`: `refreshLeewaySeconds` before its token expires (at once
+    /// when there is none), and after a failure not before the backoff. Never while a token
+    /// request is under way (its end reschedules), nor when the key needs the attest and the
+    /// attest has expired (`contextExpired` says so; the app sets a new context).
+    fn due_at(&self, key: &TokenKey, now: i64) -> Option<i64> {
+        let shared = self.shared.as_ref()?;
+        if !self.in_flight.is_empty()
+            || self.asking.contains(key)
+            || self.switching.is_some()
+            || (self.config.needs_attest(&key.resource) && self.attest_expired(now))
+        {
             return None;
         }
-        let token = shared.tokens.get(&shared.primary)?;
-        Some(
-            self.retry_at
-                .unwrap_or(token.expires_at - self.config.refresh_leeway_seconds),
-        )
+        let due = shared
+            .tokens
+            .get(key)
+            .map_or(now, |t| t.expires_at - self.config.refresh_leeway_seconds);
+        Some(match self.attempts.get(key) {
+            Some((count, started)) => due.max(started + backoff_seconds(*count)),
+            None => due,
+        })
     }
 
     /// When the attest reaches its age, if `contextExpired` has not fired yet.
@@ -507,31 +603,41 @@ impl Engine {
         })
     }
 
-    /// Seconds (at least 1) until the engine wants [`Engine::on_timer`], if ever.
+    /// Seconds (at least 1) until the engine wants [`Engine::on_timer`], if ever: the earliest
+    /// of the kept tokens' due times and the attest's age.
     pub fn next_wakeup(&self, now: i64) -> Option<i64> {
-        let at = match (self.refresh_due_at(), self.attest_expires_at()) {
-            (Some(a), Some(b)) => a.min(b),
-            (a, b) => a.or(b)?,
-        };
+        let at = self
+            .timer_keys()
+            .iter()
+            .filter_map(|key| self.due_at(key, now))
+            .chain(self.attest_expires_at())
+            .min()?;
         Some((at - now).max(1))
     }
 
-    /// A wake-up: fires `contextExpired` once when the attest reached its age, and starts the
-    /// refresh of the primary token when it is due.
-    pub fn on_timer(&mut self, now: i64) -> Option<Ticket> {
+    /// A wake-up: fires `contextExpired` once when the attest reached its age, and renews each
+    /// kept token that is due: a refresh here ([`Next::Refresh`]), or a question to the holder
+    /// ([`Next::AskHolder`]). One refresh at a time: the others wait for the next wake-up.
+    pub fn on_timer(&mut self, now: i64) -> Vec<Next> {
         if self.attest_expires_at().is_some_and(|at| at <= now) {
             self.context_expired_notified = true;
             self.actions.push(Action::Emit(Event::ContextExpired));
             self.actions.push(Action::Reschedule);
         }
-        if self.refresh_due_at().is_none_or(|at| at > now) {
-            return None;
+        let due: Vec<TokenKey> = self
+            .timer_keys()
+            .into_iter()
+            .filter(|key| self.due_at(key, now).is_some_and(|at| at <= now))
+            .collect();
+        let mut work = Vec::new();
+        for key in due {
+            if let Ok(next @ (Next::Refresh(_) | Next::AskHolder(_))) =
+                self.token(Self::resource_param(&key), false, now)
+            {
+                work.push(next);
+            }
         }
-        let resource = self.shared.as_ref().map(|s| s.primary.resource.clone());
-        match self.token(resource.as_deref(), true, now) {
-            Ok(Next::Refresh(ticket)) => Some(ticket),
-            _ => None,
-        }
+        work
     }
 
     pub fn is_logged_out(&self) -> bool {

@@ -1,8 +1,10 @@
 //! Property tests over random sequences of calls, answers, failures, context switches, timer
-//! wake-ups, time and logout. Whatever happens, the engine never hands out an expired token
-//! or one of another context, never has two token requests in flight for one key, and hands
-//! out nothing after logout. The model below tracks, independently of the engine, which
-//! tokens were issued under which context and until when.
+//! wake-ups, portal sessions opening and ending, time and logout. Whatever happens, the engine
+//! never hands out an expired token or one of another context, never has two token requests
+//! in flight (the refresh token rotates; so never two for one key), lets its timer refresh
+//! only the primary token and the tokens kept for open portal sessions, and hands out nothing
+//! after logout. The model below tracks, independently of the engine, which tokens were issued
+//! under which context and until when, and how many portal sessions use each resource.
 
 use std::collections::BTreeMap;
 
@@ -30,6 +32,11 @@ enum Op {
         resource: u8,
     },
     Timer,
+    /// A portal session of this resource opens (`true`) or ends.
+    Portal {
+        resource: u8,
+        open: bool,
+    },
     Logout,
 }
 
@@ -40,7 +47,8 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(pick, outcome, expires_in)| Op::Answer { pick, outcome, expires_in }),
         2 => (0i64..700).prop_map(Op::Advance),
         1 => (0u8..4, 0u8..3).prop_map(|(variant, resource)| Op::Switch { variant, resource }),
-        1 => Just(Op::Timer),
+        2 => Just(Op::Timer),
+        1 => (0u8..5, any::<bool>()).prop_map(|(resource, open)| Op::Portal { resource, open }),
         1 => Just(Op::Logout),
     ]
 }
@@ -80,6 +88,8 @@ struct Model {
     issued: BTreeMap<String, Issued>,
     switches: u64,
     serial: u64,
+    /// Open portal sessions per resource (as the engine names it).
+    portals: BTreeMap<String, u32>,
 }
 
 impl Model {
@@ -110,6 +120,10 @@ impl Model {
                     !self.pending.iter().any(|p| p.key == ticket.key),
                     "two token requests in flight for one key"
                 );
+                prop_assert!(
+                    self.pending.is_empty(),
+                    "two token requests in flight with one refresh token"
+                );
                 if matches!(ticket.kind, TicketKind::Refresh) {
                     prop_assert!(
                         !self
@@ -121,9 +135,47 @@ impl Model {
                 }
                 self.pending.push(ticket);
             }
+            Ok(Next::Busy(key)) => prop_assert!(
+                self.pending.iter().any(|p| p.key == key),
+                "busy with a refresh that is not in flight"
+            ),
             _ => {}
         }
         Ok(())
+    }
+
+    /// A timer wake-up: each refresh it starts is for the primary token or a kept one.
+    fn timer(&mut self) -> std::result::Result<(), TestCaseError> {
+        let primary = self.h.e.shared().map(|s| s.primary.clone());
+        for next in self.h.e.on_timer(self.h.now) {
+            if let Next::Refresh(ticket) = &next {
+                let kept = self
+                    .portals
+                    .get(&ticket.key.resource)
+                    .is_some_and(|n| *n > 0);
+                prop_assert!(
+                    primary.as_ref() == Some(&ticket.key) || kept,
+                    "the timer refreshed a token nobody keeps fresh"
+                );
+            }
+            self.take(Ok(next))?;
+        }
+        Ok(())
+    }
+
+    fn portal(&mut self, r: u8, open: bool) {
+        if !self.h.e.has_session() {
+            return;
+        }
+        let name = self.h.e.key(resource(r)).resource;
+        let count = self.portals.entry(name).or_insert(0);
+        if open {
+            *count += 1;
+            self.h.e.keep_fresh(resource(r));
+        } else if *count > 0 {
+            *count -= 1;
+            self.h.e.release(resource(r));
+        }
     }
 
     fn answer(
@@ -177,11 +229,10 @@ impl Model {
                 (200, body(&at, Some(&id), None, 600), false)
             }
             _ => {
-                let e = self.h.e.on_response(
-                    &ticket,
-                    Err(Error::new(ErrorCode::NetworkError, "down")),
-                    now,
-                );
+                let e = self
+                    .h
+                    .e
+                    .on_response(&ticket, Err(Error::new(ErrorCode::NetworkError, "down")));
                 prop_assert!(e.is_err());
                 return Ok(());
             }
@@ -191,7 +242,7 @@ impl Model {
         } else {
             self.h
                 .e
-                .on_response(&ticket, Ok((status, text)), now)
+                .on_response(&ticket, Ok((status, text)))
                 .map(|_| ())
         };
         if result.is_ok() && ok && is_switch {
@@ -217,6 +268,7 @@ proptest! {
             issued: BTreeMap::new(),
             switches: 0,
             serial: 0,
+            portals: BTreeMap::new(),
         };
         // The login's token.
         let (first, _) = m.h.e.fresh_token(None, m.h.now).unwrap();
@@ -233,13 +285,11 @@ proptest! {
                     let next = m.h.e.set_context(context(variant), resource(r));
                     m.take(next)?;
                 }
-                Op::Timer => {
-                    if let Some(ticket) = m.h.e.on_timer(m.h.now) {
-                        m.take(Ok(Next::Refresh(ticket)))?;
-                    }
-                }
+                Op::Timer => m.timer()?,
+                Op::Portal { resource: r, open } => m.portal(r, open),
                 Op::Logout => {
                     m.h.e.logout(None, None);
+                    m.portals.clear();
                 }
             }
             // After a refresh, whatever the engine hands out through fresh_token obeys the same rules.

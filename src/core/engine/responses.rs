@@ -5,8 +5,8 @@
 use serde_json::{Map, Value};
 
 use super::{
-    backoff_seconds, login_required, Action, CachedToken, EndReason, Engine, Event, Grant, Shared,
-    Ticket, TicketKind, TokenKey,
+    login_required, Action, CachedToken, EndReason, Engine, Event, Grant, Shared, Ticket,
+    TicketKind, TokenKey,
 };
 use crate::core::claims::{self, Expectations};
 use crate::core::error::{Error, ErrorCode, Result};
@@ -30,12 +30,11 @@ impl Engine {
         &mut self,
         ticket: &Ticket,
         answer: Result<(u16, String)>,
-        now: i64,
     ) -> Result<TokenResponse> {
         let parsed = answer.and_then(|(status, body)| token::process_token_response(status, &body));
         let mut response = match parsed {
             Ok(response) => response,
-            Err(e) => return Err(self.refresh_failed(ticket, e, now)),
+            Err(e) => return Err(self.refresh_failed(ticket, e)),
         };
         let is_login = matches!(ticket.kind, TicketKind::Login { .. });
         if self.logged_out || (!is_login && !self.owns(ticket)) {
@@ -66,9 +65,11 @@ impl Engine {
         self.grant.is_some() && self.in_flight.get(&ticket.key) == Some(&ticket.id)
     }
 
+    /// The token request of `ticket` is over: the timer may start the next one.
     fn settle(&mut self, ticket: &Ticket) {
         if self.in_flight.get(&ticket.key) == Some(&ticket.id) {
             self.in_flight.remove(&ticket.key);
+            self.actions.push(Action::Reschedule);
         }
         if self
             .switching
@@ -80,7 +81,7 @@ impl Engine {
     }
 
     /// A refresh that failed: what it means for the session (RFC 6749 §5.2).
-    fn refresh_failed(&mut self, ticket: &Ticket, error: Error, now: i64) -> Error {
+    fn refresh_failed(&mut self, ticket: &Ticket, error: Error) -> Error {
         let owned = self.owns(ticket);
         self.settle(ticket);
         if matches!(ticket.kind, TicketKind::Login { .. }) || !owned {
@@ -95,13 +96,8 @@ impl Engine {
                 e.status = error.status;
                 e
             }
-            Failure::Transient => {
-                self.failures += 1;
-                self.retry_at = Some(now + backoff_seconds(self.failures));
-                self.actions.push(Action::Reschedule);
-                error
-            }
-            Failure::Refused => error,
+            // The timer tries again after the backoff (`attempts`).
+            Failure::Transient | Failure::Refused => error,
         }
     }
 
@@ -178,6 +174,7 @@ impl Engine {
                 }
                 if switch {
                     shared.tokens.clear();
+                    self.attempts.retain(|key, _| key.epoch == ticket.key.epoch);
                     shared.epoch = ticket.key.epoch;
                     shared.primary = ticket.key.clone();
                     shared.context = ticket.context;
@@ -189,11 +186,12 @@ impl Engine {
                 if Some(resource.as_str()) == self.config.default_resource() {
                     shared.primary = ticket.key.clone();
                 }
-                shared.tokens.insert(ticket.key, token);
+                shared.tokens.insert(ticket.key.clone(), token);
                 shared.generation = generation;
                 shared.rejected_scope = rejected_scope;
-                self.failures = 0;
-                self.retry_at = None;
+                if self.is_fresh(&ticket.key, now) {
+                    self.attempts.remove(&ticket.key);
+                }
                 self.actions
                     .push(Action::Emit(Event::TokenRefreshed { resource }));
                 if switch {

@@ -38,6 +38,9 @@ impl Engine {
                 "the session has no refresh token; log in again",
             ));
         };
+        if let Some(busy) = self.in_flight.keys().next() {
+            return Ok(Next::Busy(busy.clone()));
+        }
         let body = refresh::refresh_params(
             refresh_token,
             &self.config.client_id,

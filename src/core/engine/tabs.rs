@@ -317,6 +317,7 @@ impl Engine {
             self.ended_holders.add(shared.holder);
         }
         self.forget_flights();
+        self.kept.clear();
         self.actions.push(Action::Reschedule);
     }
 

@@ -99,17 +99,27 @@ impl Inner {
         Ok((status, www, text.as_string().unwrap_or_default()))
     }
 
-    pub fn add_portal(&self, portal: PortalRef) {
+    /// An open portal session joins the lifecycle: the timer keeps its resource's token fresh
+    /// while it is open.
+    pub fn add_portal(self: &Rc<Self>, portal: PortalRef) {
+        self.engine.borrow_mut().keep_fresh(Some(portal.resource()));
         self.portals.borrow_mut().push(portal);
+        self.apply();
     }
 
-    /// An ended portal session leaves the lifecycle.
-    fn forget_portal(&self, portal: &PortalRef) {
+    /// An ended portal session leaves the lifecycle (and, the last of its resource, the
+    /// timer's care).
+    fn forget_portal(self: &Rc<Self>, portal: &PortalRef) {
+        let before = self.portals.borrow().len();
         self.portals.borrow_mut().retain(|p| match (p, portal) {
             (PortalRef::Sfm(a), PortalRef::Sfm(b)) => !Rc::ptr_eq(a, b),
             (PortalRef::Kj(a), PortalRef::Kj(b)) => !Rc::ptr_eq(a, b),
             _ => true,
         });
+        if self.portals.borrow().len() < before {
+            self.engine.borrow_mut().release(Some(portal.resource()));
+            self.apply();
+        }
     }
 
     /// After a refresh of `resource`: each open portal session of it is refreshed once.
@@ -129,6 +139,10 @@ impl Inner {
     /// with the tokens they last used.
     pub async fn end_portals(self: &Rc<Self>, with_last_token: bool) {
         let portals: Vec<PortalRef> = self.portals.borrow_mut().drain(..).collect();
+        for p in &portals {
+            self.engine.borrow_mut().release(Some(p.resource()));
+        }
+        self.apply();
         for p in portals {
             let _ = p.end(with_last_token).await;
         }

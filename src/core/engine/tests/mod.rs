@@ -1,9 +1,11 @@
 //! The engine's rules, one behaviour per test, with tokens made here (their signatures count
 //! as checked: that is the shell's part) and the clock pinned. This file: a login, refreshes,
-//! failures, logout; `context.rs`: setContext and the attest; `tabs.rs`: holder and followers,
-//! and the stored record.
+//! failures, logout; `context.rs`: setContext and the attest; `portals.rs`: the tokens kept
+//! fresh for open portal sessions, one refresh at a time; `tabs.rs`: holder and followers, and
+//! the stored record.
 
 mod context;
+mod portals;
 mod tabs;
 
 use serde_json::{json, Value};
@@ -23,7 +25,7 @@ pub(crate) const OTHER: &str = "e-helse:other.api";
 pub(crate) const KJ: &str = "nhn:kjernejournal";
 pub(crate) const JKT: &str = "jkt-of-the-dpop-key";
 pub(crate) const T0: i64 = 1_700_000_000;
-const USER: &str = "user+1=";
+pub(crate) const USER: &str = "user+1=";
 
 pub(crate) fn config(extra: &str) -> Config {
     Config::from_json(
@@ -138,9 +140,7 @@ impl H {
     }
 
     pub(crate) fn answer(&mut self, ticket: Ticket, body: &str) -> Result<()> {
-        let response = self
-            .e
-            .on_response(&ticket, Ok((200, body.to_string())), self.now)?;
+        let response = self.e.on_response(&ticket, Ok((200, body.to_string())))?;
         let signed = Signed {
             id_token: response.id_token.as_ref().map(|t| checked(t.expose())),
             access_token: checked(response.access_token.expose()),
@@ -162,7 +162,7 @@ impl H {
 
     pub(crate) fn fail(&mut self, ticket: &Ticket, status: u16, body: &str) -> Error {
         self.e
-            .on_response(ticket, Ok((status, body.to_string())), self.now)
+            .on_response(ticket, Ok((status, body.to_string())))
             .unwrap_err()
     }
 
@@ -173,12 +173,24 @@ impl H {
         }
     }
 
-    fn refresh_token_sent(t: &Ticket) -> String {
+    /// A timer wake-up at `now`: the refreshes it starts (a holder's timer asks nobody).
+    pub(crate) fn timer(&mut self) -> Vec<Ticket> {
+        self.e
+            .on_timer(self.now)
+            .into_iter()
+            .map(|next| match next {
+                Next::Refresh(t) => t,
+                other => panic!("expected a refresh, got {other:?}"),
+            })
+            .collect()
+    }
+
+    pub(crate) fn refresh_token_sent(t: &Ticket) -> String {
         t.body.get("refresh_token").unwrap().to_string()
     }
 }
 
-fn events(actions: &[Action]) -> Vec<Event> {
+pub(crate) fn events(actions: &[Action]) -> Vec<Event> {
     actions
         .iter()
         .filter_map(|a| match a {
@@ -330,7 +342,7 @@ fn a_network_failure_keeps_the_session_and_the_timer_backs_off() {
     for _ in 0..6 {
         let t = h.ticket(None, false);
         let e =
-            h.e.on_response(&t, Err(Error::new(ErrorCode::NetworkError, "down")), h.now)
+            h.e.on_response(&t, Err(Error::new(ErrorCode::NetworkError, "down")))
                 .unwrap_err();
         assert!(e.retryable);
         delays.push(h.e.next_wakeup(h.now).unwrap());
@@ -338,7 +350,7 @@ fn a_network_failure_keeps_the_session_and_the_timer_backs_off() {
         assert!(h.e.session().is_some());
     }
     assert_eq!(delays, [5, 10, 20, 40, 60, 60]);
-    let t = h.e.on_timer(h.now).expect("the timer retries");
+    let t = h.timer().pop().expect("the timer retries");
     h.refresh_ok(t, "rt-2").unwrap();
     assert_eq!(
         h.e.next_wakeup(h.now),
@@ -409,7 +421,7 @@ fn a_token_bound_to_another_key_or_a_bearer_token_is_dpop_binding_mismatch() {
     assert_eq!(e.code, ErrorCode::DpopBindingMismatch);
     let t = h.ticket(None, true);
     let bearer = json!({"access_token": "a.b.c", "token_type": "Bearer"}).to_string();
-    let e = h.e.on_response(&t, Ok((200, bearer)), h.now).unwrap_err();
+    let e = h.e.on_response(&t, Ok((200, bearer))).unwrap_err();
     assert_eq!(e.code, ErrorCode::DpopBindingMismatch);
     assert!(
         matches!(h.e.token(None, true, h.now).unwrap(), Next::Refresh(_)),
@@ -470,7 +482,7 @@ fn logout_is_final_and_a_late_refresh_answer_is_revoked() {
         .any(|a| matches!(a, Action::AnnounceEnd(EndReason::LoggedOut, Some(_)))));
     let at = access_token(SFM, USER, h.now, json!({}));
     let e =
-        h.e.on_response(&t, Ok((200, body(&at, None, Some("rt-late"), 600))), h.now)
+        h.e.on_response(&t, Ok((200, body(&at, None, Some("rt-late"), 600))))
             .unwrap_err();
     assert_eq!(e.code, ErrorCode::LoginRequired);
     let revoked: Vec<_> =
@@ -494,11 +506,11 @@ fn the_timer_refreshes_the_primary_token_leeway_before_expiry() {
     let mut h = H::logged_in("");
     assert_eq!(h.e.next_wakeup(h.now), Some(570));
     h.now += 569;
-    assert!(h.e.on_timer(h.now).is_none());
+    assert!(h.timer().is_empty());
     h.now += 1;
-    let t = h.e.on_timer(h.now).unwrap();
+    let [t] = h.timer().try_into().unwrap();
     assert!(matches!(t.kind, TicketKind::Refresh));
-    assert!(h.e.on_timer(h.now).is_none(), "not twice");
+    assert!(h.timer().is_empty(), "not twice");
     let h2 = H::logged_in(r#","autoRefresh":false"#);
     assert_eq!(h2.e.next_wakeup(h2.now), None);
 }

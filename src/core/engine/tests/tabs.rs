@@ -12,7 +12,7 @@ pub(crate) fn follower() -> H {
     H { e, now: T0 }
 }
 
-fn adopt(f: &mut H, view: &Value) -> Result<()> {
+pub(crate) fn adopt(f: &mut H, view: &Value) -> Result<()> {
     let remote =
         f.e.read_view(view)
             .ok_or_else(|| Error::config("ignored"))?;
