@@ -216,9 +216,9 @@ pub struct Engine {
     /// Per key, the refreshes (or questions to the holder) started since its last fresh token,
     /// and when the last one started: the timer waits [`backoff_seconds`] before the next.
     attempts: VecMap<TokenKey, (u32, i64)>,
-    /// Resources whose tokens the timer keeps fresh besides the primary one, with the number
-    /// of open portal sessions that use each (API.md "Embedded national portals").
-    kept: VecMap<String, u32>,
+    /// Resources whose tokens the timer keeps fresh besides the primary one: one entry per
+    /// open portal session (API.md "Embedded national portals").
+    kept: Vec<String>,
     dpop_jkt: Option<String>,
     context_expired_notified: bool,
     /// The holder stopped answering (its tab went away): no more refreshes.
@@ -244,7 +244,7 @@ impl Engine {
             next_ticket: 1,
             generation: 0,
             attempts: VecMap::new(),
-            kept: VecMap::new(),
+            kept: Vec::new(),
             dpop_jkt: None,
             context_expired_notified: false,
             holder_gone: false,
@@ -517,8 +517,7 @@ impl Engine {
     /// the app (API.md "Embedded national portals", settled in turn 3).
     pub fn keep_fresh(&mut self, resource: Option<&str>) {
         let resource = self.key(resource).resource;
-        let count = self.kept.get(&resource).copied().unwrap_or(0);
-        self.kept.insert(resource, count + 1);
+        self.kept.push(resource);
         self.actions.push(Action::Reschedule);
     }
 
@@ -526,15 +525,11 @@ impl Engine {
     /// that token fresh.
     pub fn release(&mut self, resource: Option<&str>) {
         let resource = self.key(resource).resource;
-        match self.kept.get(&resource).copied() {
-            Some(count) if count > 1 => {
-                self.kept.insert(resource, count - 1);
-            }
-            Some(_) => {
-                self.kept.remove(&resource);
+        if let Some(i) = self.kept.iter().position(|r| *r == resource) {
+            self.kept.swap_remove(i);
+            if !self.kept.contains(&resource) {
                 self.actions.push(Action::Reschedule);
             }
-            None => {}
         }
     }
 
@@ -557,7 +552,7 @@ impl Engine {
             None if !self.holder_gone => {}
             _ => return keys,
         }
-        for resource in self.kept.keys() {
+        for resource in &self.kept {
             let key = TokenKey {
                 resource: resource.clone(),
                 epoch: shared.epoch,
