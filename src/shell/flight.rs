@@ -9,7 +9,7 @@ use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
 
 use super::timer;
-use crate::core::{Error, ErrorCode};
+use crate::core::Error;
 
 #[derive(Default)]
 pub struct Flight {
@@ -32,10 +32,11 @@ impl Flight {
         }
     }
 
-    /// The outcome, once there is one; after `timeout_ms` (when given) a `network_error`.
-    pub async fn wait(&self, timeout_ms: Option<i64>) -> Result<(), Error> {
+    /// The outcome, once there is one; `None` when there was none within `timeout_ms` (when
+    /// given): the waiter says what it waited for.
+    pub async fn wait(&self, timeout_ms: Option<i64>) -> Option<Result<(), Error>> {
         if let Some(outcome) = self.outcome.borrow().clone() {
-            return outcome;
+            return Some(outcome);
         }
         let done = Promise::new(&mut |resolve, _| self.waiters.borrow_mut().push(resolve));
         let waiting = match timeout_ms {
@@ -43,11 +44,6 @@ impl Flight {
             None => done,
         };
         let _ = JsFuture::from(waiting).await;
-        self.outcome.borrow().clone().unwrap_or_else(|| {
-            Err(Error::new(
-                ErrorCode::NetworkError,
-                "the tab holding the session did not answer in time",
-            ))
-        })
+        self.outcome.borrow().clone()
     }
 }

@@ -242,7 +242,12 @@ impl Inner {
         }
         self.post(&message);
         let timeout = (self.authz.config.http_timeout_seconds + 5) * 1000;
-        let result = flight.wait(Some(timeout)).await;
+        let result = flight.wait(Some(timeout)).await.unwrap_or_else(|| {
+            Err(Error::new(
+                ErrorCode::NetworkError,
+                "the tab holding the session did not answer in time",
+            ))
+        });
         self.asks.borrow_mut().remove(&id);
         if let Some(key) = key {
             let mut flights = self.flights.borrow_mut();

@@ -409,7 +409,7 @@ impl Inner {
     pub async fn wait_for(&self, key: &TokenKey) -> Res<()> {
         let flight = self.flights.borrow().get(key).cloned();
         match flight {
-            Some(flight) => flight.wait(None).await,
+            Some(flight) => flight.wait(None).await.unwrap_or(Ok(())),
             None => {
                 // Settled between the engine's answer and now: look again shortly.
                 let _ = wasm_bindgen_futures::JsFuture::from(timer::sleep(10)).await;

@@ -13,6 +13,30 @@ use crate::core::json::{parse_object, Read};
 
 pub const RESOURCE: &str = "e-helse:sfm.api";
 
+/// How long `setPatient` waits for each answer of the SFM web client: its login after
+/// `attach`, then its answer to `setPatient` (API.md, settled in turn 3: every promise settles).
+pub const CLIENT_ANSWER_SECONDS: i64 = 15;
+
+/// `setPatient` heard nothing of the client's login: `portal_failed`; the sessions are kept.
+pub fn login_not_finished() -> Error {
+    Error::new(
+        ErrorCode::PortalFailed,
+        format!(
+            "the SFM web client did not finish its login within {CLIENT_ANSWER_SECONDS} s \
+             (attach the iframe first; is the client reachable?)"
+        ),
+    )
+}
+
+/// The client took the `setPatient` message and never answered: `portal_failed`; the
+/// sessions are kept.
+pub fn set_patient_unanswered() -> Error {
+    Error::new(
+        ErrorCode::PortalFailed,
+        format!("the SFM web client did not answer setPatient within {CLIENT_ANSWER_SECONDS} s"),
+    )
+}
+
 /// The gateway's API paths under `base` (`/api/v2` now, `/api` before).
 pub struct Paths {
     pub create: String,
@@ -270,6 +294,26 @@ mod tests {
         assert_eq!(
             m["metadata"]["x-practitioner-pseudo"],
             "45f5c79f50d91d1e29f15f6d1216b002830366d3d4748bce2001d3c6b7c4089d"
+        );
+    }
+
+    #[test]
+    fn a_silent_client_is_portal_failed_naming_what_was_awaited_and_for_how_long() {
+        assert_eq!(CLIENT_ANSWER_SECONDS, 15);
+        let e = set_patient_unanswered();
+        assert_eq!(e.code, ErrorCode::PortalFailed);
+        assert_eq!(
+            e.message,
+            "the SFM web client did not answer setPatient within 15 s"
+        );
+        assert!(!e.retryable);
+        let e = login_not_finished();
+        assert_eq!(e.code, ErrorCode::PortalFailed);
+        assert!(
+            e.message
+                .starts_with("the SFM web client did not finish its login within 15 s"),
+            "{}",
+            e.message
         );
     }
 

@@ -18,9 +18,6 @@ use crate::shell::flight::Flight;
 use crate::shell::js::{self, get, js_to_json, json_to_js, to_js_error};
 use crate::shell::session::{Inner, Res};
 
-/// How long `setPatient` waits for the SFM client's login, and for its answer.
-const SFM_WAIT_MS: i64 = 30_000;
-
 type MessageListener = Closure<dyn FnMut(web_sys::MessageEvent)>;
 
 pub struct SfmPortal {
@@ -182,8 +179,12 @@ impl SfmPortal {
             return Err(ended());
         }
         sfm::check_patient(&pid)?;
+        let wait_ms = Some(sfm::CLIENT_ANSWER_SECONDS * 1000);
         let logged_in = self.logged_in.borrow().clone();
-        logged_in.wait(Some(SFM_WAIT_MS)).await?;
+        logged_in
+            .wait(wait_ms)
+            .await
+            .unwrap_or_else(|| Err(sfm::login_not_finished()))?;
         let (status, www, body) = self
             .post(
                 &self.paths.patient_ticket,
@@ -195,7 +196,14 @@ impl SfmPortal {
         let flight = Flight::new();
         *self.patient.borrow_mut() = Some(flight.clone());
         self.post_to_client(&sfm::set_patient_message(&ticket, &options))?;
-        flight.wait(Some(SFM_WAIT_MS)).await
+        flight.wait(wait_ms).await.unwrap_or_else(|| {
+            // No answer will settle this call any more; the session and the client stay.
+            let mut pending = self.patient.borrow_mut();
+            if pending.as_ref().is_some_and(|f| Rc::ptr_eq(f, &flight)) {
+                *pending = None;
+            }
+            Err(sfm::set_patient_unanswered())
+        })
     }
 }
 
