@@ -37,7 +37,8 @@ pub fn set_patient_unanswered() -> Error {
     )
 }
 
-/// The gateway's API paths under `base` (`/api/v2` now, `/api` before).
+/// The gateway's API paths under `apiBase`: `/api/v2` (NHN's current sample) unless the
+/// caller names another (`/api` for the older gateway).
 pub struct Paths {
     pub create: String,
     pub refresh: String,
@@ -45,18 +46,46 @@ pub struct Paths {
     pub patient_ticket: String,
 }
 
-pub fn paths(gateway: &str, base: &str) -> Paths {
+pub const DEFAULT_API_BASE: &str = "/api/v2";
+
+/// `openSfmSession`'s `gateway` and `apiBase`. The base is a plain absolute path, so no
+/// `apiBase` can lead the token to another host (`"@evil.test"`, `"//evil.test"`) or put the
+/// paths into a query; the gateway has no query or fragment for the same reason.
+pub fn paths(gateway: &str, api_base: Option<&Value>) -> Result<Paths> {
+    let base = match api_base {
+        None | Some(Value::Null) => DEFAULT_API_BASE,
+        Some(v) => v
+            .as_str()
+            .filter(|b| {
+                b.starts_with('/')
+                    && !b.starts_with("//")
+                    && b.split('/')
+                        .all(|segment| segment != ".." && segment != ".")
+                    && b.bytes()
+                        .all(|c| c.is_ascii_alphanumeric() || b"/-._~".contains(&c))
+            })
+            .ok_or_else(|| {
+                Error::config(
+                    r#"apiBase must be a path on the gateway, such as "/api/v2" or "/api""#,
+                )
+            })?,
+    };
+    if crate::core::uri::without_query_and_fragment(gateway) != gateway {
+        return Err(Error::config(
+            "gateway must be the URL of the SFM session gateway, without query or fragment",
+        ));
+    }
     let root = format!(
         "{}{}",
         gateway.trim_end_matches('/'),
         base.trim_end_matches('/')
     );
-    Paths {
+    Ok(Paths {
         create: format!("{root}/Session/create"),
         refresh: format!("{root}/Session/refresh"),
         end: format!("{root}/Session/end"),
         patient_ticket: format!("{root}/PatientTicket"),
-    }
+    })
 }
 
 fn standard_base64(bytes: &[u8]) -> String {
@@ -318,14 +347,44 @@ mod tests {
     }
 
     #[test]
-    fn paths_follow_the_gateway_version() {
-        let p = paths("https://gw.test/", "/api/v2");
-        assert_eq!(p.create, "https://gw.test/api/v2/Session/create");
-        assert_eq!(p.patient_ticket, "https://gw.test/api/v2/PatientTicket");
-        assert_eq!(
-            paths("https://gw.test", "/api").end,
-            "https://gw.test/api/Session/end"
-        );
+    fn the_paths_default_to_api_v2_and_api_base_reaches_the_older_ones() {
+        for default in [None, Some(&Value::Null)] {
+            let p = paths("https://gw.test/", default).unwrap();
+            assert_eq!(p.create, "https://gw.test/api/v2/Session/create");
+            assert_eq!(p.refresh, "https://gw.test/api/v2/Session/refresh");
+            assert_eq!(p.end, "https://gw.test/api/v2/Session/end");
+            assert_eq!(p.patient_ticket, "https://gw.test/api/v2/PatientTicket");
+        }
+        let p = paths("https://gw.test", Some(&json!("/api"))).unwrap();
+        assert_eq!(p.create, "https://gw.test/api/Session/create");
+        assert_eq!(p.end, "https://gw.test/api/Session/end");
+        assert_eq!(p.patient_ticket, "https://gw.test/api/PatientTicket");
+        let p = paths("https://gw.test/sfm", Some(&json!("/api/v2/"))).unwrap();
+        assert_eq!(p.refresh, "https://gw.test/sfm/api/v2/Session/refresh");
+    }
+
+    #[test]
+    fn an_api_base_or_gateway_that_could_lead_elsewhere_is_config_invalid() {
+        for bad in [
+            json!("api"),
+            json!(""),
+            json!("@evil.test"),
+            json!("//evil.test"),
+            json!("/api/../../x"),
+            json!("/api?x="),
+            json!("/api#x"),
+            json!("/api v2"),
+            json!(2),
+            json!(["/api"]),
+        ] {
+            let e = paths("https://gw.test", Some(&bad)).err().unwrap();
+            assert_eq!(e.code, ErrorCode::ConfigInvalid, "{bad}");
+            assert!(e.message.starts_with("apiBase must be a path"), "{bad}");
+        }
+        for gateway in ["https://gw.test/?a=1", "https://gw.test#x"] {
+            let e = paths(gateway, None).err().unwrap();
+            assert_eq!(e.code, ErrorCode::ConfigInvalid, "{gateway}");
+        }
     }
 
     #[test]

@@ -321,11 +321,7 @@ impl Inner {
             .and_then(Value::as_str)
             .unwrap_or(sfm::RESOURCE)
             .to_string();
-        let base = options
-            .get("apiBase")
-            .and_then(Value::as_str)
-            .unwrap_or("/api/v2");
-        let paths = sfm::paths(gateway, base);
+        let paths = sfm::paths(gateway, options.get("apiBase"))?;
         let mut random = [0u8; 64];
         random[..32].copy_from_slice(&js::random32()?);
         random[32..].copy_from_slice(&js::random32()?);
