@@ -425,6 +425,87 @@ test('the SFM client refuses the login: setPatient rejects portal_failed, no Pat
   await page.close();
 });
 
+// API.md, settled in turn 3: setPatient waits at most 15 s for each answer of the SFM web
+// client; silence is portal_failed, and the EPJ session and the portal session are kept.
+const SFM_ANSWER_MS = 15_000;
+
+test('setPatient to an SFM client that never answers: portal_failed within 15 s + 1 s, saying what it waited for; the EPJ and the portal session are kept; the next setPatient is answered', async () => {
+  const { page } = await loggedIn();
+  try {
+    dbl.reset();
+    assert.equal((await openSfm(page)).error, undefined);
+    await addFrame(page);
+    await attachSfm(page);
+    await waitLoggedIn(page);
+    // The client takes the message, and its own call to the gateway never comes back: it never answers.
+    dbl.failNext({ endpoint: 'sfm-patient', mode: 'hang' });
+    const silent = await page.evaluate(async (pid) => {
+      const t0 = performance.now();
+      try {
+        await window.sfm.setPatient(pid, { showAllergies: true });
+        return { resolved: performance.now() - t0 };
+      } catch (e) {
+        return { ...window.errorInfo(e), ms: performance.now() - t0 };
+      }
+    }, PATIENT);
+    assert.equal(silent.code, 'portal_failed', JSON.stringify(silent));
+    assert.equal(silent.isHelseIdError, true);
+    assert.equal(silent.message, 'the SFM web client did not answer setPatient within 15 s');
+    assert.equal(silent.retryable, false);
+    assert.ok(silent.ms >= SFM_ANSWER_MS - 50 && silent.ms < SFM_ANSWER_MS + 1_000, `settled after ${silent.ms} ms`);
+    let c = dbl.portalCounts();
+    assert.deepEqual([c['sfm-ticket'], c.ok['sfm-ticket'], c['sfm-patient'], c.ok['sfm-patient']], [1, 1, 1, 0]);
+    const received = sfmMessages((e) => e.direction === 'in' && e.handled === 'setPatient');
+    assert.equal(received.length, 1, 'the client got the message');
+    assert.equal(sfmMessages((e) => e.direction === 'out' && e.data?.setPatient !== undefined).length, 0, 'and never answered');
+
+    // Nothing else changed: the EPJ session, its events, the SFM session at the gateway.
+    const kept = await withClient(page, (client) => ({ session: client.session() !== null, events: window.events.map((e) => e.name) }));
+    assert.deepEqual(kept, { session: true, events: [] });
+    let [s] = dbl.sfmSessions();
+    assert.deepEqual([s.ended, s.loggedIn], [false, true]);
+    assert.deepEqual([c['sfm-end'], c['sfm-create']], [0, 2], 'only openSfmSession\'s create (nonce challenge, then ok)');
+
+    // The client answers again: the next setPatient on the same portal session works.
+    const next = await page.evaluate((pid) => window.sfm.setPatient(pid).then(() => 'resolved', (e) => window.errorInfo(e)), PATIENT);
+    assert.equal(next, 'resolved', JSON.stringify(next));
+    assert.equal(await page.frameLocator('#sfm').locator('#patient').textContent(), PATIENT);
+    c = dbl.portalCounts();
+    assert.deepEqual([c['sfm-ticket'], c.ok['sfm-ticket'], c['sfm-patient'], c.ok['sfm-patient']], [2, 2, 2, 1]);
+    [s] = dbl.sfmSessions();
+    assert.equal(s.tickets.length, 2);
+    assert.equal(s.patient.patientPid, PATIENT);
+  } finally {
+    await page.close();
+  }
+});
+
+test('setPatient on a portal session whose SFM client never logs in (never attached): portal_failed within 15 s + 1 s saying the login never finished; no PatientTicket; the sessions are kept', async () => {
+  const { page } = await loggedIn();
+  try {
+    dbl.reset();
+    assert.equal((await openSfm(page)).error, undefined);
+    const out = await page.evaluate(async (pid) => {
+      const t0 = performance.now();
+      try {
+        await window.sfm.setPatient(pid);
+        return { resolved: performance.now() - t0 };
+      } catch (e) {
+        return { ...window.errorInfo(e), ms: performance.now() - t0 };
+      }
+    }, PATIENT);
+    assert.equal(out.code, 'portal_failed', JSON.stringify(out));
+    assert.equal(out.message, 'the SFM web client did not finish its login within 15 s (attach the iframe first; is the client reachable?)');
+    assert.ok(!/did not answer in time|tab/.test(out.message), out.message);
+    assert.ok(out.ms >= SFM_ANSWER_MS - 50 && out.ms < SFM_ANSWER_MS + 1_000, `settled after ${out.ms} ms`);
+    const c = dbl.portalCounts();
+    assert.deepEqual([c['sfm-client'], c['sfm-login'], c['sfm-ticket'], c['sfm-end']], [0, 0, 0, 0]);
+    assert.equal(await withClient(page, (client) => client.session() !== null), true);
+  } finally {
+    await page.close();
+  }
+});
+
 test('refresh: client.refresh() refreshes the SFM session exactly once; a refresh of another resource does not', async () => {
   const { page } = await loggedIn(options({ resources: [SFM, OTHER] }));
   dbl.reset();
@@ -498,15 +579,85 @@ test('autoRefresh: the timer refresh (tokenRefreshed) refreshes the SFM session 
   await page.close();
 });
 
-/** Logged in with an attest, the double's counts reset, an SFM and a Kjernejournal session open. */
-async function bothPortalsOpen() {
-  const { page } = await loggedIn(options(KJ_OPTIONS));
+/** Logged in with an attest (and `extra` config), the double's counts reset, an SFM and a Kjernejournal session open. */
+async function bothPortalsOpen(extra = {}) {
+  const { page } = await loggedIn(options({ ...KJ_OPTIONS, ...extra }));
   await setAttest(page);
   dbl.reset();
   assert.equal((await openSfm(page)).error, undefined);
   assert.equal((await openKj(page)).error, undefined);
   return page;
 }
+
+/**
+ * In the double's request log (in arrival order), the refreshes of `resource`'s token (T: a
+ * refresh_token grant answered 200) and of its portal session (P: `portal` answered 2xx).
+ */
+function refreshOrder(log, resource, portal) {
+  return log.map((e) => {
+    if (e.name === 'token' && e.grant === 'refresh_token' && e.resource === resource && e.status === 200) return 'T';
+    if (e.name === portal && e.status >= 200 && e.status < 300) return 'P';
+    return '';
+  }).join('');
+}
+
+test('autoRefresh, no call from the app: the SFM and the Kjernejournal session are each refreshed at least twice within three token lifetimes, each once after its own token\'s refresh; an ended Kjernejournal session and its token are left alone', async () => {
+  // 24 s tokens, refreshed 16 s before they expire: each token about every 8 s, by the timer.
+  const TTL = 24;
+  const PERIOD = 8;
+  dbl.setOptions({ accessTokenTtl: TTL });
+  const page = await bothPortalsOpen({ autoRefresh: true, refreshLeewaySeconds: TTL - PERIOD });
+  try {
+    const opened = dbl.requests().filter((e) => !e.preflight);
+    const sfmCreated = opened.findIndex((e) => e.name === 'sfm-create' && e.status === 200);
+    const kjCreated = opened.findIndex((e) => e.name === 'kj-create' && e.status === 200);
+    assert.ok(sfmCreated >= 0 && kjCreated >= 0, JSON.stringify(opened.map((e) => `${e.name}:${e.status}`)));
+    const t0 = Date.now();
+    const refreshed = () => [dbl.sfmSessions()[0].refreshed, dbl.kjSessions()[0].refreshed];
+    await until('two refreshes of each portal session', () => refreshed().every((n) => n >= 2), 3 * TTL * 1000);
+    const phase1 = Date.now() - t0;
+
+    let log = dbl.requests().filter((e) => !e.preflight);
+    // After its create, each resource's log reads token refresh, portal refresh, token refresh, ...:
+    // every portal refresh follows a refresh of its own token, exactly once each.
+    const sfmOrder = refreshOrder(log.slice(sfmCreated + 1), SFM, 'sfm-refresh');
+    const kjOrder = refreshOrder(log.slice(kjCreated + 1), KJ, 'kj-refresh');
+    assert.match(sfmOrder, /^(TP){2,}T?$/, sfmOrder);
+    assert.match(kjOrder, /^(TP){2,}T?$/, kjOrder);
+    const [sfmSession] = dbl.sfmSessions();
+    const [kjSession] = dbl.kjSessions();
+    assert.equal(sfmSession.refreshed, sfmOrder.split('P').length - 1);
+    assert.equal(kjSession.refreshed, kjOrder.split('P').length - 1);
+    const tokens = log.filter((e) => e.name === 'token');
+    assert.deepEqual(tokens.filter((e) => e.status === 200 && e.grant !== 'refresh_token'), [], 'refreshes only');
+    assert.deepEqual(tokens.filter((e) => e.error === 'invalid_grant'), [], 'never a refresh token used twice');
+
+    // The Kjernejournal session ends: neither it nor its token is refreshed again.
+    const ended = await page.evaluate(() => window.kj.end().then(() => 'ended', (e) => window.errorInfo(e)));
+    assert.equal(ended, 'ended', JSON.stringify(ended));
+    log = dbl.requests().filter((e) => !e.preflight);
+    const kjEnded = log.findIndex((e) => e.name === 'kj-end' && e.status === 204);
+    assert.ok(kjEnded > kjCreated);
+    const kjRefreshes = dbl.kjSessions()[0].refreshed;
+    const sfmRefreshes = dbl.sfmSessions()[0].refreshed;
+    // Three more SFM refreshes take at least 2 periods: the kj token would have been due by then.
+    await until('three more SFM session refreshes', () => dbl.sfmSessions()[0].refreshed >= sfmRefreshes + 3, 5 * PERIOD * 1000);
+    log = dbl.requests().filter((e) => !e.preflight);
+    const afterEnd = log.slice(kjEnded + 1);
+    assert.deepEqual(afterEnd.filter((e) => e.name === 'token' && e.resource === KJ), [], 'the kj token is no longer kept fresh');
+    assert.deepEqual(afterEnd.filter((e) => e.name === 'kj-refresh'), []);
+    assert.deepEqual([dbl.kjSessions()[0].refreshed, dbl.kjSessions()[0].ended], [kjRefreshes, true]);
+    assert.match(refreshOrder(log.slice(sfmCreated + 1), SFM, 'sfm-refresh'), /^(TP){5,}T?$/);
+    assert.equal(afterEnd.filter((e) => e.name === 'token' && e.resource === SFM && e.status === 200).length >= 3, true);
+    const events = await page.evaluate(() => window.events.map((e) => e.name));
+    assert.ok(!events.includes('sessionExpired') && !events.includes('loggedOut'), events.join());
+    assert.ok(phase1 < 3 * TTL * 1000, `${phase1} ms`);
+    await endSfm(page);
+  } finally {
+    await page.evaluate(() => window.client.dispose()).catch(() => {});
+    await page.close();
+  }
+});
 
 test('logout() ends the SFM and the Kjernejournal session before it leaves for end_session (sfm-end 1, kj-end 1)', async () => {
   const page = await bothPortalsOpen();
@@ -651,11 +802,19 @@ test('refusals: a token the gateway refuses is portal_failed 401 invalid_token; 
   await page.close();
 });
 
-test('the gateway\'s origin is allowed for the portal\'s own calls only: client.fetch to it is origin_not_allowed; a non-loopback http gateway is config_invalid; apiBase "/api" takes the older paths', async () => {
+test('the gateway\'s origin is allowed for the portal\'s own calls only: client.fetch to it is origin_not_allowed; a non-loopback http gateway is config_invalid; apiBase "/api" takes the older paths, one that is not a plain path is config_invalid and sends nothing', async () => {
   const { page } = await loggedIn();
   dbl.reset();
   const insecure = await withClient(page, (client) => client.openSfmSession({ gateway: 'http://sfm.example.com' }));
   assert.equal(insecure.error?.code, 'config_invalid', JSON.stringify(insecure));
+  // "@host" and "//host" would send the token to another host; a number is no path.
+  for (const apiBase of ['api', `@${new URL(dbl.kjApiOrigin).host}`, `//${new URL(dbl.kjApiOrigin).host}/api`, '/api/../x', 2]) {
+    const bad = await openSfm(page, { apiBase });
+    assert.equal(bad.error?.code, 'config_invalid', `${apiBase}: ${JSON.stringify(bad)}`);
+    assert.equal(bad.error.message, 'apiBase must be a path on the gateway, such as "/api/v2" or "/api"');
+  }
+  assert.deepEqual([dbl.portalCounts().other, dbl.portalCounts().preflight, dbl.portalCounts()['sfm-create']], [0, 0, 0], 'nothing was sent');
+  assert.equal(dbl.counts().token, 0);
 
   const info = await openSfm(page, { apiBase: '/api' });
   assert.equal(info.error, undefined, JSON.stringify(info.error));

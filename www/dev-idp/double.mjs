@@ -287,7 +287,10 @@ export async function startDouble(opts = {}) {
       if (state.issued.length > 100) state.issued.shift();
     }
     const error = ctx.status >= 400 && ctx.body && typeof ctx.body === 'object' ? ctx.body.error : undefined;
-    logRequest({ server: 'op', method: ctx.method, path, name, status: ctx.status, ...(error ? { error } : {}), ...(isPreflight ? { preflight: true } : {}) });
+    // A token request's grant and resource, so tests can order token and portal requests.
+    const form = name === 'token' && !isPreflight
+      ? { grant: ctx.oidc?.body?.grant_type ?? null, resource: ctx.oidc?.body?.resource ?? null } : {};
+    logRequest({ server: 'op', method: ctx.method, path, name, status: ctx.status, ...form, ...(error ? { error } : {}), ...(isPreflight ? { preflight: true } : {}) });
     return undefined;
   });
 
