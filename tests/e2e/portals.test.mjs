@@ -496,7 +496,6 @@ test('setPatient on a portal session whose SFM client never logs in (never attac
     }, PATIENT);
     assert.equal(out.code, 'portal_failed', JSON.stringify(out));
     assert.equal(out.message, 'the SFM web client did not finish its login within 15 s (attach the iframe first; is the client reachable?)');
-    assert.ok(!/did not answer in time|tab/.test(out.message), out.message);
     assert.ok(out.ms >= SFM_ANSWER_MS - 50 && out.ms < SFM_ANSWER_MS + 1_000, `settled after ${out.ms} ms`);
     const c = dbl.portalCounts();
     assert.deepEqual([c['sfm-client'], c['sfm-login'], c['sfm-ticket'], c['sfm-end']], [0, 0, 0, 0]);
@@ -612,10 +611,8 @@ test('autoRefresh, no call from the app: the SFM and the Kjernejournal session a
     const sfmCreated = opened.findIndex((e) => e.name === 'sfm-create' && e.status === 200);
     const kjCreated = opened.findIndex((e) => e.name === 'kj-create' && e.status === 200);
     assert.ok(sfmCreated >= 0 && kjCreated >= 0, JSON.stringify(opened.map((e) => `${e.name}:${e.status}`)));
-    const t0 = Date.now();
     const refreshed = () => [dbl.sfmSessions()[0].refreshed, dbl.kjSessions()[0].refreshed];
     await until('two refreshes of each portal session', () => refreshed().every((n) => n >= 2), 3 * TTL * 1000);
-    const phase1 = Date.now() - t0;
 
     let log = dbl.requests().filter((e) => !e.preflight);
     // After its create, each resource's log reads token refresh, portal refresh, token refresh, ...:
@@ -651,7 +648,6 @@ test('autoRefresh, no call from the app: the SFM and the Kjernejournal session a
     assert.equal(afterEnd.filter((e) => e.name === 'token' && e.resource === SFM && e.status === 200).length >= 3, true);
     const events = await page.evaluate(() => window.events.map((e) => e.name));
     assert.ok(!events.includes('sessionExpired') && !events.includes('loggedOut'), events.join());
-    assert.ok(phase1 < 3 * TTL * 1000, `${phase1} ms`);
     await endSfm(page);
   } finally {
     await page.evaluate(() => window.client.dispose()).catch(() => {});
