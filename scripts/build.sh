@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$HOME/.cargo/bin:$PATH"
 
 # A failed build must fail this script: an old pkg/ must never pass for a new one.
-rm -f pkg/helseid_wasm_bg.wasm pkg/helseid_wasm.js
+rm -rf pkg/helseid_wasm_bg.wasm pkg/helseid_wasm.js pkg/snippets pkg/helseid_wasm_worker.js
 log=$(mktemp)
 if ! wasm-pack build --target web --release --no-pack --out-dir pkg >"$log" 2>&1; then
   cat "$log" >&2
@@ -24,6 +24,13 @@ node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-t
 # import names the wasm asks for are object keys and survive. 10.8 -> 7 KB gzipped.
 node_modules/.bin/esbuild pkg/helseid_wasm.js --minify --keep-names --format=esm \
   --log-level=warning --allow-overwrite --outfile=pkg/helseid_wasm.js
+# The session host: its worker script beside the module, and the package version in the
+# worker's name (a literal there, so that bundlers can read the options).
+version=$(awk -F'"' '/^version = /{print $2; exit}' Cargo.toml)
+cp js/worker.js pkg/helseid_wasm_worker.js
+for snippet in pkg/snippets/*/js/host.js; do
+  sed -i "s/__VERSION__/$version/g" "$snippet"
+done
 node scripts/package-json.mjs
 raw=$(stat -c %s pkg/helseid_wasm_bg.wasm)
 gz=$(gzip -9 -c pkg/helseid_wasm_bg.wasm | wc -c)

@@ -17,8 +17,9 @@ const pkg = {
   exports: {
     '.': { types: './helseid_wasm.d.ts', default: './helseid_wasm.js' },
     './helseid_wasm_bg.wasm': './helseid_wasm_bg.wasm',
+    './helseid_wasm_worker.js': './helseid_wasm_worker.js',
   },
-  files: ['helseid_wasm_bg.wasm', 'helseid_wasm.js', 'helseid_wasm.d.ts', 'helseid_wasm_bg.wasm.d.ts'],
+  files: ['helseid_wasm_bg.wasm', 'helseid_wasm.js', 'helseid_wasm.d.ts', 'helseid_wasm_bg.wasm.d.ts', 'helseid_wasm_worker.js', 'snippets/'],
   sideEffects: ['./snippets/*'],
 };
 writeFileSync(new URL('../pkg/package.json', import.meta.url), JSON.stringify(pkg, null, 2) + '\n');

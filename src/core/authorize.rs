@@ -66,6 +66,47 @@ impl LoginOptions {
             context: o.get("context").cloned(),
         })
     }
+
+    /// The options as `loginWithRedirect` takes them (a page hands them to its session host).
+    pub fn to_json(&self) -> Value {
+        let mut o = Object::new();
+        let mut text = |name: &str, v: &Option<String>| {
+            if let Some(v) = v {
+                o.insert(name.into(), Value::from(v.as_str()));
+            }
+        };
+        text("prompt", &self.prompt);
+        text("acrValues", &self.acr_values);
+        text("loginHint", &self.login_hint);
+        if !self.extra_params.is_empty() {
+            let extra: Object = self
+                .extra_params
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
+                .collect();
+            o.insert("extraParams".into(), Value::Object(extra));
+        }
+        if let Some(context) = &self.context {
+            o.insert("context".into(), context.clone());
+        }
+        Value::Object(o)
+    }
+}
+
+/// RFC 9126 §5-6: `par` against what discovery says, before anything is sent.
+pub fn check_par_mode(config: &Config, metadata: &super::discovery::Metadata) -> Result<()> {
+    use super::config::ParMode;
+    if config.par == ParMode::Required && metadata.pushed_authorization_request_endpoint.is_none() {
+        return Err(Error::config(
+            "par is \"required\" but discovery has no pushed_authorization_request_endpoint",
+        ));
+    }
+    if config.par == ParMode::Off && metadata.require_pushed_authorization_requests {
+        return Err(Error::config(
+            "the provider requires PAR, but par is \"off\"",
+        ));
+    }
+    Ok(())
 }
 
 /// Parameters the library sets itself; `extraParams` may not override them.

@@ -30,6 +30,17 @@ pub enum ParMode {
     Off,
 }
 
+/// Where the session lives (API.md "Session host").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SessionHostMode {
+    /// The worker where one starts within [`crate::core::host::WORKER_START_MS`], else the page.
+    Auto,
+    /// A module `SharedWorker` shipped in the package; `create()` fails when none starts.
+    Worker,
+    /// The tab that logged in holds the session; the other tabs follow it.
+    Page,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StorageMode {
     Memory,
@@ -70,9 +81,18 @@ pub struct Config {
     pub attest_resources: Vec<String>,
     /// Per resource, the API origins its tokens may be sent to (API.md "Security guarantees").
     pub api_origins: VecMap<String, Vec<String>>,
+    pub session_host: SessionHostMode,
+    /// Where the app serves the package's worker script (`None`: next to the package's module).
+    pub worker_url: Option<String>,
+    /// How long the host waits for one page's `getAssertion` before it asks another page.
+    pub assertion_timeout_seconds: i64,
 }
 
-const KEYS: [&str; 23] = [
+/// Keys that only concern the page that passes them: two pages with different values share
+/// one session host.
+pub const PAGE_LOCAL_KEYS: [&str; 3] = ["clientAuth", "sessionHost", "workerUrl"];
+
+const KEYS: [&str; 26] = [
     "issuer",
     "clientId",
     "redirectUri",
@@ -96,6 +116,9 @@ const KEYS: [&str; 23] = [
     "attestMaxAgeSeconds",
     "attestResources",
     "apiOrigins",
+    "sessionHost",
+    "workerUrl",
+    "assertionTimeoutSeconds",
 ];
 
 /// Typed reads of the config object; absent and `undefined` (dropped by JSON) are `None`.
@@ -250,6 +273,20 @@ impl Config {
             Some("session") => StorageMode::Session,
             Some(_) => return Err(Error::config("storage must be \"memory\" or \"session\"")),
         };
+        let session_host = match r.string("sessionHost")?.as_deref() {
+            None | Some("auto") => SessionHostMode::Auto,
+            Some("worker") => SessionHostMode::Worker,
+            Some("page") => SessionHostMode::Page,
+            Some(_) => {
+                return Err(Error::config(
+                    "sessionHost must be \"auto\", \"worker\" or \"page\"",
+                ))
+            }
+        };
+        let worker_url = r.string("workerUrl")?;
+        if worker_url.as_deref() == Some("") {
+            return Err(Error::config("workerUrl must not be empty"));
+        }
         // HelseID accepts RS/PS/ES 256/384/512 assertions; WebCrypto signs all of them.
         if let ClientAuthMethod::PrivateKeyJwt { alg, .. } = &client_auth {
             if alg::find(alg).is_none() {
@@ -331,6 +368,13 @@ impl Config {
                     .collect()
             }),
             api_origins,
+            session_host,
+            worker_url,
+            assertion_timeout_seconds: r.seconds(
+                "assertionTimeoutSeconds",
+                super::host::ASSERTION_TIMEOUT_SECONDS,
+                1..=120,
+            )?,
         })
     }
 

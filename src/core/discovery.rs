@@ -63,6 +63,27 @@ impl Metadata {
     }
 }
 
+impl Metadata {
+    /// The members this client uses, as a discovery document (the session host hands it to
+    /// its pages, which read it with [`process_discovery_response`] and fetch nothing).
+    pub fn to_json(&self) -> Value {
+        serde_json::json!({
+            "issuer": self.issuer,
+            "authorization_endpoint": self.authorization_endpoint,
+            "token_endpoint": self.token_endpoint,
+            "jwks_uri": self.jwks_uri,
+            "pushed_authorization_request_endpoint": self.pushed_authorization_request_endpoint,
+            "require_pushed_authorization_requests": self.require_pushed_authorization_requests,
+            "end_session_endpoint": self.end_session_endpoint,
+            "revocation_endpoint": self.revocation_endpoint,
+            "userinfo_endpoint": self.userinfo_endpoint,
+            "authorization_response_iss_parameter_supported": self.authorization_response_iss_parameter_supported,
+            "dpop_signing_alg_values_supported": self.dpop_signing_alg_values_supported,
+            "code_challenge_methods_supported": self.code_challenge_methods_supported,
+        })
+    }
+}
+
 /// OIDC Discovery §4: `{issuer}/.well-known/openid-configuration` (a trailing `/` removed).
 pub fn discovery_url(issuer: &str) -> String {
     format!(
@@ -156,6 +177,18 @@ mod tests {
         );
         assert!(m.authorization_response_iss_parameter_supported);
         assert!(!m.require_pushed_authorization_requests);
+    }
+
+    #[test]
+    fn metadata_handed_to_a_page_reads_back_the_same() {
+        let m =
+            process_discovery_response(200, HELSEID_TEST, "https://helseid-sts.test.nhn.no", false)
+                .unwrap();
+        let text = m.to_json().to_string();
+        let again =
+            process_discovery_response(200, &text, "https://helseid-sts.test.nhn.no", false)
+                .unwrap();
+        assert_eq!(again, m);
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod engine;
 pub mod error;
 pub mod form;
 pub mod helseid;
+pub mod host;
 pub mod json;
 pub mod jwk;
 pub mod jws;

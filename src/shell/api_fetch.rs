@@ -124,7 +124,9 @@ impl Inner {
             let headers = response.headers();
             let nonce = headers.get("dpop-nonce").ok().flatten();
             if let Some(nonce) = &nonce {
-                self.authz.dpop.remember_nonce(&url, nonce);
+                if self.authz.dpop.remember_nonce(&url, nonce) {
+                    self.share_api_nonce(&url, nonce);
+                }
             }
             if !dpop {
                 return Ok(response);

@@ -12,7 +12,7 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::CryptoKey;
 
 use super::dpop::Dpop;
-use super::js::{self, from_js, get, get_string, json_to_js, object};
+use super::js::{self, from_js, get, get_string, json_to_js};
 use super::{crypto, http, verify};
 use crate::core::config::{ClientAuthMethod, Config};
 use crate::core::discovery::{self, Metadata};
@@ -36,6 +36,8 @@ pub enum Signer {
     },
     /// The app's backend signs (API.md `assertion_provider`).
     Provider(Function),
+    /// The session host asks its pages, each of which calls its own `getAssertion`.
+    Pages(std::rc::Rc<super::host::PageSigners>),
     None,
 }
 
@@ -233,35 +235,57 @@ impl AuthServer {
                 let signature = crypto::sign(alg, key, input.as_bytes()).await?;
                 Ok(Some(jws::compact(&input, &signature)))
             }
-            Signer::Provider(f) => {
+            Signer::Provider(_) | Signer::Pages(_) => {
                 let mut ctx = vec![
-                    ("audience", c.issuer.as_str().into()),
-                    ("endpoint", endpoint.into()),
-                    ("grantType", purpose.grant_type.into()),
-                    ("detailsClaim", c.details_claim.as_str().into()),
+                    ("audience", Value::from(c.issuer.as_str())),
+                    ("endpoint", Value::from(endpoint)),
+                    ("grantType", Value::from(purpose.grant_type)),
+                    ("detailsClaim", Value::from(c.details_claim.as_str())),
                 ];
                 if let Some(details) = purpose.details {
-                    ctx.push((
-                        "assertionDetails",
-                        json_to_js(&Value::Array(details.to_vec())),
-                    ));
+                    ctx.push(("assertionDetails", Value::Array(details.to_vec())));
                 }
-                let value = match f.call1(&JsValue::NULL, &object(&ctx)) {
-                    Ok(result) => JsFuture::from(Promise::resolve(&result)).await,
-                    Err(e) => Err(e),
+                let ctx = Value::Object(ctx.into_iter().map(|(k, v)| (k.to_string(), v)).collect());
+                match &self.signer {
+                    Signer::Pages(pages) => pages.sign(&ctx).await.map(Some),
+                    _ => self.call_provider(&ctx).await.map(Some),
                 }
-                .map_err(|e| provider_failure(&e))?;
-                let assertion = value.as_string().ok_or_else(|| {
-                    Error::config("assertion_provider must resolve to a string (a signed JWT)")
-                })?;
-                if jwt::decode(&assertion).is_err() {
-                    return Err(Error::config(
-                        "assertion_provider returned something that is not a JWS",
-                    ));
-                }
-                Ok(Some(assertion))
             }
         }
+    }
+
+    /// `getAssertion(ctx)` of this page's `assertion_provider`: a JWS, or why not.
+    async fn call_provider(&self, ctx: &Value) -> Res<String> {
+        let Signer::Provider(f) = &self.signer else {
+            return Err(Error::new(
+                ErrorCode::TokenRequestFailed,
+                "this page has no assertion_provider",
+            ));
+        };
+        let value = match f.call1(&JsValue::NULL, &json_to_js(ctx)) {
+            Ok(result) => JsFuture::from(Promise::resolve(&result)).await,
+            Err(e) => Err(e),
+        }
+        .map_err(|e| provider_failure(&e))?;
+        let assertion = value.as_string().ok_or_else(|| {
+            Error::config("assertion_provider must resolve to a string (a signed JWT)")
+        })?;
+        if jwt::decode(&assertion).is_err() {
+            return Err(Error::config(
+                "assertion_provider returned something that is not a JWS",
+            ));
+        }
+        Ok(assertion)
+    }
+
+    /// A page of a session host, asked by the host to sign for `ctx`.
+    pub async fn sign_for_host(
+        &self,
+        ctx: &Value,
+    ) -> Result<String, crate::core::host::SignFailure> {
+        self.call_provider(ctx)
+            .await
+            .map_err(|e| super::host_link::sign_failure(&e))
     }
 
     /// POST to an authorization server endpoint with client authentication and DPoP. A

@@ -7,17 +7,19 @@ use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-use super::authz::{self, AuthServer};
+use super::authz::{self, AuthServer, Signer};
 use super::flows::{location, query_pairs};
+use super::host_link;
 use super::js::{self, get, get_string, js_to_json, to_js_error};
 use super::session::{now, Inner, Res, EVENTS, RESTORE_WINDOW_SECONDS};
 use super::store;
 use super::tabs::{self, Tabs};
 use crate::core::authorize::LoginOptions;
 use crate::core::callback;
-use crate::core::config::{Config, ParMode, StorageMode};
+use crate::core::config::{Config, SessionHostMode, StorageMode};
 use crate::core::context::Context;
 use crate::core::engine::Engine;
+use crate::core::host::SignerKind;
 use crate::core::{Error, ErrorCode};
 
 #[wasm_bindgen]
@@ -110,21 +112,44 @@ impl HelseIdClient {
                     return Err(Error::config("config must be an object"));
                 }
                 let (method, signer) = authz::read_client_auth(&get(&config, "clientAuth")).await?;
-                let json = js_to_json(&config).ok_or_else(|| Error::config("config must be plain data"))?;
+                let mut json = js_to_json(&config)
+                    .ok_or_else(|| Error::config("config must be plain data"))?;
                 let config = Config::from_value(&json, method, js::random16)?;
-                let metadata = authz::discover(&config).await?;
-                if config.par == ParMode::Required && metadata.pushed_authorization_request_endpoint.is_none() {
-                    return Err(Error::config(
-                        "par is \"required\" but discovery has no pushed_authorization_request_endpoint",
-                    ));
+                // The session host gets the config without the page's own keys (a private
+                // JWK among them: the host gets the imported, non-extractable key instead).
+                if let Some(o) = json.as_object_mut() {
+                    for key in crate::core::config::PAGE_LOCAL_KEYS {
+                        o.remove(key);
+                    }
                 }
-                if config.par == ParMode::Off && metadata.require_pushed_authorization_requests {
-                    return Err(Error::config("the provider requires PAR, but par is \"off\""));
-                }
+                let (kind, client_key) = match &signer {
+                    Signer::Key { key, .. } => (SignerKind::Key, Some(key.clone())),
+                    Signer::Provider(_) => (SignerKind::Provider, None),
+                    _ => (SignerKind::None, None),
+                };
+                let host = match config.session_host {
+                    SessionHostMode::Page => None,
+                    _ => host_link::connect(&config, &json, kind, client_key.as_ref()).await?,
+                };
+                let metadata = match &host {
+                    Some((_, metadata)) => metadata.clone(),
+                    None => authz::discover(&config).await?,
+                };
+                crate::core::authorize::check_par_mode(&config, &metadata)?;
                 let engine = Engine::new(config.clone(), js::random_token()?);
                 let inner = Inner::new(engine, AuthServer::new(config, metadata, signer));
-                inner.open_tabs();
-                inner.start().await;
+                match host {
+                    Some((port, _)) => {
+                        inner.authz.dpop.use_host_key();
+                        *inner.host.borrow_mut() = Some(port.clone());
+                        // The host's view (if it has a session) came right after its welcome.
+                        port.attach(&inner);
+                    }
+                    None => {
+                        inner.open_tabs();
+                        inner.start().await;
+                    }
+                }
                 Ok(HelseIdClient { inner })
             }
             .await;
@@ -377,6 +402,20 @@ impl HelseIdClient {
         })
     }
 
+    /// Where this tab's session lives now (API.md "Session host"): `"worker"` (the session
+    /// host), `"page-holder"` (this tab holds it) or `"page-follower"` (another tab does).
+    #[wasm_bindgen(js_name = sessionHost, unchecked_return_type = "\"worker\" | \"page-holder\" | \"page-follower\"")]
+    pub fn session_host(&self) -> String {
+        let mode = if self.inner.host().is_some() {
+            "worker"
+        } else if self.inner.engine.borrow().is_holder() {
+            "page-holder"
+        } else {
+            "page-follower"
+        };
+        mode.to_string()
+    }
+
     /// Stops timers and channels.
     pub fn dispose(&self) {
         let inner = &self.inner;
@@ -385,6 +424,9 @@ impl HelseIdClient {
         inner.clear_listeners();
         if let Some(tabs) = inner.tabs.borrow_mut().take() {
             tabs.close();
+        }
+        if let Some(host) = inner.host.borrow_mut().take() {
+            host.close();
         }
     }
 }

@@ -27,6 +27,9 @@ pub struct Dpop {
     record: String,
     key: RefCell<Option<Rc<DpopKey>>>,
     nonces: RefCell<NonceCache>,
+    /// A page of a session host: the key comes from the host with each view and is never
+    /// read from or written to IndexedDB here.
+    from_host: std::cell::Cell<bool>,
 }
 
 impl Dpop {
@@ -41,7 +44,44 @@ impl Dpop {
             record: format!("dpop:{issuer}:{client_id}"),
             key: RefCell::new(None),
             nonces: RefCell::new(nonces),
+            from_host: std::cell::Cell::new(false),
         }
+    }
+
+    /// This page's key comes from its session host (see `from_host`).
+    pub fn use_host_key(&self) {
+        self.from_host.set(true);
+    }
+
+    /// The private key and public JWK the host hands to its pages with each view (the
+    /// `CryptoKey` is cloned by `postMessage` and stays non-extractable).
+    pub fn handover(&self) -> Option<(CryptoKey, Value)> {
+        let key = self.key.borrow().clone()?;
+        Some((key.private.clone(), key.public_jwk.clone()))
+    }
+
+    /// Takes the key the host handed over; `None` when it is not one.
+    pub fn adopt(&self, private: CryptoKey, public_jwk: Value) -> Option<String> {
+        let same = self
+            .key
+            .borrow()
+            .as_ref()
+            .is_some_and(|k| k.public_jwk == public_jwk);
+        if !same {
+            let jkt = jwk::Jwk::from_json(&public_jwk).and_then(|k| jwk::thumbprint(&k).ok())?;
+            *self.key.borrow_mut() = Some(Rc::new(DpopKey {
+                private,
+                public_jwk,
+                jkt,
+            }));
+        }
+        self.key.borrow().as_ref().map(|k| k.jkt.clone())
+    }
+
+    /// The host, once a login's code is exchanged: the key lives on in its memory only, so no
+    /// page of the origin can read it from IndexedDB (it was there for the login redirect).
+    pub async fn keep_in_memory_only(&self) {
+        let _ = store::idb_delete(&self.record).await;
     }
 
     async fn from_pair(private: CryptoKey, public: &CryptoKey) -> Result<DpopKey, Error> {
@@ -72,7 +112,7 @@ impl Dpop {
     /// The key, from memory or IndexedDB; `fresh` reads IndexedDB again (another tab may have
     /// made a new one for a new login).
     pub async fn load(&self, fresh: bool) -> Result<Option<Rc<DpopKey>>, Error> {
-        if !fresh {
+        if !fresh || self.from_host.get() {
             if let Some(key) = self.key.borrow().clone() {
                 return Ok(Some(key));
             }
@@ -102,7 +142,9 @@ impl Dpop {
     /// Deletes the key (the session ended).
     pub async fn forget(&self) {
         *self.key.borrow_mut() = None;
-        let _ = store::idb_delete(&self.record).await;
+        if !self.from_host.get() {
+            let _ = store::idb_delete(&self.record).await;
+        }
     }
 
     /// RFC 9449 §4: a proof for one request; `ath` (§4.3) toward APIs.
@@ -135,11 +177,13 @@ impl Dpop {
 
     /// RFC 9449 §8: the newest nonce per server, kept across page loads of this tab (nonces
     /// are not secrets), so the callback's token request needs no extra round trip.
-    pub fn remember_nonce(&self, url: &str, nonce: &str) {
+    pub fn remember_nonce(&self, url: &str, nonce: &str) -> bool {
         let origin = uri::origin(url).unwrap_or(url);
-        if self.nonces.borrow_mut().remember(origin, nonce) {
+        let changed = self.nonces.borrow_mut().remember(origin, nonce);
+        if changed {
             let _ = store::session_set(NONCES_KEY, &self.nonces.borrow().to_json().to_string());
         }
+        changed
     }
 
     pub fn nonces_json(&self) -> Value {

@@ -1,5 +1,6 @@
 //! One outcome shared by everyone waiting for the same work (a refresh, a question to the
-//! session holder). Errors stay Rust errors: nothing makes a round trip through a JS `Error`.
+//! session holder or the host, a page asked to sign). Errors stay Rust errors: nothing makes a
+//! round trip through a JS `Error`.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -11,18 +12,20 @@ use wasm_bindgen_futures::JsFuture;
 use super::timer;
 use crate::core::Error;
 
-#[derive(Default)]
-pub struct Flight {
-    outcome: RefCell<Option<Result<(), Error>>>,
+pub struct Flight<T = ()> {
+    outcome: RefCell<Option<Result<T, Error>>>,
     waiters: RefCell<Vec<Function>>,
 }
 
-impl Flight {
-    pub fn new() -> Rc<Flight> {
-        Rc::new(Flight::default())
+impl<T: Clone> Flight<T> {
+    pub fn new() -> Rc<Flight<T>> {
+        Rc::new(Flight {
+            outcome: RefCell::new(None),
+            waiters: RefCell::new(Vec::new()),
+        })
     }
 
-    pub fn finish(&self, outcome: Result<(), Error>) {
+    pub fn finish(&self, outcome: Result<T, Error>) {
         if self.outcome.borrow().is_some() {
             return;
         }
@@ -34,7 +37,7 @@ impl Flight {
 
     /// The outcome, once there is one; `None` when there was none within `timeout_ms` (when
     /// given): the waiter says what it waited for.
-    pub async fn wait(&self, timeout_ms: Option<i64>) -> Option<Result<(), Error>> {
+    pub async fn wait(&self, timeout_ms: Option<i64>) -> Option<Result<T, Error>> {
         if let Some(outcome) = self.outcome.borrow().clone() {
             return Some(outcome);
         }
@@ -45,5 +48,17 @@ impl Flight {
         };
         let _ = JsFuture::from(waiting).await;
         self.outcome.borrow().clone()
+    }
+
+    /// The outcome, once there is one; after `timeout_ms` (when given) the error `on_timeout`
+    /// makes (which says what was waited for).
+    pub async fn wait_or(
+        &self,
+        timeout_ms: Option<i64>,
+        on_timeout: impl FnOnce() -> Error,
+    ) -> Result<T, Error> {
+        self.wait(timeout_ms)
+            .await
+            .unwrap_or_else(|| Err(on_timeout()))
     }
 }

@@ -6,6 +6,8 @@ use std::rc::Rc;
 use super::flight::Flight;
 
 use serde_json::{json, Value};
+
+use crate::core::json::Read;
 use wasm_bindgen::JsCast;
 
 use super::authz::Purpose;
@@ -77,9 +79,36 @@ impl Inner {
                 .is_some()
     }
 
-    /// PKCE S256 + state + nonce (+ a new DPoP key), PAR when on: the URL to send the browser
-    /// to. The context is checked before anything is sent.
+    /// `loginWithRedirect`: the URL to send the browser to. The login attempt stays in this
+    /// tab's sessionStorage for the callback (a session host makes the request, this page keeps
+    /// the attempt).
     pub async fn authorization_url(self: &Rc<Self>, options: &LoginOptions) -> Res<String> {
+        if self.host().is_some() {
+            let options = options.to_json();
+            let answer = self
+                .ask_host(|id| crate::core::host::FromPage::Login { id, options })
+                .await?;
+            let (Some(url), Some(tx)) = (answer.string("url"), answer.member("tx")) else {
+                return Err(Error::new(
+                    ErrorCode::TokenRequestFailed,
+                    "the session host gave no authorization URL",
+                ));
+            };
+            store::session_set(&self.tx_key(), &tx.to_string())?;
+            return Ok(url);
+        }
+        let (url, tx) = self.authorization_request(options).await?;
+        store::session_set(&self.tx_key(), &tx.to_json())?;
+        Ok(url)
+    }
+
+    /// PKCE S256 + state + nonce (+ a new DPoP key), PAR when on: the URL to send the browser
+    /// to and the login attempt to keep for the callback. The context is checked before
+    /// anything is sent.
+    pub async fn authorization_request(
+        self: &Rc<Self>,
+        options: &LoginOptions,
+    ) -> Res<(String, Transaction)> {
         let context = self
             .engine
             .borrow()
@@ -100,13 +129,10 @@ impl Inner {
             context: context.as_ref().map(Context::to_json),
         };
         let params = authorize::request_params(&self.authz.config, &tx, &challenge, options)?;
-        store::session_set(&self.tx_key(), &tx.to_json())?;
         let metadata = &self.authz.metadata;
         if !self.use_par() {
-            return Ok(authorize::authorization_url(
-                &metadata.authorization_endpoint,
-                &params,
-            ));
+            let url = authorize::authorization_url(&metadata.authorization_endpoint, &params);
+            return Ok((url, tx));
         }
         let endpoint = metadata
             .pushed_authorization_request_endpoint
@@ -121,15 +147,17 @@ impl Inner {
             .post(&endpoint, &FormBody(params), &purpose)
             .await?;
         let par = authorize::process_par_response(response.status, &response.body)?;
-        Ok(authorize::authorization_url_after_par(
+        let url = authorize::authorization_url_after_par(
             &metadata.authorization_endpoint,
             &self.authz.config.client_id,
             &par.request_uri,
-        ))
+        );
+        Ok((url, tx))
     }
 
     /// The authorization response (state, RFC 9207 `iss`, error), then the code exchange and
-    /// every token check. This tab becomes the session holder.
+    /// every token check. This tab becomes the session holder (or, with a session host, the
+    /// host takes the session).
     pub async fn handle_callback(self: &Rc<Self>, url: Option<String>) -> Res<()> {
         let current = location().and_then(|l| l.href().ok());
         let href = url
@@ -147,26 +175,57 @@ impl Inner {
         if url.is_none() || url == current {
             strip_callback_params(&parsed);
         }
-        let tx = store::session_get(&self.tx_key()).and_then(|t| Transaction::from_json(&t));
+        let stored = store::session_get(&self.tx_key());
+        let result = match self.host() {
+            Some(_) => {
+                let tx = stored
+                    .as_deref()
+                    .and_then(|t| serde_json::from_str::<Value>(t).ok());
+                self.ask_host(|id| crate::core::host::FromPage::Callback { id, params, tx })
+                    .await
+                    .map(|_| ())
+            }
+            None => {
+                let tx = stored.as_deref().and_then(Transaction::from_json);
+                self.exchange(&params, tx).await
+            }
+        };
+        // Used once: a replayed callback finds nothing. A forged state leaves the real login
+        // attempt usable.
+        if !matches!(&result, Err(e) if e.code == ErrorCode::StateMismatch) {
+            store::session_remove(&self.tx_key());
+        }
+        result
+    }
+
+    /// The session host's side of a callback: the attempt comes from the page that kept it.
+    pub async fn exchange_code(
+        self: &Rc<Self>,
+        params: &[(String, String)],
+        tx: Option<&Value>,
+    ) -> Res<()> {
+        let tx = tx.and_then(|t| Transaction::from_json(&t.to_string()));
+        self.exchange(params, tx).await?;
+        // From now on the DPoP key lives in this worker's memory only.
+        self.authz.dpop.keep_in_memory_only().await;
+        Ok(())
+    }
+
+    /// The callback's checks and the code exchange (OIDC Core 3.1.2.7, RFC 9207, RFC 6749
+    /// §4.1.3), then every token check.
+    async fn exchange(
+        self: &Rc<Self>,
+        params: &[(String, String)],
+        tx: Option<Transaction>,
+    ) -> Res<()> {
         let metadata = &self.authz.metadata;
-        let code = match callback::process_callback(
-            &params,
+        let code = callback::process_callback(
+            params,
             tx.as_ref(),
             &self.authz.config.issuer,
             metadata.authorization_response_iss_parameter_supported,
             now(),
-        ) {
-            Ok(code) => code,
-            Err(e) => {
-                // A forged state leaves the real login attempt usable.
-                if e.code != ErrorCode::StateMismatch {
-                    store::session_remove(&self.tx_key());
-                }
-                return Err(e);
-            }
-        };
-        // Used once: a replayed callback finds nothing.
-        store::session_remove(&self.tx_key());
+        )?;
         let tx = tx.ok_or_else(|| Error::new(ErrorCode::MissingTransaction, "no login attempt"))?;
         if let Some(jkt) = &tx.dpop_jkt {
             let key = self.authz.dpop.require().await?;
@@ -278,6 +337,15 @@ impl Inner {
     pub async fn logout_here(self: &Rc<Self>, state: Option<String>) -> Res<Option<String>> {
         // Open portal sessions end first, while their tokens are good.
         self.end_portals(false).await;
+        if self.host().is_some() {
+            // Final here at once; the host revokes, tells every page, and says where to go.
+            let _ = self.engine.borrow_mut().logout(None, state.as_deref());
+            self.apply();
+            let answer = self
+                .ask_host(|id| crate::core::host::FromPage::Logout { id, state })
+                .await?;
+            return Ok(answer.as_str().map(String::from));
+        }
         // A follower's request to the holder is signed with the session's DPoP key and bound
         // to its token, so a plain message from another page cannot end the session.
         let request = {

@@ -8,6 +8,8 @@ mod crypto;
 mod dpop;
 mod flight;
 mod flows;
+mod host;
+mod host_link;
 mod http;
 mod js;
 mod peers;

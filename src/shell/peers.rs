@@ -225,7 +225,7 @@ impl Inner {
         result
     }
 
-    /// Sends a request to the holder and waits for its `done` (bounded).
+    /// Sends a request to the holder (or the session host) and waits for its `done` (bounded).
     pub async fn request_holder(
         self: &Rc<Self>,
         mut message: Value,
@@ -234,21 +234,44 @@ impl Inner {
         let id = js::random_token()?;
         message["id"] = Value::from(id.as_str());
         let flight = Flight::new();
-        self.asks.borrow_mut().insert(id.clone(), flight.clone());
         if let Some(key) = key {
             self.flights
                 .borrow_mut()
                 .insert(key.clone(), flight.clone());
         }
-        self.post(&message);
-        let timeout = (self.authz.config.http_timeout_seconds + 5) * 1000;
-        let result = flight.wait(Some(timeout)).await.unwrap_or_else(|| {
-            Err(Error::new(
-                ErrorCode::NetworkError,
-                "the tab holding the session did not answer in time",
-            ))
-        });
-        self.asks.borrow_mut().remove(&id);
+        let result = match self.host() {
+            Some(host) => {
+                let ask = Flight::<Value>::new();
+                self.host_asks.borrow_mut().insert(id.clone(), ask.clone());
+                host.post(&message.to_string(), None);
+                let bound = (self.authz.config.http_timeout_seconds + 5) * 1000;
+                let result = ask
+                    .wait_or(Some(bound), || {
+                        Error::new(
+                            ErrorCode::NetworkError,
+                            "the session host did not answer in time",
+                        )
+                        .retryable(true)
+                    })
+                    .await
+                    .map(|_| ());
+                self.host_asks.borrow_mut().remove(&id);
+                result
+            }
+            None => {
+                self.asks.borrow_mut().insert(id.clone(), flight.clone());
+                self.post(&message);
+                let timeout = (self.authz.config.http_timeout_seconds + 5) * 1000;
+                let result = flight.wait(Some(timeout)).await.unwrap_or_else(|| {
+                    Err(Error::new(
+                        ErrorCode::NetworkError,
+                        "the tab holding the session did not answer in time",
+                    ))
+                });
+                self.asks.borrow_mut().remove(&id);
+                result
+            }
+        };
         if let Some(key) = key {
             let mut flights = self.flights.borrow_mut();
             if flights.get(key).is_some_and(|f| Rc::ptr_eq(f, &flight)) {

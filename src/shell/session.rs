@@ -70,6 +70,13 @@ pub struct Inner {
     /// Work the page must finish before it leaves at logout: revocations (a late refresh
     /// token, a grant that yielded) and the end notice to the other tabs.
     pub(super) pending: RefCell<Vec<Rc<Flight>>>,
+    /// A page of a session host: its port to the host (host_link.rs).
+    pub(super) host: RefCell<Option<Rc<super::host_link::HostPort>>>,
+    /// A page of a session host: its requests to the host, by id.
+    pub(super) host_asks: RefCell<VecMap<String, Rc<Flight<Value>>>>,
+    /// The session host itself: posts to every page of this session (host.rs).
+    #[allow(clippy::type_complexity)]
+    pub(super) host_pages: RefCell<Option<Box<dyn Fn(&str, Option<&web_sys::CryptoKey>)>>>,
 }
 
 pub fn now() -> i64 {
@@ -95,7 +102,15 @@ impl Inner {
             keep_alive: RefCell::new(Vec::new()),
             portals: RefCell::new(Vec::new()),
             pending: RefCell::new(Vec::new()),
+            host: RefCell::new(None),
+            host_asks: RefCell::new(VecMap::new()),
+            host_pages: RefCell::new(None),
         })
+    }
+
+    /// Whether this is the session host (in its worker).
+    pub fn is_host(&self) -> bool {
+        self.host_pages.borrow().is_some()
     }
 
     pub fn record_key(&self) -> String {
@@ -103,9 +118,13 @@ impl Inner {
         format!("helseid-wasm:session:{}:{}", c.issuer, c.client_id)
     }
 
+    /// To the other tabs (page mode), or from the host to every page of its session.
     pub fn post(&self, message: &Value) {
         if let Some(tabs) = &*self.tabs.borrow() {
             tabs.post(message);
+        }
+        if let Some(broadcast) = &*self.host_pages.borrow() {
+            broadcast(&message.to_string(), None);
         }
     }
 
@@ -174,6 +193,15 @@ impl Inner {
             match action {
                 Action::Emit(event) => self.emit_event(event),
                 Action::Announce => self.announce(),
+                Action::AnnounceEnd(reason, _) if self.is_host() => {
+                    // The pages' ports are private to the host: no proof is needed.
+                    let reason = match reason {
+                        EndReason::LoggedOut => "logout",
+                        EndReason::Expired => "expired",
+                    };
+                    let holder = self.engine.borrow().id().to_string();
+                    self.post(&json!({ "t": "end", "holder": holder, "reason": reason }));
+                }
                 Action::AnnounceEnd(reason, last_token) => {
                     let reason = match reason {
                         EndReason::LoggedOut => "logout",
@@ -243,11 +271,32 @@ impl Inner {
     /// Tells the other tabs what this holder's session looks like now (and the DPoP nonces,
     /// so the next request anywhere needs no challenge).
     pub fn announce(&self) {
+        if let Some(broadcast) = &*self.host_pages.borrow() {
+            if let Some((text, key)) = self.host_view() {
+                broadcast(&text, key.as_ref());
+            }
+            return;
+        }
         let view = self.engine.borrow().shared_view();
         if let Some(view) = view {
             let nonces = self.authz.dpop.nonces_json();
             self.post(&json!({ "t": "view", "view": view, "nonces": nonces }));
         }
+    }
+
+    /// The session host's view for its pages, with the DPoP key beside it (a `CryptoKey`
+    /// cloned by `postMessage`, still non-extractable) and its public JWK in the view.
+    pub fn host_view(&self) -> Option<(String, Option<web_sys::CryptoKey>)> {
+        let mut view = self.engine.borrow().shared_view()?;
+        let key = self.authz.dpop.handover().map(|(private, jwk)| {
+            view["dpopJwk"] = jwk;
+            private
+        });
+        let message = crate::core::host::ToPage::View {
+            view,
+            nonces: self.authz.dpop.nonces_json(),
+        };
+        Some((message.to_text(), key))
     }
 
     /// `storage: "session"`: this tab's record (the holder's only; nothing else is stored).
@@ -282,6 +331,18 @@ impl Inner {
             let e = self.engine.borrow();
             (e.is_holder(), e.holder_to_watch().map(String::from))
         };
+        if let Some(host) = self.host() {
+            // A page of a session host watches the host's lock: it is free once the host is gone.
+            if followed.is_some() {
+                let weak = Rc::downgrade(self);
+                host.watch(move || {
+                    if let Some(inner) = weak.upgrade() {
+                        inner.host_gone();
+                    }
+                });
+            }
+            return;
+        }
         let tabs = self.tabs.borrow();
         let Some(tabs) = tabs.as_ref() else { return };
         if is_holder {

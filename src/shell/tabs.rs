@@ -79,24 +79,7 @@ impl Tabs {
         if self.release.borrow().is_some() {
             return;
         }
-        let Some(locks) = lock_manager() else { return };
-        let mut release: Option<Function> = None;
-        let held = Promise::new(&mut |resolve, _| release = Some(resolve));
-        let callback = Closure::once_into_js(move |_lock: JsValue| -> JsValue { held.into() });
-        let request: Function = get(&locks, "request").unchecked_into();
-        let options = object(&[("steal", JsValue::from_bool(steal))]);
-        if let Ok(p) = request.call3(
-            &locks,
-            &JsValue::from_str(&self.holder_lock),
-            &options,
-            &callback,
-        ) {
-            // A stolen lock rejects the request: nothing to do here.
-            if let Ok(catch) = get(&p, "catch").dyn_into::<Function>() {
-                let _ = catch.call1(&p, &Closure::once_into_js(|_: JsValue| {}));
-            }
-        }
-        *self.release.borrow_mut() = release;
+        *self.release.borrow_mut() = hold_lock(&self.holder_lock, steal);
     }
 
     pub fn holds(&self) -> bool {
@@ -115,19 +98,7 @@ impl Tabs {
         if self.watching.replace(true) {
             return;
         }
-        let Some(locks) = lock_manager() else { return };
-        let callback = Closure::once_into_js(move |_lock: JsValue| -> JsValue {
-            on_free();
-            JsValue::UNDEFINED
-        });
-        let request: Function = get(&locks, "request").unchecked_into();
-        let options = object(&[("mode", "shared".into())]);
-        let _ = request.call3(
-            &locks,
-            &JsValue::from_str(&self.holder_lock),
-            &options,
-            &callback,
-        );
+        when_free(&self.holder_lock, on_free);
     }
 
     /// The watch fired (or was given up): a later session may be watched again.
@@ -138,6 +109,67 @@ impl Tabs {
     pub fn holder_lock(&self) -> String {
         self.holder_lock.clone()
     }
+}
+
+/// Takes the exclusive Web Lock `name` and keeps it until the returned function is called (or
+/// this page or worker goes away). `steal` takes it from its holder. `None` without Web Locks.
+pub fn hold_lock(name: &str, steal: bool) -> Option<Function> {
+    hold_lock_granted(name, steal).map(|(release, _)| release)
+}
+
+/// [`hold_lock`], with a promise that resolves once the lock is granted (another context must
+/// not see it free before that: a request is granted later than it is made).
+pub fn hold_lock_granted(name: &str, steal: bool) -> Option<(Function, Promise)> {
+    let locks = lock_manager()?;
+    let mut release: Option<Function> = None;
+    let held = Promise::new(&mut |resolve, _| release = Some(resolve));
+    let mut granted_resolve: Option<Function> = None;
+    let granted = Promise::new(&mut |resolve, _| granted_resolve = Some(resolve));
+    let callback = Closure::once_into_js(move |_lock: JsValue| -> JsValue {
+        if let Some(resolve) = granted_resolve {
+            let _ = resolve.call0(&JsValue::NULL);
+        }
+        held.into()
+    });
+    let request: Function = get(&locks, "request").unchecked_into();
+    let options = object(&[("steal", JsValue::from_bool(steal))]);
+    if let Ok(p) = request.call3(&locks, &JsValue::from_str(name), &options, &callback) {
+        // A stolen lock rejects the request: nothing to do here.
+        if let Ok(catch) = get(&p, "catch").dyn_into::<Function>() {
+            let _ = catch.call1(&p, &Closure::once_into_js(|_: JsValue| {}));
+        }
+    }
+    release.map(|r| (r, granted))
+}
+
+/// Calls `on_free` once nobody holds the Web Lock `name` exclusively (its holder released it,
+/// or its page or worker went away). A message cannot fake that.
+pub fn when_free(name: &str, on_free: impl FnOnce() + 'static) {
+    let Some(locks) = lock_manager() else { return };
+    let callback = Closure::once_into_js(move |_lock: JsValue| -> JsValue {
+        on_free();
+        JsValue::UNDEFINED
+    });
+    let request: Function = get(&locks, "request").unchecked_into();
+    let options = object(&[("mode", "shared".into())]);
+    let _ = request.call3(&locks, &JsValue::from_str(name), &options, &callback);
+}
+
+/// The names of the Web Locks held in this origin now (`navigator.locks.query()`); `None`
+/// without Web Locks.
+pub async fn held_locks() -> Option<Vec<String>> {
+    let locks = lock_manager()?;
+    let query = get(&locks, "query").dyn_into::<Function>().ok()?;
+    let promise = query.call0(&locks).ok()?;
+    let snapshot = JsFuture::from(promise.unchecked_into::<Promise>())
+        .await
+        .ok()?;
+    let held: Array = get(&snapshot, "held").unchecked_into();
+    Some(
+        held.iter()
+            .filter_map(|l| get(&l, "name").as_string())
+            .collect(),
+    )
 }
 
 /// Is the lock `name` held by any tab of this origin?
