@@ -36,6 +36,8 @@ use crate::core::{Error, ErrorCode};
 pub struct PageSigners {
     host: Weak<HostState>,
     order: RefCell<Signers>,
+    /// The Web Lock each signing page holds while it lives.
+    locks: RefCell<VecMap<u32, String>>,
     pending: RefCell<VecMap<String, Rc<Flight<String>>>>,
     timeout_seconds: i64,
 }
@@ -51,6 +53,13 @@ impl PageSigners {
             let next = self.order.borrow().next(&asked);
             let Some(page) = next else { break };
             asked.push(page);
+            // A page that just closed may not have been seen gone yet: its lock says.
+            let lock = self.locks.borrow().get(&page).cloned();
+            if let (Some(lock), Some(held)) = (lock, tabs::held_locks().await) {
+                if !held.contains(&lock) {
+                    continue;
+                }
+            }
             let id = js::random_token()?;
             let flight = Flight::<String>::new();
             self.pending.borrow_mut().insert(id.clone(), flight.clone());
@@ -430,6 +439,7 @@ impl HostState {
         if signer == SignerKind::Provider {
             if let Some(signers) = &session.signers {
                 signers.order.borrow_mut().add(page);
+                signers.locks.borrow_mut().insert(page, lock.clone());
             }
         }
         // The page's lock is freed when it closes or crashes (a port has no close event).
@@ -439,13 +449,14 @@ impl HostState {
                 state.page_gone(page);
             }
         });
+        // The view first: the page takes it in before its create() resolves on the welcome.
+        if let Some((text, key)) = session.inner.host_view() {
+            self.send(page, &text, key.as_ref());
+        }
         let welcome = ToPage::Welcome {
             result: Ok(session.inner.authz.metadata.to_json()),
         };
         self.send(page, &welcome.to_text(), None);
-        if let Some((text, key)) = session.inner.host_view() {
-            self.send(page, &text, key.as_ref());
-        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -476,6 +487,7 @@ impl HostState {
             Rc::new(PageSigners {
                 host: Rc::downgrade(self),
                 order: RefCell::new(Signers::default()),
+                locks: RefCell::new(VecMap::new()),
                 pending: RefCell::new(VecMap::new()),
                 timeout_seconds: config.assertion_timeout_seconds,
             })
@@ -548,6 +560,7 @@ impl HostState {
             session.page_locks.borrow_mut().remove(&page);
             if let Some(signers) = &session.signers {
                 signers.order.borrow_mut().remove(page);
+                signers.locks.borrow_mut().remove(&page);
             }
         }
     }

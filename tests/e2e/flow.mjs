@@ -5,9 +5,11 @@ export const APP_PATH = '/e2e/app.html';
 
 /**
  * Options for window.makeClient (pages/app.html). `assertion`: the demo backend signs the client
- * assertions, for the demo EPJ user `epjUser` (default kvart; signer.mjs EPJ_USERS).
+ * assertions, for the demo EPJ user `epjUser` (default kvart; signer.mjs EPJ_USERS). `host`: the
+ * `sessionHost` (API.md): the suites written for the page holder (the second round's design,
+ * still the fallback) pass "page", the default here; host.test.mjs and others pass "worker".
  */
-export function clientOptions(stack, { clientId = 'helseid-wasm-rs256', assertion = false, epjUser, extra } = {}) {
+export function clientOptions(stack, { clientId = 'helseid-wasm-rs256', assertion = false, epjUser, extra, host = 'page' } = {}) {
   const client = stack.double.clients.find((c) => c.clientId === clientId);
   return {
     issuer: stack.double.issuer,
@@ -16,7 +18,7 @@ export function clientOptions(stack, { clientId = 'helseid-wasm-rs256', assertio
     assertionUrl: assertion ? `${stack.double.apiOrigin}/assertion` : undefined,
     apiOrigin: stack.double.apiOrigin,
     epjUser,
-    extra,
+    extra: { sessionHost: host, ...extra },
   };
 }
 
