@@ -54,15 +54,19 @@ pub enum FromPage {
         kid: Option<String>,
     },
     /// A fresh token for `resource` (`force`: a new one even when the cached one is fresh).
+    /// `by`: the page's engine id, so that its `tokenRefreshed` says `call` (elsewhere
+    /// `other-tab`); a label, trusted for nothing else.
     Need {
         id: String,
         resource: Option<String>,
         force: bool,
+        by: Option<String>,
     },
     SetContext {
         id: String,
         context: Value,
         resource: Option<String>,
+        by: Option<String>,
     },
     Logout {
         id: String,
@@ -143,11 +147,13 @@ pub fn read_from_page(text: &str) -> Option<FromPage> {
             id: id(&m)?,
             resource: opt_string(&m, "resource")?,
             force: m.bool("force").unwrap_or(false),
+            by: opt_string(&m, "by")?,
         },
         "context" => FromPage::SetContext {
             id: id(&m)?,
             context: m.get("context").cloned().unwrap_or(Value::Null),
             resource: opt_string(&m, "resource")?,
+            by: opt_string(&m, "by")?,
         },
         "logout" => FromPage::Logout {
             id: id(&m)?,
@@ -209,12 +215,14 @@ impl FromPage {
                 id,
                 resource,
                 force,
-            } => json!({ "t": "need", "id": id, "resource": resource, "force": force }),
+                by,
+            } => json!({ "t": "need", "id": id, "resource": resource, "force": force, "by": by }),
             FromPage::SetContext {
                 id,
                 context,
                 resource,
-            } => json!({ "t": "context", "id": id, "context": context, "resource": resource }),
+                by,
+            } => json!({ "t": "context", "id": id, "context": context, "resource": resource, "by": by }),
             FromPage::Logout { id, state } => json!({ "t": "logout", "id": id, "state": state }),
             FromPage::Login { id, options } => json!({ "t": "login", "id": id, "options": options }),
             FromPage::Callback { id, params, tx } => {
@@ -369,11 +377,13 @@ mod tests {
                 id: "1".into(),
                 resource: Some("e-helse:sfm.api".into()),
                 force: true,
+                by: Some("tab".into()),
             },
             FromPage::SetContext {
                 id: "2".into(),
                 context: json!({ "organization": { "child": "910000011" } }),
                 resource: None,
+                by: None,
             },
             FromPage::Logout {
                 id: "3".into(),

@@ -261,7 +261,17 @@ impl Inner {
         context: Option<Context>,
         resource: Option<String>,
     ) -> impl std::future::Future<Output = Res<()>> {
-        let first = self.switch_step(&context, resource.as_deref());
+        self.switch_context_for(context, resource, None)
+    }
+
+    /// [`Inner::switch_context`] for another tab (`by`: its engine id).
+    pub fn switch_context_for(
+        self: &Rc<Self>,
+        context: Option<Context>,
+        resource: Option<String>,
+        by: Option<String>,
+    ) -> impl std::future::Future<Output = Res<()>> {
+        let first = self.switch_step(&context, resource.as_deref(), by.as_deref());
         let inner = self.clone();
         async move {
             let mut step = first;
@@ -277,6 +287,7 @@ impl Inner {
                     Switch::Ask(key) => {
                         let message = json!({
                             "t": "context",
+                            "by": inner.engine.borrow().id(),
                             "context": context.as_ref().map(Context::to_json).unwrap_or(Value::Null),
                             "resource": resource,
                         });
@@ -290,7 +301,7 @@ impl Inner {
                         let _ = inner.wait_for(&key).await;
                     }
                 }
-                step = inner.switch_step(&context, resource.as_deref());
+                step = inner.switch_step(&context, resource.as_deref(), by.as_deref());
             }
             Err(Error::new(
                 ErrorCode::TokenRequestFailed,
@@ -305,6 +316,7 @@ impl Inner {
         self: &Rc<Self>,
         context: &Option<Context>,
         resource: Option<&str>,
+        by: Option<&str>,
     ) -> Res<Switch> {
         let next = self
             .engine
@@ -312,7 +324,10 @@ impl Inner {
             .set_context(context.clone(), resource);
         self.apply();
         Ok(match next? {
-            Next::Refresh(ticket) => {
+            Next::Refresh(mut ticket) => {
+                if let Some(by) = by {
+                    ticket.by = Some(by.to_string());
+                }
                 let flight = super::flight::Flight::new();
                 self.flights
                     .borrow_mut()

@@ -270,9 +270,10 @@ impl HostState {
                 id,
                 resource,
                 force,
+                by,
             } => super::task::spawn(async move {
                 let result = inner
-                    .access_token(resource.as_deref(), force)
+                    .access_token_for(resource.as_deref(), force, by)
                     .await
                     .map(|_| Value::Null);
                 state.done(page, id, result);
@@ -281,10 +282,11 @@ impl HostState {
                 id,
                 context,
                 resource,
+                by,
             } => super::task::spawn(async move {
                 let result = match Context::parse(&context, js::random16) {
                     Ok(context) => inner
-                        .switch_context(context, resource)
+                        .switch_context_for(context, resource, by)
                         .await
                         .map(|_| Value::Null),
                     Err(e) => Err(e),

@@ -116,6 +116,14 @@ export interface HelseIdConfig {
   attestResources?: string[];
   /** per resource, the API origins its tokens may be sent to by `fetch` */
   apiOrigins?: Record<string, string[]>;
+  /** where the session lives (API.md "Session host"); default "auto": the package's
+   * SharedWorker when one starts within 2 s, else this page */
+  sessionHost?: "auto" | "worker" | "page";
+  /** where the app serves the package's helseid_wasm_worker.js, if it copies it */
+  workerUrl?: string | URL;
+  /** how long the session host waits for one page's getAssertion before it asks another
+   * (default 10) */
+  assertionTimeoutSeconds?: number;
 }
 
 export interface LoginOptions {
@@ -136,6 +144,14 @@ export interface HelseIdClaims {
   /** epoch seconds */
   authTime?: number;
   amr?: string[];
+}
+
+/** Why a token was refreshed (`tokenRefreshed`'s `cause`). */
+export type TokenRefreshCause = "schedule" | "call" | "context" | "other-tab";
+
+/** `tokenRefreshed`'s detail: the new Session and why it was refreshed. */
+export interface TokenRefreshedDetail extends Session {
+  cause: TokenRefreshCause;
 }
 
 export interface Session {

@@ -68,24 +68,26 @@ impl Inner {
                 }
             }
             Some("need") if is_holder => {
+                let by = message.string("by");
                 let resource = message.string("resource");
                 let force = message.bool("force").unwrap_or(false);
                 let inner = self.clone();
                 super::task::spawn(async move {
                     let result = inner
-                        .access_token(resource.as_deref(), force)
+                        .access_token_for(resource.as_deref(), force, by)
                         .await
                         .map(|_| ());
                     inner.answer(id, result);
                 });
             }
             Some("context") if is_holder => {
+                let by = message.string("by");
                 let context = message.member("context").cloned().unwrap_or(Value::Null);
                 let resource = message.string("resource");
                 let inner = self.clone();
                 super::task::spawn(async move {
                     let result = match Context::parse(&context, js::random16) {
-                        Ok(context) => inner.switch_context(context, resource).await,
+                        Ok(context) => inner.switch_context_for(context, resource, by).await,
                         Err(e) => Err(e),
                     };
                     inner.answer(id, result);
@@ -216,7 +218,7 @@ impl Inner {
         let resource = Some(key.resource.as_str()).filter(|r| !r.is_empty());
         let result = self
             .request_holder(
-                json!({ "t": "need", "resource": resource, "force": force }),
+                json!({ "t": "need", "resource": resource, "force": force, "by": self.engine.borrow().id() }),
                 Some(key),
             )
             .await;

@@ -256,8 +256,16 @@ impl Inner {
 
     fn emit_event(self: &Rc<Self>, event: Event) {
         match event {
-            Event::TokenRefreshed { resource } => {
-                self.emit("tokenRefreshed", &self.session_js());
+            Event::TokenRefreshed { resource, cause } => {
+                let detail = self.session_js();
+                if detail.is_object() {
+                    let _ = js_sys::Reflect::set(
+                        &detail,
+                        &JsValue::from_str("cause"),
+                        &JsValue::from_str(cause.as_str()),
+                    );
+                }
+                self.emit("tokenRefreshed", &detail);
                 self.refresh_portals(&resource);
             }
             Event::ContextChanged => self.emit("contextChanged", &self.session_js()),
@@ -486,6 +494,17 @@ impl Inner {
         resource: Option<&str>,
         force: bool,
     ) -> Res<(AccessToken, TokenType)> {
+        self.access_token_for(resource, force, None).await
+    }
+
+    /// [`Inner::access_token`] for another tab (`by`: its engine id, so that its
+    /// `tokenRefreshed` says `call` there and `other-tab` elsewhere).
+    pub async fn access_token_for(
+        self: &Rc<Self>,
+        resource: Option<&str>,
+        force: bool,
+        by: Option<String>,
+    ) -> Res<(AccessToken, TokenType)> {
         if self.disposed.get() {
             return Err(Error::new(
                 ErrorCode::LoginRequired,
@@ -498,7 +517,10 @@ impl Inner {
             self.apply();
             match next? {
                 Next::Ready(token, token_type) => return Ok((token, token_type)),
-                Next::Refresh(ticket) => {
+                Next::Refresh(mut ticket) => {
+                    if by.is_some() {
+                        ticket.by = by.clone();
+                    }
                     self.run_refresh(ticket).await?;
                     return self.engine.borrow().fresh_token(resource, now());
                 }

@@ -9,7 +9,10 @@ import { cp, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
 import { startStack, launchBrowser } from './harness.mjs';
+import { startDouble } from '../../www/dev-idp/double.mjs';
 import { REPO_ROOT } from '../../www/dev-idp/static.mjs';
 
 const run = promisify(execFile);
@@ -47,6 +50,15 @@ after(async () => {
 async function loginFromBuild(dist) {
   // `${origin}/` is a registered redirect URI of the double.
   const stack = await startStack({ static: { root: dist, routes: {} } });
+  try {
+    await loginAt(stack);
+  } finally {
+    await stack.close();
+  }
+}
+
+/** Logs in from the app served at `stack.appOrigin`. */
+async function loginAt(stack) {
   const page = await browser.newPage();
   try {
     const query = new URLSearchParams({
@@ -61,14 +73,25 @@ async function loginFromBuild(dist) {
     assert.equal(await page.$eval('#status', (o) => o.value), 'logged in');
     assert.equal(await page.$eval('#pid', (o) => o.value), '06828399789');
     assert.equal(await page.$eval('#version', (o) => o.value), pkgJson.version);
+    assert.equal(await page.$eval('#host', (o) => o.value), 'worker', 'the bundle carries the session host\'s worker');
     assert.doesNotMatch(page.url(), /code=|state=/);
     const c = stack.double.counts();
     assert.equal(c.token_by_grant.authorization_code, 1);
     assert.ok(c.assertion >= 2, 'the backend signed the client assertions');
   } finally {
     await page.close();
-    await stack.close();
   }
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
 }
 
 test('the packed helseid-wasm installs into the consumer app from its lockfile', async () => {
@@ -114,4 +137,31 @@ test('webpack 5: the .wasm is an asset module with no configuration for it, and 
   const assets = await readdir(join(app, 'dist-webpack', 'assets'));
   assert.ok(assets.some((a) => a.endsWith('.wasm')), `a .wasm asset in dist-webpack/assets (${assets.join(', ')})`);
   await loginFromBuild(join(app, 'dist-webpack'));
+});
+
+test('Vite dev server: the package (kept out of pre-bundling, as the README says) starts its session host there too, and the app logs in', async () => {
+  assert.ok(app, 'the install test ran');
+  const port = await freePort();
+  const origin = `http://127.0.0.1:${port}`;
+  const vite = spawn(join(app, 'node_modules', '.bin', 'vite'), ['--host', '127.0.0.1', '--port', String(port), '--strictPort', '--logLevel', 'warn'], {
+    cwd: app, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CI: 'true' },
+  });
+  let output = '';
+  vite.stdout.on('data', (b) => { output += b; });
+  vite.stderr.on('data', (b) => { output += b; });
+  const double = await startDouble({ appOrigin: origin });
+  try {
+    // The dev server answers once it is listening.
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const ok = await fetch(`${origin}/`).then((r) => r.ok, () => false);
+      if (ok) break;
+      if (Date.now() > deadline) throw new Error(`vite dev server did not start:\n${output}`);
+      await new Promise((r) => { setTimeout(r, 100); });
+    }
+    await loginAt({ appOrigin: origin, double });
+  } finally {
+    vite.kill();
+    await double.close();
+  }
 });

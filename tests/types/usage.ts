@@ -1,7 +1,7 @@
 // Type-checks the generated .d.ts against the API.md contract: every name and shape used here
 // must exist with these types (tsc fails otherwise).
 import init, { HelseIdClient, decodeJwt, verifyJwt, isHelseIdError, version } from "../../pkg/helseid_wasm.js";
-import type { HelseIdConfig, Session, HelseIdError, HelseIdErrorCode, VerifyOptions } from "../../pkg/helseid_wasm.js";
+import type { HelseIdConfig, Session, HelseIdError, HelseIdErrorCode, VerifyOptions, TokenRefreshedDetail, TokenRefreshCause } from "../../pkg/helseid_wasm.js";
 
 export async function usage(key: CryptoKey): Promise<void> {
   await init();
@@ -15,6 +15,9 @@ export async function usage(key: CryptoKey): Promise<void> {
     requireSfmId: true,
     requiredSecurityLevel: "4",
     storage: "session",
+    sessionHost: "auto",
+    workerUrl: new URL("https://app.example/vendor/helseid_wasm_worker.js"),
+    assertionTimeoutSeconds: 10,
   };
   const client: HelseIdClient = await HelseIdClient.create(config);
   await client.loginWithRedirect({ loginHint: "x", acrValues: "Level4", extraParams: { a: "b" } });
@@ -28,7 +31,12 @@ export async function usage(key: CryptoKey): Promise<void> {
   const response: Response = await client.fetch("https://api.example/x", { method: "POST" }, { resource: "e-helse:sfm.api" });
   const refreshed: Session = await client.refresh();
   const current: Session | null = client.session();
-  const off: () => void = client.on("tokenRefreshed", (s) => void s);
+  const off: () => void = client.on("tokenRefreshed", (s: TokenRefreshedDetail) => {
+    const cause: TokenRefreshCause = s.cause;
+    void cause;
+  });
+  const where: "worker" | "page-holder" | "page-follower" = client.sessionHost();
+  void where;
   off();
   await client.logout({ state: "s" });
   client.dispose();

@@ -59,6 +59,70 @@ pub struct CachedToken {
     /// The checked claims.
     pub claims: Map<String, Value>,
     pub scope: Vec<String>,
+    /// Why the token was fetched, and which tab asked (`None`: the holder's own caller).
+    pub cause: Cause,
+    pub by: Option<String>,
+}
+
+/// Why a token request was made (API.md `tokenRefreshed`'s `cause`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cause {
+    /// The refresh timer.
+    Schedule,
+    /// `refresh()` or `getAccessToken`.
+    Call,
+    /// `setContext`.
+    Context,
+}
+
+impl Cause {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Cause::Schedule => "schedule",
+            Cause::Call => "call",
+            Cause::Context => "context",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Cause> {
+        match text {
+            "schedule" => Some(Cause::Schedule),
+            "call" => Some(Cause::Call),
+            "context" => Some(Cause::Context),
+            _ => None,
+        }
+    }
+
+    /// The cause as a tab sees it: a call or a switch another tab asked for is `other-tab`;
+    /// the timer's refresh is everyone's.
+    pub fn seen_by(self, by: Option<&str>, me: &str) -> RefreshCause {
+        match (self, by) {
+            (Cause::Schedule, _) => RefreshCause::Schedule,
+            (_, Some(tab)) if tab != me => RefreshCause::OtherTab,
+            (Cause::Call, _) => RefreshCause::Call,
+            (Cause::Context, _) => RefreshCause::Context,
+        }
+    }
+}
+
+/// `tokenRefreshed`'s `cause` in one tab.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RefreshCause {
+    Schedule,
+    Call,
+    Context,
+    OtherTab,
+}
+
+impl RefreshCause {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefreshCause::Schedule => "schedule",
+            RefreshCause::Call => "call",
+            RefreshCause::Context => "context",
+            RefreshCause::OtherTab => "other-tab",
+        }
+    }
 }
 
 /// What every tab of a session may know: no refresh token and no ID token.
@@ -129,6 +193,9 @@ pub struct Ticket {
     pub details: Option<Vec<Value>>,
     /// The context the answer is checked against.
     pub context: Option<Context>,
+    pub cause: Cause,
+    /// The tab that asked for it (its engine id): this engine's own, unless another tab asked.
+    pub by: Option<String>,
 }
 
 impl Ticket {
@@ -147,6 +214,7 @@ pub enum Event {
     /// After every successful refresh; `resource` names the token that was renewed.
     TokenRefreshed {
         resource: String,
+        cause: RefreshCause,
     },
     SessionExpired,
     LoggedOut,
@@ -445,6 +513,10 @@ impl Engine {
         if !matches!(kind, TicketKind::Login { .. }) {
             self.in_flight.insert(key.clone(), id);
         }
+        let cause = match kind {
+            TicketKind::Switch => Cause::Context,
+            _ => Cause::Call,
+        };
         Ticket {
             id,
             key,
@@ -452,6 +524,8 @@ impl Engine {
             body,
             details,
             context,
+            cause,
+            by: Some(self.id.clone()),
         }
     }
 
@@ -626,10 +700,13 @@ impl Engine {
             .collect();
         let mut work = Vec::new();
         for key in due {
-            if let Ok(next @ (Next::Refresh(_) | Next::AskHolder(_))) =
-                self.token(Self::resource_param(&key), false, now)
-            {
-                work.push(next);
+            match self.token(Self::resource_param(&key), false, now) {
+                Ok(Next::Refresh(mut ticket)) => {
+                    ticket.cause = Cause::Schedule;
+                    work.push(Next::Refresh(ticket));
+                }
+                Ok(next @ Next::AskHolder(_)) => work.push(next),
+                _ => {}
             }
         }
         work

@@ -182,6 +182,7 @@ impl Engine {
                     self.context_expired_notified = false;
                 }
                 let resource = ticket.key.resource.clone();
+                let (cause, by) = (token.cause, token.by.clone());
                 // `Session` describes the default resource's token whenever there is one.
                 if Some(resource.as_str()) == self.config.default_resource() {
                     shared.primary = ticket.key.clone();
@@ -192,8 +193,9 @@ impl Engine {
                 if self.is_fresh(&ticket.key, now) {
                     self.attempts.remove(&ticket.key);
                 }
+                let cause = cause.seen_by(by.as_deref(), &self.id);
                 self.actions
-                    .push(Action::Emit(Event::TokenRefreshed { resource }));
+                    .push(Action::Emit(Event::TokenRefreshed { resource, cause }));
                 if switch {
                     self.actions.push(Action::Emit(Event::ContextChanged));
                 }
@@ -298,6 +300,8 @@ impl Engine {
             expires_at,
             claims,
             scope,
+            cause: ticket.cause,
+            by: ticket.by.clone(),
         })
     }
 }

@@ -42,6 +42,8 @@ pub(super) struct RemoteToken {
     token_type: TokenType,
     expires_at: i64,
     scope: Vec<String>,
+    cause: super::Cause,
+    by: Option<String>,
 }
 
 impl RemoteToken {
@@ -53,6 +55,8 @@ impl RemoteToken {
             expires_at: self.expires_at,
             claims,
             scope: self.scope,
+            cause: self.cause,
+            by: self.by,
         };
         (self.key, token)
     }
@@ -115,6 +119,8 @@ pub(super) fn shared_json(shared: &Shared) -> Value {
                 "tokenType": t.token_type.as_str(),
                 "expiresAt": t.expires_at,
                 "scope": t.scope,
+                "cause": t.cause.as_str(),
+                "by": t.by,
             })
         })
         .collect();
@@ -146,6 +152,11 @@ pub(super) fn read_remote(view: &Value) -> Option<Remote> {
             token_type: TokenType::parse(t.str("tokenType")?)?,
             expires_at: t.i64("expiresAt")?,
             scope: t.strings("scope").unwrap_or_default(),
+            cause: t
+                .str("cause")
+                .and_then(super::Cause::parse)
+                .unwrap_or(super::Cause::Call),
+            by: t.string("by"),
         });
     }
     Some(Remote {
@@ -330,12 +341,17 @@ impl Engine {
         {
             self.yield_grant(false);
         }
-        let refreshed: Vec<String> = match &previous {
+        let refreshed: Vec<(String, super::RefreshCause)> = match &previous {
             Some(p) => incoming
                 .tokens
                 .iter()
                 .filter(|(key, t)| p.tokens.get(*key).is_none_or(|old| old.token != t.token))
-                .map(|(key, _)| key.resource.clone())
+                .map(|(key, t)| {
+                    (
+                        key.resource.clone(),
+                        t.cause.seen_by(t.by.as_deref(), &self.id),
+                    )
+                })
                 .collect(),
             None => Vec::new(),
         };
@@ -350,9 +366,9 @@ impl Engine {
         self.logged_out = false;
         self.holder_gone = false;
         self.other_user = None;
-        for resource in refreshed {
+        for (resource, cause) in refreshed {
             self.actions
-                .push(Action::Emit(Event::TokenRefreshed { resource }));
+                .push(Action::Emit(Event::TokenRefreshed { resource, cause }));
         }
         if context_changed {
             self.actions.push(Action::Emit(Event::ContextChanged));

@@ -63,6 +63,8 @@ async function main() {
       },
     },
   });
+  // "worker" when the bundler shipped the package's session host (its SharedWorker).
+  $('host').value = client.sessionHost();
   $('login').onclick = () => client.loginWithRedirect().catch(show);
   $('login').disabled = false;
   if (client.isRedirectCallback()) {

@@ -45,7 +45,8 @@ fn set_context_is_one_refresh_with_the_new_details_and_drops_every_old_token() {
         events(&h.e.take_actions()),
         [
             Event::TokenRefreshed {
-                resource: SFM.into()
+                resource: SFM.into(),
+                cause: RefreshCause::Context,
             },
             Event::ContextChanged
         ]

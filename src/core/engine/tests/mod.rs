@@ -278,7 +278,8 @@ fn a_token_within_the_leeway_gets_one_refresh_that_other_callers_wait_for() {
     assert_eq!(
         events(&h.e.take_actions()),
         [Event::TokenRefreshed {
-            resource: SFM.into()
+            resource: SFM.into(),
+            cause: RefreshCause::Call,
         }]
     );
     h.now += 580;

@@ -54,7 +54,8 @@ fn a_kept_resources_token_is_refreshed_by_the_timer_leeway_before_expiry_until_r
     assert_eq!(
         events(&h.e.take_actions()),
         [Event::TokenRefreshed {
-            resource: KJ.into()
+            resource: KJ.into(),
+            cause: RefreshCause::Schedule,
         }],
         "the shell refreshes the portal session once after it"
     );
@@ -228,7 +229,8 @@ fn a_follower_keeps_its_portals_token_fresh_by_asking_the_holder() {
     adopt(&mut f, &h.e.shared_view().unwrap()).unwrap();
     assert!(
         events(&f.e.take_actions()).contains(&Event::TokenRefreshed {
-            resource: KJ.into()
+            resource: KJ.into(),
+            cause: RefreshCause::OtherTab,
         })
     );
     f.e.ask_settled(&key, f.now);

@@ -239,7 +239,8 @@ fn a_follower_sees_the_holders_refresh_and_context_switch_as_events() {
         events(&f.e.take_actions()),
         [
             Event::TokenRefreshed {
-                resource: SFM.into()
+                resource: SFM.into(),
+                cause: RefreshCause::OtherTab,
             },
             Event::ContextChanged
         ]
@@ -274,4 +275,39 @@ fn the_holders_record_survives_a_reload_and_a_stale_one_is_revoked() {
     assert_eq!(rt.unwrap().expose(), "rt-1", "handed back to be revoked");
     assert!(late.e.session().is_none());
     assert!(H::new("").e.restore("{}", T0, 120).is_err());
+}
+
+#[test]
+fn token_refreshed_says_call_in_the_tab_that_asked_other_tab_elsewhere_and_schedule_everywhere() {
+    let mut h = H::logged_in("");
+    let mut f = follower();
+    adopt(&mut f, &h.e.shared_view().unwrap()).unwrap();
+    f.e.take_actions();
+    // The follower asked (its id rides on the request): the holder's ticket names it.
+    h.now += 1; // a new token (the test double's tokens are made from the time)
+    let mut t = h.ticket(None, true);
+    t.by = Some(f.e.id().to_string());
+    h.refresh_ok(t, "rt-2").unwrap();
+    let cause = |e: &[Event]| match e {
+        [Event::TokenRefreshed { cause, .. }] => *cause,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(cause(&events(&h.e.take_actions())), RefreshCause::OtherTab);
+    adopt(&mut f, &h.e.shared_view().unwrap()).unwrap();
+    assert_eq!(cause(&events(&f.e.take_actions())), RefreshCause::Call);
+    // The holder's own call: `call` there, `other-tab` in the follower.
+    h.now += 1;
+    let t = h.ticket(None, true);
+    h.refresh_ok(t, "rt-3").unwrap();
+    assert_eq!(cause(&events(&h.e.take_actions())), RefreshCause::Call);
+    adopt(&mut f, &h.e.shared_view().unwrap()).unwrap();
+    assert_eq!(cause(&events(&f.e.take_actions())), RefreshCause::OtherTab);
+    // The timer's: `schedule` in both.
+    h.now += 1;
+    let mut t = h.ticket(None, true);
+    t.cause = Cause::Schedule;
+    h.refresh_ok(t, "rt-4").unwrap();
+    assert_eq!(cause(&events(&h.e.take_actions())), RefreshCause::Schedule);
+    adopt(&mut f, &h.e.shared_view().unwrap()).unwrap();
+    assert_eq!(cause(&events(&f.e.take_actions())), RefreshCause::Schedule);
 }
