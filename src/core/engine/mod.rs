@@ -154,6 +154,8 @@ struct Grant {
 
 /// What the caller of [`Engine::token`] does next.
 #[derive(Debug)]
+// A `Next` lives for one call; boxing the ticket would cost an allocation per refresh.
+#[allow(clippy::large_enum_variant)]
 pub enum Next {
     /// Use this token.
     Ready(AccessToken, TokenType),
