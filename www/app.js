@@ -218,11 +218,13 @@ let refreshMark = 0;     // wire position after the last refresh
 let manualRefresh = null; // { t0 } while the button's refresh runs
 let ticker = 0;
 let unsubscribe = [];
-let holdsSession = false; // this tab logged in (the session holder); else it follows another tab
+// Where the session lives (client.sessionHost()): "worker" (the session host, for every tab),
+// "page-holder" (this tab) or "page-follower" (another tab holds it).
+let hostKind = 'worker';
 let switchRun = null;    // { t0, mark, resource } of this tab's newest setContext
 // Events this tab's own setContext is still to receive (one tokenRefreshed and one contextChanged
 // per successful switch); whatever else arrives was started elsewhere.
-const own = { refreshes: 0, switches: 0 };
+const own = { switches: 0 };
 let sfm = null;          // the open SfmSession
 let kj = null;           // the open KjernejournalSession
 
@@ -580,7 +582,7 @@ function stripCallbackParams() {
 
 async function onLoggedIn(s, { joined = false } = {}) {
   session = s;
-  holdsSession = !joined;
+  hostKind = client.sessionHost();
   sessionStart = nowSeconds();
   refreshMark = wireMark();
   $('welcome').hidden = true;
@@ -612,7 +614,6 @@ function showLoggedOut() {
   $('ctx-result').hidden = true;
   $('ctx-result-empty').hidden = false;
   refreshCount = 0;
-  own.refreshes = 0;
   own.switches = 0;
   resetPortals();
   setState('idle', 'Not logged in');
@@ -649,13 +650,17 @@ async function refreshNow() {
   }
 }
 
-const TRIGGER_TAGS = { button: 'Refresh now', automatic: 'Automatic', context: 'Context switch', 'other-tab': 'Another tab' };
+const TRIGGER_TAGS = { button: 'Refresh now', call: 'This tab', automatic: 'Automatic', context: 'Context switch', 'other-tab': 'Another tab' };
+// tokenRefreshed's cause (API.md) as the log's trigger.
+const CAUSE_TRIGGERS = { schedule: 'automatic', call: 'call', context: 'context', 'other-tab': 'other-tab' };
+/** Who makes the token requests this tab cannot see (no wire timing): says so in the log. */
+const madeBy = () => (hostKind === 'worker' ? 'Token endpoint, by the session host' : 'Made by the tab that holds the session');
 
 function onRefreshed(s) {
   const previous = session;
-  // Who started it: this tab's setContext or button; else the holder's timer, or another tab.
-  let trigger = holdsSession ? 'automatic' : 'other-tab';
-  if (own.refreshes > 0) { trigger = 'context'; own.refreshes -= 1; } else if (manualRefresh) trigger = 'button';
+  // Who started it, as the library says (tokenRefreshed's cause); "Refresh now" is a call.
+  let trigger = CAUSE_TRIGGERS[s.cause] ?? 'automatic';
+  if (trigger === 'call' && manualRefresh) trigger = 'button';
   const elapsed = trigger === 'button' ? performance.now() - manualRefresh.t0 : undefined;
   if (trigger === 'button') manualRefresh.logged = true;
   const since = trigger === 'context' ? switchRun.mark : refreshMark;
@@ -673,7 +678,7 @@ function onRefreshed(s) {
       el('time', { text: new Date().toLocaleTimeString('en-GB', { hour12: false }), dateTime: new Date().toISOString() })),
     el('p', { class: 'log-body' },
       wireMs !== undefined ? `Token endpoint ${Math.round(wireMs)} ms (${tokenCalls.length} request${tokenCalls.length === 1 ? '' : 's'}${tokenCalls.length > 1 ? ', DPoP nonce retry' : ''})`
-        : holdsSession ? 'Token endpoint' : 'Made by the tab that holds the session',
+        : hostKind === 'page-holder' ? 'Token endpoint' : madeBy(),
       ` · token for ${aud}`,
       elapsed !== undefined ? ` · refresh() resolved in ${Math.round(elapsed)} ms` : '',
       left !== undefined ? ` · old token had ${Math.max(0, Math.round(left))} s left` : '',
@@ -705,7 +710,11 @@ function renderSession() {
   $('user-facts').replaceChildren(...facts.map(([label, value, key]) => el('div', { class: 'fact' },
     el('dt', { text: label }),
     el('dd', { 'data-fact': key, class: value ? '' : 'muted', text: value ?? 'not in the token' }))));
-  $('user-sub').append(holdsSession ? ' · this tab holds the session' : ' · following the tab that logged in');
+  $('user-sub').append({
+    worker: ' · the session host (a SharedWorker) holds the session for every tab',
+    'page-holder': ' · this tab holds the session',
+    'page-follower': ' · following the tab that logged in',
+  }[client?.sessionHost() ?? hostKind]);
   $('tokens-intro').textContent = `Decoded by the library after it verified them; scope granted: ${session.scope.join(' ')}`;
   $('at-aud').textContent = `(aud ${audOf(session.accessTokenClaims ?? {})})`;
   renderContext();
@@ -996,7 +1005,6 @@ async function switchContext(ctx) {
   clearError();
   const resource = $('ctx-resource').value || undefined;
   switchRun = { t0: performance.now(), mark: wireMark(), resource };
-  own.refreshes += 1;
   own.switches += 1;
   const buttons = [$('ctx-switch'), $('ctx-clear')];
   for (const b of buttons) b.disabled = true;
@@ -1006,7 +1014,6 @@ async function switchContext(ctx) {
     renderSwitchResult({ s });
   } catch (err) {
     // A refused switch fires neither event: nothing more of ours is to come.
-    own.refreshes = Math.max(0, own.refreshes - 1);
     own.switches = Math.max(0, own.switches - 1);
     renderSwitchResult({ err });
     showError(err);
@@ -1018,8 +1025,11 @@ async function switchContext(ctx) {
 
 function renderSwitchResult({ s, err }) {
   const calls = wireSince(switchRun.mark, (e) => /\/connect\/token$/.test(new URL(e.url).pathname));
-  // A tab that follows another one asks the holder, which makes the token request.
-  const requests = holdsSession ? String(calls.length) : 'made by the tab that holds the session';
+  // The session host, or the holder a follower asks, makes the token request.
+  // context_invalid: the library checked the context and sent nothing (API.md).
+  const requests = err?.code === 'context_invalid' || hostKind === 'page-holder'
+    ? String(calls.length)
+    : madeBy().replace(/^Token endpoint, by/, 'made by').replace(/^Made/, 'made');
   const ms = Math.round(performance.now() - switchRun.t0);
   const rows = err
     ? [
@@ -1063,16 +1073,6 @@ function onContextChanged(s) {
   const mine = own.switches > 0;
   if (mine) own.switches -= 1;
   logEvent('contextChanged', mine ? 'this-tab' : 'other-tab', [contextSummary(s.context)]);
-  if (!mine) {
-    // The holder tab refreshed for another tab's switch: its log entry says so.
-    const newest = $('refresh-log').firstElementChild;
-    if (newest?.dataset.trigger === 'automatic') {
-      newest.dataset.trigger = 'other-tab';
-      const tag = newest.querySelector('.tag');
-      tag.className = 'tag other-tab';
-      tag.textContent = 'Another tab’s switch';
-    }
-  }
   session = s;
   renderSession();
   renderChecks();

@@ -89,8 +89,9 @@ pub struct Config {
 }
 
 /// Keys that only concern the page that passes them: two pages with different values share
-/// one session host.
-pub const PAGE_LOCAL_KEYS: [&str; 3] = ["clientAuth", "sessionHost", "workerUrl"];
+/// one session host. `apiOrigins` is enforced by each page for its own `fetch` and portals
+/// (the host sends tokens to HelseID only).
+pub const PAGE_LOCAL_KEYS: [&str; 4] = ["clientAuth", "sessionHost", "workerUrl", "apiOrigins"];
 
 const KEYS: [&str; 26] = [
     "issuer",

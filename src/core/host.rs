@@ -324,7 +324,7 @@ pub fn read_to_page(text: &str) -> Option<ToPage> {
 /// Whether a page with `config` may join a host session made with `first`: the same
 /// configuration, page-local keys aside (both already stripped of them by
 /// [`read_from_page`]). A page with other checks (another `requiredSecurityLevel`,
-/// `apiOrigins`, ...) must not get tokens checked by someone else's rules.
+/// `clockToleranceSeconds`, ...) must not get tokens checked by someone else's rules.
 pub fn same_session_config(first: &Value, config: &Value) -> bool {
     first == config
 }

@@ -42,6 +42,9 @@ impl Engine {
             default.as_deref(),
         );
         let details = wire_details(context.as_ref());
+        // A new login after a logout (the session host outlives both): a new session, not a
+        // late answer of the old one.
+        self.logged_out = false;
         Ok(self.ticket(
             key,
             TicketKind::Login {

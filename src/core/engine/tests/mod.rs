@@ -515,3 +515,15 @@ fn the_timer_refreshes_the_primary_token_leeway_before_expiry() {
     let h2 = H::logged_in(r#","autoRefresh":false"#);
     assert_eq!(h2.e.next_wakeup(h2.now), None);
 }
+
+#[test]
+fn a_login_after_logout_in_the_same_engine_is_a_new_session() {
+    // The session host keeps one engine across logins: logout() is final for its session only.
+    let mut h = H::logged_in("");
+    let _ = h.e.logout(None, None);
+    assert!(h.e.session().is_none());
+    h.now += 10;
+    let again = h.login(USER, None);
+    assert!(again.is_ok(), "{again:?}");
+    assert!(h.e.session().is_some());
+}
