@@ -33,7 +33,7 @@ pub fn session_key(issuer: &str, client_id: &str) -> String {
 /// How a page authenticates the client (its `clientAuth.type`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SignerKind {
-    /// A non-extractable `CryptoKey` travels with `hello`.
+    /// The page signs with its own non-extractable `CryptoKey`.
     Key,
     /// The page's `getAssertion` signs on request.
     Provider,
@@ -44,7 +44,8 @@ pub enum SignerKind {
 #[derive(Debug, PartialEq)]
 pub enum FromPage {
     /// A page joins: its package version, its config (page-local keys removed), the Web Lock
-    /// it holds while it lives, and how it signs.
+    /// it holds while it lives, and how it signs (a page with a key or an `assertion_provider`
+    /// signs the client assertions the host asks it for: its key never leaves it).
     Hello {
         version: String,
         config: Value,
@@ -93,6 +94,15 @@ pub enum FromPage {
     Nonce {
         url: String,
         nonce: String,
+    },
+    /// A DPoP proof (RFC 9449 §4) for one API request: the key never leaves the host (engines
+    /// cannot all clone a `CryptoKey` into a worker, and no page needs more than proofs).
+    Proof {
+        id: String,
+        method: String,
+        url: String,
+        /// §4.3: the hash of the access token the request carries.
+        ath: Option<String>,
     },
 }
 
@@ -185,6 +195,14 @@ pub fn read_from_page(text: &str) -> Option<FromPage> {
                 _ => return None,
             },
         },
+        "proof" => FromPage::Proof {
+            id: id(&m)?,
+            method: m
+                .string("method")
+                .filter(|v| !v.is_empty() && v.len() <= 16)?,
+            url: m.string("url")?,
+            ath: opt_string(&m, "ath")?,
+        },
         "nonce" => FromPage::Nonce {
             url: m.string("url")?,
             nonce: m
@@ -240,6 +258,12 @@ impl FromPage {
                 Err(SignFailure::Invalid) => json!({ "t": "signed", "id": id, "failure": "invalid" }),
             },
             FromPage::Nonce { url, nonce } => json!({ "t": "nonce", "url": url, "nonce": nonce }),
+            FromPage::Proof {
+                id,
+                method,
+                url,
+                ath,
+            } => json!({ "t": "proof", "id": id, "method": method, "url": url, "ath": ath }),
         }
         .to_string()
     }
@@ -252,7 +276,7 @@ pub enum ToPage {
     /// discovery), or why the page cannot join (an error as `Error::to_json`).
     Welcome { result: Result<Value, Value> },
     /// The session as every page may see it (the engine's shared view: no refresh token, no
-    /// ID token) and the DPoP nonces; the DPoP key travels beside it.
+    /// ID token, the DPoP key's thumbprint `dpopJkt`) and the DPoP nonces.
     View { view: Value, nonces: Value },
     /// The session ended (`logout` or `expired`).
     End { holder: String, reason: String },
@@ -413,6 +437,12 @@ mod tests {
             FromPage::Nonce {
                 url: "https://api.test/x".into(),
                 nonce: "n".into(),
+            },
+            FromPage::Proof {
+                id: "9".into(),
+                method: "POST".into(),
+                url: "https://api.test/x".into(),
+                ath: Some("h".into()),
             },
         ];
         for m in messages {

@@ -104,11 +104,7 @@ impl Inner {
             let scheme = if dpop { "DPoP" } else { "Bearer" };
             let _ = headers.set("Authorization", &format!("{scheme} {}", token.expose()));
             if dpop {
-                let proof = self
-                    .authz
-                    .dpop
-                    .proof(&method, &url, Some(token.expose()))
-                    .await?;
+                let proof = self.dpop_proof(&method, &url, token.expose()).await?;
                 let _ = headers.set("DPoP", &proof);
             }
             let network =

@@ -222,19 +222,7 @@ impl AuthServer {
         let details = purpose.details.map(|d| (c.details_claim.as_str(), d));
         match &self.signer {
             Signer::None => Ok(None),
-            Signer::Key { key, alg, kid } => {
-                let header = assertion::header(alg, kid.as_deref());
-                let claims = assertion::claims_text(
-                    &c.client_id,
-                    &c.issuer,
-                    &js::random_token()?,
-                    js::now_seconds(),
-                    details,
-                );
-                let input = jws::signing_input_text(&header, &claims);
-                let signature = crypto::sign(alg, key, input.as_bytes()).await?;
-                Ok(Some(jws::compact(&input, &signature)))
-            }
+            Signer::Key { .. } => self.sign_with_key(details).await.map(Some),
             Signer::Provider(_) | Signer::Pages(_) => {
                 let mut ctx = vec![
                     ("audience", Value::from(c.issuer.as_str())),
@@ -278,14 +266,42 @@ impl AuthServer {
         Ok(assertion)
     }
 
-    /// A page of a session host, asked by the host to sign for `ctx`.
+    /// RFC 7523 §2.2 with this page's non-extractable key; `details`: the claim and the
+    /// structured details to carry.
+    async fn sign_with_key(&self, details: Option<(&str, &[Value])>) -> Res<String> {
+        let Signer::Key { key, alg, kid } = &self.signer else {
+            return Err(Error::config("this page holds no client key"));
+        };
+        let c = &self.config;
+        let header = assertion::header(alg, kid.as_deref());
+        let claims = assertion::claims_text(
+            &c.client_id,
+            &c.issuer,
+            &js::random_token()?,
+            js::now_seconds(),
+            details,
+        );
+        let input = jws::signing_input_text(&header, &claims);
+        let signature = crypto::sign(alg, key, input.as_bytes()).await?;
+        Ok(jws::compact(&input, &signature))
+    }
+
+    /// A page of a session host, asked by the host to sign for `ctx` (an `AssertionContext`):
+    /// with its key, or its `getAssertion`. The key never leaves the page.
     pub async fn sign_for_host(
         &self,
         ctx: &Value,
     ) -> Result<String, crate::core::host::SignFailure> {
-        self.call_provider(ctx)
-            .await
-            .map_err(|e| super::host_link::sign_failure(&e))
+        let result = match &self.signer {
+            Signer::Key { .. } => {
+                let details = ctx.get("assertionDetails").and_then(Value::as_array);
+                let claim = self.config.details_claim.as_str();
+                self.sign_with_key(details.map(|d| (claim, d.as_slice())))
+                    .await
+            }
+            _ => self.call_provider(ctx).await,
+        };
+        result.map_err(|e| super::host_link::sign_failure(&e))
     }
 
     /// POST to an authorization server endpoint with client authentication and DPoP. A

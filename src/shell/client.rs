@@ -122,14 +122,16 @@ impl HelseIdClient {
                         o.remove(key);
                     }
                 }
-                let (kind, client_key) = match &signer {
-                    Signer::Key { key, .. } => (SignerKind::Key, Some(key.clone())),
-                    Signer::Provider(_) => (SignerKind::Provider, None),
-                    _ => (SignerKind::None, None),
+                // A page with a client key or an assertion_provider signs what the host asks for:
+                // its key never leaves it.
+                let kind = match &signer {
+                    Signer::Key { .. } => SignerKind::Key,
+                    Signer::Provider(_) => SignerKind::Provider,
+                    _ => SignerKind::None,
                 };
                 let host = match config.session_host {
                     SessionHostMode::Page => None,
-                    _ => host_link::connect(&config, &json, kind, client_key.as_ref()).await?,
+                    _ => host_link::connect(&config, &json, kind).await?,
                 };
                 let metadata = match &host {
                     Some((_, metadata)) => metadata.clone(),
@@ -140,7 +142,7 @@ impl HelseIdClient {
                 let inner = Inner::new(engine, AuthServer::new(config, metadata, signer));
                 match host {
                     Some((port, _)) => {
-                        inner.authz.dpop.use_host_key();
+                        inner.authz.dpop.set_home(super::dpop::KeyHome::None);
                         *inner.host.borrow_mut() = Some(port.clone());
                         // The host's view (if it has a session) came right after its welcome.
                         port.attach(&inner);

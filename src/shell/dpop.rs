@@ -2,7 +2,7 @@
 //! made by WebCrypto, non-extractable, and kept in IndexedDB: it must survive the login
 //! redirect (the code is bound to it at PAR, §10) and the tabs share it.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use serde_json::Value;
@@ -27,9 +27,22 @@ pub struct Dpop {
     record: String,
     key: RefCell<Option<Rc<DpopKey>>>,
     nonces: RefCell<NonceCache>,
-    /// A page of a session host: the key comes from the host with each view and is never
-    /// read from or written to IndexedDB here.
-    from_host: std::cell::Cell<bool>,
+    /// Where the key lives (see [`KeyHome`]).
+    home: Cell<KeyHome>,
+}
+
+/// Where a DPoP key is kept.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum KeyHome {
+    /// Page mode: IndexedDB, so that it survives the login redirect and the tabs share it.
+    Stored,
+    /// The session host: memory; IndexedDB too from a login's PAR to its code exchange (the
+    /// worker may be ended meanwhile), where the engine can: WebKit cannot store a `CryptoKey`
+    /// from a worker, and there the host outlives the redirect.
+    Host,
+    /// A page of a session host: no key at all; the host makes its proofs (no engine clones a
+    /// `CryptoKey` into a worker reliably, and a page needs nothing but proofs).
+    None,
 }
 
 impl Dpop {
@@ -44,42 +57,21 @@ impl Dpop {
             record: format!("dpop:{issuer}:{client_id}"),
             key: RefCell::new(None),
             nonces: RefCell::new(nonces),
-            from_host: std::cell::Cell::new(false),
+            home: Cell::new(KeyHome::Stored),
         }
     }
 
-    /// This page's key comes from its session host (see `from_host`).
-    pub fn use_host_key(&self) {
-        self.from_host.set(true);
+    pub fn set_home(&self, home: KeyHome) {
+        self.home.set(home);
     }
 
-    /// The private key and public JWK the host hands to its pages with each view (the
-    /// `CryptoKey` is cloned by `postMessage` and stays non-extractable).
-    pub fn handover(&self) -> Option<(CryptoKey, Value)> {
-        let key = self.key.borrow().clone()?;
-        Some((key.private.clone(), key.public_jwk.clone()))
-    }
-
-    /// Takes the key the host handed over; `None` when it is not one.
-    pub fn adopt(&self, private: CryptoKey, public_jwk: Value) -> Option<String> {
-        let same = self
-            .key
-            .borrow()
-            .as_ref()
-            .is_some_and(|k| k.public_jwk == public_jwk);
-        if !same {
-            let jkt = jwk::Jwk::from_json(&public_jwk).and_then(|k| jwk::thumbprint(&k).ok())?;
-            *self.key.borrow_mut() = Some(Rc::new(DpopKey {
-                private,
-                public_jwk,
-                jkt,
-            }));
-        }
+    /// The thumbprint (RFC 7638) of the key in use, if any.
+    pub fn jkt(&self) -> Option<String> {
         self.key.borrow().as_ref().map(|k| k.jkt.clone())
     }
 
-    /// The host, once a login's code is exchanged: the key lives on in its memory only, so no
-    /// page of the origin can read it from IndexedDB (it was there for the login redirect).
+    /// The session host, once a login's code is exchanged: the key lives on in its memory only,
+    /// so no page of the origin can read it from IndexedDB.
     pub async fn keep_in_memory_only(&self) {
         let _ = store::idb_delete(&self.record).await;
     }
@@ -103,16 +95,25 @@ impl Dpop {
             ("privateKey", private.clone().into()),
             ("publicKey", public.clone().into()),
         ]);
-        store::idb_put(&self.record, &record).await?;
+        match self.home.get() {
+            KeyHome::Stored => store::idb_put(&self.record, &record).await?,
+            KeyHome::Host => {
+                let _ = store::idb_put(&self.record, &record).await;
+            }
+            KeyHome::None => return Err(Error::config("a page of a session host has no DPoP key")),
+        }
         let key = Rc::new(Self::from_pair(private, &public).await?);
         *self.key.borrow_mut() = Some(key.clone());
         Ok(key)
     }
 
     /// The key, from memory or IndexedDB; `fresh` reads IndexedDB again (another tab may have
-    /// made a new one for a new login).
+    /// made a new one for a new login). The host reads IndexedDB only when it has none.
     pub async fn load(&self, fresh: bool) -> Result<Option<Rc<DpopKey>>, Error> {
-        if !fresh || self.from_host.get() {
+        if self.home.get() == KeyHome::None {
+            return Ok(None);
+        }
+        if !fresh || self.home.get() == KeyHome::Host {
             if let Some(key) = self.key.borrow().clone() {
                 return Ok(Some(key));
             }
@@ -142,7 +143,7 @@ impl Dpop {
     /// Deletes the key (the session ended).
     pub async fn forget(&self) {
         *self.key.borrow_mut() = None;
-        if !self.from_host.get() {
+        if self.home.get() != KeyHome::None {
             let _ = store::idb_delete(&self.record).await;
         }
     }
@@ -154,13 +155,23 @@ impl Dpop {
         url: &str,
         access_token: Option<&str>,
     ) -> Result<String, Error> {
+        let ath = access_token.map(dpop::access_token_hash);
+        self.proof_ath(method, url, ath).await
+    }
+
+    /// [`Dpop::proof`] with `ath` (§4.3) given: the session host signs for its pages.
+    pub async fn proof_ath(
+        &self,
+        method: &str,
+        url: &str,
+        ath: Option<String>,
+    ) -> Result<String, Error> {
         let key = self.require().await?;
         let nonce = self
             .nonces
             .borrow()
             .get(uri::origin(url).unwrap_or(url))
             .map(String::from);
-        let ath = access_token.map(dpop::access_token_hash);
         let header = dpop::proof_header(alg::DPOP, &key.public_jwk);
         let claims = dpop::proof_claims(
             method,

@@ -15,12 +15,12 @@ use js_sys::Function;
 use serde_json::{json, Value};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{CryptoKey, MessageEvent, MessagePort};
+use web_sys::{MessageEvent, MessagePort};
 
 use super::authz::{self, AuthServer, Signer};
 use super::flight::Flight;
-use super::host_link::envelope;
-use super::js::{self, get};
+use super::host_link::{envelope, read_envelope};
+use super::js;
 use super::session::{Inner, Res};
 use super::tabs;
 use crate::core::authorize::LoginOptions;
@@ -71,7 +71,6 @@ impl PageSigners {
                         ctx: ctx.clone(),
                     }
                     .to_text(),
-                    None,
                 )
             });
             let outcome = match sent {
@@ -211,20 +210,13 @@ impl SessionHost {
             let Some(event) = event.dyn_ref::<MessageEvent>() else {
                 return;
             };
-            let data = event.data();
-            let text = get(&data, "m");
-            let Some(text) = text
-                .dyn_ref::<js_sys::JsString>()
-                .filter(|t| t.length() as usize <= host::MAX_MESSAGE_CHARS)
-                .and_then(|t| t.as_string())
-            else {
+            let Some(text) = read_envelope(&event.data()) else {
                 return;
             };
             let Some(message) = host::read_from_page(&text) else {
                 return;
             };
-            let key = get(&data, "k").dyn_into::<CryptoKey>().ok();
-            state.on_message(id, message, key);
+            state.on_message(id, message);
         });
         port.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
         port.start();
@@ -241,9 +233,9 @@ impl SessionHost {
 
 impl HostState {
     /// Posts to one page; `false` when it is gone.
-    fn send(&self, page: u32, text: &str, key: Option<&CryptoKey>) -> bool {
+    fn send(&self, page: u32, text: &str) -> bool {
         match self.pages.borrow().get(&page) {
-            Some(p) => p.port.post_message(&envelope(text, key)).is_ok(),
+            Some(p) => p.port.post_message(&envelope(text)).is_ok(),
             None => false,
         }
     }
@@ -253,10 +245,10 @@ impl HostState {
         self.sessions.borrow().get(&key).cloned()
     }
 
-    fn on_message(self: &Rc<Self>, page: u32, message: FromPage, key: Option<CryptoKey>) {
+    fn on_message(self: &Rc<Self>, page: u32, message: FromPage) {
         if let FromPage::Hello { .. } = message {
             let state = self.clone();
-            super::task::spawn(async move { state.hello(page, message, key).await });
+            super::task::spawn(async move { state.hello(page, message).await });
             return;
         }
         // Anything else needs a page that has joined a session.
@@ -327,6 +319,20 @@ impl HostState {
                     inner.announce();
                 }
             }
+            FromPage::Proof {
+                id,
+                method,
+                url,
+                ath,
+            } => super::task::spawn(async move {
+                let result = inner
+                    .authz
+                    .dpop
+                    .proof_ath(&method, &url, ath)
+                    .await
+                    .map(Value::from);
+                state.done(page, id, result);
+            }),
             FromPage::Hello { .. } => {}
         }
     }
@@ -336,19 +342,19 @@ impl HostState {
             id,
             result: result.map_err(|e| e.to_json()),
         };
-        self.send(page, &message.to_text(), None);
+        self.send(page, &message.to_text());
     }
 
     fn refuse(&self, page: u32, e: &Error) {
         let message = ToPage::Welcome {
             result: Err(e.to_json()),
         };
-        self.send(page, &message.to_text(), None);
+        self.send(page, &message.to_text());
     }
 
     /// A page joins: the session for its issuer and client id (made now if there is none), if
     /// its package version and configuration are the session's.
-    async fn hello(self: &Rc<Self>, page: u32, hello: FromPage, key: Option<CryptoKey>) {
+    async fn hello(self: &Rc<Self>, page: u32, hello: FromPage) {
         let FromPage::Hello {
             version,
             config,
@@ -415,7 +421,7 @@ impl HostState {
                     .borrow_mut()
                     .insert(key_name.clone(), flight.clone());
                 let made = self
-                    .make_session(&config, signer, alg, kid, key, &issuer, &client_id)
+                    .make_session(&config, signer, alg, kid, &issuer, &client_id)
                     .await;
                 self.starting.borrow_mut().remove(&key_name);
                 flight.finish(Ok(()));
@@ -438,7 +444,7 @@ impl HostState {
         }
         session.pages.borrow_mut().push(page);
         session.page_locks.borrow_mut().insert(page, lock.clone());
-        if signer == SignerKind::Provider {
+        if signer != SignerKind::None {
             if let Some(signers) = &session.signers {
                 signers.order.borrow_mut().add(page);
                 signers.locks.borrow_mut().insert(page, lock.clone());
@@ -452,23 +458,21 @@ impl HostState {
             }
         });
         // The view first: the page takes it in before its create() resolves on the welcome.
-        if let Some((text, key)) = session.inner.host_view() {
-            self.send(page, &text, key.as_ref());
+        if let Some(text) = session.inner.host_view() {
+            self.send(page, &text);
         }
         let welcome = ToPage::Welcome {
             result: Ok(session.inner.authz.metadata.to_json()),
         };
-        self.send(page, &welcome.to_text(), None);
+        self.send(page, &welcome.to_text());
     }
 
-    #[allow(clippy::too_many_arguments)]
     async fn make_session(
         self: &Rc<Self>,
         config_json: &Value,
         signer: SignerKind,
         alg: Option<String>,
         kid: Option<String>,
-        key: Option<CryptoKey>,
         issuer: &str,
         client_id: &str,
     ) -> Res<Rc<HostSession>> {
@@ -485,7 +489,9 @@ impl HostState {
         let config = Config::from_value(config_json, method, js::random16)?;
         let metadata = authz::discover(&config).await?;
         crate::core::authorize::check_par_mode(&config, &metadata)?;
-        let signers = (signer == SignerKind::Provider).then(|| {
+        // The pages sign the client assertions, each with its own getAssertion or key (no
+        // engine clones a CryptoKey into a worker reliably; WebKit drops the message).
+        let signers = (signer != SignerKind::None).then(|| {
             Rc::new(PageSigners {
                 host: Rc::downgrade(self),
                 order: RefCell::new(Signers::default()),
@@ -494,19 +500,9 @@ impl HostState {
                 timeout_seconds: config.assertion_timeout_seconds,
             })
         });
-        let auth_signer = match (&signers, signer, key) {
-            (Some(pages), _, _) => Signer::Pages(pages.clone()),
-            (None, SignerKind::Key, Some(key)) if !key.extractable() => Signer::Key {
-                key,
-                alg: alg.unwrap_or_default(),
-                kid,
-            },
-            (None, SignerKind::Key, _) => {
-                return Err(Error::config(
-                    "private_key_jwt: the page did not hand over a non-extractable key",
-                ))
-            }
-            (None, _, _) => Signer::None,
+        let auth_signer = match &signers {
+            Some(pages) => Signer::Pages(pages.clone()),
+            None => Signer::None,
         };
         let engine = Engine::new(config.clone(), js::random_token()?);
         let inner = Inner::new(engine, AuthServer::new(config, metadata, auth_signer));
@@ -523,12 +519,14 @@ impl HostState {
         });
         let weak_state = Rc::downgrade(self);
         let key_name = host::session_key(issuer, client_id);
-        *inner.host_pages.borrow_mut() =
-            Some(Box::new(move |text: &str, key: Option<&CryptoKey>| {
-                if let Some(state) = weak_state.upgrade() {
-                    state.broadcast(&key_name, text, key);
-                }
-            }));
+        *inner.host_pages.borrow_mut() = Some(Box::new(move |text: &str| {
+            if let Some(state) = weak_state.upgrade() {
+                state.broadcast(&key_name, text);
+            }
+        }));
+        // The DPoP key lives in this worker (in IndexedDB too from a login's PAR to its code
+        // exchange, where the engine can store it from a worker).
+        inner.authz.dpop.set_home(super::dpop::KeyHome::Host);
         if let Ok(Some(dpop)) = inner.authz.dpop.load(false).await {
             inner
                 .engine
@@ -538,13 +536,13 @@ impl HostState {
         Ok(session)
     }
 
-    fn broadcast(&self, session: &str, text: &str, key: Option<&CryptoKey>) {
+    fn broadcast(&self, session: &str, text: &str) {
         let pages = match self.sessions.borrow().get(session) {
             Some(s) => s.pages.borrow().clone(),
             None => return,
         };
         for page in pages {
-            self.send(page, text, key);
+            self.send(page, text);
         }
     }
 

@@ -11,7 +11,7 @@ use js_sys::{Function, JsString, Object, Reflect};
 use serde_json::Value;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{CryptoKey, MessageEvent, MessagePort};
+use web_sys::{MessageEvent, MessagePort};
 
 use super::flight::Flight;
 use super::js::{self, get};
@@ -34,7 +34,7 @@ extern "C" {
 
 /// Messages that arrive before the page's session exists wait here.
 enum Target {
-    Waiting(Vec<(ToPage, Option<CryptoKey>)>),
+    Waiting(Vec<ToPage>),
     Inner(Weak<Inner>),
 }
 
@@ -50,29 +50,24 @@ pub struct HostPort {
     watching: Cell<bool>,
 }
 
-/// The data of a message on the port: `{ m: <JSON text>, k?: CryptoKey }`.
-fn read_envelope(data: &JsValue) -> Option<(String, Option<CryptoKey>)> {
+/// The data of a message on the port: `{ m: <JSON text> }`; `None` for anything else or
+/// longer than [`host::MAX_MESSAGE_CHARS`] (checked before the text is copied into wasm).
+pub fn read_envelope(data: &JsValue) -> Option<String> {
     let text = get(data, "m");
     let text: &JsString = text.dyn_ref()?;
-    // Checked before the text is copied into wasm memory.
     if text.length() as usize > host::MAX_MESSAGE_CHARS {
         return None;
     }
-    let key = get(data, "k").dyn_into::<CryptoKey>().ok();
-    Some((text.as_string()?, key))
+    text.as_string()
 }
 
-pub fn envelope(text: &str, key: Option<&CryptoKey>) -> Object {
-    let o = js::object(&[("m", JsValue::from_str(text))]);
-    if let Some(key) = key {
-        let _ = Reflect::set(&o, &JsValue::from_str("k"), key);
-    }
-    o
+pub fn envelope(text: &str) -> Object {
+    js::object(&[("m", JsValue::from_str(text))])
 }
 
 impl HostPort {
-    pub fn post(&self, text: &str, key: Option<&CryptoKey>) {
-        let _ = self.port.post_message(&envelope(text, key));
+    pub fn post(&self, text: &str) {
+        let _ = self.port.post_message(&envelope(text));
     }
 
     /// Hands the host's messages to the page's session from now on (and those that waited).
@@ -81,8 +76,8 @@ impl HostPort {
             Target::Waiting(list) => list,
             Target::Inner(_) => Vec::new(),
         };
-        for (message, key) in waiting {
-            inner.on_host_message(message, key);
+        for message in waiting {
+            inner.on_host_message(message);
         }
     }
 
@@ -113,7 +108,6 @@ pub async fn connect(
     config: &Config,
     config_json: &Value,
     signer: host::SignerKind,
-    client_key: Option<&CryptoKey>,
 ) -> Res<Option<(Rc<HostPort>, Metadata)>> {
     let auto = config.session_host == SessionHostMode::Auto;
     let fail = |why: &str| {
@@ -149,7 +143,7 @@ pub async fn connect(
             let Some(event) = event.dyn_ref::<MessageEvent>() else {
                 return;
             };
-            let Some((text, key)) = read_envelope(&event.data()) else {
+            let Some(text) = read_envelope(&event.data()) else {
                 return;
             };
             if text == r#"{"t":"alive"}"# {
@@ -168,13 +162,13 @@ pub async fn connect(
             }
             let inner = match &mut *target.borrow_mut() {
                 Target::Waiting(list) => {
-                    list.push((message, key));
+                    list.push(message);
                     return;
                 }
                 Target::Inner(weak) => weak.upgrade(),
             };
             if let Some(inner) = inner {
-                inner.on_host_message(message, key);
+                inner.on_host_message(message);
             }
         })
     };
@@ -229,7 +223,7 @@ pub async fn connect(
         alg,
         kid,
     };
-    let _ = port.post_message(&envelope(&hello.to_text(), client_key));
+    let _ = port.post_message(&envelope(&hello.to_text()));
     let bound = (config.http_timeout_seconds + 5) * 1000;
     let metadata = welcome
         .wait_or(Some(bound), || {
@@ -285,7 +279,7 @@ impl Inner {
         self.host_asks
             .borrow_mut()
             .insert(id.clone(), flight.clone());
-        host.post(&message(id.clone()).to_text(), None);
+        host.post(&message(id.clone()).to_text());
         let bound = (self.authz.config.http_timeout_seconds + 5) * 1000;
         let result = flight
             .wait_or(Some(bound), || {
@@ -301,17 +295,17 @@ impl Inner {
     }
 
     /// A message from the host, in the order the host sent it.
-    pub fn on_host_message(self: &Rc<Self>, message: ToPage, key: Option<CryptoKey>) {
+    pub fn on_host_message(self: &Rc<Self>, message: ToPage) {
         if self.disposed.get() {
             return;
         }
         match message {
             ToPage::View { view, nonces } => {
                 self.authz.dpop.merge_nonces(&nonces);
-                if let (Some(key), Some(jwk)) = (key, view.member("dpopJwk")) {
-                    let jkt = self.authz.dpop.adopt(key, jwk.clone());
-                    self.engine.borrow_mut().set_dpop_jkt(jkt);
-                }
+                // The tokens' cnf.jkt must name the host's key (RFC 9449 §6.1).
+                self.engine
+                    .borrow_mut()
+                    .set_dpop_jkt(view.string("dpopJkt"));
                 self.adopt_host_view(&view);
             }
             ToPage::Done { id, result } => {
@@ -337,7 +331,7 @@ impl Inner {
                 super::task::spawn(async move {
                     let outcome = inner.authz.sign_for_host(&ctx).await;
                     if let Some(host) = inner.host() {
-                        host.post(&FromPage::Signed { id, outcome }.to_text(), None);
+                        host.post(&FromPage::Signed { id, outcome }.to_text());
                     }
                 });
             }
@@ -381,8 +375,32 @@ impl Inner {
                 url: url.to_string(),
                 nonce: nonce.to_string(),
             };
-            host.post(&message.to_text(), None);
+            host.post(&message.to_text());
         }
+    }
+
+    /// A DPoP proof for an API request (RFC 9449 §4): made here, or, for a page of a session
+    /// host, by the host (the key stays there).
+    pub async fn dpop_proof(&self, method: &str, url: &str, access_token: &str) -> Res<String> {
+        if self.host().is_none() {
+            return self.authz.dpop.proof(method, url, Some(access_token)).await;
+        }
+        let (method, url) = (method.to_string(), url.to_string());
+        let ath = Some(crate::core::dpop::access_token_hash(access_token));
+        let proof = self
+            .ask_host(|id| FromPage::Proof {
+                id,
+                method,
+                url,
+                ath,
+            })
+            .await?;
+        proof.as_str().map(String::from).ok_or_else(|| {
+            Error::new(
+                ErrorCode::TokenRequestFailed,
+                "the session host gave no proof",
+            )
+        })
     }
 }
 

@@ -245,7 +245,7 @@ impl Inner {
             Some(host) => {
                 let ask = Flight::<Value>::new();
                 self.host_asks.borrow_mut().insert(id.clone(), ask.clone());
-                host.post(&message.to_string(), None);
+                host.post(&message.to_string());
                 let bound = (self.authz.config.http_timeout_seconds + 5) * 1000;
                 let result = ask
                     .wait_or(Some(bound), || {

@@ -75,8 +75,7 @@ pub struct Inner {
     /// A page of a session host: its requests to the host, by id.
     pub(super) host_asks: RefCell<VecMap<String, Rc<Flight<Value>>>>,
     /// The session host itself: posts to every page of this session (host.rs).
-    #[allow(clippy::type_complexity)]
-    pub(super) host_pages: RefCell<Option<Box<dyn Fn(&str, Option<&web_sys::CryptoKey>)>>>,
+    pub(super) host_pages: RefCell<Option<Box<dyn Fn(&str)>>>,
 }
 
 pub fn now() -> i64 {
@@ -124,7 +123,7 @@ impl Inner {
             tabs.post(message);
         }
         if let Some(broadcast) = &*self.host_pages.borrow() {
-            broadcast(&message.to_string(), None);
+            broadcast(&message.to_string());
         }
     }
 
@@ -280,8 +279,8 @@ impl Inner {
     /// so the next request anywhere needs no challenge).
     pub fn announce(&self) {
         if let Some(broadcast) = &*self.host_pages.borrow() {
-            if let Some((text, key)) = self.host_view() {
-                broadcast(&text, key.as_ref());
+            if let Some(text) = self.host_view() {
+                broadcast(&text);
             }
             return;
         }
@@ -292,19 +291,16 @@ impl Inner {
         }
     }
 
-    /// The session host's view for its pages, with the DPoP key beside it (a `CryptoKey`
-    /// cloned by `postMessage`, still non-extractable) and its public JWK in the view.
-    pub fn host_view(&self) -> Option<(String, Option<web_sys::CryptoKey>)> {
+    /// The session host's view for its pages, with the DPoP key's thumbprint (the tokens'
+    /// `cnf.jkt`; the key itself stays in the host).
+    pub fn host_view(&self) -> Option<String> {
         let mut view = self.engine.borrow().shared_view()?;
-        let key = self.authz.dpop.handover().map(|(private, jwk)| {
-            view["dpopJwk"] = jwk;
-            private
-        });
+        view["dpopJkt"] = self.authz.dpop.jkt().map_or(Value::Null, Value::from);
         let message = crate::core::host::ToPage::View {
             view,
             nonces: self.authz.dpop.nonces_json(),
         };
-        Some((message.to_text(), key))
+        Some(message.to_text())
     }
 
     /// `storage: "session"`: this tab's record (the holder's only; nothing else is stored).

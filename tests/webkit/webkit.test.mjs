@@ -34,7 +34,10 @@ beforeEach(() => {
 });
 
 const d = () => stack.double;
-const opts = (extra = {}, more = {}) => clientOptions(stack, { ...more, extra: { autoRefresh: false, ...extra } });
+// Each core flow runs with the session in the page holder and in the session host (WebKit has
+// SharedWorker); `host` is set per block below.
+let host = 'page';
+const opts = (extra = {}, more = {}) => clientOptions(stack, { host, ...more, extra: { autoRefresh: false, ...extra } });
 const events = (page) => page.evaluate(() => window.events.map((e) => e.name));
 
 /** A new tab with the app's page loaded, and the client of `o` attached; returns [page, session]. */
@@ -44,131 +47,140 @@ async function joiningTab(o) {
   return [page, await page.evaluate((x) => window.attach(x), o)];
 }
 
-test('login: PAR through the DPoP nonce challenge, private_key_jwt, the callback; a DPoP-bound SFM session and a clean address bar', async () => {
-  const page = await wk.newPage();
-  const s = await login(page, stack, opts());
-  assert.equal(s.tokenType, 'DPoP');
-  assert.equal(s.helseid.pid, '06828399789');
-  assert.equal(s.helseid.securityLevel, '4');
-  assert.equal(s.accessTokenClaims.aud, 'e-helse:sfm.api');
-  assert.match(s.accessTokenClaims.cnf.jkt, /^[A-Za-z0-9_-]{43}$/);
-  const url = new URL(await page.url());
-  assert.deepEqual([...url.searchParams.keys()], [], 'code, state and iss are gone');
-  const par = d().requests().filter((r) => r.name === 'par' && !r.preflight);
-  assert.deepEqual(par.map((r) => [r.status, r.error]), [[400, 'use_dpop_nonce'], [201, undefined]]);
-  assert.equal(d().counts().token_by_grant.authorization_code, 1);
-  await page.close();
-});
-
-test('login with assertion_provider: the backend signs an assertion per request (ES256 client key)', async () => {
-  const page = await wk.newPage();
-  const s = await login(page, stack, opts({}, { clientId: 'helseid-wasm-es256', assertion: true }));
-  assert.equal(s.tokenType, 'DPoP');
-  const grants = await page.evaluate(() => window.assertionCalls.map((c) => c.grantType));
-  assert.deepEqual(grants.filter((g) => g === 'authorization_code').length >= 1, true, JSON.stringify(grants));
-  assert.equal(d().counts().token_by_grant.authorization_code, 1);
-  assert.equal(d().signerLog().filter((e) => e.signed).length, d().counts().par + d().counts().token);
-  await page.close();
-});
-
-test('getAccessToken is served from the cache; refresh() makes 1 token request with a rotated refresh token', async () => {
-  const page = await wk.newPage();
-  const s = await login(page, stack, opts());
-  d().reset();
-  const out = await withClient(page, async (c) => {
-    const a = await c.getAccessToken();
-    const b = await c.getAccessToken();
-    return { same: a === b, jti: window.helseid.decodeJwt(a).claims.jti };
+for (const mode of ['page', 'worker']) {
+  test(`${mode}: login: PAR through the DPoP nonce challenge, private_key_jwt, the callback; a DPoP-bound SFM session and a clean address bar`, async () => {
+    host = mode;
+    const page = await wk.newPage();
+    const s = await login(page, stack, opts());
+    assert.equal(s.tokenType, 'DPoP');
+    assert.equal(s.helseid.pid, '06828399789');
+    assert.equal(s.helseid.securityLevel, '4');
+    assert.equal(s.accessTokenClaims.aud, 'e-helse:sfm.api');
+    assert.match(s.accessTokenClaims.cnf.jkt, /^[A-Za-z0-9_-]{43}$/);
+    const url = new URL(await page.url());
+    assert.deepEqual([...url.searchParams.keys()], [], 'code, state and iss are gone');
+    const par = d().requests().filter((r) => r.name === 'par' && !r.preflight);
+    assert.deepEqual(par.map((r) => [r.status, r.error]), [[400, 'use_dpop_nonce'], [201, undefined]]);
+    assert.equal(d().counts().token_by_grant.authorization_code, 1);
+    await page.close();
   });
-  assert.deepEqual(out, { same: true, jti: s.accessTokenClaims.jti });
-  assert.equal(d().counts().token, 0);
-  const r1 = await withClient(page, (c) => c.refresh());
-  const r2 = await withClient(page, (c) => c.refresh());
-  assert.equal(r1.error ?? r2.error, undefined, JSON.stringify(r1.error ?? r2.error));
-  assert.notEqual(r1.accessTokenClaims.jti, s.accessTokenClaims.jti);
-  assert.equal(d().counts().token_by_grant.refresh_token, 2);
-  const seen = d().refreshTokensSeen();
-  assert.equal(new Set(seen).size, 2, 'each refresh sent the newest refresh token');
-  assert.deepEqual(await events(page), ['tokenRefreshed', 'tokenRefreshed']);
-  await page.close();
-});
 
-test('a second tab joins without a request; two tabs at expiry make exactly 1 token request and share the new token', async () => {
-  const a = await wk.newPage();
-  const o = opts({ refreshLeewaySeconds: 30 });
-  d().setOptions({ accessTokenTtl: 20 }); // within the leeway at once: the next call refreshes
-  await login(a, stack, o);
-  d().setOptions({ accessTokenTtl: 120 });
-  d().reset();
-  const [b, joined] = await joiningTab(o);
-  assert.equal(joined?.helseid.pid, '06828399789', 'the new tab has the session');
-  assert.deepEqual([d().counts().authorize, d().counts().token], [0, 0]);
+  test(`${mode}: login with assertion_provider: the backend signs an assertion per request (ES256 client key)`, async () => {
+    host = mode;
+    const page = await wk.newPage();
+    const s = await login(page, stack, opts({}, { clientId: 'helseid-wasm-es256', assertion: true }));
+    assert.equal(s.tokenType, 'DPoP');
+    const grants = await page.evaluate(() => window.assertionCalls.map((c) => c.grantType));
+    assert.deepEqual(grants.filter((g) => g === 'authorization_code').length >= 1, true, JSON.stringify(grants));
+    assert.equal(d().counts().token_by_grant.authorization_code, 1);
+    assert.equal(d().signerLog().filter((e) => e.signed).length, d().counts().par + d().counts().token);
+    await page.close();
+  });
 
-  const [ta, tb] = await Promise.all([
-    withClient(a, (c) => Promise.all(Array.from({ length: 10 }, () => c.getAccessToken())).then((t) => [...new Set(t)])),
-    withClient(b, (c) => Promise.all(Array.from({ length: 10 }, () => c.getAccessToken())).then((t) => [...new Set(t)])),
-  ]);
-  assert.equal(ta.length, 1, JSON.stringify(ta));
-  assert.deepEqual(tb, ta, 'both tabs hold the same new access token');
-  assert.equal(d().counts().token, 1);
-  assert.equal(d().counts().token_by_grant.refresh_token, 1);
-  assert.deepEqual([await events(a), await events(b)], [['tokenRefreshed'], ['tokenRefreshed']]);
-  await a.close();
-  await b.close();
-});
+  test(`${mode}: getAccessToken is served from the cache; refresh() makes 1 token request with a rotated refresh token`, async () => {
+    host = mode;
+    const page = await wk.newPage();
+    const s = await login(page, stack, opts());
+    d().reset();
+    const out = await withClient(page, async (c) => {
+      const a = await c.getAccessToken();
+      const b = await c.getAccessToken();
+      return { same: a === b, jti: window.helseid.decodeJwt(a).claims.jti };
+    });
+    assert.deepEqual(out, { same: true, jti: s.accessTokenClaims.jti });
+    assert.equal(d().counts().token, 0);
+    const r1 = await withClient(page, (c) => c.refresh());
+    const r2 = await withClient(page, (c) => c.refresh());
+    assert.equal(r1.error ?? r2.error, undefined, JSON.stringify(r1.error ?? r2.error));
+    assert.notEqual(r1.accessTokenClaims.jti, s.accessTokenClaims.jti);
+    assert.equal(d().counts().token_by_grant.refresh_token, 2);
+    const seen = d().refreshTokensSeen();
+    assert.equal(new Set(seen).size, 2, 'each refresh sent the newest refresh token');
+    assert.deepEqual(await events(page), ['tokenRefreshed', 'tokenRefreshed']);
+    await page.close();
+  });
 
-test('setContext in a follower tab: 1 token request in all, the new organisation in both tabs, contextChanged in both', async () => {
-  const a = await wk.newPage();
-  const o = opts({ context: { organization: { child: '910000011' } } });
-  await login(a, stack, o);
-  const [b] = await joiningTab(o);
-  d().reset();
-  const s = await withClient(b, (c) => c.setContext({ organization: { child: '910000012' } }));
-  assert.equal(s.error, undefined, JSON.stringify(s.error));
-  assert.equal(s.helseid.orgnrChild, '910000012');
-  assert.equal(d().counts().token_by_grant.refresh_token, 1);
-  assert.deepEqual(d().detailsSeen().map((e) => [e.grant, e.status, e.orgnrChild]), [['refresh_token', 200, '910000012']]);
-  const inA = await withClient(a, async (c) => ({
-    context: c.context(),
-    orgnr: window.helseid.decodeJwt(await c.getAccessToken()).claims['helseid://claims/client/claims/orgnr_child'],
-  }));
-  assert.deepEqual(inA, { context: { organization: { child: '910000012' } }, orgnr: '910000012' });
-  assert.equal(d().counts().token, 1, 'the holder adopted the switch without a request');
-  for (const p of [a, b]) assert.ok((await events(p)).includes('contextChanged'));
-  await a.close();
-  await b.close();
-});
+  test(`${mode}: a second tab joins without a request; two tabs at expiry make exactly 1 token request and share the new token`, async () => {
+    host = mode;
+    const a = await wk.newPage();
+    const o = opts({ refreshLeewaySeconds: 30 });
+    d().setOptions({ accessTokenTtl: 20 }); // within the leeway at once: the next call refreshes
+    await login(a, stack, o);
+    d().setOptions({ accessTokenTtl: 120 });
+    d().reset();
+    const [b, joined] = await joiningTab(o);
+    assert.equal(joined?.helseid.pid, '06828399789', 'the new tab has the session');
+    assert.deepEqual([d().counts().authorize, d().counts().token], [0, 0]);
 
-test('client.fetch calls the SFM-style API through its use_dpop_nonce challenge, and keeps the nonce', async () => {
-  const page = await wk.newPage();
-  await login(page, stack, opts());
-  d().reset();
-  const out = await page.evaluate(async (api) => {
-    const first = await window.client.fetch(`${api}/api/whoami`);
-    const second = await window.client.fetch(`${api}/api/whoami`);
-    return { s1: first.status, s2: second.status, body: await first.json() };
-  }, d().apiOrigin);
-  assert.deepEqual([out.s1, out.s2, out.body.pid], [200, 200, '06828399789']);
-  assert.equal(d().counts().api, 3, 'challenge + retry, then one call with the kept nonce');
-  await page.close();
-});
+    const [ta, tb] = await Promise.all([
+      withClient(a, (c) => Promise.all(Array.from({ length: 10 }, () => c.getAccessToken())).then((t) => [...new Set(t)])),
+      withClient(b, (c) => Promise.all(Array.from({ length: 10 }, () => c.getAccessToken())).then((t) => [...new Set(t)])),
+    ]);
+    assert.equal(ta.length, 1, JSON.stringify(ta));
+    assert.deepEqual(tb, ta, 'both tabs hold the same new access token');
+    assert.equal(d().counts().token, 1);
+    assert.equal(d().counts().token_by_grant.refresh_token, 1);
+    assert.deepEqual([await events(a), await events(b)], [['tokenRefreshed'], ['tokenRefreshed']]);
+    await a.close();
+    await b.close();
+  });
 
-test('logout revokes the refresh token, reaches end_session and comes back; the other tab drops the session with loggedOut', async () => {
-  const a = await wk.newPage();
-  const o = opts();
-  await login(a, stack, o);
-  const [b] = await joiningTab(o);
-  d().reset();
-  const back = a.waitForURL((u) => u.pathname === '/e2e/app.html' && u.searchParams.get('state') === 'bye', { timeout: 15_000 });
-  await a.evaluate(() => { window.client.logout({ state: 'bye' }); }).catch(() => {});
-  await back;
-  const other = await withClient(b, (c) => ({ session: c.session(), events: window.events.map((e) => e.name) }));
-  assert.deepEqual(other, { session: null, events: ['loggedOut'] });
-  const c = d().counts();
-  assert.deepEqual([c.revocation, c.end_session], [1, 1]);
-  await a.close();
-  await b.close();
-});
+  test(`${mode}: setContext in a follower tab: 1 token request in all, the new organisation in both tabs, contextChanged in both`, async () => {
+    host = mode;
+    const a = await wk.newPage();
+    const o = opts({ context: { organization: { child: '910000011' } } });
+    await login(a, stack, o);
+    const [b] = await joiningTab(o);
+    d().reset();
+    const s = await withClient(b, (c) => c.setContext({ organization: { child: '910000012' } }));
+    assert.equal(s.error, undefined, JSON.stringify(s.error));
+    assert.equal(s.helseid.orgnrChild, '910000012');
+    assert.equal(d().counts().token_by_grant.refresh_token, 1);
+    assert.deepEqual(d().detailsSeen().map((e) => [e.grant, e.status, e.orgnrChild]), [['refresh_token', 200, '910000012']]);
+    const inA = await withClient(a, async (c) => ({
+      context: c.context(),
+      orgnr: window.helseid.decodeJwt(await c.getAccessToken()).claims['helseid://claims/client/claims/orgnr_child'],
+    }));
+    assert.deepEqual(inA, { context: { organization: { child: '910000012' } }, orgnr: '910000012' });
+    assert.equal(d().counts().token, 1, 'the holder adopted the switch without a request');
+    for (const p of [a, b]) assert.ok((await events(p)).includes('contextChanged'));
+    await a.close();
+    await b.close();
+  });
+
+  test(`${mode}: client.fetch calls the SFM-style API through its use_dpop_nonce challenge, and keeps the nonce`, async () => {
+    host = mode;
+    const page = await wk.newPage();
+    await login(page, stack, opts());
+    d().reset();
+    const out = await page.evaluate(async (api) => {
+      const first = await window.client.fetch(`${api}/api/whoami`);
+      const second = await window.client.fetch(`${api}/api/whoami`);
+      return { s1: first.status, s2: second.status, body: await first.json() };
+    }, d().apiOrigin);
+    assert.deepEqual([out.s1, out.s2, out.body.pid], [200, 200, '06828399789']);
+    assert.equal(d().counts().api, 3, 'challenge + retry, then one call with the kept nonce');
+    await page.close();
+  });
+
+  test(`${mode}: logout revokes the refresh token, reaches end_session and comes back; the other tab drops the session with loggedOut`, async () => {
+    host = mode;
+    const a = await wk.newPage();
+    const o = opts();
+    await login(a, stack, o);
+    const [b] = await joiningTab(o);
+    d().reset();
+    const back = a.waitForURL((u) => u.pathname === '/e2e/app.html' && u.searchParams.get('state') === 'bye', { timeout: 15_000 });
+    await a.evaluate(() => { window.client.logout({ state: 'bye' }); }).catch(() => {});
+    await back;
+    const other = await withClient(b, (c) => ({ session: c.session(), events: window.events.map((e) => e.name) }));
+    assert.deepEqual(other, { session: null, events: ['loggedOut'] });
+    const c = d().counts();
+    assert.deepEqual([c.revocation, c.end_session], [1, 1]);
+    await a.close();
+    await b.close();
+  });
+}
 
 // ---------------------------------------------------------------- verifyJwt
 const ISS = 'https://helseid-sts.test.nhn.no';
