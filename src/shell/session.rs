@@ -46,6 +46,9 @@ pub const EVENTS: [&str; 6] = [
     "userChanged",
 ];
 
+/// The session host's way to post to every page of one session.
+pub type Broadcast = Box<dyn Fn(&str)>;
+
 pub struct Inner {
     pub engine: RefCell<Engine>,
     pub authz: AuthServer,
@@ -75,7 +78,7 @@ pub struct Inner {
     /// A page of a session host: its requests to the host, by id.
     pub(super) host_asks: RefCell<VecMap<String, Rc<Flight<Value>>>>,
     /// The session host itself: posts to every page of this session (host.rs).
-    pub(super) host_pages: RefCell<Option<Box<dyn Fn(&str)>>>,
+    pub(super) host_pages: RefCell<Option<Broadcast>>,
 }
 
 pub fn now() -> i64 {
