@@ -95,6 +95,8 @@ pub enum FromPage {
         url: String,
         nonce: String,
     },
+    /// The answer to [`ToPage::Ping`]: this page is still there.
+    Pong,
     /// A DPoP proof (RFC 9449 §4) for one API request: the key never leaves the host (engines
     /// cannot all clone a `CryptoKey` into a worker, and no page needs more than proofs).
     Proof {
@@ -203,6 +205,7 @@ pub fn read_from_page(text: &str) -> Option<FromPage> {
             url: m.string("url")?,
             ath: opt_string(&m, "ath")?,
         },
+        "pong" => FromPage::Pong,
         "nonce" => FromPage::Nonce {
             url: m.string("url")?,
             nonce: m
@@ -258,6 +261,7 @@ impl FromPage {
                 Err(SignFailure::Invalid) => json!({ "t": "signed", "id": id, "failure": "invalid" }),
             },
             FromPage::Nonce { url, nonce } => json!({ "t": "nonce", "url": url, "nonce": nonce }),
+            FromPage::Pong => json!({ "t": "pong" }),
             FromPage::Proof {
                 id,
                 method,
@@ -288,6 +292,8 @@ pub enum ToPage {
     },
     /// Sign a client assertion for `ctx` (API.md `AssertionContext`).
     Sign { id: String, ctx: Value },
+    /// The page's lock went free (any page of the origin can steal one): is it still there?
+    Ping,
 }
 
 impl ToPage {
@@ -306,6 +312,7 @@ impl ToPage {
                 Err(e) => json!({ "t": "done", "id": id, "error": e }),
             },
             ToPage::Sign { id, ctx } => json!({ "t": "sign", "id": id, "ctx": ctx }),
+            ToPage::Ping => json!({ "t": "ping" }),
         }
         .to_string()
     }
@@ -341,6 +348,7 @@ pub fn read_to_page(text: &str) -> Option<ToPage> {
             id: id(&m)?,
             ctx: m.get("ctx").filter(|c| c.is_object())?.clone(),
         },
+        "ping" => ToPage::Ping,
         _ => return None,
     })
 }
@@ -438,6 +446,7 @@ mod tests {
                 url: "https://api.test/x".into(),
                 nonce: "n".into(),
             },
+            FromPage::Pong,
             FromPage::Proof {
                 id: "9".into(),
                 method: "POST".into(),
@@ -475,6 +484,7 @@ mod tests {
                 id: "3".into(),
                 ctx: json!({ "grantType": "refresh_token" }),
             },
+            ToPage::Ping,
         ];
         for m in to_page {
             assert_eq!(read_to_page(&m.to_text()).as_ref(), Some(&m), "{m:?}");

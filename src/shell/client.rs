@@ -5,18 +5,16 @@ use std::rc::Rc;
 
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
 
 use super::authz::{self, AuthServer, Signer};
 use super::flows::{location, query_pairs};
 use super::host_link;
 use super::js::{self, get, get_string, js_to_json, to_js_error};
-use super::session::{now, Inner, Res, EVENTS, RESTORE_WINDOW_SECONDS};
+use super::session::{now, Inner, Res, EVENTS};
 use super::store;
-use super::tabs::{self, Tabs};
 use crate::core::authorize::LoginOptions;
 use crate::core::callback;
-use crate::core::config::{Config, SessionHostMode, StorageMode};
+use crate::core::config::{Config, SessionHostMode};
 use crate::core::context::Context;
 use crate::core::engine::Engine;
 use crate::core::host::SignerKind;
@@ -44,57 +42,16 @@ fn no_session() -> Error {
 }
 
 impl Inner {
-    /// After `create()`: the DPoP key, this tab's own record (`storage: "session"`), or the
-    /// session another tab holds.
+    /// After `create()`: the DPoP key, or the session another tab holds.
     async fn start(self: &Rc<Self>) {
         if let Ok(Some(key)) = self.authz.dpop.load(false).await {
             self.engine.borrow_mut().set_dpop_jkt(Some(key.jkt.clone()));
         }
-        if self.authz.config.storage == StorageMode::Session {
-            if let Some(record) = store::session_get(&self.record_key()) {
-                let lock = self.tabs.borrow().as_ref().map(Tabs::holder_lock);
-                let taken = match lock {
-                    Some(lock) => tabs::is_held(&lock).await,
-                    None => false,
-                };
-                let restored = match taken {
-                    true => Err(None),
-                    false => {
-                        self.engine
-                            .borrow_mut()
-                            .restore(&record, now(), RESTORE_WINDOW_SECONDS)
-                    }
-                };
-                match restored {
-                    Ok(()) => self.apply(),
-                    Err(refresh_token) => {
-                        store::session_remove(&self.record_key());
-                        if let Some(rt) = refresh_token {
-                            self.revoke(rt).await;
-                        }
-                    }
-                }
-            }
-        }
+        // `storage: "session"` is retired (no refresh token in any Web Storage: the browser
+        // copies a tab's sessionStorage into every window the app opens); a record an older
+        // version wrote is removed unread.
+        store::session_remove(&self.record_key());
         self.join().await;
-        self.watch_page();
-    }
-
-    /// `storage: "session"`: the record is written when the page goes away, so a reload finds
-    /// it fresh (and a tab reopened much later does not).
-    fn watch_page(self: &Rc<Self>) {
-        let Some(window) = web_sys::window() else {
-            return;
-        };
-        let weak = Rc::downgrade(self);
-        let handler = Closure::<dyn FnMut()>::new(move || {
-            if let Some(inner) = weak.upgrade() {
-                inner.persist();
-            }
-        });
-        let _ =
-            window.add_event_listener_with_callback("pagehide", handler.as_ref().unchecked_ref());
-        self.keep_alive.borrow_mut().push(handler);
     }
 }
 

@@ -11,7 +11,6 @@
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 
-use js_sys::Function;
 use serde_json::{json, Value};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -135,7 +134,8 @@ struct HostSession {
     /// The Web Lock each page holds while it lives.
     page_locks: RefCell<VecMap<u32, String>>,
     signers: Option<Rc<PageSigners>>,
-    lock: Option<Function>,
+    /// The host's lock for this session: pages watch it (taken back if another page steals it).
+    lock: Rc<tabs::HeldLock>,
 }
 
 impl HostSession {
@@ -159,9 +159,7 @@ impl HostSession {
             let inner = self.inner.clone();
             super::task::spawn(async move { inner.revoke(rt).await });
         }
-        if let Some(release) = &self.lock {
-            let _ = release.call0(&JsValue::NULL);
-        }
+        self.lock.release();
     }
 }
 
@@ -177,6 +175,8 @@ pub struct HostState {
     sessions: RefCell<VecMap<String, Rc<HostSession>>>,
     /// Sessions being made (discovery under way): pages that say hello meanwhile wait.
     starting: RefCell<VecMap<String, Rc<Flight<()>>>>,
+    /// Pages asked whether they are still there ([`ToPage::Ping`]).
+    pongs: RefCell<VecMap<u32, Rc<Flight<()>>>>,
 }
 
 /// The host inside the package's worker.
@@ -194,6 +194,7 @@ pub fn start_session_host() -> SessionHost {
             pages: RefCell::new(VecMap::new()),
             sessions: RefCell::new(VecMap::new()),
             starting: RefCell::new(VecMap::new()),
+            pongs: RefCell::new(VecMap::new()),
         }),
     }
 }
@@ -333,8 +334,46 @@ impl HostState {
                     .map(Value::from);
                 state.done(page, id, result);
             }),
+            FromPage::Pong => {
+                if let Some(flight) = self.pongs.borrow_mut().remove(&page) {
+                    flight.finish(Ok(()));
+                }
+            }
             FromPage::Hello { .. } => {}
         }
+    }
+
+    /// A page's lock went free: it closed or crashed, or a page of the origin stole and let go
+    /// of its lock (any can, `navigator.locks.query()` names them all). A page that still
+    /// answers is kept and watched again (issue 20, finding 5).
+    fn page_lock_freed(self: &Rc<Self>, page: u32, lock: String) {
+        let flight = Flight::<()>::new();
+        self.pongs.borrow_mut().insert(page, flight.clone());
+        let sent = self.send(page, &ToPage::Ping.to_text());
+        let state = self.clone();
+        super::task::spawn(async move {
+            let answered = sent
+                && flight
+                    .wait(Some(i64::from(host::WORKER_START_MS)))
+                    .await
+                    .is_some();
+            state.pongs.borrow_mut().remove(&page);
+            if answered {
+                state.watch_page(page, lock);
+            } else {
+                state.page_gone(page);
+            }
+        });
+    }
+
+    fn watch_page(self: &Rc<Self>, page: u32, lock: String) {
+        let weak = Rc::downgrade(self);
+        let name = lock.clone();
+        tabs::when_free(&name, move || {
+            if let Some(state) = weak.upgrade() {
+                state.page_lock_freed(page, lock);
+            }
+        });
     }
 
     fn done(&self, page: u32, id: String, result: Res<Value>) {
@@ -451,12 +490,7 @@ impl HostState {
             }
         }
         // The page's lock is freed when it closes or crashes (a port has no close event).
-        let weak = Rc::downgrade(self);
-        tabs::when_free(&lock, move || {
-            if let Some(state) = weak.upgrade() {
-                state.page_gone(page);
-            }
-        });
+        self.watch_page(page, lock);
         // The view first: the page takes it in before its create() resolves on the welcome.
         if let Some(text) = session.inner.host_view() {
             self.send(page, &text);
@@ -512,10 +546,12 @@ impl HostState {
             pages: RefCell::new(Vec::new()),
             page_locks: RefCell::new(VecMap::new()),
             signers,
-            lock: tabs::hold_lock(
-                &host::host_lock(env!("CARGO_PKG_VERSION"), issuer, client_id),
-                false,
-            ),
+            lock: tabs::HeldLock::hold(&host::host_lock(
+                env!("CARGO_PKG_VERSION"),
+                issuer,
+                client_id,
+            ))
+            .0,
         });
         let weak_state = Rc::downgrade(self);
         let key_name = host::session_key(issuer, client_id);

@@ -7,7 +7,7 @@
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 
-use js_sys::{Function, JsString, Object, Reflect};
+use js_sys::{JsString, Object, Reflect};
 use serde_json::Value;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -43,8 +43,8 @@ pub struct HostPort {
     _worker: JsValue,
     _handlers: Vec<Closure<dyn FnMut(JsValue)>>,
     target: Rc<RefCell<Target>>,
-    /// Releases the lock this page holds while it lives.
-    release: RefCell<Option<Function>>,
+    /// The lock this page holds while it lives (taken back if another page steals it).
+    lock: Rc<tabs::HeldLock>,
     /// The host's lock: free when the host is gone.
     pub host_lock: String,
     watching: Cell<bool>,
@@ -90,9 +90,12 @@ impl HostPort {
 
     pub fn close(&self) {
         self.port.close();
-        if let Some(release) = self.release.borrow_mut().take() {
-            let _ = release.call0(&JsValue::NULL);
-        }
+        self.lock.release();
+    }
+
+    /// The host's lock went free: watch it again (the host answered, a thief let go).
+    pub fn watch_again(&self) {
+        self.watching.set(false);
     }
 }
 
@@ -202,13 +205,10 @@ pub async fn connect(
     // The host watches this lock: it is freed when this page closes or crashes.
     let lock = format!("helseid-wasm:tab:{}", js::random_token()?);
     // Held before the host hears of it, or the host would find it free and drop this page.
-    let release = match tabs::hold_lock_granted(&lock, false) {
-        Some((release, granted)) => {
-            let _ = wasm_bindgen_futures::JsFuture::from(granted).await;
-            Some(release)
-        }
-        None => None,
-    };
+    let (held, granted) = tabs::HeldLock::hold(&lock);
+    if let Some(granted) = granted {
+        let _ = wasm_bindgen_futures::JsFuture::from(granted).await;
+    }
     let (alg, kid) = match &config.client_auth {
         crate::core::config::ClientAuthMethod::PrivateKeyJwt { alg, kid } => {
             (Some(alg.clone()), kid.clone())
@@ -246,9 +246,7 @@ pub async fn connect(
         Ok(m) => m,
         Err(e) => {
             port.close();
-            if let Some(release) = &release {
-                let _ = release.call0(&JsValue::NULL);
-            }
+            held.release();
             return Err(e);
         }
     };
@@ -257,7 +255,7 @@ pub async fn connect(
         _worker: worker,
         _handlers: vec![on_message, on_error],
         target,
-        release: RefCell::new(release),
+        lock: held,
         host_lock: host::host_lock(env!("CARGO_PKG_VERSION"), &config.issuer, &config.client_id),
         watching: Cell::new(false),
     };
@@ -335,6 +333,11 @@ impl Inner {
                     }
                 });
             }
+            ToPage::Ping => {
+                if let Some(host) = self.host() {
+                    host.post(&FromPage::Pong.to_text());
+                }
+            }
             ToPage::Welcome { .. } => {}
         }
     }
@@ -350,6 +353,39 @@ impl Inner {
             .collect();
         let _ = self.engine.borrow_mut().adopt(remote, signed, now());
         self.apply();
+    }
+
+    /// The host's lock went free: its worker ended or crashed, or a page of the origin stole
+    /// and released the lock. A host that still answers is watched again (issue 20, finding 5).
+    pub fn host_lock_freed(self: &Rc<Self>) {
+        let inner = self.clone();
+        super::task::spawn(async move {
+            let Some(host) = inner.host() else { return };
+            let Ok(id) = js::random_token() else { return };
+            let flight = Flight::<Value>::new();
+            inner
+                .host_asks
+                .borrow_mut()
+                .insert(id.clone(), flight.clone());
+            let ping = FromPage::Need {
+                id: id.clone(),
+                resource: None,
+                force: false,
+                by: Some(inner.engine.borrow().id().to_string()),
+            };
+            host.post(&ping.to_text());
+            let answered = flight
+                .wait(Some(i64::from(host::WORKER_START_MS)))
+                .await
+                .is_some();
+            inner.host_asks.borrow_mut().remove(&id);
+            if answered {
+                host.watch_again();
+                inner.sync_locks();
+            } else {
+                inner.host_gone();
+            }
+        });
     }
 
     /// The host is gone (its worker crashed or was ended): the tokens serve until they expire.

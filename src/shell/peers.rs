@@ -33,6 +33,12 @@ impl Inner {
                 inner.on_message(message);
             }
         });
+        let weak = Rc::downgrade(self);
+        tabs.on_stolen(move || {
+            if let Some(inner) = weak.upgrade() {
+                inner.lock_stolen();
+            }
+        });
         *self.tabs.borrow_mut() = Some(tabs);
     }
 
@@ -62,6 +68,12 @@ impl Inner {
             Some("view") => {
                 if let Some(nonces) = message.member("nonces") {
                     self.authz.dpop.merge_nonces(nonces);
+                }
+                let from = message.member("view").and_then(|v| v.str("holder"));
+                if let Some((holder, alive)) = &*self.holder_alive.borrow() {
+                    if from == Some(holder.as_str()) {
+                        alive.finish(Ok(true));
+                    }
                 }
                 if let Some(view) = message.member("view") {
                     let _ = self.adopt_view(view).await;
@@ -182,6 +194,15 @@ impl Inner {
         };
         let locks = self.tabs.borrow().as_ref().is_some_and(Tabs::has_locks);
         let gone = self.engine.borrow().holder_gone_for(&holder);
+        // Its lock was just freed and it is being asked whether it is still there: this is
+        // the answer.
+        if let Some((asked, alive)) = &*self.holder_alive.borrow() {
+            if *asked == holder {
+                self.end_notices.borrow_mut().insert(holder.clone(), reason);
+                alive.finish(Ok(false));
+                return;
+            }
+        }
         if !locks || gone {
             // Without Web Locks, or once the lock is already free, the signed notice is enough.
             self.engine.borrow_mut().holder_ended(&holder, Some(reason));

@@ -20,10 +20,8 @@ use wasm_bindgen::prelude::*;
 use super::authz::{AuthServer, Purpose};
 use super::flight::Flight;
 use super::js;
-use super::store;
 use super::tabs::Tabs;
 use super::timer::{self, Timeout};
-use crate::core::config::StorageMode;
 use crate::core::engine::{Action, EndReason, Engine, Event, Next, Ticket, TokenKey};
 use crate::core::logout;
 use crate::core::secret::{AccessToken, RefreshToken};
@@ -32,10 +30,6 @@ use crate::core::vecmap::VecMap;
 use crate::core::{Error, ErrorCode};
 
 pub type Res<T> = Result<T, Error>;
-
-/// A `storage: "session"` record older than this at a reload is not taken back: a reload takes
-/// seconds, a tab reopened later (or a browser restored after a crash) gets a new login.
-pub const RESTORE_WINDOW_SECONDS: i64 = 120;
 
 pub const EVENTS: [&str; 6] = [
     "tokenRefreshed",
@@ -67,12 +61,15 @@ pub struct Inner {
     /// Resolved when this tab first holds or follows a session.
     pub(super) joined: RefCell<Rc<Flight>>,
     pub disposed: Cell<bool>,
-    pub(super) keep_alive: RefCell<Vec<Closure<dyn FnMut()>>>,
     /// Open national portal sessions this tab opened.
     pub(super) portals: RefCell<Vec<super::portal::PortalRef>>,
     /// Work the page must finish before it leaves at logout: revocations (a late refresh
     /// token, a grant that yielded) and the end notice to the other tabs.
     pub(super) pending: RefCell<Vec<Rc<Flight>>>,
+    /// A follower whose holder's lock was freed: the holder it asked whether it is still
+    /// there, and the flight its next view settles.
+    /// (`true`: a view came; `false`: its signed end notice came.)
+    pub(super) holder_alive: RefCell<Option<(String, Rc<Flight<bool>>)>>,
     /// A page of a session host: its port to the host (host_link.rs).
     pub(super) host: RefCell<Option<Rc<super::host_link::HostPort>>>,
     /// A page of a session host: its requests to the host, by id.
@@ -101,9 +98,9 @@ impl Inner {
             reading: Cell::new(false),
             joined: RefCell::new(Flight::new()),
             disposed: Cell::new(false),
-            keep_alive: RefCell::new(Vec::new()),
             portals: RefCell::new(Vec::new()),
             pending: RefCell::new(Vec::new()),
+            holder_alive: RefCell::new(None),
             host: RefCell::new(None),
             host_asks: RefCell::new(VecMap::new()),
             host_pages: RefCell::new(None),
@@ -115,6 +112,7 @@ impl Inner {
         self.host_pages.borrow().is_some()
     }
 
+    /// Where `storage: "session"` kept a holder's record before it was retired.
     pub fn record_key(&self) -> String {
         let c = &self.authz.config;
         format!("helseid-wasm:session:{}:{}", c.issuer, c.client_id)
@@ -231,7 +229,6 @@ impl Inner {
                         flight.finish(Ok(()));
                     });
                 }
-                Action::Persist => self.persist(),
                 Action::Revoke(rt) => {
                     // logout() waits for these before the browser leaves.
                     let flight = Flight::new();
@@ -306,19 +303,6 @@ impl Inner {
         Some(message.to_text())
     }
 
-    /// `storage: "session"`: this tab's record (the holder's only; nothing else is stored).
-    pub fn persist(&self) {
-        if self.authz.config.storage != StorageMode::Session {
-            return;
-        }
-        match self.engine.borrow().snapshot(now()) {
-            Some(record) => {
-                let _ = store::session_set(&self.record_key(), &record);
-            }
-            None => store::session_remove(&self.record_key()),
-        }
-    }
-
     /// RFC 7009: best effort; the session is gone here whatever the answer.
     pub async fn revoke(&self, refresh_token: RefreshToken) {
         let Some(endpoint) = self.authz.metadata.revocation_endpoint.clone() else {
@@ -333,7 +317,7 @@ impl Inner {
     }
 
     /// The holder keeps the holder lock; a follower watches it.
-    fn sync_locks(self: &Rc<Self>) {
+    pub(super) fn sync_locks(self: &Rc<Self>) {
         let (is_holder, followed) = {
             let e = self.engine.borrow();
             (e.is_holder(), e.holder_to_watch().map(String::from))
@@ -344,7 +328,7 @@ impl Inner {
                 let weak = Rc::downgrade(self);
                 host.watch(move || {
                     if let Some(inner) = weak.upgrade() {
-                        inner.host_gone();
+                        inner.host_lock_freed();
                     }
                 });
             }
@@ -367,11 +351,46 @@ impl Inner {
         }
     }
 
-    /// The holder's lock is free: it ended its session (its notice says how), or its tab went.
+    /// The holder's lock is free: it ended its session (its notice says how), or its tab went,
+    /// or another page stole and released the lock (any page of the origin can): the holder
+    /// is asked whether it is still there before it is taken for gone (issue 20, finding 5).
     fn holder_freed(self: &Rc<Self>) {
         if let Some(tabs) = &*self.tabs.borrow() {
             tabs.watch_ended();
         }
+        let holder = self.engine.borrow().followed_holder().map(String::from);
+        let Some(holder) = holder else {
+            self.apply();
+            return;
+        };
+        if let Some(reason) = self.end_notices.borrow_mut().remove(&holder) {
+            self.holder_is_gone(&holder, Some(reason));
+            return;
+        }
+        let alive = Flight::<bool>::new();
+        *self.holder_alive.borrow_mut() = Some((holder.clone(), alive.clone()));
+        self.post(&json!({ "t": "hello" }));
+        let inner = self.clone();
+        super::task::spawn(async move {
+            let answered = matches!(
+                alive
+                    .wait(Some(i64::from(crate::core::host::WORKER_START_MS)))
+                    .await,
+                Some(Ok(true))
+            );
+            inner.holder_alive.borrow_mut().take();
+            if answered {
+                // Still there: watch its lock again.
+                inner.sync_locks();
+            } else {
+                inner.holder_is_gone(&holder, None);
+            }
+        });
+    }
+
+    fn holder_is_gone(self: &Rc<Self>, holder: &str, reason: Option<EndReason>) {
+        // Its end notice may have come while it was asked whether it is still there.
+        let reason = reason.or_else(|| self.end_notices.borrow_mut().remove(holder));
         // Questions to it will not be answered.
         let asks: Vec<Rc<Flight>> = self.asks.borrow().values().cloned().collect();
         for flight in asks {
@@ -380,12 +399,19 @@ impl Inner {
                 "the tab that held the session is gone; log in again",
             )));
         }
-        let holder = self.engine.borrow().followed_holder().map(String::from);
-        if let Some(holder) = holder {
-            let reason = self.end_notices.borrow_mut().remove(&holder);
-            self.engine.borrow_mut().holder_ended(&holder, reason);
-        }
+        self.engine.borrow_mut().holder_ended(holder, reason);
         self.apply();
+    }
+
+    /// Another page stole the holder lock: take it back (queued until the thief lets go) and
+    /// show the followers that this holder is alive.
+    pub fn lock_stolen(self: &Rc<Self>) {
+        if self.engine.borrow().is_holder() {
+            if let Some(tabs) = &*self.tabs.borrow() {
+                tabs.hold(false);
+            }
+            self.announce();
+        }
     }
 
     // ---- timer ----------------------------------------------------------------------------
@@ -511,6 +537,13 @@ impl Inner {
             ));
         }
         let mut force = force;
+        // Another tab's forced refresh, when the token is brand new, is not made again.
+        if by
+            .as_deref()
+            .is_some_and(|b| b != self.engine.borrow().id())
+        {
+            force = self.engine.borrow_mut().peer_force(resource, force, now());
+        }
         for _ in 0..8 {
             let next = self.engine.borrow_mut().token(resource, force, now());
             self.apply();

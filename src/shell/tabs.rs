@@ -4,6 +4,7 @@
 //! persistent, origin-wide Web Storage.
 
 use std::cell::{Cell, RefCell};
+use std::rc::Rc;
 
 use js_sys::{Array, Function, Promise};
 use serde_json::Value;
@@ -24,8 +25,10 @@ pub struct Tabs {
     channel: Option<(web_sys::BroadcastChannel, Handler)>,
     /// The exclusive lock the session holder keeps while it holds the session.
     holder_lock: String,
-    /// Releases the holder lock this tab keeps.
-    release: RefCell<Option<Function>>,
+    /// Releases the holder lock this tab keeps (emptied when another page steals it).
+    release: Rc<RefCell<Option<Function>>>,
+    /// Called when another page steals the holder lock from this tab.
+    on_stolen: RefCell<Option<Rc<dyn Fn()>>>,
     /// This tab waits for the holder's lock to be free (the holder is gone).
     watching: Cell<bool>,
 }
@@ -49,7 +52,8 @@ impl Tabs {
         Tabs {
             channel,
             holder_lock,
-            release: RefCell::new(None),
+            release: Rc::new(RefCell::new(None)),
+            on_stolen: RefCell::new(None),
             watching: Cell::new(false),
         }
     }
@@ -79,7 +83,28 @@ impl Tabs {
         if self.release.borrow().is_some() {
             return;
         }
-        *self.release.borrow_mut() = hold_lock(&self.holder_lock, steal);
+        // Any page of the origin can steal a lock (Web Locks `steal`): the holder notices and
+        // takes it back, so that its followers do not take it for gone (issue 20, finding 5).
+        let slot = self.release.clone();
+        let on_stolen = self.on_stolen.borrow().clone();
+        let lost = move || {
+            slot.borrow_mut().take();
+            // A moment later: a tab that is going away (its request is aborted too) never gets
+            // there (WebKit mishandles a lock request made then).
+            super::task::spawn(async move {
+                let _ = wasm_bindgen_futures::JsFuture::from(super::timer::sleep(50)).await;
+                if let Some(f) = &on_stolen {
+                    f();
+                }
+            });
+        };
+        *self.release.borrow_mut() =
+            hold_lock_watched(&self.holder_lock, steal, Some(Box::new(lost)));
+    }
+
+    /// What to do when the holder lock is stolen.
+    pub fn on_stolen(&self, f: impl Fn() + 'static) {
+        *self.on_stolen.borrow_mut() = Some(Rc::new(f));
     }
 
     pub fn holds(&self) -> bool {
@@ -111,15 +136,65 @@ impl Tabs {
     }
 }
 
-/// Takes the exclusive Web Lock `name` and keeps it until the returned function is called (or
-/// this page or worker goes away). `steal` takes it from its holder. `None` without Web Locks.
-pub fn hold_lock(name: &str, steal: bool) -> Option<Function> {
-    hold_lock_granted(name, steal).map(|(release, _)| release)
+/// An exclusive Web Lock held for as long as its page or worker lives. Any page of the origin
+/// can steal a lock; this one is then requested again at once (granted when the thief lets
+/// go), so that a theft never passes for the holder's end (issue 20, finding 5).
+pub struct HeldLock {
+    name: String,
+    release: Rc<RefCell<Option<Function>>>,
 }
 
-/// [`hold_lock`], with a promise that resolves once the lock is granted (another context must
-/// not see it free before that: a request is granted later than it is made).
-pub fn hold_lock_granted(name: &str, steal: bool) -> Option<(Function, Promise)> {
+impl HeldLock {
+    /// Holds `name`; the promise resolves once it is granted the first time (`None` without
+    /// Web Locks).
+    pub fn hold(name: &str) -> (Rc<HeldLock>, Option<Promise>) {
+        let lock = Rc::new(HeldLock {
+            name: name.to_string(),
+            release: Rc::new(RefCell::new(None)),
+        });
+        let granted = lock.request();
+        (lock, granted)
+    }
+
+    fn request(self: &Rc<Self>) -> Option<Promise> {
+        let weak = Rc::downgrade(self);
+        let on_lost = move || {
+            if let Some(lock) = weak.upgrade() {
+                lock.release.borrow_mut().take();
+                // Asked again a moment later: a page or worker that is going away (its request
+                // is aborted too) never gets there (WebKit mishandles a request made then).
+                super::task::spawn(async move {
+                    let _ = wasm_bindgen_futures::JsFuture::from(super::timer::sleep(50)).await;
+                    let _ = lock.request();
+                });
+            }
+        };
+        let (release, granted) = hold_lock_full(&self.name, false, Some(Box::new(on_lost)))?;
+        *self.release.borrow_mut() = Some(release);
+        Some(granted)
+    }
+
+    pub fn release(&self) {
+        if let Some(release) = self.release.borrow_mut().take() {
+            let _ = release.call0(&JsValue::NULL);
+        }
+    }
+}
+
+fn hold_lock_watched(
+    name: &str,
+    steal: bool,
+    on_lost: Option<Box<dyn FnOnce()>>,
+) -> Option<Function> {
+    hold_lock_full(name, steal, on_lost).map(|(release, _)| release)
+}
+
+/// `on_lost`: called if the lock is taken from this holder (its request rejects then).
+fn hold_lock_full(
+    name: &str,
+    steal: bool,
+    on_lost: Option<Box<dyn FnOnce()>>,
+) -> Option<(Function, Promise)> {
     let locks = lock_manager()?;
     let mut release: Option<Function> = None;
     let held = Promise::new(&mut |resolve, _| release = Some(resolve));
@@ -134,9 +209,16 @@ pub fn hold_lock_granted(name: &str, steal: bool) -> Option<(Function, Promise)>
     let request: Function = get(&locks, "request").unchecked_into();
     let options = object(&[("steal", JsValue::from_bool(steal))]);
     if let Ok(p) = request.call3(&locks, &JsValue::from_str(name), &options, &callback) {
-        // A stolen lock rejects the request: nothing to do here.
+        // A stolen lock rejects the request.
         if let Ok(catch) = get(&p, "catch").dyn_into::<Function>() {
-            let _ = catch.call1(&p, &Closure::once_into_js(|_: JsValue| {}));
+            let _ = catch.call1(
+                &p,
+                &Closure::once_into_js(move |_: JsValue| {
+                    if let Some(f) = on_lost {
+                        f();
+                    }
+                }),
+            );
         }
     }
     release.map(|r| (r, granted))

@@ -1039,12 +1039,16 @@ test('an nhn:kjernejournal token without the attest that was sent: claim_invalid
   assert.deepEqual(await names(page), []);
 });
 
-test('storage "session": a reload keeps the switched context and its token; the old context\'s token never comes back', async () => {
+test('session host: a reload keeps the switched context and its token; the old context\'s token never comes back', async () => {
   const page = await newPage();
-  const o = opts({ storage: 'session', context: single('910000011') });
+  const o = opts({ context: single('910000011') }, { host: 'worker' });
   const first = await login(page, stack, o);
   const sw = await run(page, (c) => c.setContext({ organization: { child: '910000012' } }));
   assert.equal(sw.error, undefined, JSON.stringify(sw.error));
+  // Another tab of the app is open, so the host outlives the reload in every engine.
+  const other = await newPage();
+  await openApp(other, stack.appOrigin);
+  assert.ok(await other.evaluate((x) => window.attach(x), o));
   d.reset();
   await openApp(page, stack.appOrigin);
   const restored = await page.evaluate((x) => window.attach(x), o);

@@ -27,7 +27,6 @@ impl Engine {
             self.actions.push(Action::AnnounceEnd(reason, last_token));
             self.actions.push(Action::ForgetKey);
         }
-        self.actions.push(Action::Persist);
         self.actions.push(Action::Reschedule);
         self.actions.push(Action::Emit(match reason {
             EndReason::LoggedOut => Event::LoggedOut,
@@ -55,7 +54,6 @@ impl Engine {
         if had_session {
             self.end_session_as(EndReason::LoggedOut, was_holder);
         } else {
-            self.actions.push(Action::Persist);
             self.actions.push(Action::Emit(Event::LoggedOut));
         }
         if !self.actions.iter().any(|a| matches!(a, Action::ForgetKey)) {

@@ -49,7 +49,6 @@ impl Engine {
         if !is_login {
             if let (Some(rt), Some(grant)) = (response.refresh_token.take(), self.grant.as_mut()) {
                 grant.refresh_token = Some(rt);
-                self.actions.push(Action::Persist);
             }
         }
         // RFC 9449 §5: refused before anything is fetched or verified.
@@ -202,7 +201,6 @@ impl Engine {
             }
         }
         self.actions.push(Action::Announce);
-        self.actions.push(Action::Persist);
         self.actions.push(Action::Reschedule);
         Ok(())
     }

@@ -47,12 +47,14 @@ pub(super) struct RemoteToken {
 }
 
 impl RemoteToken {
-    /// The cache entry, with the claims read (and checked, for a view) from the token.
+    /// The cache entry, with the claims read (and checked, for a view) from the token. A view
+    /// says when the token expires (from `expires_in`), but never later than its signed `exp`.
     pub(super) fn cached(self, claims: Map<String, Value>) -> (TokenKey, CachedToken) {
+        let exp = claims.get("exp").and_then(Value::as_i64);
         let token = CachedToken {
             token: self.token,
             token_type: self.token_type,
-            expires_at: self.expires_at,
+            expires_at: exp.map_or(self.expires_at, |exp| self.expires_at.min(exp)),
             claims,
             scope: self.scope,
             cause: self.cause,
@@ -173,6 +175,28 @@ pub(super) fn read_remote(view: &Value) -> Option<Remote> {
     })
 }
 
+/// The primary token's `iat` (signed): how new a session's tokens are. Views are ordered by it,
+/// never by their own (unsigned) `generation` or `since`.
+fn issued_at(tokens: &VecMap<TokenKey, CachedToken>, primary: &TokenKey) -> i64 {
+    tokens
+        .get(primary)
+        .and_then(|t| t.claims.get("iat"))
+        .and_then(Value::as_i64)
+        .unwrap_or(i64::MIN)
+}
+
+/// The ID token's claims as another tab tells them, kept only where the verified access token
+/// says the same (HelseID puts the identity in both): nothing unsigned names the user.
+fn verified_id_claims(
+    told: &Map<String, Value>,
+    access: &Map<String, Value>,
+) -> Map<String, Value> {
+    told.iter()
+        .filter(|(name, value)| access.get(*name) == Some(*value))
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .collect()
+}
+
 /// The subject a session acts for: the primary access token's `sub` (HelseID puts the same
 /// pairwise `sub` in the ID token), else the pid.
 fn subject(tokens: &VecMap<TokenKey, CachedToken>, primary: &TokenKey) -> Option<String> {
@@ -193,23 +217,37 @@ impl Engine {
     }
 
     /// Reads another tab's view and says whether it is worth verifying: `None` for anything
-    /// malformed, from this engine, from a holder whose session ended, or not newer than what
-    /// this tab has.
+    /// malformed, naming this engine, or from a holder whose session ended. Whether it is newer
+    /// is decided on its verified tokens ([`Engine::adopt`]).
     pub fn read_view(&self, view: &Value) -> Option<Remote> {
         let remote = read_remote(view)?;
         if remote.holder == self.id || self.ended_holders.contains(&remote.holder) {
             return None;
         }
-        if let Some(shared) = &self.shared {
-            if shared.holder == remote.holder && remote.generation <= shared.generation {
-                return None;
-            }
-            // Two holders: the newer login wins, the other yields (below).
-            if shared.holder != remote.holder && remote.since < shared.since {
-                return None;
-            }
-        }
         Some(remote)
+    }
+
+    /// Whether a verified view is news for this tab, judged on signed data only (API.md
+    /// "Security guarantees", third round): a holder gives way only to a newer login's token
+    /// it never held; a follower takes its holder's views unless they are older than what it
+    /// has, and another holder's only with a newer token it has not seen. A message can
+    /// therefore never make a holder yield, a follower leave the real holder, or an old token
+    /// come back.
+    fn is_news(&self, incoming: &Shared) -> bool {
+        let Some(shared) = &self.shared else {
+            return true;
+        };
+        let theirs = issued_at(&incoming.tokens, &incoming.primary);
+        let ours = issued_at(&shared.tokens, &shared.primary);
+        let seen = incoming
+            .tokens
+            .get(&incoming.primary)
+            .is_some_and(|t| shared.tokens.values().any(|mine| mine.token == t.token));
+        if self.is_holder() || shared.holder != incoming.holder {
+            theirs > ours && !seen
+        } else {
+            theirs >= ours
+        }
     }
 
     /// Adopts a view whose tokens' signatures the shell verified (`signed`, in the order of
@@ -256,7 +294,8 @@ impl Engine {
         }
         let their_subject = subject(&tokens, &remote.primary);
         // The ID token's claims cannot be checked here (the ID token stays with the holder):
-        // they must at least name the subject of the verified access token.
+        // they must name the subject of the verified access token, and only what that token
+        // confirms is kept.
         if their_subject.is_none()
             || remote.id_claims.get("sub").and_then(Value::as_str) != their_subject.as_deref()
         {
@@ -265,8 +304,16 @@ impl Engine {
                 "another tab's session names two subjects",
             ));
         }
+        let primary_claims = &tokens[&remote.primary].claims;
+        remote.id_claims = verified_id_claims(&remote.id_claims, primary_claims);
+        // The context's age cannot be later than its token (a view could say any time).
+        let primary_iat = issued_at(&tokens, &remote.primary);
+        remote.context_since = remote.context_since.min(primary_iat.max(0));
         let (holder, generation) = (remote.holder.clone(), remote.generation);
         let incoming = remote.into_shared(holder, generation, tokens);
+        if !self.is_news(&incoming) {
+            return Ok(());
+        }
         // After `userChanged` this tab follows nobody until `adoptSession()`: the other user's
         // newer views only replace the one kept for it.
         if self.shared.is_none() {
@@ -318,7 +365,6 @@ impl Engine {
             if let (true, Some(rt)) = (revoke, grant.refresh_token) {
                 self.actions.push(Action::Revoke(rt));
             }
-            self.actions.push(Action::Persist);
         }
     }
 

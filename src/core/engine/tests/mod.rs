@@ -67,6 +67,7 @@ pub(crate) fn access_token(aud: &str, sub: &str, now: i64, extra: Value) -> Stri
     let mut claims = json!({
         "iss": ISS, "aud": aud, "sub": sub, "client_id": CLIENT, "iat": now, "exp": now + 600,
         "cnf": { "jkt": JKT }, SECURITY_LEVEL: "4", SFM_ID: "sfm-1", "scope": ["openid"],
+        "name": "KVART GREVLING",
         "jti": format!("{aud}-{now}-{}", extra),
     });
     for (k, v) in extra.as_object().unwrap() {

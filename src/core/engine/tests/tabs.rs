@@ -1,5 +1,5 @@
 //! The engine across tabs: verified views, another user, the holder going, the follower's
-//! questions and logout; and the record `storage: "session"` keeps.
+//! questions and logout.
 
 use serde_json::{json, Value};
 
@@ -52,7 +52,12 @@ fn a_follower_adopts_a_checked_view_and_asks_the_holder_for_fresh_tokens() {
         matches!(f.e.token(None, false, f.now).unwrap(), Next::Wait(_)),
         "asks once"
     );
-    assert!(f.e.read_view(&view).is_none(), "not newer");
+    f.e.take_actions();
+    adopt(&mut f, &view).unwrap();
+    assert!(
+        events(&f.e.take_actions()).is_empty(),
+        "the same view again: nothing new"
+    );
 }
 
 #[test]
@@ -145,9 +150,10 @@ fn a_newer_login_of_the_same_user_elsewhere_takes_over_and_this_grant_is_dropped
     b.now = T0 + 5;
     b.login(USER, None).unwrap();
     a.now = T0 + 5;
+    adopt(&mut b, &a.e.shared_view().unwrap()).unwrap();
     assert!(
-        b.e.read_view(&a.e.shared_view().unwrap()).is_none(),
-        "the older login yields"
+        b.e.is_holder(),
+        "the newer login never yields to the older one"
     );
     adopt(&mut a, &b.e.shared_view().unwrap()).unwrap();
     assert!(!a.e.is_holder());
@@ -262,22 +268,6 @@ fn a_follower_logout_asks_its_holder() {
 // ---- storage -----------------------------------------------------------------------------
 
 #[test]
-fn the_holders_record_survives_a_reload_and_a_stale_one_is_revoked() {
-    let h = H::logged_in("");
-    let record = h.e.snapshot(h.now).unwrap();
-    let mut back = H::new("");
-    back.e.restore(&record, T0 + 5, 120).unwrap();
-    assert!(back.e.is_holder());
-    assert_eq!(back.e.session().unwrap().expires_at, T0 + 600);
-    assert_eq!(H::refresh_token_sent(&back.ticket(None, true)), "rt-1");
-    let mut late = H::new("");
-    let rt = late.e.restore(&record, T0 + 3600, 120).unwrap_err();
-    assert_eq!(rt.unwrap().expose(), "rt-1", "handed back to be revoked");
-    assert!(late.e.session().is_none());
-    assert!(H::new("").e.restore("{}", T0, 120).is_err());
-}
-
-#[test]
 fn token_refreshed_says_call_in_the_tab_that_asked_other_tab_elsewhere_and_schedule_everywhere() {
     let mut h = H::logged_in("");
     let mut f = follower();
@@ -310,4 +300,114 @@ fn token_refreshed_says_call_in_the_tab_that_asked_other_tab_elsewhere_and_sched
     assert_eq!(cause(&events(&h.e.take_actions())), RefreshCause::Schedule);
     adopt(&mut f, &h.e.shared_view().unwrap()).unwrap();
     assert_eq!(cause(&events(&f.e.take_actions())), RefreshCause::Schedule);
+}
+
+/// Issue 20, finding 1: a copy of the real view under another holder id, a later `since` and
+/// another name makes neither the holder yield nor the follower leave it.
+#[test]
+fn a_real_view_replayed_as_another_holder_changes_nobody() {
+    let mut h = H::logged_in("");
+    let mut f = follower();
+    adopt(&mut f, &h.e.shared_view().unwrap()).unwrap();
+    f.e.take_actions();
+    let mut forged = h.e.shared_view().unwrap();
+    forged["holder"] = json!("mallory");
+    forged["since"] = json!(T0 + 1);
+    forged["generation"] = json!(1_000_000_000_000u64);
+    forged["idClaims"]["name"] = json!("MALLORY");
+    forged["idClaims"]["helseid://claims/identity/pid"] = json!("01010112345");
+    adopt(&mut h, &forged).unwrap();
+    adopt(&mut f, &forged).unwrap();
+    assert!(h.e.is_holder(), "the holder keeps its grant");
+    assert!(
+        h.e.take_actions().is_empty(),
+        "nothing revoked, nothing announced"
+    );
+    assert_eq!(
+        f.e.shared().unwrap().holder,
+        "tab-a",
+        "the follower still follows the holder"
+    );
+    assert!(events(&f.e.take_actions()).is_empty());
+    let shown = f.e.session().unwrap();
+    assert_eq!(shown.helseid.name.as_deref(), Some("KVART GREVLING"));
+    assert_eq!(
+        shown.id_token_claims.get("helseid://claims/identity/pid"),
+        None,
+        "not confirmed by the token"
+    );
+}
+
+/// Finding 2: the same holder with a huge generation and an expiry a year out: the follower
+/// keeps the token's signed `exp`, and the holder's next real view is still taken.
+#[test]
+fn a_forged_generation_and_expiry_neither_outlive_the_token_nor_block_real_views() {
+    let mut h = H::logged_in("");
+    let mut f = follower();
+    let mut forged = h.e.shared_view().unwrap();
+    forged["generation"] = json!(1_000_000_000_000u64);
+    forged["tokens"][0]["expiresAt"] = json!(T0 + 365 * 24 * 3600);
+    adopt(&mut f, &forged).unwrap();
+    assert_eq!(
+        f.e.session().unwrap().expires_at,
+        T0 + 600,
+        "the token's exp, not the view's"
+    );
+    f.now = T0 + 601;
+    assert!(
+        matches!(f.e.token(None, false, f.now).unwrap(), Next::AskHolder(_)),
+        "an expired token is never handed out"
+    );
+    // The holder refreshes: its real view (a lower generation than the forged one) is taken.
+    h.now = T0 + 30;
+    let t = h.ticket(None, true);
+    h.refresh_ok(t, "rt-2").unwrap();
+    f.e.ask_settled(&f.e.key(None), f.now);
+    f.now = T0 + 30;
+    adopt(&mut f, &h.e.shared_view().unwrap()).unwrap();
+    assert_eq!(
+        f.e.session().unwrap().access_token_claims["iat"],
+        json!(T0 + 30),
+        "the newer token"
+    );
+}
+
+/// A replay of an older real view never brings an old token back.
+#[test]
+fn an_older_real_view_replayed_is_ignored() {
+    let mut h = H::logged_in("");
+    let mut f = follower();
+    let old = h.e.shared_view().unwrap();
+    h.now = T0 + 60;
+    let t = h.ticket(None, true);
+    h.refresh_ok(t, "rt-2").unwrap();
+    f.now = T0 + 60;
+    adopt(&mut f, &h.e.shared_view().unwrap()).unwrap();
+    adopt(&mut f, &old).unwrap();
+    assert_eq!(
+        f.e.session().unwrap().access_token_claims["iat"],
+        json!(T0 + 60)
+    );
+}
+
+/// Finding 9: other tabs' forced refreshes are bounded per token: 30 in a second make 3.
+#[test]
+fn forced_refreshes_from_other_tabs_are_bounded_per_token() {
+    let mut h = H::logged_in("");
+    let honoured = (0..30)
+        .filter(|_| h.e.peer_force(None, true, T0 + 1))
+        .count();
+    assert_eq!(honoured, PEER_FORCE_BURST);
+    assert!(
+        !h.e.peer_force(None, false, T0 + 60),
+        "not forced, not forced"
+    );
+    assert!(
+        h.e.peer_force(Some(OTHER), true, T0 + 1),
+        "another token has its own bound"
+    );
+    assert!(
+        h.e.peer_force(None, true, T0 + 1 + PEER_FORCE_WINDOW_SECONDS),
+        "once the window has passed"
+    );
 }
