@@ -14,8 +14,8 @@ files=("$@")
 declare -A pid start
 for e in "${engines[@]}"; do
   start[$e]=$(date +%s)
-  # --test-timeout: a test that hangs fails after 3 min instead of holding the run.
-  E2E_BROWSER=$e node --test --test-concurrency=1 --test-timeout=180000 "${files[@]}" \
+  # --test-timeout: a test (or a whole file) that hangs fails after 10 min instead of holding the run.
+  E2E_BROWSER=$e node --test --test-concurrency=1 --test-timeout=600000 "${files[@]}" \
     >"artifacts/e2e-$e.tap" 2>&1 &
   pid[$e]=$!
 done

@@ -265,6 +265,8 @@ impl HostState {
                 force,
                 by,
             } => super::task::spawn(async move {
+                // A page's request: always bounded (`by` names it, for its event).
+                let by = Some(by.unwrap_or_default());
                 let result = inner
                     .access_token_for(resource.as_deref(), force, by)
                     .await

@@ -80,7 +80,8 @@ impl Inner {
                 }
             }
             Some("need") if is_holder => {
-                let by = message.string("by");
+                // Always another tab's (`by` names it, for its event), so always bounded.
+                let by = Some(message.string("by").unwrap_or_default());
                 let resource = message.string("resource");
                 let force = message.bool("force").unwrap_or(false);
                 let inner = self.clone();
@@ -93,7 +94,7 @@ impl Inner {
                 });
             }
             Some("context") if is_holder => {
-                let by = message.string("by");
+                let by = Some(message.string("by").unwrap_or_default());
                 let context = message.member("context").cloned().unwrap_or(Value::Null);
                 let resource = message.string("resource");
                 let inner = self.clone();

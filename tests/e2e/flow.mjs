@@ -89,3 +89,24 @@ export async function withClient(page, fn, arg) {
     }
   }, { src: fn.toString(), arg });
 }
+
+/**
+ * The config pages/app.html's makeClient gives the library for `opts`, as the session host sees
+ * it (without the page-local keys: clientAuth, sessionHost, workerUrl, apiOrigins). An attacker
+ * that says `hello` with it joins the host's session.
+ */
+export function hostConfig(stack, opts) {
+  const { sessionHost: _host, apiOrigins: _origins, ...extra } = opts.extra ?? {};
+  return {
+    issuer: opts.issuer,
+    clientId: opts.clientId,
+    redirectUri: `${stack.appOrigin}/e2e/app.html`,
+    postLogoutRedirectUri: `${stack.appOrigin}/e2e/app.html`,
+    scope: 'openid profile offline_access helseid://scopes/identity/pid helseid://scopes/identity/security_level helseid://scopes/hpr/hpr_number e-helse:sfm.api/sfm.api2',
+    resources: ['e-helse:sfm.api'],
+    requireSfmId: true,
+    requiredSecurityLevel: '4',
+    allowInsecureHttp: true,
+    ...extra,
+  };
+}

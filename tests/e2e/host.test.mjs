@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startStack, launchBrowser, ENGINE } from './harness.mjs';
 import { REPO_ROOT } from '../../www/dev-idp/static.mjs';
-import { clientOptions, login, openApp, withClient } from './flow.mjs';
+import { clientOptions, hostConfig, login, openApp, withClient } from './flow.mjs';
 
 const VERSION = JSON.parse(await readFile(join(REPO_ROOT, 'pkg', 'package.json'), 'utf8')).version;
 const WORKER_NAME = `helseid-wasm@${VERSION}`;
@@ -285,7 +285,7 @@ test('leaks: a blank page of the origin connects to the host and a page for anot
         open.onerror = () => resolve('[]');
       }),
     };
-  }, { name: WORKER_NAME, version: VERSION, full: { ...opts_config(opts), ...config } });
+  }, { name: WORKER_NAME, version: VERSION, full: { ...hostConfig(stack, opts), ...config } });
   const text = JSON.stringify(seen);
   for (const [what, secret] of Object.entries(secrets)) {
     for (const piece of secret.split('.').filter((p) => p.length >= 16)) assert.ok(!text.includes(piece), `no ${what} anywhere`);
@@ -301,21 +301,6 @@ test('leaks: a blank page of the origin connects to the host and a page for anot
   assert.equal(session, null);
   assert.equal(await withClient(other, (c) => c.sessionHost()), 'worker');
 }));
-
-/** The config a page sends the host: what window.makeClient builds (pages/app.html). */
-function opts_config(opts) {
-  return {
-    redirectUri: `${stack.appOrigin}/e2e/app.html`,
-    postLogoutRedirectUri: `${stack.appOrigin}/e2e/app.html`,
-    scope: 'openid profile offline_access helseid://scopes/identity/pid helseid://scopes/identity/security_level helseid://scopes/hpr/hpr_number e-helse:sfm.api/sfm.api2',
-    resources: ['e-helse:sfm.api'],
-    requireSfmId: true,
-    requiredSecurityLevel: '4',
-    allowInsecureHttp: true,
-    apiOrigins: { 'e-helse:sfm.api': [opts.apiOrigin], 'e-helse:other.api': [opts.apiOrigin] },
-    autoRefresh: false,
-  };
-}
 
 test('a Content-Security-Policy that blocks workers: "auto" holds the session in the page and logs in; "worker" is config_invalid saying why', async () => {
   const csp = await startStack({
