@@ -111,7 +111,7 @@ const ADVICE = {
   context_invalid: 'The context is malformed (see “claim” below) and nothing was sent. Fix that field and switch again.',
   context_expired: 'The patient attest is older than HelseID allows. Switch the context again to make a new attest.',
   portal_failed: 'The national portal refused to open a session (see the status and error below). Check the portal address and that the token fits it.',
-  origin_not_allowed: 'The library sends a token only to the API origins configured for its resource (apiOrigins). Check the API base URL.',
+  origin_not_allowed: 'The library sends a token only to the origins configured for its resource (apiOrigins: the API base URL and the portal addresses, read when you log in). Check the address, then log in again.',
   // Raised by this page, not by the library:
   package_not_loaded: 'Build the package first: `make demo` (or `scripts/build.sh`) writes pkg/, which this page imports from /pkg/helseid_wasm.js.',
   form_incomplete: 'Fill in the highlighted field and try again.',
@@ -345,13 +345,20 @@ function clientConfig(cfg) {
     allowInsecureHttp: cfg.issuer.startsWith('http://') || cfg.redirectUri.startsWith('http://'),
     clientAuth: cfg.authMode === 'jwk' ? jwkAuth() : assertionAuth(cfg),
   };
-  // client.fetch sends the token only to the API origins listed for its resource (the default
-  // one, the first). The portal sessions allow their own gateways by themselves.
-  if (cfg.resources[0] && cfg.apiBase) {
+  // client.fetch and the portals send a token only to the origins listed for its resource: the
+  // API base for the default resource (the first), the SFM gateway for e-helse:sfm.api, the
+  // Kjernejournal API for nhn:kjernejournal (the portal panels' addresses, read now).
+  const origins = {};
+  const allow = (resource, url) => {
     try {
-      config.apiOrigins = { [cfg.resources[0]]: [new URL(cfg.apiBase).origin] };
-    } catch { /* an invalid API base URL shows its own error when used */ }
-  }
+      if (resource && url) (origins[resource] ??= []).push(new URL(url).origin);
+    } catch { /* an invalid address shows its own error when used */ }
+  };
+  const portals = readPortalFields();
+  allow(cfg.resources[0], cfg.apiBase);
+  allow(SFM_RESOURCE, portals.sfmGateway);
+  allow(KJ_RESOURCE, portals.kjApi);
+  if (Object.keys(origins).length) config.apiOrigins = origins;
   if (cfg.requiredSecurityLevel) config.requiredSecurityLevel = cfg.requiredSecurityLevel;
   return config;
 }

@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 
 use super::alg;
 use super::context::{Context, DetailsClaim, DEFAULT_ATTEST_MAX_AGE_SECONDS};
-use super::error::{Error, Result};
+use super::error::{Error, ErrorCode, Result};
 use super::uri;
 use super::vecmap::VecMap;
 
@@ -413,6 +413,29 @@ impl Config {
             .or(self.resources.first().map(String::as_str))
     }
 
+    /// API.md `apiOrigins` (portal gateways included, turn 3): a token of `resource` (`""`: the
+    /// default one) goes to `url` only when its origin is listed for that resource; else
+    /// `origin_not_allowed`, before anything is sent.
+    pub fn check_api_origin(&self, resource: &str, url: &str) -> Result<()> {
+        let origin = uri::origin(url).unwrap_or(url);
+        let listed = self
+            .api_origins
+            .get(resource)
+            .is_some_and(|origins| origins.iter().any(|o| o == origin));
+        if listed {
+            return Ok(());
+        }
+        let resource = if resource.is_empty() {
+            "the default resource"
+        } else {
+            resource
+        };
+        Err(Error::new(
+            ErrorCode::OriginNotAllowed,
+            format!("{origin} is not in apiOrigins for {resource}; nothing was sent"),
+        ))
+    }
+
     /// Whether tokens for `resource` carry the attest.
     pub fn needs_attest(&self, resource: &str) -> bool {
         self.attest_resources.iter().any(|r| r == resource)
@@ -619,6 +642,70 @@ mod tests {
         let e = parse(r#","allowInsecureHttp":true,"apiOrigins":{"x":["http://api.test"]}"#)
             .unwrap_err();
         assert_eq!(e.code, ErrorCode::ConfigInvalid);
+    }
+
+    #[test]
+    fn a_token_goes_only_to_an_origin_listed_for_its_own_resource() {
+        let c = parse(
+            r#","apiOrigins":{"e-helse:sfm.api":["https://gw.test"],"nhn:kjernejournal":["https://kj.test:8443"]}"#,
+        )
+        .unwrap();
+        assert!(c
+            .check_api_origin("e-helse:sfm.api", "https://gw.test/api/v2/Session/create")
+            .is_ok());
+        assert!(c
+            .check_api_origin(
+                "nhn:kjernejournal",
+                "https://kj.test:8443/api/session/create"
+            )
+            .is_ok());
+        for (resource, url, origin, named) in [
+            // Listed, but for another resource.
+            (
+                "e-helse:sfm.api",
+                "https://kj.test:8443/api/session/create",
+                "https://kj.test:8443",
+                "e-helse:sfm.api",
+            ),
+            (
+                "nhn:kjernejournal",
+                "https://gw.test/x",
+                "https://gw.test",
+                "nhn:kjernejournal",
+            ),
+            // Another port, another scheme, a longer host.
+            (
+                "e-helse:sfm.api",
+                "https://gw.test:444/x",
+                "https://gw.test:444",
+                "e-helse:sfm.api",
+            ),
+            (
+                "e-helse:sfm.api",
+                "http://gw.test/x",
+                "http://gw.test",
+                "e-helse:sfm.api",
+            ),
+            (
+                "e-helse:sfm.api",
+                "https://gw.test.evil/x",
+                "https://gw.test.evil",
+                "e-helse:sfm.api",
+            ),
+            (
+                "",
+                "https://gw.test/x",
+                "https://gw.test",
+                "the default resource",
+            ),
+        ] {
+            let e = c.check_api_origin(resource, url).unwrap_err();
+            assert_eq!(e.code, ErrorCode::OriginNotAllowed, "{url}");
+            assert_eq!(
+                e.message,
+                format!("{origin} is not in apiOrigins for {named}; nothing was sent")
+            );
+        }
     }
 
     #[test]
