@@ -802,6 +802,31 @@ test('refusals: a token the gateway refuses is portal_failed 401 invalid_token; 
   await page.close();
 });
 
+test('a clientAddress from the gateway that is not https (non-loopback http) is portal_failed: openSfmSession rejects, nothing is loaded in any frame', async () => {
+  const { page } = await loggedIn();
+  await addFrame(page);
+  dbl.reset();
+  dbl.answerSfmClientAddress('http://sfm-client.example.test/sfm-client/');
+  const out = await openSfm(page);
+  assert.equal(out.error?.code, 'portal_failed', JSON.stringify(out));
+  assert.equal(out.error.status, 200);
+  assert.equal(out.error.message, 'the SFM session gateway\'s clientAddress is not an https URL (http only for loopback hosts with allowInsecureHttp); nothing was loaded');
+  const c = dbl.portalCounts();
+  assert.deepEqual([c['sfm-create'], c.ok['sfm-create']], [2, 1], 'the nonce challenge, then the create the library refused');
+  // window.sfm is still the iframe (named access): openSfmSession gave no session object.
+  assert.equal(await page.evaluate(() => window.sfm instanceof HTMLIFrameElement), true, 'no session object');
+  assert.equal(await page.locator('#sfm').getAttribute('src'), null, 'the frame loaded nothing');
+  assert.deepEqual(dbl.requests().filter((r) => r.server === 'sfm-client'), [], 'the SFM client stand-in saw nothing');
+  assert.deepEqual(page.frames().map((f) => f.url()).filter((u) => u.includes('sfm-client')), []);
+
+  // With the stand-in's own (loopback) address the same call works.
+  dbl.reset();
+  const info = await openSfm(page);
+  assert.equal(info.error, undefined, JSON.stringify(info.error));
+  assert.equal(info.clientAddress, `${dbl.sfmClientOrigin}/sfm-client/`);
+  await page.close();
+});
+
 test('a non-loopback http gateway is config_invalid; apiBase "/api" takes the older paths, one that is not a plain path is config_invalid and sends nothing', async () => {
   const { page } = await loggedIn();
   dbl.reset();
@@ -1032,7 +1057,7 @@ test('Kjernejournal: setContext with an attest, then openKjernejournalSession: h
   await page.close();
 });
 
-test('Kjernejournal: a bad sourceSystem, patient or accessBasis rejects config_invalid before any request', async () => {
+test('Kjernejournal: a bad sourceSystem, patient, accessBasis or web URL (a query, a fragment, non-loopback http) rejects config_invalid before any request', async () => {
   const { page } = await loggedIn(options(KJ_OPTIONS));
   await setAttest(page);
   dbl.reset();
@@ -1044,11 +1069,17 @@ test('Kjernejournal: a bad sourceSystem, patient or accessBasis rejects config_i
     ['patient with a letter', { patient: '1311690021a' }],
     ['accessBasis unknown', { accessBasis: 'NYSGJERRIG' }],
     ['accessBasis lower case', { accessBasis: 'samtykke' }],
+    ['web with a query', { web: `${dbl.kjWebOrigin}/hpp-webapp?next=https://evil.test` }],
+    ['web with a fragment', { web: `${dbl.kjWebOrigin}/#x` }],
+    ['web on non-loopback http', { web: 'http://kj.example.test/hpp-webapp' }],
+    ['api with a query', { api: `${dbl.kjApiOrigin}?x=` }],
   ];
+  const urlMessage = (name) => `${name} must be an https URL (http only for loopback hosts with allowInsecureHttp): an origin and a path, no query or fragment`;
   for (const [why, args] of cases) {
     const out = await openKj(page, args);
     assert.equal(out.error?.code, 'config_invalid', `${why}: ${JSON.stringify(out)}`);
     assert.equal(out.error.isHelseIdError, true, why);
+    if (args.web || args.api) assert.equal(out.error.message, urlMessage(args.web ? 'web' : 'api'), why);
   }
   const c = dbl.portalCounts();
   assert.equal(c['kj-create'], 0);

@@ -368,6 +368,7 @@ export async function startDouble(opts = {}) {
     // portal stand-ins (portals.mjs, README "Portal stand-ins")
     portalCounts: portals.counts,
     sfmSessions: portals.sfmSessions,
+    answerSfmClientAddress: portals.answerSfmClientAddress,
     sfmClientMessages: portals.sfmClientMessages,
     kjSessions: portals.kjSessions,
     kjWebVisits: portals.kjWebVisits,
