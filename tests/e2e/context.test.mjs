@@ -462,6 +462,9 @@ const MALFORMED = [
   ['910000011', 'context'],
   [{ organization: '910000011' }, 'organization'],
   [{ trustFramework: [] }, 'trustFramework'],
+  // Only the members HelseID's attest defines reach the signer (finding 13).
+  [{ trustFramework: { ...GOOD_ATTEST, practitioner: { ...GOOD_ATTEST.practitioner, nickname: 'Doc' } } }, 'trustFramework.practitioner.nickname'],
+  [{ trustFramework: { ...GOOD_ATTEST, note: 'x'.repeat(300) } }, 'trustFramework.note'],
 ];
 
 test('every malformed context in setContext rejects context_invalid with the exact claim, sends nothing, and changes nothing', async () => {
