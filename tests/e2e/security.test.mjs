@@ -833,3 +833,29 @@ test('create() refuses an http redirectUri or postLogoutRedirectUri that is not 
     await page.close();
   }
 });
+
+// ---------------------------------------------------------------- 11. the channel, third round (finding 10)
+
+test('page mode: a 20 MB message on the session channel is dropped before it reaches wasm (the holder\'s wasm memory grows by at most 1 MiB); the session works and the next hello is answered', async (t) => {
+  const a = await holder();
+  const spy = await openSpy();
+  try {
+    await spyView(spy); // one round trip first: whatever answering costs is paid
+    const memory = () => a.page.evaluate(() => window.wasmMemory.buffer.byteLength);
+    const views = async () => (await spyMessages(spy)).filter((m) => m.t === 'view').length;
+    const [before, viewsBefore] = [await memory(), await views()];
+    await spy.page.evaluate(() => {
+      window.spy.ch.postMessage(JSON.stringify({ t: 'view', view: { pad: 'x'.repeat(20 * 1024 * 1024) } }));
+      window.spy.ch.postMessage(JSON.stringify({ t: 'hello' })); // handled after the big one (in order)
+    });
+    await spy.page.waitForFunction((n) => window.spy.messages.filter((m) => JSON.parse(m).t === 'view').length > n, viewsBefore, { timeout: 10_000 });
+    assert.equal(await views(), viewsBefore + 1, 'the hello after it was answered with one view');
+    const grown = (await memory()) - before;
+    t.diagnostic(`the holder's wasm memory grew by ${grown} bytes`);
+    assert.ok(grown <= 1024 * 1024, `the holder's wasm memory grew by ${grown} bytes`);
+    const s = await withClient(a.page, async (client) => ({ token: typeof await client.getAccessToken(), pid: client.session()?.helseid.pid }));
+    assert.deepEqual(s, { token: 'string', pid: KVART.pid });
+  } finally {
+    await Promise.all([spy.page.close(), a.page.close()]);
+  }
+});
