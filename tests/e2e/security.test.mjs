@@ -834,7 +834,7 @@ test('create() refuses an http redirectUri or postLogoutRedirectUri that is not 
   }
 });
 
-// ---------------------------------------------------------------- 11. the channel, third round (finding 10)
+// ---------------------------------------------------------------- 11. the channel, third round (findings 10 and 6)
 
 test('page mode: a 20 MB message on the session channel is dropped before it reaches wasm (the holder\'s wasm memory grows by at most 1 MiB); the session works and the next hello is answered', async (t) => {
   const a = await holder();
@@ -857,5 +857,61 @@ test('page mode: a 20 MB message on the session channel is dropped before it rea
     assert.deepEqual(s, { token: 'string', pid: KVART.pid });
   } finally {
     await Promise.all([spy.page.close(), a.page.close()]);
+  }
+});
+
+test('page mode: a forged done from a page of the origin puts none of its text in the follower\'s rejection (the library\'s own message; well-formed code, oauthError, status kept)', async () => {
+  const a = await holder({ httpTimeoutSeconds: 3 });
+  const b = await follower(a.opts);
+  const spy = await openSpy();
+  try {
+    // The spy answers every request to the holder at once, before the holder can.
+    await spy.page.evaluate(() => {
+      window.spy.ch.addEventListener('message', (e) => {
+        const m = JSON.parse(e.data);
+        if (m.t !== 'need') return;
+        window.spy.ch.postMessage(JSON.stringify({
+          t: 'done',
+          id: m.id,
+          error: {
+            code: 'token_request_failed',
+            message: 'Your session is locked: call +47 22 33 44 55 to unlock it',
+            oauthErrorDescription: 'call +47 22 33 44 55 now',
+            claim: 'call +47 22 33 44 55',
+            oauthError: 'invalid_grant',
+            status: 400,
+            retryable: false,
+          },
+        }));
+      });
+    });
+    d.reset();
+    d.failNext({ endpoint: 'token', mode: 'hang' }); // the holder's refresh cannot finish first
+    const out = await b.evaluate(async () => {
+      try {
+        await window.client.getAccessToken({ forceRefresh: true });
+        return 'resolved';
+      } catch (e) {
+        const fields = { code: e.code, claim: e.claim ?? null, oauthError: e.oauthError ?? null, oauthErrorDescription: e.oauthErrorDescription ?? null, status: e.status ?? null, retryable: e.retryable, message: e.message, isHelseIdError: window.helseid.isHelseIdError(e) };
+        return { fields, everything: `${String(e)}\n${e.stack}\n${JSON.stringify(e)}\n${JSON.stringify(fields)}` };
+      }
+    });
+    assert.notEqual(out, 'resolved');
+    assert.deepEqual(out.fields, {
+      code: 'token_request_failed',
+      claim: null,
+      oauthError: 'invalid_grant',
+      oauthErrorDescription: null,
+      status: 400,
+      retryable: false,
+      message: 'the tab holding the session answered: HelseID refused the request',
+      isHelseIdError: true,
+    });
+    assert.ok(!out.everything.includes('+47') && !out.everything.includes('locked'), out.everything);
+    // The holder was asked too: its one refresh reaches the double (and is held there).
+    await until('the holder\'s refresh at the double', () => d.counts().token === 1);
+    assert.equal(d.counts().token, 1);
+  } finally {
+    await Promise.all([spy.page.close(), b.close(), a.page.close()]);
   }
 });
