@@ -11,7 +11,7 @@
 // tab; a private JWK is imported as a non-extractable CryptoKey and kept only in memory; tokens
 // stay inside the library (storage "memory"). Nothing touches localStorage.
 import { installWireObserver, shorten, wireMark, wireSince } from './wire.js';
-import { LOCAL_CLIENTS, epjUserByPid, organisationChoices } from './local-double.js';
+import { LOCAL_CLIENTS, LOCAL_EPJ_USERS, epjUserByPid, organisationChoices } from './local-double.js';
 
 installWireObserver();
 
@@ -281,6 +281,18 @@ function writeForm(preset, fields) {
   f.loginHint.value = fields.loginHint ?? '';
   for (const [key, id] of Object.entries(PORTAL_FIELDS)) $(id).value = fields[key] ?? '';
   syncFormVisibility();
+  fillDemoPassword();
+}
+
+/** The demo EPJ user the local double's backend logs in: the test user picked, else kvart. */
+function demoEpjUser(loginHint) {
+  return ['lege2', 'niva3'].includes(loginHint) ? loginHint : 'kvart';
+}
+
+/** Pre-fills the demo EPJ password of the picked test user (test-only passwords; never stored). */
+function fillDemoPassword() {
+  const f = $('config-form');
+  $('epj-password').value = LOCAL_EPJ_USERS[demoEpjUser(f.loginHint.value)].password;
 }
 
 function readPortalFields() {
@@ -484,23 +496,27 @@ function renderKeyStatus() {
 
 // ------------------------------------------------------------------ client lifecycle
 /**
- * The local double's demo backend signs only for a user logged in to the (demo) EPJ: log in
- * there as the chosen test user (an HttpOnly, SameSite=Strict cookie). A real EPJ has its own login.
+ * The local double's demo backend signs only for a user logged in to the (demo) EPJ, and only for
+ * the client id that login names: log in there as the chosen test user with its password (an
+ * HttpOnly, SameSite=Strict cookie). A real EPJ has its own login.
  */
 async function demoEpjLogin(cfg) {
-  const user = ['lege2', 'niva3'].includes(cfg.loginHint) ? cfg.loginHint : 'kvart';
+  const user = demoEpjUser(cfg.loginHint);
   let response;
   try {
     response = await fetch(new URL('/app-session', cfg.signerUrl), {
       method: 'POST',
       credentials: 'include',
       headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ user }),
+      body: JSON.stringify({ user, password: $('epj-password').value, clientId: cfg.clientId }),
     });
   } catch (err) {
     throw new PageError('signer_failed', `The demo backend at ${cfg.signerUrl} could not be reached (${err.message}).`);
   }
-  if (!response.ok) throw new PageError('signer_failed', `The demo backend refused the EPJ login (HTTP ${response.status}).`);
+  if (!response.ok) {
+    const body = await response.json().catch(() => ({}));
+    throw new PageError('signer_failed', `The demo backend refused the EPJ login (HTTP ${response.status}${body.error_description ? `: ${body.error_description}` : ''}).`);
+  }
 }
 
 /**
@@ -1440,6 +1456,7 @@ function wire() {
   form.addEventListener('change', (e) => {
     if (e.target.name === 'preset') switchPreset(e.target.value);
     else { syncFormVisibility(); saveForm(); }
+    if (e.target.id === 'login-hint') fillDemoPassword();
   });
   $('reset-preset').addEventListener('click', () => {
     writeForm(currentPreset(), defaultsFor(currentPreset()));

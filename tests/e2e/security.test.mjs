@@ -11,6 +11,7 @@ import { startStatic } from '../../www/dev-idp/static.mjs';
 import { clientOptions, login, openApp, startLogin, finishLogin, withClient } from './flow.mjs';
 import { callApi } from './fault-flow.mjs';
 import { NodeClient, decodeJwt } from './node-client.mjs';
+import { EPJ_TEST_PASSWORDS } from '../../www/dev-idp/double.mjs';
 
 const CLIENT_ID = 'helseid-wasm-rs256';
 const SFM = 'e-helse:sfm.api';
@@ -509,9 +510,9 @@ test('the demo signer refuses a sibling origin\'s text/plain, form and JSON requ
     // The EPJ login: an HttpOnly SameSite=Strict cookie, which the browser also sends from the
     // sibling origin (same site: cookies ignore ports).
     await app.goto(`${stack.appOrigin}/e2e/blank.html`);
-    const loginStatus = await app.evaluate(async (api) => (await fetch(`${api}/app-session`, {
-      method: 'POST', credentials: 'include', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ user: 'kvart' }),
-    })).status, d.apiOrigin);
+    const loginStatus = await app.evaluate(async ({ api, body }) => (await fetch(`${api}/app-session`, {
+      method: 'POST', credentials: 'include', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body),
+    })).status, { api: d.apiOrigin, body: { user: 'kvart', password: EPJ_TEST_PASSWORDS.kvart, clientId: CLIENT_ID } });
     assert.equal(loginStatus, 200);
     d.reset();
     const body = { audience: d.issuer, endpoint: `${d.issuer}/connect/token`, clientId: CLIENT_ID, grantType: 'refresh_token' };
