@@ -11,7 +11,7 @@
 // tab; a private JWK is imported as a non-extractable CryptoKey and kept only in memory; tokens
 // stay inside the library (storage "memory"). Nothing touches localStorage.
 import { installWireObserver, shorten, wireMark, wireSince } from './wire.js';
-import { LOCAL_CLIENTS, epjUserByPid, organisationChoices } from './local-double.js';
+import { LOCAL_CLIENTS, LOCAL_EPJ_USERS, epjUserByPid, organisationChoices } from './local-double.js';
 
 installWireObserver();
 
@@ -111,7 +111,7 @@ const ADVICE = {
   context_invalid: 'The context is malformed (see “claim” below) and nothing was sent. Fix that field and switch again.',
   context_expired: 'The patient attest is older than HelseID allows. Switch the context again to make a new attest.',
   portal_failed: 'The national portal refused to open a session (see the status and error below). Check the portal address and that the token fits it.',
-  origin_not_allowed: 'The library sends a token only to the API origins configured for its resource (apiOrigins). Check the API base URL.',
+  origin_not_allowed: 'The library sends a token only to the origins configured for its resource (apiOrigins: the API base URL and the portal addresses, read when you log in). Check the address, then log in again.',
   // Raised by this page, not by the library:
   package_not_loaded: 'Build the package first: `make demo` (or `scripts/build.sh`) writes pkg/, which this page imports from /pkg/helseid_wasm.js.',
   form_incomplete: 'Fill in the highlighted field and try again.',
@@ -281,6 +281,18 @@ function writeForm(preset, fields) {
   f.loginHint.value = fields.loginHint ?? '';
   for (const [key, id] of Object.entries(PORTAL_FIELDS)) $(id).value = fields[key] ?? '';
   syncFormVisibility();
+  fillDemoPassword();
+}
+
+/** The demo EPJ user the local double's backend logs in: the test user picked, else kvart. */
+function demoEpjUser(loginHint) {
+  return ['lege2', 'niva3'].includes(loginHint) ? loginHint : 'kvart';
+}
+
+/** Pre-fills the demo EPJ password of the picked test user (test-only passwords; never stored). */
+function fillDemoPassword() {
+  const f = $('config-form');
+  $('epj-password').value = LOCAL_EPJ_USERS[demoEpjUser(f.loginHint.value)].password;
 }
 
 function readPortalFields() {
@@ -345,13 +357,20 @@ function clientConfig(cfg) {
     allowInsecureHttp: cfg.issuer.startsWith('http://') || cfg.redirectUri.startsWith('http://'),
     clientAuth: cfg.authMode === 'jwk' ? jwkAuth() : assertionAuth(cfg),
   };
-  // client.fetch sends the token only to the API origins listed for its resource (the default
-  // one, the first). The portal sessions allow their own gateways by themselves.
-  if (cfg.resources[0] && cfg.apiBase) {
+  // client.fetch and the portals send a token only to the origins listed for its resource: the
+  // API base for the default resource (the first), the SFM gateway for e-helse:sfm.api, the
+  // Kjernejournal API for nhn:kjernejournal (the portal panels' addresses, read now).
+  const origins = {};
+  const allow = (resource, url) => {
     try {
-      config.apiOrigins = { [cfg.resources[0]]: [new URL(cfg.apiBase).origin] };
-    } catch { /* an invalid API base URL shows its own error when used */ }
-  }
+      if (resource && url) (origins[resource] ??= []).push(new URL(url).origin);
+    } catch { /* an invalid address shows its own error when used */ }
+  };
+  const portals = readPortalFields();
+  allow(cfg.resources[0], cfg.apiBase);
+  allow(SFM_RESOURCE, portals.sfmGateway);
+  allow(KJ_RESOURCE, portals.kjApi);
+  if (Object.keys(origins).length) config.apiOrigins = origins;
   if (cfg.requiredSecurityLevel) config.requiredSecurityLevel = cfg.requiredSecurityLevel;
   return config;
 }
@@ -477,23 +496,27 @@ function renderKeyStatus() {
 
 // ------------------------------------------------------------------ client lifecycle
 /**
- * The local double's demo backend signs only for a user logged in to the (demo) EPJ: log in
- * there as the chosen test user (an HttpOnly, SameSite=Strict cookie). A real EPJ has its own login.
+ * The local double's demo backend signs only for a user logged in to the (demo) EPJ, and only for
+ * the client id that login names: log in there as the chosen test user with its password (an
+ * HttpOnly, SameSite=Strict cookie). A real EPJ has its own login.
  */
 async function demoEpjLogin(cfg) {
-  const user = ['lege2', 'niva3'].includes(cfg.loginHint) ? cfg.loginHint : 'kvart';
+  const user = demoEpjUser(cfg.loginHint);
   let response;
   try {
     response = await fetch(new URL('/app-session', cfg.signerUrl), {
       method: 'POST',
       credentials: 'include',
       headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ user }),
+      body: JSON.stringify({ user, password: $('epj-password').value, clientId: cfg.clientId }),
     });
   } catch (err) {
     throw new PageError('signer_failed', `The demo backend at ${cfg.signerUrl} could not be reached (${err.message}).`);
   }
-  if (!response.ok) throw new PageError('signer_failed', `The demo backend refused the EPJ login (HTTP ${response.status}).`);
+  if (!response.ok) {
+    const body = await response.json().catch(() => ({}));
+    throw new PageError('signer_failed', `The demo backend refused the EPJ login (HTTP ${response.status}${body.error_description ? `: ${body.error_description}` : ''}).`);
+  }
 }
 
 /**
@@ -1433,6 +1456,7 @@ function wire() {
   form.addEventListener('change', (e) => {
     if (e.target.name === 'preset') switchPreset(e.target.value);
     else { syncFormVisibility(); saveForm(); }
+    if (e.target.id === 'login-hint') fillDemoPassword();
   });
   $('reset-preset').addEventListener('click', () => {
     writeForm(currentPreset(), defaultsFor(currentPreset()));

@@ -12,11 +12,13 @@ export const LOCAL_CLIENTS = Object.freeze({
 
 /**
  * The demo EPJ's users and what each may act for (signer.mjs EPJ_USERS): the backend signer
- * refuses anything else. `pid` ties them to the HelseID test users (users.mjs).
+ * refuses anything else. `pid` ties them to the HelseID test users (users.mjs). `password`: TEST
+ * ONLY, the double's demo password (signer.mjs EPJ_TEST_PASSWORDS), pre-filled on the page.
  */
 export const LOCAL_EPJ_USERS = Object.freeze({
   kvart: {
     pid: '06828399789',
+    password: 'kvart-test-only-password',
     organizations: [
       { parent: '910000001', children: ['910000011', '910000012', '910000099'] },
       { parent: '920000001', children: ['920000011', '920000012', '920000099'] },
@@ -28,13 +30,14 @@ export const LOCAL_EPJ_USERS = Object.freeze({
   },
   lege2: {
     pid: '14867912305',
+    password: 'lege2-test-only-password',
     organizations: [
       { parent: '910000001', children: ['910000012'] },
       { parent: '920000002', children: ['920000021'] },
     ],
     journalIds: ['5f0c3b8e-2d4a-4c1e-9b7a-1a2b3c4d5e03'],
   },
-  niva3: { pid: '21927245628', organizations: [], journalIds: [] },
+  niva3: { pid: '21927245628', password: 'niva3-test-only-password', organizations: [], journalIds: [] },
 });
 
 /**

@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 
 use super::alg;
 use super::context::{Context, DetailsClaim, DEFAULT_ATTEST_MAX_AGE_SECONDS};
-use super::error::{Error, Result};
+use super::error::{Error, ErrorCode, Result};
 use super::uri;
 use super::vecmap::VecMap;
 
@@ -208,6 +208,30 @@ fn check_url(name: &str, url: &str, insecure: bool) -> Result<()> {
     Ok(())
 }
 
+/// An `apiOrigins` entry is compared as text with the request URL's origin, so it must be one
+/// exactly as browsers serialise it (uri::origin_problem), and https (http only on loopback
+/// with `allowInsecureHttp`). The message names the entry (it is not secret), cut short.
+fn check_api_origin(resource: &str, origin: &str, insecure: bool) -> Result<()> {
+    let why = uri::origin_problem(origin).or_else(|| {
+        (!uri::is_allowed_endpoint(origin, insecure))
+            .then_some("it must use https (http only for loopback hosts with allowInsecureHttp)")
+    });
+    match why {
+        None => Ok(()),
+        Some(why) => {
+            let shown: String = origin.chars().take(100).collect();
+            let cut = if shown.len() < origin.len() {
+                "…"
+            } else {
+                ""
+            };
+            Err(Error::config(format!(
+                "apiOrigins[\"{resource}\"]: \"{shown}{cut}\" is not a bare origin such as \"https://api.example\": {why}"
+            )))
+        }
+    }
+}
+
 impl Config {
     /// Reads the config object as JavaScript passes it (`clientAuth` is read by the shell into
     /// `client_auth`). `random` gives 16 random bytes for a generated attest decision id.
@@ -323,13 +347,7 @@ impl Config {
                 for resource in map.keys() {
                     let list = Reader(map).strings(resource)?.unwrap_or_default();
                     for origin in &list {
-                        if uri::origin(origin) != Some(origin.as_str())
-                            || !uri::is_allowed_endpoint(origin, insecure)
-                        {
-                            return Err(Error::config(format!(
-                                "apiOrigins: {origin} is not an https origin (scheme://host[:port], no path)"
-                            )));
-                        }
+                        check_api_origin(resource, origin, insecure)?;
                     }
                     api_origins.insert(resource.clone(), list);
                 }
@@ -393,6 +411,29 @@ impl Config {
         expected
             .filter(|a| self.resources.iter().any(|r| r == a))
             .or(self.resources.first().map(String::as_str))
+    }
+
+    /// API.md `apiOrigins` (portal gateways included, turn 3): a token of `resource` (`""`: the
+    /// default one) goes to `url` only when its origin is listed for that resource; else
+    /// `origin_not_allowed`, before anything is sent.
+    pub fn check_api_origin(&self, resource: &str, url: &str) -> Result<()> {
+        let origin = uri::origin(url).unwrap_or(url);
+        let listed = self
+            .api_origins
+            .get(resource)
+            .is_some_and(|origins| origins.iter().any(|o| o == origin));
+        if listed {
+            return Ok(());
+        }
+        let resource = if resource.is_empty() {
+            "the default resource"
+        } else {
+            resource
+        };
+        Err(Error::new(
+            ErrorCode::OriginNotAllowed,
+            format!("{origin} is not in apiOrigins for {resource}; nothing was sent"),
+        ))
     }
 
     /// Whether tokens for `resource` carry the attest.
@@ -534,6 +575,135 @@ mod tests {
                 parse(bad).unwrap_err().code,
                 ErrorCode::ConfigInvalid,
                 "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_api_origin_not_in_canonical_form_is_config_invalid_naming_the_entry() {
+        for (entry, why) in [
+            ("https://SFM.test", "the host must be lower-case"),
+            ("HTTPS://sfm.test", "the scheme must be lower-case"),
+            ("https://sfm.test:443", "it names the scheme's default port"),
+            ("https://sfm.test.", "the host ends with a dot"),
+            ("https://sfm.test/api", "it has a path (even a trailing /)"),
+            ("https://sfm.test/", "it has a path (even a trailing /)"),
+            ("https://sfm.test?a=1", "it has a query"),
+            ("https://sfm.test#x", "it has a fragment"),
+            ("https://user@sfm.test", "it has userinfo"),
+            (
+                "http://sfm.test",
+                "it must use https (http only for loopback hosts with allowInsecureHttp)",
+            ),
+            (
+                "http://127.0.0.1:4011",
+                "it must use https (http only for loopback hosts with allowInsecureHttp)",
+            ),
+        ] {
+            let e = parse(&format!(
+                r#","apiOrigins":{{"e-helse:sfm.api":["https://ok.test","{entry}"]}}"#
+            ))
+            .unwrap_err();
+            assert_eq!(e.code, ErrorCode::ConfigInvalid, "{entry}");
+            assert_eq!(
+                e.message,
+                format!(
+                    r#"apiOrigins["e-helse:sfm.api"]: "{entry}" is not a bare origin such as "https://api.example": {why}"#
+                ),
+            );
+        }
+        let long = format!("https://{}.test/", "a".repeat(300));
+        let e = parse(&format!(r#","apiOrigins":{{"x":["{long}"]}}"#)).unwrap_err();
+        assert!(
+            e.message.contains(&format!("\"{}…\"", &long[..100])),
+            "{}",
+            e.message
+        );
+    }
+
+    #[test]
+    fn canonical_api_origins_pass_with_a_port_and_loopback_http_when_allowed() {
+        let c = parse(
+            r#","apiOrigins":{"e-helse:sfm.api":["https://sfm.test:8443","https://[::1]:9"]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            c.api_origins.get("e-helse:sfm.api").unwrap(),
+            &vec![
+                "https://sfm.test:8443".to_string(),
+                "https://[::1]:9".to_string()
+            ]
+        );
+        let c = parse(
+            r#","allowInsecureHttp":true,"apiOrigins":{"e-helse:sfm.api":["http://127.0.0.1:4011","http://localhost"]}"#,
+        )
+        .unwrap();
+        assert_eq!(c.api_origins.get("e-helse:sfm.api").map(Vec::len), Some(2));
+        let e = parse(r#","allowInsecureHttp":true,"apiOrigins":{"x":["http://api.test"]}"#)
+            .unwrap_err();
+        assert_eq!(e.code, ErrorCode::ConfigInvalid);
+    }
+
+    #[test]
+    fn a_token_goes_only_to_an_origin_listed_for_its_own_resource() {
+        let c = parse(
+            r#","apiOrigins":{"e-helse:sfm.api":["https://gw.test"],"nhn:kjernejournal":["https://kj.test:8443"]}"#,
+        )
+        .unwrap();
+        assert!(c
+            .check_api_origin("e-helse:sfm.api", "https://gw.test/api/v2/Session/create")
+            .is_ok());
+        assert!(c
+            .check_api_origin(
+                "nhn:kjernejournal",
+                "https://kj.test:8443/api/session/create"
+            )
+            .is_ok());
+        for (resource, url, origin, named) in [
+            // Listed, but for another resource.
+            (
+                "e-helse:sfm.api",
+                "https://kj.test:8443/api/session/create",
+                "https://kj.test:8443",
+                "e-helse:sfm.api",
+            ),
+            (
+                "nhn:kjernejournal",
+                "https://gw.test/x",
+                "https://gw.test",
+                "nhn:kjernejournal",
+            ),
+            // Another port, another scheme, a longer host.
+            (
+                "e-helse:sfm.api",
+                "https://gw.test:444/x",
+                "https://gw.test:444",
+                "e-helse:sfm.api",
+            ),
+            (
+                "e-helse:sfm.api",
+                "http://gw.test/x",
+                "http://gw.test",
+                "e-helse:sfm.api",
+            ),
+            (
+                "e-helse:sfm.api",
+                "https://gw.test.evil/x",
+                "https://gw.test.evil",
+                "e-helse:sfm.api",
+            ),
+            (
+                "",
+                "https://gw.test/x",
+                "https://gw.test",
+                "the default resource",
+            ),
+        ] {
+            let e = c.check_api_origin(resource, url).unwrap_err();
+            assert_eq!(e.code, ErrorCode::OriginNotAllowed, "{url}");
+            assert_eq!(
+                e.message,
+                format!("{origin} is not in apiOrigins for {named}; nothing was sent")
             );
         }
     }

@@ -90,6 +90,109 @@ pub fn uuid_v4(mut bytes: [u8; 16]) -> String {
     )
 }
 
+/// What an attest member holds (see [`ATTEST`]).
+#[derive(Clone, Copy)]
+enum Member {
+    /// A string of at most [`MAX_ATTEST_STRING_CHARS`] characters.
+    Text,
+    Flag,
+    Object(&'static [(&'static str, Member)]),
+    Objects(&'static [(&'static str, Member)]),
+}
+
+/// An identified party (Tillitsrammeverk, "Informasjons- og datamodell" §4.2.2.1).
+const PARTY: &[(&str, Member)] = &[
+    ("id", Member::Text),
+    ("name", Member::Text),
+    ("system", Member::Text),
+    ("authority", Member::Text),
+];
+/// A coded value (same section).
+const CODED: &[(&str, Member)] = &[
+    ("code", Member::Text),
+    ("text", Member::Text),
+    ("system", Member::Text),
+    ("assigner", Member::Text),
+];
+/// The members HelseID's attest defines (README "Context", `nhn:tillitsrammeverk:parameters`,
+/// without `type`); nothing else reaches the signer (finding 13).
+const ATTEST: &[(&str, Member)] = &[
+    (
+        "practitioner",
+        Member::Object(&[
+            ("authorization", Member::Object(CODED)),
+            ("legal_entity", Member::Object(PARTY)),
+            ("point_of_care", Member::Object(PARTY)),
+            ("department", Member::Object(PARTY)),
+        ]),
+    ),
+    (
+        "care_relationship",
+        Member::Object(&[
+            ("healthcare_service", Member::Object(CODED)),
+            ("purpose_of_use", Member::Object(CODED)),
+            ("purpose_of_use_details", Member::Object(CODED)),
+            (
+                "decision_ref",
+                Member::Object(&[("id", Member::Text), ("user_selected", Member::Flag)]),
+            ),
+        ]),
+    ),
+    (
+        "patients",
+        Member::Objects(&[
+            ("point_of_care", Member::Object(PARTY)),
+            ("department", Member::Object(PARTY)),
+        ]),
+    ),
+];
+pub const MAX_ATTEST_STRING_CHARS: usize = 256;
+/// The attest with its `decision_ref.id`, as JSON text.
+pub const MAX_ATTEST_JSON_BYTES: usize = 8 * 1024;
+
+/// `path` + `name` for a claim, with a long member name cut short (the claim is shown).
+fn member_path(path: &str, name: &str) -> String {
+    match name.char_indices().nth(64) {
+        Some((end, _)) => format!("{path}{}...", &name[..end]),
+        None => format!("{path}{name}"),
+    }
+}
+
+/// Every member of `o` is one `shape` defines, of its kind and size; `context_invalid` names
+/// the first that is not.
+fn check_members(o: &Map<String, Value>, shape: &[(&str, Member)], path: &str) -> Result<()> {
+    for (name, value) in o {
+        let at = member_path(path, name);
+        let Some((_, kind)) = shape.iter().find(|(n, _)| n == name) else {
+            return Err(invalid(at, "is not a member of the attest"));
+        };
+        match (kind, value) {
+            (Member::Text, Value::String(t))
+                if t.chars().nth(MAX_ATTEST_STRING_CHARS).is_some() =>
+            {
+                return Err(invalid(at, "is longer than 256 characters"))
+            }
+            (Member::Text, Value::String(_)) | (Member::Flag, Value::Bool(_)) => {}
+            (Member::Object(inner), Value::Object(m)) => {
+                check_members(m, inner, &format!("{at}."))?
+            }
+            (Member::Objects(inner), Value::Array(items)) => {
+                for (i, item) in items.iter().enumerate() {
+                    let Value::Object(m) = item else {
+                        return Err(invalid(format!("{at}[{i}]"), "must be an object"));
+                    };
+                    check_members(m, inner, &format!("{at}[{i}]."))?;
+                }
+            }
+            (Member::Text, _) => return Err(invalid(at, "must be a string")),
+            (Member::Flag, _) => return Err(invalid(at, "must be true or false")),
+            (Member::Object(_), _) => return Err(invalid(at, "must be an object")),
+            (Member::Objects(_), _) => return Err(invalid(at, "must be an array of objects")),
+        }
+    }
+    Ok(())
+}
+
 fn only_keys(o: &Map<String, Value>, allowed: &[&str], path: &str) -> Result<()> {
     match o.keys().find(|k| !allowed.contains(&k.as_str())) {
         Some(k) => Err(invalid(format!("{path}{k}"), "is not a context field")),
@@ -163,8 +266,9 @@ impl Context {
         Ok(organization)
     }
 
-    /// The attest as NHN's EPJ samples send it (README "Context"): the fields HelseID needs
-    /// are checked, the rest passes as given.
+    /// The attest as NHN's EPJ samples send it (README "Context"): only the members it defines
+    /// ([`ATTEST`]), strings of at most 256 characters, 8 KiB in all; the fields HelseID needs
+    /// are checked.
     fn attest(
         attest: &Map<String, Value>,
         random: impl FnOnce() -> [u8; 16],
@@ -181,6 +285,16 @@ impl Context {
                 ))
             }
         }
+        // A `decision_ref.id` of null is one the library makes (below).
+        if let Some(Value::Object(d)) = attest
+            .get_mut("care_relationship")
+            .and_then(|c| c.get_mut("decision_ref"))
+        {
+            if d.get("id").is_some_and(Value::is_null) {
+                d.remove("id");
+            }
+        }
+        check_members(&attest, ATTEST, P)?;
         let practitioner = object_at(&attest, "practitioner", P)?;
         for name in ["legal_entity", "point_of_care"] {
             let path = format!("{P}practitioner.");
@@ -221,7 +335,7 @@ impl Context {
             ));
         };
         match decision.get("id") {
-            None | Some(Value::Null) => {
+            None => {
                 decision.insert("id".into(), Value::String(uuid_v4(random())));
             }
             Some(Value::String(id)) if !id.is_empty() => {}
@@ -231,6 +345,9 @@ impl Context {
                     "must be a non-empty string",
                 ))
             }
+        }
+        if to_ordered_json(&Value::Object(attest.clone())).len() > MAX_ATTEST_JSON_BYTES {
+            return Err(invalid("trustFramework", "is longer than 8 KiB as JSON"));
         }
         Ok(attest)
     }

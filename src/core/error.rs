@@ -97,6 +97,40 @@ impl ErrorCode {
         }
     }
 
+    /// The library's own sentence for the code (README "Errors"), for an error whose text came
+    /// from elsewhere.
+    pub fn text(self) -> &'static str {
+        match self {
+            ErrorCode::ConfigInvalid => "the configuration or an argument is not valid",
+            ErrorCode::DiscoveryFailed => "discovery or the JWKS could not be read",
+            ErrorCode::IssuerMismatch => "discovery names another issuer",
+            ErrorCode::MissingTransaction => "no login attempt is stored for this callback",
+            ErrorCode::StateMismatch => "the callback's state is not the login attempt's",
+            ErrorCode::AuthorizationResponseIssMismatch => {
+                "the authorization response's iss is wrong or missing"
+            }
+            ErrorCode::AuthorizationDenied => "the login ended with an error",
+            ErrorCode::TokenRequestFailed => "HelseID refused the request",
+            ErrorCode::NetworkError => "a request failed or timed out",
+            ErrorCode::InvalidToken => "a token is not a well-formed JWS",
+            ErrorCode::UnsupportedAlg => "a token's alg is not allowed",
+            ErrorCode::UnknownKey => "no key of the issuer fits a token",
+            ErrorCode::SignatureInvalid => "a token's signature does not verify",
+            ErrorCode::TokenExpired => "a token has expired",
+            ErrorCode::TokenNotYetValid => "a token is not valid yet",
+            ErrorCode::ClaimInvalid => "a token's claim failed its check",
+            ErrorCode::MissingSfmId => "the access token carries no SFM id",
+            ErrorCode::SecurityLevelInsufficient => "the security level is not the one required",
+            ErrorCode::DpopBindingMismatch => "a token is not bound to the session's DPoP key",
+            ErrorCode::DpopNonceFailed => "the server still asks for a DPoP nonce after a retry",
+            ErrorCode::LoginRequired => "there is no session: log in",
+            ErrorCode::ContextInvalid => "the context is malformed",
+            ErrorCode::ContextExpired => "the attest is too old: set the context again",
+            ErrorCode::PortalFailed => "a national portal refused the session",
+            ErrorCode::OriginNotAllowed => "that origin is not in apiOrigins for the resource",
+        }
+    }
+
     pub fn parse(code: &str) -> Option<ErrorCode> {
         ErrorCode::ALL.iter().copied().find(|c| c.as_str() == code)
     }
@@ -195,6 +229,46 @@ impl Error {
     }
 }
 
+/// A claim name or context field as the library writes them (`helseid://claims/...`,
+/// `trustFramework.patients[0].department`), or an OAuth `error` code: short, no spaces.
+fn is_name(text: &str, max: usize, extra: &[u8]) -> bool {
+    !text.is_empty()
+        && text.len() <= max
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-.:".contains(&b) || extra.contains(&b))
+}
+
+impl Error {
+    /// A `done` from the tabs' channel (finding 6): any page of the origin can post one, so no
+    /// text of the sender's reaches the app. The message is the library's own for the code;
+    /// `claim`, `oauthError`, `status` and `retryable` are kept only when well-formed, and
+    /// `oauthErrorDescription` never.
+    pub fn from_peer_json(value: &Value) -> Option<Error> {
+        let code = ErrorCode::parse(value.str("code")?)?;
+        let mut e = Error::new(
+            code,
+            format!("the tab holding the session answered: {}", code.text()),
+        );
+        e.claim = value
+            .str("claim")
+            .filter(|c| is_name(c, 200, b"/[]"))
+            .map(|c| Cow::Owned(c.to_string()));
+        e.oauth_error = value
+            .str("oauthError")
+            .filter(|c| is_name(c, 64, b""))
+            .map(String::from);
+        e.status = value
+            .i64("status")
+            .filter(|s| (100..=599).contains(s))
+            .map(|s| s as u16);
+        if let Some(retryable) = value.bool("retryable") {
+            e.retryable = retryable;
+        }
+        Some(e)
+    }
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.code.as_str(), self.message)
@@ -253,6 +327,60 @@ mod tests {
             Some(ErrorCode::ContextExpired)
         );
         assert!(Error::from_json(&json!({"code": "made_up"})).is_none());
+    }
+
+    #[test]
+    fn a_peers_done_never_carries_the_senders_text() {
+        let forged = json!({
+            "code": "token_request_failed",
+            "message": "Your session is locked: call +47 22 33 44 55 to unlock it",
+            "oauthErrorDescription": "call +47 22 33 44 55",
+            "claim": "call +47 22 33 44 55",
+            "oauthError": "call +47 22 33 44 55",
+            "status": 400,
+            "retryable": true,
+        });
+        let e = Error::from_peer_json(&forged).unwrap();
+        assert_eq!(e.code, ErrorCode::TokenRequestFailed);
+        assert_eq!(
+            e.message,
+            "the tab holding the session answered: HelseID refused the request"
+        );
+        assert_eq!(
+            (e.claim, e.oauth_error, e.oauth_error_description),
+            (None, None, None)
+        );
+        assert_eq!((e.status, e.retryable), (Some(400), true));
+        assert!(!format!("{:?}", Error::from_peer_json(&forged)).contains("+47"));
+
+        // Well-formed structured fields are kept, as the holder sends them (to_json).
+        let real = Error::claim("trustFramework.patients[0].department", "x")
+            .with_status(400)
+            .with_oauth("invalid_grant", Some("HID-1002 call +47".into()));
+        let back = Error::from_peer_json(&real.to_json()).unwrap();
+        assert_eq!(
+            back.claim.as_deref(),
+            Some("trustFramework.patients[0].department")
+        );
+        assert_eq!(back.oauth_error.as_deref(), Some("invalid_grant"));
+        assert_eq!(back.oauth_error_description, None);
+        assert_eq!(back.status, Some(400));
+        assert_eq!(
+            back.message,
+            "the tab holding the session answered: a token's claim failed its check"
+        );
+        let e =
+            Error::from_peer_json(&json!({ "code": "network_error", "status": 70000 })).unwrap();
+        assert_eq!((e.status, e.retryable), (None, true));
+        let e =
+            Error::from_peer_json(&json!({ "code": "login_required", "claim": "x".repeat(201) }))
+                .unwrap();
+        assert_eq!(e.claim, None);
+        assert!(Error::from_peer_json(&json!({ "code": "call +47" })).is_none());
+        for code in ErrorCode::ALL {
+            let e = Error::from_peer_json(&json!({ "code": code.as_str() })).unwrap();
+            assert!(e.message.ends_with(code.text()));
+        }
     }
 
     #[test]

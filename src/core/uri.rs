@@ -52,6 +52,64 @@ pub fn origin(url: &str) -> Option<&str> {
     Some(&url[..end])
 }
 
+/// Why `text` is not a bare origin as browsers serialise one (RFC 6454 §6.2, WHATWG URL
+/// "origin"): lower-case http(s) scheme and ASCII host, no default port, no trailing dot, no
+/// userinfo, path, query or fragment. `None` when it is one, so `origin(url) == text` compares.
+pub fn origin_problem(text: &str) -> Option<&'static str> {
+    let Some((scheme, rest)) = text.split_once("://") else {
+        return Some("it is not scheme://host");
+    };
+    let default_port = match scheme {
+        "https" => "443",
+        "http" => "80",
+        s if s.eq_ignore_ascii_case("https") || s.eq_ignore_ascii_case("http") => {
+            return Some("the scheme must be lower-case")
+        }
+        _ => return Some("the scheme must be https"),
+    };
+    for (c, why) in [
+        ('@', "it has userinfo"),
+        ('/', "it has a path (even a trailing /)"),
+        ('?', "it has a query"),
+        ('#', "it has a fragment"),
+    ] {
+        if rest.contains(c) {
+            return Some(why);
+        }
+    }
+    let (host, port) = match rest.rfind(':') {
+        Some(i) if !rest[i..].contains(']') => (&rest[..i], Some(&rest[i + 1..])),
+        _ => (rest, None),
+    };
+    if let Some(port) = port {
+        if port == default_port {
+            return Some("it names the scheme's default port");
+        }
+        let number = port.bytes().try_fold(0u32, |n, b| {
+            (b.is_ascii_digit() && n < 65_536).then(|| n * 10 + u32::from(b - b'0'))
+        });
+        if port.starts_with('0') || !matches!(number, Some(1..=65_535)) {
+            return Some("the port is not a number from 1 to 65535");
+        }
+    }
+    if host.ends_with('.') {
+        return Some("the host ends with a dot");
+    }
+    if host.bytes().any(|b| b.is_ascii_uppercase()) {
+        return Some("the host must be lower-case");
+    }
+    let ipv6 = host.starts_with('[') && host.ends_with(']') && host.len() > 2;
+    let name = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.';
+    let ok = if ipv6 {
+        host[1..host.len() - 1]
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
+    } else {
+        !host.is_empty() && !host.starts_with('.') && !host.contains("..") && host.bytes().all(name)
+    };
+    (!ok).then_some("the host is not a lower-case ASCII name or address")
+}
+
 /// An error's `stack` with the query and fragment taken out of every URL in it (keeping a
 /// frame's trailing `:line:column`), or `None` when no URL in it has one. Handles V8's
 /// `at f (https://a/x.js?q:1:2)` and Gecko's `f@https://a/x.html?q:1:2` and
@@ -130,6 +188,62 @@ mod tests {
             Some("http://127.0.0.1:4011")
         );
         assert_eq!(origin("https://a.test"), Some("https://a.test"));
+    }
+
+    #[test]
+    fn only_canonical_bare_origins_pass() {
+        for good in [
+            "https://sfm.test",
+            "https://sfm.test:8443",
+            "http://127.0.0.1:4011",
+            "http://localhost",
+            "https://[::1]:8443",
+            "https://xn--bcher-kva.test",
+        ] {
+            assert_eq!(origin_problem(good), None, "{good}");
+            assert_eq!(origin(good), Some(good));
+        }
+        for (bad, why) in [
+            ("https://SFM.test", "the host must be lower-case"),
+            ("HTTPS://sfm.test", "the scheme must be lower-case"),
+            ("https://sfm.test:443", "it names the scheme's default port"),
+            ("http://127.0.0.1:80", "it names the scheme's default port"),
+            ("https://sfm.test.", "the host ends with a dot"),
+            ("https://sfm.test./", "it has a path (even a trailing /)"),
+            ("https://sfm.test/api", "it has a path (even a trailing /)"),
+            ("https://sfm.test/", "it has a path (even a trailing /)"),
+            ("https://sfm.test?x=1", "it has a query"),
+            ("https://sfm.test#f", "it has a fragment"),
+            ("https://user:pw@sfm.test", "it has userinfo"),
+            (
+                "https://sfm.test:",
+                "the port is not a number from 1 to 65535",
+            ),
+            (
+                "https://sfm.test:08443",
+                "the port is not a number from 1 to 65535",
+            ),
+            (
+                "https://sfm.test:70000",
+                "the port is not a number from 1 to 65535",
+            ),
+            (
+                "https://bücher.test",
+                "the host is not a lower-case ASCII name or address",
+            ),
+            (
+                "https://sfm test",
+                "the host is not a lower-case ASCII name or address",
+            ),
+            (
+                "https://",
+                "the host is not a lower-case ASCII name or address",
+            ),
+            ("ftp://sfm.test", "the scheme must be https"),
+            ("sfm.test", "it is not scheme://host"),
+        ] {
+            assert_eq!(origin_problem(bad), Some(why), "{bad}");
+        }
     }
 
     #[test]

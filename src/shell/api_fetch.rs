@@ -14,29 +14,15 @@ use super::session::{Inner, Res};
 use crate::core::dpop::{nonce_step, NonceStep};
 use crate::core::secret::AccessToken;
 use crate::core::token::TokenType;
-use crate::core::{uri, Error, ErrorCode};
-
-/// The origins a request may carry a token for `resource` to: the configured `apiOrigins`,
-/// plus those allowed for this call (a portal session's own gateway).
-fn origin_allowed(inner: &Inner, resource: &str, origin: &str, also: &[String]) -> bool {
-    let listed = inner
-        .authz
-        .config
-        .api_origins
-        .get(resource)
-        .is_some_and(|origins| origins.iter().any(|o| o == origin));
-    listed || also.iter().any(|o| o == origin)
-}
+use crate::core::{Error, ErrorCode};
 
 impl Inner {
-    /// `fetch(input, init, { resource })`. `also_allowed`: origins this call may use besides
-    /// `apiOrigins` (portal sessions).
+    /// `fetch(input, init, { resource })`: only to an origin listed for the token's resource.
     pub async fn api_fetch(
         self: &Rc<Self>,
         input: JsValue,
         init: JsValue,
         resource: Option<String>,
-        also_allowed: &[String],
     ) -> Res<web_sys::Response> {
         let init: web_sys::RequestInit = if init.is_object() {
             Object::assign(&Object::new(), init.unchecked_ref()).unchecked_into()
@@ -55,22 +41,10 @@ impl Inner {
             return Err(Error::config("fetch input must be a string or a Request"));
         }
         .map_err(|e| from_js(ErrorCode::ConfigInvalid, "invalid fetch arguments", &e))?;
-        let url = base.url();
-        let origin = uri::origin(&url).unwrap_or(&url).to_string();
         let key = self.engine.borrow().key(resource.as_deref());
-        if !origin_allowed(self, &key.resource, &origin, also_allowed) {
-            return Err(Error::new(
-                ErrorCode::OriginNotAllowed,
-                format!(
-                    "{origin} is not in apiOrigins for {}; nothing was sent",
-                    if key.resource.is_empty() {
-                        "the default resource"
-                    } else {
-                        key.resource.as_str()
-                    }
-                ),
-            ));
-        }
+        self.authz
+            .config
+            .check_api_origin(&key.resource, &base.url())?;
         self.send_dpop(base, resource.as_deref(), None).await
     }
 

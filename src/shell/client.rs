@@ -226,7 +226,7 @@ impl HelseIdClient {
         let init = self::options(init);
         let resource = get_string(&self::options(options), "resource");
         let inner = self.inner.clone();
-        to_promise(async move { Ok(inner.api_fetch(input, init, resource, &[]).await?.into()) })
+        to_promise(async move { Ok(inner.api_fetch(input, init, resource).await?.into()) })
     }
 
     /// Forgets the tokens here and in the other tabs, revokes the refresh token, redirects to

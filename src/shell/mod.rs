@@ -49,32 +49,33 @@ export type ClientAuth =
   | { type: "assertion_provider"; getAssertion: (ctx: AssertionContext) => Promise<string> }
   | { type: "none" };
 
-/** A coded value of the trust framework (`code` + `system`). */
-export interface TrustFrameworkCode { code: string; system?: string; assigner?: string }
-/** An identified party of the trust framework (`id` + `system`). */
-export interface TrustFrameworkId { id: string; system?: string }
+/** A coded value of the trust framework (Tillitsrammeverk §4.2.2.1). */
+export interface TrustFrameworkCode { code: string; text?: string; system?: string; assigner?: string }
+/** An identified party of the trust framework (same section). */
+export interface TrustFrameworkId { id: string; name?: string; system?: string; authority?: string }
 
-/** `nhn:tillitsrammeverk:parameters` in its wire shape, without `type` (README "Context"). */
+/**
+ * `nhn:tillitsrammeverk:parameters` in its wire shape, without `type` (README "Context"). Only
+ * these members are sent; any other is `context_invalid` naming it. Strings are at most 256
+ * characters, the attest at most 8 KiB as JSON.
+ */
 export interface TrustFrameworkAttest {
   practitioner: {
     authorization?: TrustFrameworkCode;
     /** 9-digit organisation number */
-    legal_entity: TrustFrameworkId & { name?: string };
+    legal_entity: TrustFrameworkId;
     /** 9-digit organisation number */
-    point_of_care: TrustFrameworkId & { name?: string };
-    department?: TrustFrameworkId & { name?: string };
-    [member: string]: unknown;
+    point_of_care: TrustFrameworkId;
+    department?: TrustFrameworkId;
   };
   care_relationship: {
     healthcare_service?: TrustFrameworkCode;
     purpose_of_use: TrustFrameworkCode & { code: "TREAT" | "ETREAT" | "COC" | "BTG" };
     purpose_of_use_details?: TrustFrameworkCode;
     /** made by the library (a UUID v4) when `id` is missing */
-    decision_ref?: { id?: string; user_selected?: boolean; [member: string]: unknown };
-    [member: string]: unknown;
+    decision_ref?: { id?: string; user_selected?: boolean };
   };
-  patients?: Array<{ point_of_care?: TrustFrameworkId; [member: string]: unknown }>;
-  [member: string]: unknown;
+  patients?: Array<{ point_of_care?: TrustFrameworkId; department?: TrustFrameworkId }>;
 }
 
 /** The user's context (API.md "Organisation, journal and patient context"). */

@@ -120,9 +120,15 @@ impl Inner {
                 let flight = id.and_then(|id| self.asks.borrow_mut().remove(&id));
                 if let Some(flight) = flight {
                     let outcome = match message.member("error") {
-                        Some(e) if !e.is_null() => Err(Error::from_json(e).unwrap_or_else(|| {
-                            Error::new(ErrorCode::TokenRequestFailed, "the holder's request failed")
-                        })),
+                        // Never the sender's text (finding 6): any page can post a `done`.
+                        Some(e) if !e.is_null() => {
+                            Err(Error::from_peer_json(e).unwrap_or_else(|| {
+                                Error::new(
+                                    ErrorCode::TokenRequestFailed,
+                                    "the holder's request failed",
+                                )
+                            }))
+                        }
                         _ => Ok(()),
                     };
                     flight.finish(outcome);

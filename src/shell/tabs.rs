@@ -6,13 +6,14 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use js_sys::{Array, Function, Promise};
+use js_sys::{Array, Function, JsString, Promise};
 use serde_json::Value;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
 use super::js::{get, object};
+use crate::core::host::MAX_MESSAGE_CHARS;
 
 fn lock_manager() -> Option<JsValue> {
     let locks = get(&get(&js_sys::global(), "navigator"), "locks");
@@ -38,11 +39,16 @@ impl Tabs {
     pub fn open(name: &str, holder_lock: String, on_message: impl Fn(Value) + 'static) -> Tabs {
         let channel = web_sys::BroadcastChannel::new(name).ok().map(|channel| {
             let handler = Handler::new(move |event: web_sys::MessageEvent| {
-                if let Some(value) = event
-                    .data()
-                    .as_string()
-                    .and_then(|t| serde_json::from_str(&t).ok())
-                {
+                // Any page of the origin can post here: a text longer than any message of ours is
+                // dropped before it is copied into wasm (finding 10).
+                let data = event.data();
+                let Some(text) = data.dyn_ref::<JsString>() else {
+                    return;
+                };
+                if text.length() as usize > MAX_MESSAGE_CHARS {
+                    return;
+                }
+                if let Some(value) = text.as_string().and_then(|t| serde_json::from_str(&t).ok()) {
                     on_message(value);
                 }
             });

@@ -6,6 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startStack, launchBrowser } from './harness.mjs';
 import { NodeClient, dpopKey } from './node-client.mjs';
+import { EPJ_TEST_PASSWORDS } from '../../www/dev-idp/double.mjs';
 
 let stack;
 let browser;
@@ -41,14 +42,14 @@ test('the page reads DPoP-Nonce at PAR and WWW-Authenticate + DPoP-Nonce at the 
   const client = dbl.clients.find((c) => c.clientId === 'helseid-wasm-es256');
   const dpop = await dpopKey('ES256');
   const parUrl = `${dbl.issuer}/connect/par`;
-  const par = await page.evaluate(async ({ parUrl, apiOrigin, issuer, clientId, proof, redirectUri }) => {
-    // assertion_provider path: the page logs in to the demo EPJ (HttpOnly cookie), then asks the
-    // backend for a client assertion with that cookie.
+  const par = await page.evaluate(async ({ parUrl, apiOrigin, issuer, clientId, proof, redirectUri, password }) => {
+    // assertion_provider path: the page logs in to the demo EPJ (HttpOnly cookie) for this
+    // client, then asks the backend for a client assertion with that cookie.
     const login = await fetch(`${apiOrigin}/app-session`, {
       method: 'POST',
       credentials: 'include',
       headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ user: 'kvart' }),
+      body: JSON.stringify({ user: 'kvart', password, clientId }),
     });
     if (!login.ok) throw new Error(`EPJ login: HTTP ${login.status}`);
     const a = await fetch(`${apiOrigin}/assertion`, {
@@ -73,7 +74,7 @@ test('the page reads DPoP-Nonce at PAR and WWW-Authenticate + DPoP-Nonce at the 
       }),
     });
     return { status: res.status, body: await res.json(), nonce: res.headers.get('DPoP-Nonce') };
-  }, { parUrl, apiOrigin: dbl.apiOrigin, issuer: dbl.issuer, clientId: client.clientId, proof: await dpop.proof('POST', parUrl), redirectUri: `${stack.appOrigin}/` });
+  }, { parUrl, apiOrigin: dbl.apiOrigin, issuer: dbl.issuer, clientId: client.clientId, proof: await dpop.proof('POST', parUrl), redirectUri: `${stack.appOrigin}/`, password: EPJ_TEST_PASSWORDS.kvart });
   assert.equal(par.status, 400);
   assert.equal(par.body.error, 'use_dpop_nonce');
   assert.ok(par.nonce, 'DPoP-Nonce is readable from JS');

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { startStack, launchBrowser, ENGINE } from './harness.mjs';
 import { REPO_ROOT } from '../../www/dev-idp/static.mjs';
 import {
-  EPJ_USERS, TEST_JOURNALS, TEST_CLIENT_DEFS, TEST_ORGS, ATTEST_CLAIM, ORGNR_PARENT_CLAIM, ORGNR_CHILD_CLAIM, JOURNAL_ID_CLAIM,
+  EPJ_USERS, EPJ_TEST_PASSWORDS, TEST_JOURNALS, TEST_CLIENT_DEFS, TEST_ORGS, ATTEST_CLAIM, ORGNR_PARENT_CLAIM, ORGNR_CHILD_CLAIM, JOURNAL_ID_CLAIM,
 } from '../../www/dev-idp/double.mjs';
 import { USERS } from '../../www/dev-idp/users.mjs';
 import { LOCAL_CLIENTS, LOCAL_EPJ_USERS, ORG_NOTES } from '../../www/local-double.js';
@@ -57,6 +57,13 @@ async function openDemo({ loginHint } = {}) {
   await page.click('#advanced summary');
   await page.fill('#api-base', stack.double.apiOrigin);
   if (loginHint) await page.selectOption('#login-hint', loginHint);
+  // The portal addresses (shown after login) go into apiOrigins when the client is created.
+  await page.evaluate((fields) => {
+    for (const [id, value] of Object.entries(fields)) {
+      document.getElementById(id).value = value;
+      document.getElementById(id).dispatchEvent(new Event('input', { bubbles: true }));
+    }
+  }, { 'sfm-gateway': stack.double.sfmGatewayOrigin, 'kj-api': stack.double.kjApiOrigin, 'kj-web': stack.double.kjWebOrigin });
 }
 
 async function logInAndWait() {
@@ -251,6 +258,7 @@ test('demo: the page’s copy of the double’s allow-lists and clients matches 
     assert.deepEqual(copy.organizations, user.organizations, `${key}'s organisations`);
     assert.deepEqual(copy.journalIds, user.journalIds, `${key}'s journal ids`);
     assert.equal(copy.pid, USERS.find((u) => u.key === key).pid, `${key}'s pid`);
+    assert.equal(copy.password, EPJ_TEST_PASSWORDS[key], `${key}'s test-only password`);
   }
   assert.deepEqual(Object.keys(LOCAL_EPJ_USERS).sort(), Object.keys(EPJ_USERS).sort());
   assert.deepEqual(LOCAL_EPJ_USERS.kvart.journalIds, [TEST_JOURNALS.kvart1, TEST_JOURNALS.kvart2]);
@@ -533,4 +541,81 @@ test('demo: Kjernejournal needs a patient attest, then opens the patient in a ne
   await page.click('#kj-end');
   await page.waitForSelector('#kj-state[data-state="closed"]');
   assert.equal(stack.double.kjSessions()[0].ended, true);
+});
+
+// ------------------------------------------------------------------ the demo backend earns its trust (finding 14)
+
+test('demo backend: a wrong or missing EPJ password is 401 with no EPJ session; nothing is signed and no login starts', async () => {
+  await openDemo();
+  assert.equal(await page.inputValue('#epj-password'), EPJ_TEST_PASSWORDS.kvart, 'pre-filled for the local double');
+  for (const password of ['not-the-password', '']) {
+    await page.fill('#epj-password', password);
+    const before = stack.double.signerLog().length;
+    await page.click('#login');
+    await until('the refused EPJ login at the signer', () => stack.double.signerLog().length === before + 1);
+    await page.waitForSelector('#error:not([hidden])');
+    assert.match(await page.textContent('#error-details'), /The demo backend refused the EPJ login \(HTTP 401: unknown EPJ user or wrong password\)/);
+  }
+  const refused = ['app-session', 'kvart', 'helseid-wasm-rs256', 401, 'invalid_credentials', false];
+  assert.deepEqual(stack.double.signerLog().map((e) => [e.route, e.user, e.clientId, e.status, e.error, e.signed]), [refused, refused]);
+  assert.deepEqual((await browser.context.cookies()).filter((c) => c.name === 'epj_session'), [], 'no EPJ session cookie');
+  const who = await page.evaluate(async (api) => (await fetch(`${api}/app-session`, { credentials: 'include' })).status, stack.double.apiOrigin);
+  assert.equal(who, 401);
+  const c = stack.double.counts();
+  assert.deepEqual([c.assertion, c.par, c.authorize, c.token], [0, 0, 0, 0], 'nothing signed, no login started');
+  assert.equal(new URL(page.url()).origin, stack.appOrigin);
+});
+
+test('demo backend: an EPJ session signs for the client id it was opened for only; another client id is refused, logged, and nothing is signed', async () => {
+  await logInAs('helseid-wasm-rs256');
+  stack.double.reset();
+  const ask = (clientId) => page.evaluate(async ({ api, body }) => {
+    const r = await fetch(`${api}/assertion`, {
+      method: 'POST', credentials: 'include', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body),
+    });
+    return { status: r.status, json: await r.json() };
+  }, { api: stack.double.apiOrigin, body: { audience: stack.double.issuer, endpoint: `${stack.double.issuer}/connect/token`, grantType: 'refresh_token', clientId } });
+  const other = await ask('helseid-wasm-multi');
+  assert.deepEqual([other.status, other.json.error, other.json.assertion], [403, 'access_denied', undefined]);
+  assert.equal(other.json.error_description, 'the EPJ session was opened for the client helseid-wasm-rs256, not helseid-wasm-multi');
+  const own = await ask('helseid-wasm-rs256');
+  assert.equal(own.status, 200, JSON.stringify(own.json));
+  assert.equal(JSON.parse(Buffer.from(own.json.assertion.split('.')[1], 'base64url')).iss, 'helseid-wasm-rs256');
+  assert.deepEqual(stack.double.signerLog().map((e) => [e.user, e.clientId, e.signed, e.error]), [
+    ['kvart', 'helseid-wasm-multi', false, 'access_denied'],
+    ['kvart', 'helseid-wasm-rs256', true, undefined],
+  ]);
+});
+
+test('demo backend: BTG (break the glass) is refused for lege2, who is not granted it (nothing reaches HelseID; TREAT is signed), and signed for kvart, who is', async () => {
+  await openDemo({ loginHint: 'lege2' });
+  assert.equal(await page.inputValue('#epj-password'), EPJ_TEST_PASSWORDS.lege2);
+  await logInAndWait();
+  assert.equal(await page.isHidden('#error'), true, await page.textContent('#error'));
+  await page.selectOption('#ctx-org', ':910000012');
+  await page.check('#ctx-attest-on');
+  await page.selectOption('#ctx-purpose', 'BTG');
+  stack.double.reset();
+  assert.equal(await switchAndWait(), 'refused');
+  assert.match(await page.textContent('#error-details'), /the EPJ user lege2 may not break the glass \(purpose_of_use BTG\)/);
+  assert.equal(stack.double.counts().token, 0, 'nothing reached the token endpoint');
+  assert.deepEqual(stack.double.signerLog().map((e) => [e.user, e.signed, e.error, e.details?.at(-1)?.care_relationship?.purpose_of_use?.code]), [['lege2', false, 'access_denied', 'BTG']]);
+  await page.selectOption('#ctx-purpose', 'TREAT');
+  assert.equal(await switchAndWait(), 'switched', await page.textContent('#error'));
+  assert.deepEqual(stack.double.signerLog().map((e) => [e.user, e.signed]), [['lege2', false], ['lege2', true]]);
+});
+
+test('demo backend: BTG by kvart, who is granted it, is signed and reaches HelseID in the attest', async () => {
+  await logInAs('helseid-wasm-rs256');
+  await page.selectOption('#ctx-org', ':910000011');
+  await page.check('#ctx-attest-on');
+  await page.selectOption('#ctx-purpose', 'BTG');
+  stack.double.reset();
+  assert.equal(await switchAndWait(), 'switched', await page.textContent('#error'));
+  assert.equal(refreshRequests(), 1);
+  const log = stack.double.signerLog();
+  assert.deepEqual(log.map((e) => [e.user, e.clientId, e.signed]), [['kvart', 'helseid-wasm-rs256', true]]);
+  const [seen] = stack.double.detailsSeen();
+  assert.equal(seen.details.find((d) => d.type === ATTEST_CLAIM).care_relationship.purpose_of_use.code, 'BTG');
+  assert.equal(await page.textContent('[data-context="summary"]'), 'organisation 910000011 · attest BTG');
 });

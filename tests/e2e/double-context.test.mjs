@@ -6,7 +6,7 @@ import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { startStack } from './harness.mjs';
 import { NodeClient, clientAssertion, decodeJwt, epjLogin, signerRequest } from './node-client.mjs';
-import { TEST_JOURNALS } from '../../www/dev-idp/signer.mjs';
+import { TEST_JOURNALS, EPJ_TEST_PASSWORDS } from '../../www/dev-idp/signer.mjs';
 
 const SFM = 'e-helse:sfm.api';
 const SFM_SCOPE = 'e-helse:sfm.api/sfm.api2';
@@ -330,14 +330,15 @@ async function expectRefused(opts, status, error) {
   return r.json;
 }
 
-test('EPJ login: POST /app-session sets an HttpOnly SameSite=Strict cookie, only as JSON from the app origin', async () => {
+test('EPJ login: POST /app-session with the user\'s password and a client id sets an HttpOnly SameSite=Strict cookie, only as JSON from the app origin', async () => {
+  const kvart = { user: 'kvart', password: EPJ_TEST_PASSWORDS.kvart, clientId: 'helseid-wasm-multi' };
   const res = await fetch(`${dbl.apiOrigin}/app-session`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json', Origin: stack.appOrigin },
-    body: JSON.stringify({ user: 'kvart' }),
+    body: JSON.stringify(kvart),
   });
   assert.equal(res.status, 200);
-  assert.deepEqual(await res.json(), { user: 'kvart' });
+  assert.deepEqual(await res.json(), { user: 'kvart', clientId: 'helseid-wasm-multi' });
   assert.equal(res.headers.get('access-control-allow-origin'), stack.appOrigin);
   assert.equal(res.headers.get('access-control-allow-credentials'), 'true');
   const [cookie] = res.headers.getSetCookie();
@@ -346,12 +347,33 @@ test('EPJ login: POST /app-session sets an HttpOnly SameSite=Strict cookie, only
   assert.match(cookie, /; SameSite=Strict/);
   assert.match(cookie, /; Path=\//);
   const who = await fetch(`${dbl.apiOrigin}/app-session`, { headers: { Cookie: cookie.split(';')[0] } });
-  assert.deepEqual(await who.json(), { user: 'kvart' });
+  assert.deepEqual(await who.json(), { user: 'kvart', clientId: 'helseid-wasm-multi' });
 
+  // Refused, each without a cookie and logged: text/plain, another origin, no or a wrong
+  // password, another user's password, an unknown user, an unknown or missing client id.
+  dbl.reset();
   const post = (headers, body) => fetch(`${dbl.apiOrigin}/app-session`, { method: 'POST', headers, body: JSON.stringify(body) });
-  assert.equal((await post({ 'Content-Type': 'text/plain', Origin: stack.appOrigin }, { user: 'kvart' })).status, 415);
-  assert.equal((await post({ 'Content-Type': 'application/json', Origin: 'http://127.0.0.1:1' }, { user: 'kvart' })).status, 403);
-  assert.equal((await post({ 'Content-Type': 'application/json', Origin: stack.appOrigin }, { user: 'mallory' })).status, 400);
+  const json = { 'Content-Type': 'application/json', Origin: stack.appOrigin };
+  const refusals = [
+    [{ 'Content-Type': 'text/plain', Origin: stack.appOrigin }, kvart, 415, 'invalid_request'],
+    [{ 'Content-Type': 'application/json', Origin: 'http://127.0.0.1:1' }, kvart, 403, 'origin_not_allowed'],
+    [json, { ...kvart, password: undefined }, 401, 'invalid_credentials'],
+    [json, { ...kvart, password: 'not-the-password-9x' }, 401, 'invalid_credentials'],
+    [json, { ...kvart, password: EPJ_TEST_PASSWORDS.lege2 }, 401, 'invalid_credentials'],
+    [json, { ...kvart, user: 'mallory' }, 401, 'invalid_credentials'],
+    [json, { ...kvart, clientId: 'nope' }, 400, 'invalid_request'],
+    [json, { ...kvart, clientId: undefined }, 400, 'invalid_request'],
+  ];
+  for (const [headers, body, status, error] of refusals) {
+    const r = await post(headers, body);
+    assert.equal(r.status, status, JSON.stringify(body));
+    assert.equal((await r.json()).error, error, JSON.stringify(body));
+    assert.deepEqual(r.headers.getSetCookie(), [], 'no EPJ session');
+  }
+  const log = dbl.signerLog();
+  assert.deepEqual(log.map((e) => [e.route, e.signed, e.status, e.error]), refusals.map(([, , status, error]) => ['app-session', false, status, error]));
+  assert.equal(log[5].user, 'mallory');
+  assert.ok(!JSON.stringify(log).includes('-test-only-password') && !JSON.stringify(log).includes('not-the-password-9x'), 'no password in the log');
 
   // The CORS preflight allows credentials for the exact app origin.
   const pre = await fetch(`${dbl.apiOrigin}/assertion`, {
@@ -411,6 +433,10 @@ test('the signer refuses details that are not on the EPJ user\'s allow-list', as
   const kvart = { origin: stack.appOrigin, cookie: await epjLogin(dbl.apiOrigin, stack.appOrigin, 'kvart') };
   const lege2 = { origin: stack.appOrigin, cookie: await epjLogin(dbl.apiOrigin, stack.appOrigin, 'lege2') };
   const niva3 = { origin: stack.appOrigin, cookie: await epjLogin(dbl.apiOrigin, stack.appOrigin, 'niva3') };
+  const single = {
+    kvart: { origin: stack.appOrigin, cookie: await epjLogin(dbl.apiOrigin, stack.appOrigin, 'kvart', { clientId: 'helseid-wasm-rs256' }) },
+    lege2: { origin: stack.appOrigin, cookie: await epjLogin(dbl.apiOrigin, stack.appOrigin, 'lege2', { clientId: 'helseid-wasm-rs256' }) },
+  };
   const refused = async (who, details, re, clientId = 'helseid-wasm-multi') => {
     const e = await expectRefused({ ...who, body: good({ clientId, assertionDetails: details }) }, 403, 'access_denied');
     assert.match(e.error_description, re);
@@ -424,14 +450,50 @@ test('the signer refuses details that are not on the EPJ user\'s allow-list', as
   await refused(kvart, [attest('920000001', '930000001')], /930000001 as point of care/);
   await refused(lege2, [attest('920000001', '920000011')], /920000001 as legal entity/);
   // Single-tenant form: the child must belong to the client's own organisation for this user.
-  await refused(lege2, [singleOrg('910000011')], /910000011/, 'helseid-wasm-rs256');
-  await refused(kvart, [singleOrg('920000011')], /920000011/, 'helseid-wasm-rs256');
+  await refused(single.lege2, [singleOrg('910000011')], /910000011/, 'helseid-wasm-rs256');
+  await refused(single.kvart, [singleOrg('920000011')], /920000011/, 'helseid-wasm-rs256');
   // One bad detail among good ones refuses the whole request.
   await refused(kvart, [multiOrg('920000001', '920000011'), journal('5f0c3b8e-2d4a-4c1e-9b7a-1a2b3c4d5eff')], /SFM journal/);
   const log = dbl.signerLog();
   assert.ok(log.length >= 11 && log.every((e) => !e.signed && e.error === 'access_denied'));
   assert.equal(log[0].user, 'kvart');
   assert.deepEqual(log[0].details, [multiOrg('920000004')]);
+});
+
+test('the signer signs only for the client its EPJ session was opened for; attests only for users granted them, BTG only for users granted that', async () => {
+  const kvart = { origin: stack.appOrigin, cookie: await epjLogin(dbl.apiOrigin, stack.appOrigin, 'kvart') };
+  const lege2 = { origin: stack.appOrigin, cookie: await epjLogin(dbl.apiOrigin, stack.appOrigin, 'lege2') };
+  const niva3 = { origin: stack.appOrigin, cookie: await epjLogin(dbl.apiOrigin, stack.appOrigin, 'niva3') };
+  dbl.reset();
+  // Opened for helseid-wasm-multi: no assertion for another client, with or without details.
+  let e = await expectRefused({ ...kvart, body: good({ clientId: 'helseid-wasm-rs256' }) }, 403, 'access_denied');
+  assert.equal(e.error_description, 'the EPJ session was opened for the client helseid-wasm-multi, not helseid-wasm-rs256');
+  await expectRefused({ ...kvart, body: good({ clientId: 'helseid-wasm-es256', endpoint: `${dbl.issuer}/connect/par`, grantType: 'par' }) }, 403, 'access_denied');
+  // A user without the attest grant gets no attest signed, even for no organisation at all.
+  e = await expectRefused({ ...niva3, body: good({ assertionDetails: [attest('920000001', '920000011')] }) }, 403, 'access_denied');
+  assert.equal(e.error_description, 'the EPJ user niva3 may not attest for a patient');
+  // lege2 may attest for its organisations, but not break the glass.
+  e = await expectRefused({ ...lege2, body: good({ assertionDetails: [attest('920000002', '920000021', 'BTG')] }) }, 403, 'access_denied');
+  assert.equal(e.error_description, 'the EPJ user lege2 may not break the glass (purpose_of_use BTG)');
+  assert.deepEqual(dbl.signerLog().map((x) => [x.user, x.clientId, x.signed, x.error]), [
+    ['kvart', 'helseid-wasm-rs256', false, 'access_denied'],
+    ['kvart', 'helseid-wasm-es256', false, 'access_denied'],
+    ['niva3', 'helseid-wasm-multi', false, 'access_denied'],
+    ['lege2', 'helseid-wasm-multi', false, 'access_denied'],
+  ]);
+  // Signed: lege2's TREAT attest, kvart's BTG attest, and the session's own client when the body names none.
+  for (const [who, body] of [
+    [lege2, good({ assertionDetails: [attest('920000002', '920000021')] })],
+    [kvart, good({ assertionDetails: [attest('920000001', '920000011', 'BTG')] })],
+    [kvart, good({ clientId: undefined })],
+  ]) {
+    const r = await signerRequest(dbl.apiOrigin, { ...who, body });
+    assert.equal(r.res.status, 200, JSON.stringify(r.json));
+    assert.equal(decodeJwt(r.json.assertion).payload.iss, 'helseid-wasm-multi');
+  }
+  const signed = dbl.signerLog().slice(4);
+  assert.deepEqual(signed.map((x) => [x.user, x.signed]), [['lege2', true], ['kvart', true], ['kvart', true]]);
+  assert.equal(signed[1].details[0].care_relationship.purpose_of_use.code, 'BTG');
 });
 
 test('the signer signs a good request: details as an array in the named claim, logged; usable at the token endpoint', async () => {
@@ -463,8 +525,9 @@ test('the signer signs a good request: details as an array in the named claim, l
     assert.equal(pr.assertion_details, undefined);
     assert.equal(pr.authorization_details, undefined);
   }
-  // Single-tenant form for a single-tenant client.
-  const s = await signerRequest(dbl.apiOrigin, { ...who, body: good({ clientId: 'helseid-wasm-rs256', assertionDetails: [singleOrg('910000012')] }) });
+  // Single-tenant form for a single-tenant client (an EPJ session for that client).
+  const rs256 = { origin: stack.appOrigin, cookie: await epjLogin(dbl.apiOrigin, stack.appOrigin, 'kvart', { clientId: 'helseid-wasm-rs256' }) };
+  const s = await signerRequest(dbl.apiOrigin, { ...rs256, body: good({ clientId: 'helseid-wasm-rs256', assertionDetails: [singleOrg('910000012')] }) });
   assert.equal(s.res.status, 200);
 
   const log = dbl.signerLog();

@@ -524,7 +524,7 @@ test('CORS: app origin may call PAR/token/revocation; DPoP-Nonce and WWW-Authent
 
 test('demo backend /assertion signs client assertions usable at PAR (assertion_provider path)', async () => {
   dbl.reset();
-  const cookie = await epjLogin(dbl.apiOrigin, stack.appOrigin);
+  const cookie = await epjLogin(dbl.apiOrigin, stack.appOrigin, 'kvart', { clientId: es256.clientId });
   const res = await fetch(`${dbl.apiOrigin}/assertion`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json', Origin: stack.appOrigin, Cookie: cookie },

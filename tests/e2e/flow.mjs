@@ -1,23 +1,38 @@
 // Drives a login through the built package in a real page: loginWithRedirect on one page load,
 // handleRedirectCallback on the next, as an EPJ frontend does.
 
+import { EPJ_TEST_PASSWORDS } from '../../www/dev-idp/double.mjs';
+
 export const APP_PATH = '/e2e/app.html';
 
 /**
  * Options for window.makeClient (pages/app.html). `assertion`: the demo backend signs the client
- * assertions, for the demo EPJ user `epjUser` (default kvart; signer.mjs EPJ_USERS). `host`: the
+ * assertions, for the demo EPJ user `epjUser` (default kvart; signer.mjs EPJ_USERS), who logs in
+ * to the demo EPJ with the user's test-only password (EPJ_TEST_PASSWORDS) for this client id. `host`: the
  * `sessionHost` (API.md): the suites written for the page holder (the second round's design,
  * still the fallback) pass "page", the default here; host.test.mjs and others pass "worker".
+ * `apiOrigins` (API.md): the double's API origin for e-helse:sfm.api and e-helse:other.api; with
+ * `portals`, also the SFM gateway stand-in for both and the Kjernejournal API stand-in for
+ * nhn:kjernejournal (portal calls go only to origins listed for their resource, turn 3).
  */
-export function clientOptions(stack, { clientId = 'helseid-wasm-rs256', assertion = false, epjUser, extra, host = 'page' } = {}) {
-  const client = stack.double.clients.find((c) => c.clientId === clientId);
+export function clientOptions(stack, { clientId = 'helseid-wasm-rs256', assertion = false, epjUser, extra, host = 'page', portals = false } = {}) {
+  const d = stack.double;
+  const client = d.clients.find((c) => c.clientId === clientId);
+  const gateway = portals ? [d.sfmGatewayOrigin] : [];
+  const apiOrigins = {
+    'e-helse:sfm.api': [d.apiOrigin, ...gateway],
+    'e-helse:other.api': [d.apiOrigin, ...gateway],
+    ...(portals ? { 'nhn:kjernejournal': [d.kjApiOrigin] } : {}),
+  };
   return {
-    issuer: stack.double.issuer,
+    issuer: d.issuer,
     clientId,
     jwk: assertion ? undefined : client.privateJwk,
-    assertionUrl: assertion ? `${stack.double.apiOrigin}/assertion` : undefined,
-    apiOrigin: stack.double.apiOrigin,
+    assertionUrl: assertion ? `${d.apiOrigin}/assertion` : undefined,
+    apiOrigin: d.apiOrigin,
+    apiOrigins,
     epjUser,
+    epjPassword: assertion ? EPJ_TEST_PASSWORDS[epjUser ?? 'kvart'] : undefined,
     extra: { sessionHost: host, ...extra },
   };
 }

@@ -8,6 +8,7 @@ import {
   generateKeyPair,
   importJWK,
 } from 'jose';
+import { EPJ_TEST_PASSWORDS } from '../../www/dev-idp/signer.mjs';
 
 export const b64u = (buf) => Buffer.from(buf).toString('base64url');
 export const sha256b64u = (s) => createHash('sha256').update(s).digest('base64url');
@@ -86,14 +87,15 @@ export class CookieJar {
 }
 
 /**
- * Logs in to the demo backend's EPJ (POST /app-session) as `user`, from the app origin `origin`.
- * Returns the Cookie header value to send to the signer.
+ * Logs in to the demo backend's EPJ (POST /app-session) as `user` with its test-only password,
+ * from the app origin `origin`, for `clientId` (the one client the session signs for). Returns
+ * the Cookie header value to send to the signer.
  */
-export async function epjLogin(apiOrigin, origin, user = 'kvart') {
+export async function epjLogin(apiOrigin, origin, user = 'kvart', { clientId = 'helseid-wasm-multi', password = EPJ_TEST_PASSWORDS[user] } = {}) {
   const res = await fetch(`${apiOrigin}/app-session`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json', Origin: origin },
-    body: JSON.stringify({ user }),
+    body: JSON.stringify({ user, password, clientId }),
   });
   if (!res.ok) throw new Error(`EPJ login failed: ${res.status} ${await res.text()}`);
   const line = res.headers.getSetCookie()[0];

@@ -12,6 +12,7 @@ import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startStack, launchBrowser, ENGINE } from './harness.mjs';
+import { PORTAL_SERVERS } from '../../www/dev-idp/double.mjs';
 import { clientOptions, login, openApp, withClient } from './flow.mjs';
 
 const ARTIFACTS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'artifacts');
@@ -79,9 +80,12 @@ async function until(what, fn, timeout = 15_000) {
   }
 }
 
-/** Client options for the e2e page (pages/app.html), with `extra` config. */
-function options(extra = {}) {
-  return clientOptions(stack, { extra: { autoRefresh: false, ...extra } });
+/**
+ * Client options for the e2e page (pages/app.html), with `extra` config. apiOrigins lists the
+ * stand-ins for their resources (flow.mjs `portals`); `portals: false` lists the API origin only.
+ */
+function options(extra = {}, { portals = true } = {}) {
+  return clientOptions(stack, { portals, extra: { autoRefresh: false, ...extra } });
 }
 
 /** A new tab, logged in as kvart with `opts`; returns { page, session }. */
@@ -798,7 +802,32 @@ test('refusals: a token the gateway refuses is portal_failed 401 invalid_token; 
   await page.close();
 });
 
-test('the gateway\'s origin is allowed for the portal\'s own calls only: client.fetch to it is origin_not_allowed; a non-loopback http gateway is config_invalid; apiBase "/api" takes the older paths, one that is not a plain path is config_invalid and sends nothing', async () => {
+test('a clientAddress from the gateway that is not https (non-loopback http) is portal_failed: openSfmSession rejects, nothing is loaded in any frame', async () => {
+  const { page } = await loggedIn();
+  await addFrame(page);
+  dbl.reset();
+  dbl.answerSfmClientAddress('http://sfm-client.example.test/sfm-client/');
+  const out = await openSfm(page);
+  assert.equal(out.error?.code, 'portal_failed', JSON.stringify(out));
+  assert.equal(out.error.status, 200);
+  assert.equal(out.error.message, 'the SFM session gateway\'s clientAddress is not an https URL (http only for loopback hosts with allowInsecureHttp); nothing was loaded');
+  const c = dbl.portalCounts();
+  assert.deepEqual([c['sfm-create'], c.ok['sfm-create']], [2, 1], 'the nonce challenge, then the create the library refused');
+  // window.sfm is still the iframe (named access): openSfmSession gave no session object.
+  assert.equal(await page.evaluate(() => window.sfm instanceof HTMLIFrameElement), true, 'no session object');
+  assert.equal(await page.locator('#sfm').getAttribute('src'), null, 'the frame loaded nothing');
+  assert.deepEqual(dbl.requests().filter((r) => r.server === 'sfm-client'), [], 'the SFM client stand-in saw nothing');
+  assert.deepEqual(page.frames().map((f) => f.url()).filter((u) => u.includes('sfm-client')), []);
+
+  // With the stand-in's own (loopback) address the same call works.
+  dbl.reset();
+  const info = await openSfm(page);
+  assert.equal(info.error, undefined, JSON.stringify(info.error));
+  assert.equal(info.clientAddress, `${dbl.sfmClientOrigin}/sfm-client/`);
+  await page.close();
+});
+
+test('a non-loopback http gateway is config_invalid; apiBase "/api" takes the older paths, one that is not a plain path is config_invalid and sends nothing', async () => {
   const { page } = await loggedIn();
   dbl.reset();
   const insecure = await withClient(page, (client) => client.openSfmSession({ gateway: 'http://sfm.example.com' }));
@@ -817,17 +846,51 @@ test('the gateway\'s origin is allowed for the portal\'s own calls only: client.
   assert.equal(dbl.sfmSessions()[0].pathForm, 'legacy');
   assert.equal(dbl.portalCounts().sfm_legacy_path, 2, 'the nonce challenge and the create, on /api/Session/create');
 
-  const viaFetch = await withClient(page, (client, url) => client.fetch(url, { method: 'POST' }).then((r) => r.status),
-    `${dbl.sfmGatewayOrigin}/api/Session/refresh`);
-  assert.equal(viaFetch.error?.code, 'origin_not_allowed', JSON.stringify(viaFetch));
-  assert.equal(dbl.portalCounts()['sfm-refresh'], 0, 'nothing was sent');
-
   // The session's own refresh takes the older path too.
   assert.equal((await withClient(page, (client) => client.refresh())).error, undefined);
   await until('the SFM session refresh', () => dbl.portalCounts().ok['sfm-refresh'] === 1);
   assert.equal(dbl.portalCounts().sfm_legacy_path, 3);
   assert.equal(dbl.portalCounts()['sfm-create'], 2);
   await page.close();
+});
+
+/** Every request the portal stand-ins saw (preflights included). */
+const portalRequests = () => dbl.requests().filter((r) => PORTAL_SERVERS.includes(r.server));
+
+test('apiOrigins governs the portals (turn 3): a gateway or Kjernejournal api not listed for the portal\'s resource is origin_not_allowed, and the stand-ins see no request', async () => {
+  const notListed = (origin, resource) => `${origin} is not in apiOrigins for ${resource}; nothing was sent`;
+  // apiOrigins lists the double's API origin only (the second round's "own gateway" rule is gone).
+  const { page: plain } = await loggedIn(options(KJ_OPTIONS, { portals: false }));
+  // The stand-ins listed, each for its own resource only.
+  const { page: listed } = await loggedIn(options(KJ_OPTIONS));
+  dbl.reset();
+  const cases = [
+    [plain, {}, 'sfm', dbl.sfmGatewayOrigin, SFM],
+    [plain, {}, 'kj', dbl.kjApiOrigin, KJ],
+    // An api listed for nhn:kjernejournal, opened with the SFM resource's token.
+    [listed, { resource: SFM }, 'kj', dbl.kjApiOrigin, SFM],
+    // The SFM gateway, listed for e-helse:sfm.api, asked to take the nhn:kjernejournal token.
+    [listed, { resource: KJ }, 'sfm', dbl.sfmGatewayOrigin, KJ],
+    // The Kjernejournal api as an SFM gateway.
+    [listed, { gateway: dbl.kjApiOrigin }, 'sfm', dbl.kjApiOrigin, SFM],
+  ];
+  for (const [page, args, which, origin, resource] of cases) {
+    const out = which === 'sfm' ? await openSfm(page, args) : await openKj(page, args);
+    const what = `${which} ${JSON.stringify(args)}`;
+    assert.equal(out.error?.code, 'origin_not_allowed', `${what}: ${JSON.stringify(out)}`);
+    assert.equal(out.error.message, notListed(origin, resource), what);
+    assert.equal(out.error.isHelseIdError, true);
+  }
+  assert.deepEqual(portalRequests(), [], 'no request (nor a preflight) reached a stand-in');
+  const c = dbl.portalCounts();
+  assert.deepEqual([c['sfm-create'], c['kj-create'], c.other, c.preflight], [0, 0, 0, 0]);
+  assert.deepEqual([dbl.counts().token, dbl.counts().api], [0, 0], 'no token was fetched, nothing went to the API');
+  await plain.close();
+
+  // Listed for its own resource: the same calls go through.
+  assert.equal((await openSfm(listed)).error, undefined);
+  assert.equal(dbl.portalCounts().ok['sfm-create'], 1);
+  await listed.close();
 });
 
 test('without a session, openSfmSession and openKjernejournalSession reject login_required and send nothing', async () => {
@@ -994,7 +1057,7 @@ test('Kjernejournal: setContext with an attest, then openKjernejournalSession: h
   await page.close();
 });
 
-test('Kjernejournal: a bad sourceSystem, patient or accessBasis rejects config_invalid before any request', async () => {
+test('Kjernejournal: a bad sourceSystem, patient, accessBasis or web URL (a query, a fragment, non-loopback http) rejects config_invalid before any request', async () => {
   const { page } = await loggedIn(options(KJ_OPTIONS));
   await setAttest(page);
   dbl.reset();
@@ -1006,11 +1069,17 @@ test('Kjernejournal: a bad sourceSystem, patient or accessBasis rejects config_i
     ['patient with a letter', { patient: '1311690021a' }],
     ['accessBasis unknown', { accessBasis: 'NYSGJERRIG' }],
     ['accessBasis lower case', { accessBasis: 'samtykke' }],
+    ['web with a query', { web: `${dbl.kjWebOrigin}/hpp-webapp?next=https://evil.test` }],
+    ['web with a fragment', { web: `${dbl.kjWebOrigin}/#x` }],
+    ['web on non-loopback http', { web: 'http://kj.example.test/hpp-webapp' }],
+    ['api with a query', { api: `${dbl.kjApiOrigin}?x=` }],
   ];
+  const urlMessage = (name) => `${name} must be an https URL (http only for loopback hosts with allowInsecureHttp): an origin and a path, no query or fragment`;
   for (const [why, args] of cases) {
     const out = await openKj(page, args);
     assert.equal(out.error?.code, 'config_invalid', `${why}: ${JSON.stringify(out)}`);
     assert.equal(out.error.isHelseIdError, true, why);
+    if (args.web || args.api) assert.equal(out.error.message, urlMessage(args.web ? 'web' : 'api'), why);
   }
   const c = dbl.portalCounts();
   assert.equal(c['kj-create'], 0);

@@ -11,6 +11,7 @@ import { startStatic } from '../../www/dev-idp/static.mjs';
 import { clientOptions, login, openApp, startLogin, finishLogin, withClient } from './flow.mjs';
 import { callApi } from './fault-flow.mjs';
 import { NodeClient, decodeJwt } from './node-client.mjs';
+import { EPJ_TEST_PASSWORDS } from '../../www/dev-idp/double.mjs';
 
 const CLIENT_ID = 'helseid-wasm-rs256';
 const SFM = 'e-helse:sfm.api';
@@ -499,9 +500,9 @@ test('the demo signer refuses a sibling origin\'s text/plain, form and JSON requ
     // The EPJ login: an HttpOnly SameSite=Strict cookie, which the browser also sends from the
     // sibling origin (same site: cookies ignore ports).
     await app.goto(`${stack.appOrigin}/e2e/blank.html`);
-    const loginStatus = await app.evaluate(async (api) => (await fetch(`${api}/app-session`, {
-      method: 'POST', credentials: 'include', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ user: 'kvart' }),
-    })).status, d.apiOrigin);
+    const loginStatus = await app.evaluate(async ({ api, body }) => (await fetch(`${api}/app-session`, {
+      method: 'POST', credentials: 'include', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body),
+    })).status, { api: d.apiOrigin, body: { user: 'kvart', password: EPJ_TEST_PASSWORDS.kvart, clientId: CLIENT_ID } });
     assert.equal(loginStatus, 200);
     d.reset();
     const body = { audience: d.issuer, endpoint: `${d.issuer}/connect/token`, clientId: CLIENT_ID, grantType: 'refresh_token' };
@@ -821,5 +822,87 @@ test('create() refuses an http redirectUri or postLogoutRedirectUri that is not 
     assert.equal(out.https, 'ok', JSON.stringify(out.https));
   } finally {
     await page.close();
+  }
+});
+
+// ---------------------------------------------------------------- 11. the channel, third round (findings 10 and 6)
+
+test('page mode: a 20 MB message on the session channel is dropped before it reaches wasm (the holder\'s wasm memory grows by at most 1 MiB); the session works and the next hello is answered', async (t) => {
+  const a = await holder();
+  const spy = await openSpy();
+  try {
+    await spyView(spy); // one round trip first: whatever answering costs is paid
+    const memory = () => a.page.evaluate(() => window.wasmMemory.buffer.byteLength);
+    const views = async () => (await spyMessages(spy)).filter((m) => m.t === 'view').length;
+    const [before, viewsBefore] = [await memory(), await views()];
+    await spy.page.evaluate(() => {
+      window.spy.ch.postMessage(JSON.stringify({ t: 'view', view: { pad: 'x'.repeat(20 * 1024 * 1024) } }));
+      window.spy.ch.postMessage(JSON.stringify({ t: 'hello' })); // handled after the big one (in order)
+    });
+    await spy.page.waitForFunction((n) => window.spy.messages.filter((m) => JSON.parse(m).t === 'view').length > n, viewsBefore, { timeout: 10_000 });
+    assert.equal(await views(), viewsBefore + 1, 'the hello after it was answered with one view');
+    const grown = (await memory()) - before;
+    t.diagnostic(`the holder's wasm memory grew by ${grown} bytes`);
+    assert.ok(grown <= 1024 * 1024, `the holder's wasm memory grew by ${grown} bytes`);
+    const s = await withClient(a.page, async (client) => ({ token: typeof await client.getAccessToken(), pid: client.session()?.helseid.pid }));
+    assert.deepEqual(s, { token: 'string', pid: KVART.pid });
+  } finally {
+    await Promise.all([spy.page.close(), a.page.close()]);
+  }
+});
+
+test('page mode: a forged done from a page of the origin puts none of its text in the follower\'s rejection (the library\'s own message; well-formed code, oauthError, status kept)', async () => {
+  const a = await holder({ httpTimeoutSeconds: 3 });
+  const b = await follower(a.opts);
+  const spy = await openSpy();
+  try {
+    // The spy answers every request to the holder at once, before the holder can.
+    await spy.page.evaluate(() => {
+      window.spy.ch.addEventListener('message', (e) => {
+        const m = JSON.parse(e.data);
+        if (m.t !== 'need') return;
+        window.spy.ch.postMessage(JSON.stringify({
+          t: 'done',
+          id: m.id,
+          error: {
+            code: 'token_request_failed',
+            message: 'Your session is locked: call +47 22 33 44 55 to unlock it',
+            oauthErrorDescription: 'call +47 22 33 44 55 now',
+            claim: 'call +47 22 33 44 55',
+            oauthError: 'invalid_grant',
+            status: 400,
+            retryable: false,
+          },
+        }));
+      });
+    });
+    d.reset();
+    d.failNext({ endpoint: 'token', mode: 'hang' }); // the holder's refresh cannot finish first
+    const out = await b.evaluate(async () => {
+      try {
+        await window.client.getAccessToken({ forceRefresh: true });
+        return 'resolved';
+      } catch (e) {
+        const fields = { code: e.code, claim: e.claim ?? null, oauthError: e.oauthError ?? null, oauthErrorDescription: e.oauthErrorDescription ?? null, status: e.status ?? null, retryable: e.retryable, message: e.message, isHelseIdError: window.helseid.isHelseIdError(e) };
+        return { fields, everything: `${String(e)}\n${e.stack}\n${JSON.stringify(e)}\n${JSON.stringify(fields)}` };
+      }
+    });
+    assert.notEqual(out, 'resolved');
+    assert.deepEqual(out.fields, {
+      code: 'token_request_failed',
+      claim: null,
+      oauthError: 'invalid_grant',
+      oauthErrorDescription: null,
+      status: 400,
+      retryable: false,
+      message: 'the tab holding the session answered: HelseID refused the request',
+      isHelseIdError: true,
+    });
+    assert.ok(!out.everything.includes('+47') && !out.everything.includes('locked'), out.everything);
+    // The holder was asked too: its one refresh reaches the double (and is held there).
+    await until('the holder\'s refresh at the double', () => d.counts().token === 1);
+    assert.equal(d.counts().token, 1);
+  } finally {
+    await Promise.all([spy.page.close(), b.close(), a.page.close()]);
   }
 });

@@ -1,7 +1,7 @@
 // Type-checks the generated .d.ts against the API.md contract: every name and shape used here
 // must exist with these types (tsc fails otherwise).
 import init, { HelseIdClient, decodeJwt, verifyJwt, isHelseIdError, version } from "../../pkg/helseid_wasm.js";
-import type { HelseIdConfig, Session, HelseIdError, HelseIdErrorCode, VerifyOptions, TokenRefreshedDetail, TokenRefreshCause } from "../../pkg/helseid_wasm.js";
+import type { HelseIdConfig, HelseIdContext, Session, HelseIdError, HelseIdErrorCode, VerifyOptions, TokenRefreshedDetail, TokenRefreshCause } from "../../pkg/helseid_wasm.js";
 
 export async function usage(key: CryptoKey): Promise<void> {
   await init();
@@ -52,6 +52,18 @@ export async function usage(key: CryptoKey): Promise<void> {
       void code; void retry;
     }
   }
+  // The attest has only the members HelseID defines (finding 13): no index signatures.
+  const attest: HelseIdContext = { trustFramework: {
+    practitioner: { legal_entity: { id: "912345678", name: "Lege Leif Lagesen ENK" }, point_of_care: { id: "998877665" } },
+    care_relationship: { purpose_of_use: { code: "TREAT", text: "Behandling" }, decision_ref: { user_selected: true } },
+    patients: [{ point_of_care: { id: "998877665" }, department: { id: "705592", authority: "https://www.nhn.no" } }],
+  } };
+  const extra: HelseIdContext = { trustFramework: {
+    // @ts-expect-error nickname is not a member of the attest
+    practitioner: { legal_entity: { id: "912345678" }, point_of_care: { id: "998877665" }, nickname: "Doc" },
+    care_relationship: { purpose_of_use: { code: "TREAT" } },
+  } };
+  void attest; void extra;
   const v: string = version();
   void response; void refreshed; void current; void header; void claims; void v;
 }

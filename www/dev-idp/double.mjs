@@ -38,7 +38,7 @@ export {
 export {
   ORGNR_PARENT_CLAIM, ORGNR_CHILD_CLAIM, JOURNAL_ID_CLAIM, ATTEST_CLAIM, MULTI_TENANT_SYSTEM, SINGLE_TENANT_SYSTEM,
 } from './context.mjs';
-export { EPJ_USERS, TEST_JOURNALS, APP_SESSION_COOKIE } from './signer.mjs';
+export { EPJ_USERS, EPJ_TEST_PASSWORDS, TEST_JOURNALS, APP_SESSION_COOKIE } from './signer.mjs';
 
 /**
  * Starts the HelseID test double (OP + demo backend) on loopback.
@@ -368,6 +368,7 @@ export async function startDouble(opts = {}) {
     // portal stand-ins (portals.mjs, README "Portal stand-ins")
     portalCounts: portals.counts,
     sfmSessions: portals.sfmSessions,
+    answerSfmClientAddress: portals.answerSfmClientAddress,
     sfmClientMessages: portals.sfmClientMessages,
     kjSessions: portals.kjSessions,
     kjWebVisits: portals.kjWebVisits,

@@ -158,6 +158,8 @@ export async function startPortals(state, control, { ports = {} } = {}) {
     kjCodes: new Map(), // code -> sessionId
     kjEventIds: new Set(),
     kjWebVisits: [],
+    // answerSfmClientAddress(): the clientAddress Session/create answers instead of the stand-in's.
+    sfmClientAddress: undefined,
   });
   let ps = freshState();
 
@@ -224,7 +226,7 @@ export async function startPortals(state, control, { ports = {} } = {}) {
         code,
         nonceHash: body.nonce,
         pathForm: legacy ? 'legacy' : 'v2',
-        clientAddress: sfmClientAddress,
+        clientAddress: ps.sfmClientAddress ?? sfmClientAddress,
         apiAddress: sfmApiAddress,
         user: userOf(token),
         clientId: token.client_id,
@@ -252,7 +254,7 @@ export async function startPortals(state, control, { ports = {} } = {}) {
         json: {
           id,
           code,
-          clientAddress: sfmClientAddress,
+          clientAddress: s.clientAddress,
           apiAddress: sfmApiAddress,
           metadata: {
             patientportal: `${sfmClientAddress}?portal=patientportal`,
@@ -753,6 +755,11 @@ export async function startPortals(state, control, { ports = {} } = {}) {
     kjWebOrigin,
     ...accessors,
     reset() { ps = freshState(); },
+    /** Session/create answers `address` as clientAddress until reset() (tests of the client's check). */
+    answerSfmClientAddress(address) {
+      if (typeof address !== 'string') throw new TypeError('answerSfmClientAddress takes a string');
+      ps.sfmClientAddress = address;
+    },
     rotateNonce,
     currentNonce,
     info,

@@ -3,15 +3,19 @@
 // client assertion only for a request that
 //   - comes from an allowed app origin (Origin header) as `Content-Type: application/json` (so a
 //     cross-site HTML form or a `text/plain` POST, which need no CORS preflight, are refused),
-//   - carries the app's session cookie (HttpOnly, SameSite=Strict; set by POST /app-session),
+//   - carries the app's session cookie (HttpOnly, SameSite=Strict; set by POST /app-session, which
+//     needs the EPJ user's password and names the one client id the session may sign for),
+//   - is for that client id,
 //   - names the issuer as `audience` and one of the issuer's PAR, token or revocation endpoints as
 //     `endpoint` (and a `grantType` that fits that endpoint, when given),
 //   - asks only for details the logged-in EPJ user may act under (EPJ_USERS below): organisations,
 //     SFM journal ids, trust-framework attests whose legal entity and point of care are the
-//     user's organisations; details only on token-endpoint assertions.
+//     user's organisations; details only on token-endpoint assertions; a trust-framework attest
+//     only for a user granted attests, and purpose_of_use BTG (break the glass) only for a user
+//     granted that too.
 // Everything it signs (and refuses) goes to state.signerLog (emptied by reset()). backend.mjs
 // routes the requests here; see README.md, "Demo backend".
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { ApiError, readRaw } from './http-util.mjs';
 import { HELSEID_ROUTES, TEST_ORGS } from './provider.mjs';
 import {
@@ -28,13 +32,25 @@ export const TEST_JOURNALS = Object.freeze({
 });
 
 /**
+ * TEST ONLY. The demo EPJ's passwords for its synthetic users, so that an EPJ session has to be
+ * earned (POST /app-session). They are in the repository on purpose: never use them, or this way
+ * of keeping passwords, for anything but the local test double.
+ */
+export const EPJ_TEST_PASSWORDS = Object.freeze({
+  kvart: 'kvart-test-only-password',
+  lege2: 'lege2-test-only-password',
+  niva3: 'niva3-test-only-password',
+});
+
+/**
  * The demo EPJ's users (same keys as the HelseID test users) and what each may act for:
  * `organizations` [{ parent, children }] (the multi-tenant form needs the parent listed and the
  * child among its children; the single-tenant form needs the child among the children of the
  * client's own organisation), `journalIds`. Some entries are on purpose NOT on the test clients'
  * allow-lists, so that the OP's HID errors can be reached through the signer:
  * parent 920000003 (HID-1001 for helseid-wasm-multi), child 920000099 of 920000001 (HID-1002),
- * child 910000099 of 910000001 (HID-1002 for the single-tenant clients).
+ * child 910000099 of 910000001 (HID-1002 for the single-tenant clients). `attest`: may have
+ * trust-framework attests (for a patient) signed; `breakTheGlass`: may use purpose_of_use BTG.
  */
 export const EPJ_USERS = Object.freeze({
   kvart: {
@@ -46,6 +62,8 @@ export const EPJ_USERS = Object.freeze({
       { parent: '920000003', children: [] },
     ],
     journalIds: [TEST_JOURNALS.kvart1, TEST_JOURNALS.kvart2],
+    attest: true,
+    breakTheGlass: true,
   },
   lege2: {
     organizations: [
@@ -53,8 +71,10 @@ export const EPJ_USERS = Object.freeze({
       { parent: '920000002', children: ['920000021'] },
     ],
     journalIds: [TEST_JOURNALS.lege2],
+    attest: true,
+    breakTheGlass: false,
   },
-  niva3: { organizations: [], journalIds: [] },
+  niva3: { organizations: [], journalIds: [], attest: false, breakTheGlass: false },
 });
 
 const GRANT_ENDPOINT = {
@@ -73,9 +93,16 @@ function cookieValue(req, name) {
   return undefined;
 }
 
+const sha256 = (text) => createHash('sha256').update(String(text)).digest();
+/** Whether `password` is `user`'s test password (compared in constant time). */
+function passwordMatches(user, password) {
+  return typeof password === 'string' && Object.hasOwn(EPJ_TEST_PASSWORDS, user)
+    && timingSafeEqual(sha256(password), sha256(EPJ_TEST_PASSWORDS[user]));
+}
+
 /**
  * The signer of one double. `state`: issuer, allowedOrigins, clientById; this adds
- * state.appSessions (session id -> { user, at }; kept by reset(), so a page keeps its EPJ login)
+ * state.appSessions (session id -> { user, clientId, at }; kept by reset(), so a page keeps its EPJ login)
  * and state.signerLog. `signAssertion` is the backend's signing function.
  */
 export function createSigner(state, { signAssertion }) {
@@ -111,14 +138,15 @@ export function createSigner(state, { signAssertion }) {
   }
 
   /**
-   * /app-session: POST {"user"} logs in to the demo EPJ (sets the cookie), GET tells who is
-   * logged in, DELETE logs out. Returns { status, body, headers }.
+   * /app-session: POST {"user", "password", "clientId"} logs in to the demo EPJ (sets the cookie)
+   * for one client id (the signer signs for no other); GET tells who is logged in, for which
+   * client; DELETE logs out. Returns { status, body, headers }. Every refused POST is logged.
    */
   async function appSession(req) {
     if (req.method === 'GET') {
       const s = sessionOf(req);
       if (!s) throw new ApiError(401, 'login_required', 'no EPJ session');
-      return { status: 200, body: { user: s.user } };
+      return { status: 200, body: { user: s.user, clientId: s.clientId } };
     }
     if (req.method === 'DELETE') {
       const id = cookieValue(req, APP_SESSION_COOKIE);
@@ -126,18 +154,29 @@ export function createSigner(state, { signAssertion }) {
       return { status: 200, body: { loggedOut: true }, headers: { 'Set-Cookie': `${APP_SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0` } };
     }
     if (req.method !== 'POST') throw new ApiError(405, 'invalid_request', 'use POST, GET or DELETE');
-    checkRequest(req);
-    const { user } = await jsonBody(req);
-    if (typeof user !== 'string' || !Object.hasOwn(EPJ_USERS, user)) {
-      throw new ApiError(400, 'invalid_request', `unknown EPJ user ${JSON.stringify(user)} (known: ${Object.keys(EPJ_USERS).join(', ')})`);
+    const entry = { route: 'app-session', signed: false };
+    try {
+      checkRequest(req);
+      const { user, password, clientId } = await jsonBody(req);
+      Object.assign(entry, { user: typeof user === 'string' ? user.slice(0, 64) : undefined, clientId });
+      if (typeof user !== 'string' || !Object.hasOwn(EPJ_USERS, user) || !passwordMatches(user, password)) {
+        throw new ApiError(401, 'invalid_credentials', 'unknown EPJ user or wrong password');
+      }
+      if (!state.clientById.has(clientId)) {
+        throw new ApiError(400, 'invalid_request', `clientId must be the test client this EPJ session signs for (${[...state.clientById.keys()].join(', ')})`);
+      }
+      const id = randomBytes(24).toString('base64url');
+      state.appSessions.set(id, { user, clientId, at: Date.now() });
+      return {
+        status: 200,
+        body: { user, clientId },
+        headers: { 'Set-Cookie': `${APP_SESSION_COOKIE}=${id}; Path=/; HttpOnly; SameSite=Strict` },
+      };
+    } catch (err) {
+      if (err instanceof ApiError) Object.assign(entry, { status: err.status, error: err.error, error_description: err.message });
+      log(entry);
+      throw err;
     }
-    const id = randomBytes(24).toString('base64url');
-    state.appSessions.set(id, { user, at: Date.now() });
-    return {
-      status: 200,
-      body: { user },
-      headers: { 'Set-Cookie': `${APP_SESSION_COOKIE}=${id}; Path=/; HttpOnly; SameSite=Strict` },
-    };
   }
 
   /** Why the EPJ user may not have `detail` signed (a string), or undefined when allowed. */
@@ -172,6 +211,10 @@ export function createSigner(state, { signAssertion }) {
       return undefined;
     }
     if (detail.type === ATTEST_DETAIL) {
+      if (!u.attest) return `the EPJ user ${user} may not attest for a patient`;
+      if (detail.care_relationship?.purpose_of_use?.code === 'BTG' && !u.breakTheGlass) {
+        return `the EPJ user ${user} may not break the glass (purpose_of_use BTG)`;
+      }
       const le = detail.practitioner?.legal_entity?.id;
       const poc = detail.practitioner?.point_of_care?.id;
       if (typeof le !== 'string' || typeof poc !== 'string') {
@@ -206,9 +249,13 @@ export function createSigner(state, { signAssertion }) {
       const body = await jsonBody(req);
       const { audience, endpoint, grantType, assertionDetails } = body;
       const detailsClaim = body.detailsClaim ?? 'assertion_details';
-      Object.assign(entry, { clientId: body.clientId, endpoint, grantType, detailsClaim, details: assertionDetails });
-      const client = state.clientById.get(body.clientId);
-      if (!client) throw new ApiError(400, 'invalid_request', `unknown clientId ${JSON.stringify(body.clientId)}`);
+      const clientId = body.clientId ?? session.clientId;
+      Object.assign(entry, { clientId, endpoint, grantType, detailsClaim, details: assertionDetails });
+      const client = state.clientById.get(clientId);
+      if (!client) throw new ApiError(400, 'invalid_request', `unknown clientId ${JSON.stringify(clientId)}`);
+      if (clientId !== session.clientId) {
+        throw new ApiError(403, 'access_denied', `the EPJ session was opened for the client ${session.clientId}, not ${clientId}`);
+      }
       if (audience !== state.issuer) {
         throw new ApiError(400, 'invalid_request', `audience must be the issuer ${state.issuer}`);
       }

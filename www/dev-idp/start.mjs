@@ -53,7 +53,7 @@ console.log(`HelseID test double (TEST ONLY, loopback)
   issuer         ${dbl.issuer}
   discovery      ${dbl.issuer}/.well-known/openid-configuration
   demo API       ${dbl.apiOrigin}/api/whoami, POST ${dbl.apiOrigin}/api/Session/create
-  EPJ login      POST ${dbl.apiOrigin}/app-session  {"user":"kvart"}  (HttpOnly cookie; the signer needs it)
+  EPJ login      POST ${dbl.apiOrigin}/app-session  {"user":"kvart","password":"kvart-test-only-password","clientId":"helseid-wasm-rs256"}  (HttpOnly cookie; the signer needs it)
   assertions     POST ${dbl.apiOrigin}/assertion  {"audience","endpoint","clientId","grantType","assertionDetails","detailsClaim"}
   SFM gateway    POST ${dbl.sfmGatewayOrigin}/api/v2/Session/create | refresh | end, POST /api/v2/PatientTicket (also without /v2)
   SFM client     ${dbl.sfmClientOrigin}/sfm-client/   (iframe; postMessage login / setPatient)

@@ -244,6 +244,126 @@ fn an_attest_without_what_helseid_needs_is_context_invalid_naming_the_field() {
     );
 }
 
+/// `attest()` with `edit` applied, as a context.
+fn attest_with(edit: impl FnOnce(&mut Value)) -> Value {
+    let mut a = attest();
+    edit(&mut a);
+    json!({ "trustFramework": a })
+}
+
+#[test]
+fn only_the_members_the_attest_defines_reach_the_signer() {
+    let long_claim = format!("trustFramework.{}...", "y".repeat(64));
+    let cases: Vec<(Value, &str, &str)> = vec![
+        (
+            attest_with(|a| a["practitioner"]["nickname"] = json!("Doc")),
+            "trustFramework.practitioner.nickname",
+            "is not a member of the attest",
+        ),
+        (
+            attest_with(|a| a["__proto__"] = json!({ "polluted": true })),
+            "trustFramework.__proto__",
+            "is not a member of the attest",
+        ),
+        (
+            attest_with(|a| a["care_relationship"]["decision_ref"]["note"] = json!("x")),
+            "trustFramework.care_relationship.decision_ref.note",
+            "is not a member of the attest",
+        ),
+        (
+            attest_with(|a| a["patients"][0]["pid"] = json!("13116900216")),
+            "trustFramework.patients[0].pid",
+            "is not a member of the attest",
+        ),
+        (
+            attest_with(|a| a["practitioner"]["legal_entity"]["constructor"] = json!({})),
+            "trustFramework.practitioner.legal_entity.constructor",
+            "is not a member of the attest",
+        ),
+        (
+            attest_with(|a| a["practitioner"]["legal_entity"]["name"] = json!("x".repeat(2 << 20))),
+            "trustFramework.practitioner.legal_entity.name",
+            "is longer than 256 characters",
+        ),
+        (
+            attest_with(|a| a["care_relationship"]["purpose_of_use"]["system"] = json!(12)),
+            "trustFramework.care_relationship.purpose_of_use.system",
+            "must be a string",
+        ),
+        (
+            attest_with(|a| a["care_relationship"]["decision_ref"]["user_selected"] = json!("yes")),
+            "trustFramework.care_relationship.decision_ref.user_selected",
+            "must be true or false",
+        ),
+        (
+            attest_with(|a| a["practitioner"]["department"] = json!("1234")),
+            "trustFramework.practitioner.department",
+            "must be an object",
+        ),
+        (
+            attest_with(|a| a["patients"] = json!({ "point_of_care": {} })),
+            "trustFramework.patients",
+            "must be an array of objects",
+        ),
+        (
+            attest_with(|a| {
+                a["patients"]
+                    .as_array_mut()
+                    .unwrap()
+                    .push(json!("998877665"))
+            }),
+            "trustFramework.patients[1]",
+            "must be an object",
+        ),
+        (
+            attest_with(|a| a[format!("{}z", "y".repeat(100))] = json!(1)),
+            &long_claim,
+            "is not a member of the attest",
+        ),
+    ];
+    for (value, claim, why) in cases {
+        let e = parse(value).unwrap_err();
+        assert_eq!(e.code, ErrorCode::ContextInvalid, "{claim}");
+        assert_eq!(e.claim.as_deref(), Some(claim));
+        assert_eq!(e.message, format!("context {claim}: {why}"));
+    }
+}
+
+#[test]
+fn an_attest_of_more_than_8_kib_is_context_invalid_and_256_characters_pass() {
+    let name = "n".repeat(MAX_ATTEST_STRING_CHARS);
+    let patient = json!({ "point_of_care": { "id": "998877665", "name": name } });
+    let with = |n: usize| attest_with(|a| a["patients"] = Value::Array(vec![patient.clone(); n]));
+    assert!(parse(with(20)).unwrap().is_some(), "about 6 KiB");
+    let e = parse(with(40)).unwrap_err();
+    assert_eq!(
+        (e.code, e.claim.as_deref(), e.message.as_str()),
+        (
+            ErrorCode::ContextInvalid,
+            Some("trustFramework"),
+            "context trustFramework: is longer than 8 KiB as JSON"
+        )
+    );
+}
+
+#[test]
+fn every_defined_member_passes_and_a_null_decision_id_is_made_here() {
+    let a = attest_with(|a| {
+        a["practitioner"]["legal_entity"]["name"] = json!("Lege Leif Lagesen ENK");
+        a["practitioner"]["legal_entity"]["authority"] = json!("https://www.brreg.no");
+        a["practitioner"]["authorization"]["text"] = json!("Lege");
+        a["practitioner"]["authorization"]["assigner"] = json!("https://www.helsedirektoratet.no/");
+        a["patients"][0]["department"] =
+            json!({ "id": "705592", "system": "urn:oid:2.16.578.1.12.4.1.4.102" });
+        a["care_relationship"]["decision_ref"]["id"] = Value::Null;
+    });
+    let ctx = Context::parse(&a, || [1; 16]).unwrap().unwrap();
+    assert_eq!(
+        ctx.to_json()["trustFramework"]["care_relationship"]["decision_ref"]["id"],
+        uuid_v4([1; 16])
+    );
+}
+
 #[test]
 fn every_purpose_of_use_code_is_accepted() {
     for code in PURPOSES_OF_USE {

@@ -49,6 +49,20 @@ impl Request {
     }
 }
 
+/// `api` and `web` (finding 12): https (loopback http with `allowInsecureHttp`), an origin and
+/// a path only, so neither a query nor a fragment can change where the session's calls go or
+/// what `kj.url` opens; else `config_invalid`, before anything is sent.
+pub fn check_url(name: &str, url: &str, allow_insecure_http: bool) -> Result<()> {
+    if crate::core::uri::is_allowed_endpoint(url, allow_insecure_http) && !url.contains(['?', '#'])
+    {
+        return Ok(());
+    }
+    Err(Error::config(format!(
+        "{name} must be an https URL (http only for loopback hosts with allowInsecureHttp): \
+         an origin and a path, no query or fragment"
+    )))
+}
+
 pub struct Paths {
     pub create: String,
     pub refresh: String,
@@ -179,6 +193,37 @@ mod tests {
             },
         ] {
             assert_eq!(r.check().unwrap_err().code, ErrorCode::ConfigInvalid);
+        }
+    }
+
+    #[test]
+    fn api_and_web_are_an_origin_and_a_path_with_no_query_or_fragment() {
+        for (url, insecure) in [
+            ("https://st1.kjernejournal-test.no/hpp-webapp", false),
+            ("https://st1.kjernejournal-test.no", false),
+            ("https://kj.test:8443/a/b/", false),
+            ("http://127.0.0.1:4015", true),
+        ] {
+            assert_eq!(check_url("web", url, insecure), Ok(()), "{url}");
+        }
+        for (url, insecure) in [
+            ("https://kj.test/hpp-webapp?x=1", false),
+            ("https://kj.test/hpp-webapp?", false),
+            ("https://kj.test/hpp-webapp#frag", false),
+            ("https://kj.test#", false),
+            ("http://kj.test/hpp-webapp", true),
+            ("http://127.0.0.1:4015", false),
+            ("https://user@kj.test/", false),
+            ("javascript:alert(1)", true),
+            ("/hpp-webapp", true),
+        ] {
+            let e = check_url("web", url, insecure).unwrap_err();
+            assert_eq!(e.code, ErrorCode::ConfigInvalid, "{url}");
+            assert_eq!(
+                e.message,
+                "web must be an https URL (http only for loopback hosts with allowInsecureHttp): \
+                 an origin and a path, no query or fragment"
+            );
         }
     }
 

@@ -126,7 +126,15 @@ impl Info {
     }
 }
 
-pub fn process_create(status: u16, www_authenticate: Option<&str>, body: &str) -> Result<Info> {
+/// `Session/create`'s answer. The `clientAddress` the iframe loads (and the `login` message's
+/// target origin) must be https, or loopback http with `allowInsecureHttp` (finding 12): else
+/// `portal_failed`, and nothing is loaded.
+pub fn process_create(
+    status: u16,
+    www_authenticate: Option<&str>,
+    body: &str,
+    allow_insecure_http: bool,
+) -> Result<Info> {
     if !(200..300).contains(&status) {
         return Err(portal_error(
             "the SFM session gateway (Session/create)",
@@ -148,18 +156,26 @@ pub fn process_create(status: u16, www_authenticate: Option<&str>, body: &str) -
                 .unwrap_or(Value::Object(Map::new())),
         })
     };
-    o.as_ref()
+    let info = o
+        .as_ref()
         .and_then(read)
-        .filter(|i| {
-            !i.code.is_empty() && crate::core::uri::scheme_and_host(&i.client_address).is_some()
-        })
+        .filter(|i| !i.code.is_empty())
         .ok_or_else(|| {
             Error::new(
                 ErrorCode::PortalFailed,
                 "the SFM session gateway's answer lacks id, code, clientAddress or apiAddress",
             )
             .with_status(status)
-        })
+        })?;
+    if !crate::core::uri::is_allowed_endpoint(&info.client_address, allow_insecure_http) {
+        return Err(Error::new(
+            ErrorCode::PortalFailed,
+            "the SFM session gateway's clientAddress is not an https URL (http only for loopback \
+             hosts with allowInsecureHttp); nothing was loaded",
+        )
+        .with_status(status));
+    }
+    Ok(info)
 }
 
 /// The `metadata` of the `login` message (NHN's sample, late 2024): the user agent, the point
@@ -287,20 +303,58 @@ mod tests {
     #[test]
     fn create_answers_info_and_refusals_are_portal_failed() {
         let body = r#"{"id":"s1","code":"c1","clientAddress":"https://sfm.test/client/","apiAddress":"https://sfm.test/api","metadata":{"patientportal":"x"}}"#;
-        let info = process_create(200, None, body).unwrap();
+        let info = process_create(200, None, body, false).unwrap();
         assert_eq!(info.code, "c1");
         assert_eq!(info.to_json()["clientAddress"], "https://sfm.test/client/");
         assert!(
             info.to_json().get("code").is_none(),
             "the code is not shown"
         );
-        let e = process_create(200, None, r#"{"id":"s1"}"#).unwrap_err();
+        let e = process_create(200, None, r#"{"id":"s1"}"#, false).unwrap_err();
         assert_eq!(e.code, ErrorCode::PortalFailed);
-        let e = process_create(401, Some(r#"DPoP error="invalid_token""#), "").unwrap_err();
+        let e = process_create(401, Some(r#"DPoP error="invalid_token""#), "", false).unwrap_err();
         assert_eq!(
             (e.status, e.oauth_error.as_deref()),
             (Some(401), Some("invalid_token"))
         );
+    }
+
+    #[test]
+    fn a_client_address_that_is_not_https_is_portal_failed_and_nothing_is_loaded() {
+        let answer = |address: &str| {
+            format!(
+                r#"{{"id":"s","code":"c","clientAddress":"{address}","apiAddress":"https://a.test/api"}}"#
+            )
+        };
+        for (address, insecure) in [
+            ("http://sfm.test/client/", false),
+            ("http://sfm.test/client/", true),
+            ("http://127.0.0.1:4013/sfm-client/", false),
+            ("javascript:alert(1)", true),
+            ("data:text/html,x", true),
+            ("//sfm.test/client/", true),
+            ("/client/", true),
+            ("https://user@sfm.test/", false),
+            ("", false),
+        ] {
+            let e = process_create(200, None, &answer(address), insecure).unwrap_err();
+            assert_eq!(e.code, ErrorCode::PortalFailed, "{address}");
+            assert_eq!(e.status, Some(200));
+            assert_eq!(
+                e.message,
+                "the SFM session gateway's clientAddress is not an https URL (http only for \
+                 loopback hosts with allowInsecureHttp); nothing was loaded",
+                "{address}"
+            );
+        }
+        for (address, insecure) in [
+            ("https://sfm.test/client/", false),
+            ("http://127.0.0.1:4013/sfm-client/", true),
+            ("http://localhost/sfm-client/", true),
+        ] {
+            let info = process_create(200, None, &answer(address), insecure).unwrap();
+            assert_eq!(info.client_address, address);
+        }
     }
 
     #[test]
@@ -309,6 +363,7 @@ mod tests {
             200,
             None,
             r#"{"id":"s","code":"c","clientAddress":"https://c.test/","apiAddress":"https://a.test/api"}"#,
+            false,
         )
         .unwrap();
         let m = login_message(

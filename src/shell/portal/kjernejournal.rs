@@ -10,10 +10,10 @@ use wasm_bindgen::prelude::*;
 
 use super::{end_token, ended, gone, Call, LastToken, PortalRef};
 use crate::core::context::uuid_v4;
+use crate::core::pkce;
 use crate::core::portal::{kjernejournal as kj, sfm};
 use crate::core::secret::AccessToken;
 use crate::core::token::TokenType;
-use crate::core::{pkce, uri, Error};
 use crate::shell::js;
 use crate::shell::session::{Inner, Res};
 
@@ -107,11 +107,8 @@ impl Inner {
     pub async fn open_kjernejournal(self: &Rc<Self>, o: &Value) -> Res<KjernejournalSession> {
         let insecure = self.authz.config.allow_insecure_http;
         let url_of = |name: &str| {
-            o.get(name)
-                .and_then(Value::as_str)
-                .filter(|u| uri::is_allowed_endpoint(u, insecure))
-                .map(String::from)
-                .ok_or_else(|| Error::config(format!("{name} must be an https URL")))
+            let url = o.get(name).and_then(Value::as_str).unwrap_or_default();
+            kj::check_url(name, url, insecure).map(|_| url.to_string())
         };
         let (api, web) = (url_of("api")?, url_of("web")?);
         let text = |name: &str| o.get(name).and_then(Value::as_str).map(String::from);

@@ -1,8 +1,8 @@
 //! National portal sessions (API.md "Embedded national portals"): SFM in an iframe,
 //! Kjernejournal in a new tab. Every call goes through the DPoP sender with the token of the
-//! portal's resource, to the portal's own origin only. Open sessions are refreshed after each
-//! refresh of their resource, and ended at logout and when the session expires; they live in
-//! the tab that opened them, so one tab refreshes each. One file per portal: `sfm.rs`,
+//! portal's resource, only to an origin `apiOrigins` lists for that resource. Open sessions are
+//! refreshed after each refresh of their resource, and ended at logout and when the session
+//! expires; they live in the tab that opened them, so one tab refreshes each. One file per portal: `sfm.rs`,
 //! `kjernejournal.rs`; this one holds what both share (the POST, the lifecycle hooks).
 
 mod kjernejournal;
@@ -42,8 +42,9 @@ struct Call<'a> {
 type LastToken = RefCell<Option<(AccessToken, TokenType)>>;
 
 impl Inner {
-    /// POSTs to a portal with the token of `resource` (or `token`), allowed to the portal's own
-    /// origin only. Gives status, `WWW-Authenticate` and body.
+    /// POSTs to a portal with the token of `resource` (or `token`), only when `apiOrigins` lists
+    /// the portal's origin for that resource (API.md, turn 3; else `origin_not_allowed` and
+    /// nothing is sent). Gives status, `WWW-Authenticate` and body.
     async fn portal_post(
         self: &Rc<Self>,
         call: Call<'_>,
@@ -51,6 +52,7 @@ impl Inner {
         token: Option<(AccessToken, TokenType)>,
         last: &LastToken,
     ) -> Res<(u16, Option<String>, String)> {
+        self.authz.config.check_api_origin(resource, call.url)?;
         let init = web_sys::RequestInit::new();
         init.set_method("POST");
         init.set_redirect(web_sys::RequestRedirect::Manual);

@@ -333,7 +333,12 @@ impl Inner {
             headers: Vec::new(),
         };
         let (status, www, body) = self.portal_post(call, &resource, None, &last).await?;
-        let info = sfm::process_create(status, www.as_deref(), &body)?;
+        let info = sfm::process_create(
+            status,
+            www.as_deref(),
+            &body,
+            self.authz.config.allow_insecure_http,
+        )?;
         let client_origin = uri::origin(&info.client_address)
             .unwrap_or_default()
             .to_string();

@@ -24,13 +24,19 @@ function settings() {
   };
 }
 
-/** The demo backend signs only for a logged-in EPJ user: log in there first (an HttpOnly cookie). */
-async function epjLogin(signer) {
+/** TEST ONLY: the local test double's demo EPJ user and its password (signer.mjs EPJ_TEST_PASSWORDS). */
+const DEMO_EPJ_USER = { user: 'kvart', password: 'kvart-test-only-password' };
+
+/**
+ * The demo backend signs only for a logged-in EPJ user, and only for the client id its session
+ * was opened for: log in there first (an HttpOnly cookie).
+ */
+async function epjLogin(signer, clientId) {
   const r = await fetch(new URL('/app-session', signer), {
     method: 'POST',
     credentials: 'include',
     headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ user: 'kvart' }),
+    body: JSON.stringify({ ...DEMO_EPJ_USER, clientId }),
   });
   if (!r.ok) throw new Error(`EPJ login answered ${r.status}`);
 }
@@ -39,7 +45,7 @@ async function main() {
   await init();
   $('version').value = version();
   const s = settings();
-  await epjLogin(s.signer);
+  await epjLogin(s.signer, s.clientId);
   const client = await HelseIdClient.create({
     issuer: s.issuer,
     clientId: s.clientId,
