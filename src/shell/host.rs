@@ -47,7 +47,6 @@ impl PageSigners {
     /// No page left: `token_request_failed`, retryable (the session is kept).
     pub async fn sign(&self, ctx: &Value) -> Res<String> {
         let mut asked = Vec::new();
-        let mut last: Option<Error> = None;
         loop {
             let next = self.order.borrow().next(&asked);
             let Some(page) = next else { break };
@@ -91,15 +90,15 @@ impl PageSigners {
                 Ok(assertion) => return Ok(assertion),
                 // The backend refused (its checks said no) or answered nonsense: final.
                 Err(e) if !e.retryable => return Err(e),
-                Err(e) => last = Some(e),
+                Err(_) => {}
             }
         }
-        Err(last.unwrap_or_else(|| {
-            Error::new(
-                ErrorCode::TokenRequestFailed,
-                "no open page of the app can sign client assertions (assertion_provider); open one and try again",
-            )
-        })
+        // Every page asked went away or stayed silent (each for assertionTimeoutSeconds), or
+        // there was none.
+        Err(Error::new(
+            ErrorCode::TokenRequestFailed,
+            "no open page of the app can sign client assertions now; open one and try again",
+        )
         .retryable(true))
     }
 

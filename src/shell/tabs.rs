@@ -91,6 +91,7 @@ impl Tabs {
         }
         // Any page of the origin can steal a lock (Web Locks `steal`): the holder notices and
         // takes it back, so that its followers do not take it for gone (issue 20, finding 5).
+        let _ = leaving();
         let slot = self.release.clone();
         let on_stolen = self.on_stolen.borrow().clone();
         let lost = move || {
@@ -99,7 +100,7 @@ impl Tabs {
             // there (WebKit mishandles a lock request made then).
             super::task::spawn(async move {
                 let _ = wasm_bindgen_futures::JsFuture::from(super::timer::sleep(50)).await;
-                if let Some(f) = &on_stolen {
+                if let (false, Some(f)) = (leaving(), &on_stolen) {
                     f();
                 }
             });
@@ -142,6 +143,25 @@ impl Tabs {
     }
 }
 
+thread_local! {
+    /// The page is going away (`pagehide`): a lock request it loses then is not made again.
+    static LEAVING: Cell<bool> = const { Cell::new(false) };
+    static WATCHING_PAGEHIDE: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether the page is going away; starts watching `pagehide` on the first call.
+fn leaving() -> bool {
+    if !WATCHING_PAGEHIDE.with(|w| w.replace(true)) {
+        if let Some(window) = web_sys::window() {
+            let on_hide = Closure::<dyn FnMut()>::new(|| LEAVING.with(|l| l.set(true)));
+            let _ = window
+                .add_event_listener_with_callback("pagehide", on_hide.as_ref().unchecked_ref());
+            on_hide.forget();
+        }
+    }
+    LEAVING.with(Cell::get)
+}
+
 /// An exclusive Web Lock held for as long as its page or worker lives. Any page of the origin
 /// can steal a lock; this one is then requested again at once (granted when the thief lets
 /// go), so that a theft never passes for the holder's end (issue 20, finding 5).
@@ -163,6 +183,7 @@ impl HeldLock {
     }
 
     fn request(self: &Rc<Self>) -> Option<Promise> {
+        let _ = leaving();
         let weak = Rc::downgrade(self);
         let on_lost = move || {
             if let Some(lock) = weak.upgrade() {
@@ -171,7 +192,9 @@ impl HeldLock {
                 // is aborted too) never gets there (WebKit mishandles a request made then).
                 super::task::spawn(async move {
                     let _ = wasm_bindgen_futures::JsFuture::from(super::timer::sleep(50)).await;
-                    let _ = lock.request();
+                    if !leaving() {
+                        let _ = lock.request();
+                    }
                 });
             }
         };
