@@ -67,6 +67,7 @@ const results = {
   versions: {},
   size: null,
   startup: null,
+  secondTab: null,
   verify: null,
   cached: null,
   roundTrips: null,
@@ -494,6 +495,40 @@ async function measureRoundTrips(stack) {
   }
 }
 
+// ------------------------------------------------------------------------- a second tab (issue 19)
+async function measureSecondTab(browser, stack) {
+  // One tab logs in (the session host holds the session); then each load is a new tab of the
+  // app that imports the package and creates a client: import -> create() resolved, session set.
+  const opts = clientOptions(stack, { host: 'worker', extra: { autoRefresh: false } });
+  const holder = await browser.newPage();
+  await login(holder, stack, opts);
+  stack.double.reset();
+  const samples = [];
+  for (let i = 0; i < STARTUP_LOADS + 1; i += 1) {
+    const page = await browser.newPage();
+    await page.goto(`${stack.appOrigin}/second-tab.html`);
+    await page.waitForFunction(() => window.ready === true);
+    await page.waitForTimeout(100);
+    const r = await page.evaluate((o) => window.run(o), opts);
+    await page.close();
+    if (r.error) throw new Error(r.error);
+    if (!r.session || r.host !== 'worker') throw new Error(`the tab did not join the host: ${JSON.stringify(r)}`);
+    if (i > 0) samples.push(r.ms);
+  }
+  await holder.close();
+  const c = stack.double.counts();
+  results.secondTab = {
+    unit: 'ms',
+    loads: STARTUP_LOADS,
+    median: round(median(samples), 2),
+    p90: round(pct(samples, 90), 2),
+    requestsToHelseId: c.discovery + c.jwks + c.token + c.par,
+    octs: results.startup?.peers['oidc-client-ts']?.median ?? null,
+  };
+  const t = results.secondTab;
+  log(`a second tab, import -> create() with the host's session: ${t.median} ms (p90 ${t.p90}); oidc-client-ts start-up ${t.octs} ms; requests to HelseID during ${STARTUP_LOADS} loads: ${t.requestsToHelseId}`);
+}
+
 // ------------------------------------------------------------------------------ refresh storm
 async function measureStorm(browser, stack) {
   const AT_EXPIRY = { autoRefresh: false, refreshLeewaySeconds: 60 };
@@ -722,6 +757,10 @@ function markdown() {
   if (r.startup) {
     const s = r.startup;
     L(`| start-up, import → usable client, median of ${s.loads} fresh loads | ${s.ours.median} ms | ${PEERS.map((p) => `${s.peers[p].median} ms (ratio ${ratio(s.ours.median, s.peers[p].median)})`).join(' | ')} |`);
+  }
+  if (r.secondTab) {
+    const t = r.secondTab;
+    L(`| a second tab while the session host runs: import → \`create()\` resolved with the session, median of ${t.loads} loads (${t.requestsToHelseId} requests to HelseID in all) | ${t.median} ms | oidc-client-ts start-up ${t.octs} ms (ratio ${ratio(t.median, t.octs)}) | | |`);
   }
   if (r.verify) {
     for (const alg of ['RS256', 'ES256']) {
@@ -1003,6 +1042,7 @@ async function main() {
     await section('cached', () => measureCached(browser, stack));
     await section('roundtrips', () => measureRoundTrips(stack));
     await section('storm', () => measureStorm(browser, stack));
+    await section('secondtab', () => measureSecondTab(browser, stack));
   } finally {
     await browser?.close();
     await stack.close();

@@ -367,12 +367,24 @@ impl Config {
             expected_audience,
             require_sfm_id: r.bool("requireSfmId")?.unwrap_or(false),
             required_security_level,
-            clock_tolerance_seconds: r.seconds("clockToleranceSeconds", 30, 0..=86_400)?,
-            refresh_leeway_seconds: r.seconds("refreshLeewaySeconds", 30, 0..=86_400)?,
+            clock_tolerance_seconds: r.seconds(
+                "clockToleranceSeconds",
+                super::limits::CLOCK_TOLERANCE_SECONDS,
+                0..=86_400,
+            )?,
+            refresh_leeway_seconds: r.seconds(
+                "refreshLeewaySeconds",
+                super::limits::REFRESH_LEEWAY_SECONDS,
+                0..=86_400,
+            )?,
             auto_refresh: r.bool("autoRefresh")?.unwrap_or(true),
             storage,
             allow_insecure_http: insecure,
-            http_timeout_seconds: r.seconds("httpTimeoutSeconds", 30, 1..=300)?,
+            http_timeout_seconds: r.seconds(
+                "httpTimeoutSeconds",
+                super::limits::HTTP_TIMEOUT_SECONDS,
+                1..=300,
+            )?,
             context,
             details_claim,
             attest_max_age_seconds: r.seconds(
@@ -391,7 +403,7 @@ impl Config {
             worker_url,
             assertion_timeout_seconds: r.seconds(
                 "assertionTimeoutSeconds",
-                super::host::ASSERTION_TIMEOUT_SECONDS,
+                super::limits::ASSERTION_TIMEOUT_SECONDS,
                 1..=120,
             )?,
         })

@@ -21,7 +21,7 @@ pub const TRUST_FRAMEWORK_DETAIL: &str = TRUST_FRAMEWORK;
 /// `purpose_of_use.code` values the trust framework allows.
 pub const PURPOSES_OF_USE: [&str; 4] = ["TREAT", "ETREAT", "COC", "BTG"];
 /// HelseID refuses attests older than an hour (`attestation_has_expired`).
-pub const DEFAULT_ATTEST_MAX_AGE_SECONDS: i64 = 3600;
+pub use super::limits::ATTEST_MAX_AGE_SECONDS as DEFAULT_ATTEST_MAX_AGE_SECONDS;
 
 /// Where the details ride in the client assertion.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -10,13 +10,7 @@ use serde_json::{json, Map, Value};
 use super::config::PAGE_LOCAL_KEYS;
 use super::json::{parse_object, Read};
 
-/// `sessionHost: "auto"`: a worker that has not said `alive` within this long is not used.
-pub const WORKER_START_MS: u32 = 2_000;
-/// `assertionTimeoutSeconds` default: how long one page may take to sign.
-pub const ASSERTION_TIMEOUT_SECONDS: i64 = 10;
-/// Messages longer than this (in UTF-16 code units, checked before parsing) are dropped: a
-/// view with a handful of tokens is about 10 KB.
-pub const MAX_MESSAGE_CHARS: usize = 256 * 1024;
+pub use super::limits::{ANSWER_MS as WORKER_START_MS, MAX_MESSAGE_CHARS};
 
 /// The name of the lock a host session keeps while it lives (pages watch it: a crashed or
 /// ended worker frees it).

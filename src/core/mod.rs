@@ -20,6 +20,7 @@ pub mod json;
 pub mod jwk;
 pub mod jws;
 pub mod jwt;
+pub mod limits;
 pub mod logout;
 pub mod pkce;
 pub mod portal;

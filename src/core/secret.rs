@@ -17,11 +17,6 @@ macro_rules! secret {
             pub fn expose(&self) -> &str {
                 &self.0
             }
-
-            /// A second copy, made on purpose (for example to keep it in two places).
-            pub fn duplicate(&self) -> Self {
-                $name(self.0.clone())
-            }
         }
 
         impl std::fmt::Debug for $name {
@@ -39,10 +34,6 @@ secret!(
 secret!(
     /// RFC 7636 §4.1: kept from `loginWithRedirect` to the callback, sent once.
     CodeVerifier
-);
-secret!(
-    /// RFC 7523 §2.2: a signed client assertion, valid for one request.
-    ClientAssertion
 );
 secret!(
     /// The ID token JWT (OIDC Core §2), kept only as `id_token_hint` for logout.

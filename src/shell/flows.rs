@@ -280,7 +280,12 @@ impl Inner {
                     Switch::Run(ticket, flight) => {
                         let key = ticket.key.clone();
                         let result = inner.run_ticket(ticket).await;
-                        inner.flights.borrow_mut().remove(&key);
+                        // Only this switch's flight: another may have taken the key since.
+                        let mut flights = inner.flights.borrow_mut();
+                        if flights.get(&key).is_some_and(|f| Rc::ptr_eq(f, &flight)) {
+                            flights.remove(&key);
+                        }
+                        drop(flights);
                         flight.finish(result.clone());
                         return result;
                     }
@@ -394,7 +399,12 @@ impl Inner {
         // Logout is final: a refresh still under way here ends as the engine says (its new
         // refresh token revoked). The browser leaves once that is done and the other tabs are
         // told, within a bound, and once the DPoP key is deleted.
-        let bound = self.authz.config.http_timeout_seconds.min(10) * 1000;
+        let bound = self
+            .authz
+            .config
+            .http_timeout_seconds
+            .min(crate::core::limits::LOGOUT_WAIT_SECONDS)
+            * 1000;
         let flights: Vec<Rc<Flight>> = self.flights.borrow().values().cloned().collect();
         for flight in flights {
             let _ = flight.wait(Some(bound)).await;

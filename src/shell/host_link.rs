@@ -224,7 +224,7 @@ pub async fn connect(
         kid,
     };
     let _ = port.post_message(&envelope(&hello.to_text()));
-    let bound = (config.http_timeout_seconds + 5) * 1000;
+    let bound = (config.http_timeout_seconds + crate::core::limits::PEER_GRACE_SECONDS) * 1000;
     let metadata = welcome
         .wait_or(Some(bound), || {
             Error::new(
@@ -278,7 +278,9 @@ impl Inner {
             .borrow_mut()
             .insert(id.clone(), flight.clone());
         host.post(&message(id.clone()).to_text());
-        let bound = (self.authz.config.http_timeout_seconds + 5) * 1000;
+        let bound = (self.authz.config.http_timeout_seconds
+            + crate::core::limits::PEER_GRACE_SECONDS)
+            * 1000;
         let result = flight
             .wait_or(Some(bound), || {
                 Error::new(

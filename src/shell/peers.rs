@@ -274,7 +274,9 @@ impl Inner {
                 let ask = Flight::<Value>::new();
                 self.host_asks.borrow_mut().insert(id.clone(), ask.clone());
                 host.post(&message.to_string());
-                let bound = (self.authz.config.http_timeout_seconds + 5) * 1000;
+                let bound = (self.authz.config.http_timeout_seconds
+                    + crate::core::limits::PEER_GRACE_SECONDS)
+                    * 1000;
                 let result = ask
                     .wait_or(Some(bound), || {
                         Error::new(
@@ -291,7 +293,9 @@ impl Inner {
             None => {
                 self.asks.borrow_mut().insert(id.clone(), flight.clone());
                 self.post(&message);
-                let timeout = (self.authz.config.http_timeout_seconds + 5) * 1000;
+                let timeout = (self.authz.config.http_timeout_seconds
+                    + crate::core::limits::PEER_GRACE_SECONDS)
+                    * 1000;
                 let result = flight.wait(Some(timeout)).await.unwrap_or_else(|| {
                     Err(Error::new(
                         ErrorCode::NetworkError,
@@ -322,6 +326,8 @@ impl Inner {
         }
         self.post(&json!({ "t": "hello" }));
         let joined = self.joined.borrow().clone();
-        let _ = joined.wait(Some(2_000)).await;
+        let _ = joined
+            .wait(Some(i64::from(crate::core::limits::ANSWER_MS)))
+            .await;
     }
 }

@@ -65,7 +65,7 @@ fn jwks(keys: Vec<Value>) -> Jwks {
 }
 
 fn algs() -> Vec<String> {
-    jwt::DEFAULT_ALGORITHMS
+    crate::core::alg::DEFAULT_VERIFY
         .iter()
         .map(|s| s.to_string())
         .collect()

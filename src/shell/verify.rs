@@ -245,8 +245,8 @@ impl VerifyOptions {
                 .as_string()
                 .ok_or_else(|| Error::config("issuer is required"))?,
             now: whole(now, js::now_seconds()),
-            tolerance: whole(tolerance, 30),
-            max_age: whole(max_age, 3600),
+            tolerance: whole(tolerance, crate::core::limits::CLOCK_TOLERANCE_SECONDS),
+            max_age: whole(max_age, crate::core::limits::MAX_TOKEN_AGE_SECONDS),
             typ: typ.as_string(),
             nonce: nonce.as_string(),
             required_security_level: level.as_string(),

@@ -258,11 +258,9 @@ pub struct LogoutPlan {
     pub end_session_url: Option<String>,
 }
 
-/// Forced refreshes asked by other tabs (or the session host's pages): at most this many per
-/// token in [`PEER_FORCE_WINDOW_SECONDS`]; more are served from the cache (issue 20,
+/// Forced refreshes asked by other tabs (or the session host's pages) are bounded (issue 20,
 /// finding 9: 30 forced `need`s in a second made 30 refreshes and 30 signed assertions).
-pub const PEER_FORCE_BURST: usize = 3;
-pub const PEER_FORCE_WINDOW_SECONDS: i64 = 10;
+pub use super::limits::{PEER_FORCE_BURST, PEER_FORCE_WINDOW_SECONDS};
 
 /// Timer backoff after a failed refresh: 5 s, 10 s, 20 s, 40 s, then every minute.
 pub fn backoff_seconds(failures: u32) -> i64 {

@@ -15,7 +15,7 @@ pub const RESOURCE: &str = "e-helse:sfm.api";
 
 /// How long `setPatient` waits for each answer of the SFM web client: its login after
 /// `attach`, then its answer to `setPatient` (API.md, settled in turn 3: every promise settles).
-pub const CLIENT_ANSWER_SECONDS: i64 = 15;
+pub use crate::core::limits::SFM_CLIENT_ANSWER_SECONDS as CLIENT_ANSWER_SECONDS;
 
 /// `setPatient` heard nothing of the client's login: `portal_failed`; the sessions are kept.
 pub fn login_not_finished() -> Error {

@@ -1,0 +1,35 @@
+//! Every number the library waits, bounds or defaults by, in one place (issue 19: they were
+//! written in several files). API.md and the README name the ones an app sees.
+
+/// `clockToleranceSeconds` default: leeway on `exp`/`nbf`/`iat`.
+pub const CLOCK_TOLERANCE_SECONDS: i64 = 30;
+/// `refreshLeewaySeconds` default: refresh this long before the access token expires.
+pub const REFRESH_LEEWAY_SECONDS: i64 = 30;
+/// `httpTimeoutSeconds` default: requests to the authorization server give up after this.
+pub const HTTP_TIMEOUT_SECONDS: i64 = 30;
+/// `verifyJwt`'s `maxTokenAgeSeconds` default: an older `iat` is `claim_invalid`.
+pub const MAX_TOKEN_AGE_SECONDS: i64 = 3600;
+/// `attestMaxAgeSeconds` default: HelseID refuses older trust-framework attests.
+pub const ATTEST_MAX_AGE_SECONDS: i64 = 3600;
+/// `assertionTimeoutSeconds` default: how long the session host waits for one page to sign.
+pub const ASSERTION_TIMEOUT_SECONDS: i64 = 10;
+
+/// `sessionHost: "auto"`: a worker that has not said `alive` within this long is not used. Also
+/// how long a new tab waits for the holder's view, and how long a holder, host or page whose
+/// lock went free has to show it is still there.
+pub const ANSWER_MS: u32 = 2_000;
+/// Another tab (or the host) answers a request within `httpTimeoutSeconds` plus this.
+pub const PEER_GRACE_SECONDS: i64 = 5;
+/// `logout()` waits at most `min(httpTimeoutSeconds, this)` for work under way (revocations,
+/// the other tabs' notice) before the browser leaves.
+pub const LOGOUT_WAIT_SECONDS: i64 = 10;
+/// `setPatient` and the SFM web client's login: silence this long is `portal_failed`.
+pub const SFM_CLIENT_ANSWER_SECONDS: i64 = 15;
+
+/// Other tabs' forced refreshes: at most this many per token in the window below.
+pub const PEER_FORCE_BURST: usize = 3;
+pub const PEER_FORCE_WINDOW_SECONDS: i64 = 10;
+
+/// Tab and host messages longer than this (UTF-16 code units, checked before they cross into
+/// wasm) are dropped: a view with a handful of tokens is about 10 KB.
+pub const MAX_MESSAGE_CHARS: usize = 256 * 1024;
