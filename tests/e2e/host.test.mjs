@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startStack, launchBrowser, ENGINE } from './harness.mjs';
+import { startStack, launchEngine, ENGINE } from './harness.mjs';
 import { REPO_ROOT } from '../../www/dev-idp/static.mjs';
 import { clientOptions, hostConfig, login, openApp, withClient } from './flow.mjs';
 
@@ -16,13 +16,15 @@ const WORKER_NAME = `helseid-wasm@${VERSION}`;
 
 let stack;
 let d;
+let engine;
 
 before(async () => {
-  stack = await startStack();
+  [stack, engine] = await Promise.all([startStack(), launchEngine()]);
   d = stack.double;
 });
 
 after(async () => {
+  await engine?.close();
   await stack?.close();
 });
 
@@ -31,9 +33,9 @@ beforeEach(() => {
   d.setOptions({ accessTokenTtl: 60 });
 });
 
-/** A fresh browser for `fn` (a host with no past), closed afterwards. */
+/** A fresh browser context for `fn` (a host with no past), closed afterwards. */
 async function inBrowser(fn) {
-  const b = await launchBrowser();
+  const b = await engine.fresh();
   try {
     return await fn(b);
   } finally {

@@ -7,7 +7,7 @@ import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startStack, launchBrowser } from './harness.mjs';
+import { startStack, launchEngine } from './harness.mjs';
 import { REPO_ROOT } from '../../www/dev-idp/static.mjs';
 import { clientOptions, hostConfig, login, openApp, withClient } from './flow.mjs';
 import { openAttacker, until } from './attacker.mjs';
@@ -19,13 +19,15 @@ const KVART = { name: 'KVART GREVLING', pid: '06828399789' };
 
 let stack;
 let d;
+let engine;
 
 before(async () => {
-  stack = await startStack();
+  [stack, engine] = await Promise.all([startStack(), launchEngine()]);
   d = stack.double;
 });
 
 after(async () => {
+  await engine?.close();
   await stack?.close();
 });
 
@@ -34,9 +36,9 @@ beforeEach(() => {
   d.setOptions({ accessTokenTtl: 60 });
 });
 
-/** A fresh browser per test: no host, lock or channel left from another one. */
+/** A fresh browser context per test: no host, lock or channel left from another one. */
 async function inBrowser(fn) {
-  const b = await launchBrowser();
+  const b = await engine.fresh();
   try {
     return await fn(b);
   } finally {
