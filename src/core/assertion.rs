@@ -6,6 +6,39 @@ use serde_json::{json, Value};
 /// RFC 7523 §2.2.
 pub const CLIENT_ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
+/// What a POST to the authorization server is for: it names `ctx.grantType` for
+/// `assertion_provider` (API.md) and decides whether the POST needs a DPoP proof.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AsRequest {
+    /// RFC 9126.
+    Par,
+    /// RFC 6749 §4.1.3.
+    AuthorizationCode,
+    /// RFC 6749 §6.
+    RefreshToken,
+    /// RFC 7009.
+    Revocation,
+}
+
+impl AsRequest {
+    /// `ctx.grantType` (`par` and `revocation` are no grant types; the names say the request).
+    pub fn grant_type(self) -> &'static str {
+        match self {
+            AsRequest::Par => "par",
+            AsRequest::AuthorizationCode => "authorization_code",
+            AsRequest::RefreshToken => "refresh_token",
+            AsRequest::Revocation => "revocation",
+        }
+    }
+
+    /// Revocation goes without a proof when none can be made (RFC 7009; the refresh tokens of
+    /// confidential clients are not DPoP-bound, RFC 9449 §5): a late refresh token is still
+    /// revoked after the DPoP key is gone. Every other request fails without its proof.
+    pub fn proof_optional(self) -> bool {
+        self == AsRequest::Revocation
+    }
+}
+
 /// HelseID: an assertion lives at most 60 seconds.
 pub const ASSERTION_LIFETIME_SECONDS: i64 = 60;
 
@@ -63,6 +96,23 @@ pub fn body_params(assertion: &str) -> [(&'static str, String); 2] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_revocation_goes_without_a_dpop_proof_and_each_request_names_itself() {
+        let all = [
+            AsRequest::Par,
+            AsRequest::AuthorizationCode,
+            AsRequest::RefreshToken,
+            AsRequest::Revocation,
+        ];
+        let optional: Vec<bool> = all.iter().map(|r| r.proof_optional()).collect();
+        assert_eq!(optional, [false, false, false, true]);
+        let names: Vec<&str> = all.iter().map(|r| r.grant_type()).collect();
+        assert_eq!(
+            names,
+            ["par", "authorization_code", "refresh_token", "revocation"]
+        );
+    }
 
     #[test]
     fn details_ride_as_an_array_in_the_named_claim() {

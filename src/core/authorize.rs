@@ -109,6 +109,13 @@ pub fn check_par_mode(config: &Config, metadata: &super::discovery::Metadata) ->
     Ok(())
 }
 
+/// Whether the login pushes its request first (RFC 9126): unless `par` is `"off"`, whenever
+/// discovery names the endpoint (`check_par_mode` refused the rest).
+pub fn use_par(config: &Config, metadata: &super::discovery::Metadata) -> bool {
+    config.par != super::config::ParMode::Off
+        && metadata.pushed_authorization_request_endpoint.is_some()
+}
+
 /// Parameters the library sets itself; `extraParams` may not override them.
 const PROTECTED: [&str; 17] = [
     "response_type",
@@ -253,6 +260,31 @@ mod tests {
             body,
             "response_type=code&client_id=c1&redirect_uri=https%3A%2F%2Fapp.test%2Fcb&scope=openid+offline_access&state=s1&nonce=n1&code_challenge=chal&code_challenge_method=S256&resource=e-helse%3Asfm.api&resource=e-helse%3Aother.api&dpop_jkt=jkt1&login_hint=kvart"
         );
+    }
+
+    #[test]
+    fn par_is_used_unless_off_and_only_where_discovery_names_the_endpoint() {
+        use crate::core::config::ParMode;
+        let text = include_str!("../../tests/fixtures/helseid-test-discovery.json");
+        let with = crate::core::discovery::process_discovery_response(
+            200,
+            text,
+            "https://helseid-sts.test.nhn.no",
+            false,
+        )
+        .unwrap();
+        let mut without = with.clone();
+        without.pushed_authorization_request_endpoint = None;
+        let mut c = config();
+        for (mode, expect_with) in [
+            (ParMode::Auto, true),
+            (ParMode::Required, true),
+            (ParMode::Off, false),
+        ] {
+            c.par = mode;
+            assert_eq!(use_par(&c, &with), expect_with, "{mode:?}");
+            assert!(!use_par(&c, &without), "{mode:?} without the endpoint");
+        }
     }
 
     /// `par: "off"`: every parameter travels in the front-channel URL (RFC 6749 §4.1.1).

@@ -72,6 +72,13 @@ fn first<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
+/// The login attempt is used once: after any answer a replayed callback finds nothing, except
+/// `state_mismatch`, a forged or stale callback that leaves the real attempt usable (RFC 6749
+/// §10.12).
+pub fn transaction_is_spent<T>(result: &Result<T>) -> bool {
+    !matches!(result, Err(e) if e.code == ErrorCode::StateMismatch)
+}
+
 /// `isRedirectCallback`: the URL carries `code` or `error`, and `state`.
 pub fn is_callback(params: &[(String, String)]) -> bool {
     (first(params, "code").is_some() || first(params, "error").is_some())
@@ -200,6 +207,42 @@ pub(crate) mod tests {
             .iter()
             .map(|(a, b)| (a.to_string(), b.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn the_attempt_is_spent_by_every_answer_but_a_state_mismatch() {
+        let wrong_state = process_callback(
+            &p(&[("code", "c"), ("state", "forged")]),
+            Some(&tx()),
+            ISSUER,
+            false,
+            1001,
+        );
+        assert_eq!(
+            wrong_state.as_ref().unwrap_err().code,
+            ErrorCode::StateMismatch
+        );
+        assert!(
+            !transaction_is_spent(&wrong_state),
+            "the real callback can still come"
+        );
+        let error = process_callback(
+            &p(&[("error", "access_denied"), ("state", "s1")]),
+            Some(&tx()),
+            ISSUER,
+            false,
+            1001,
+        );
+        assert!(error.is_err());
+        assert!(transaction_is_spent(&error));
+        let ok = process_callback(
+            &p(&[("code", "c"), ("state", "s1"), ("iss", ISSUER)]),
+            Some(&tx()),
+            ISSUER,
+            true,
+            1001,
+        );
+        assert!(transaction_is_spent(&ok));
     }
 
     #[test]

@@ -18,6 +18,10 @@ pub const ASSERTION_TIMEOUT_SECONDS: i64 = 10;
 /// how long a new tab waits for the holder's view, and how long a holder, host or page whose
 /// lock went free has to show it is still there.
 pub const ANSWER_MS: u32 = 2_000;
+/// A lock stolen from its page or worker is asked for again after `LOCK_RETAKE_MS`; a lock that
+/// is free is looked at once more after `LOCK_RECHECK_MS` before its owner is taken for gone.
+pub const LOCK_RETAKE_MS: i64 = 50;
+pub const LOCK_RECHECK_MS: i64 = 300;
 /// Another tab (or the host) answers a request within `httpTimeoutSeconds` plus this.
 pub const PEER_GRACE_SECONDS: i64 = 5;
 /// `logout()` waits at most `min(httpTimeoutSeconds, this)` for work under way (revocations,

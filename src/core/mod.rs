@@ -27,6 +27,7 @@ pub mod portal;
 pub mod refresh;
 pub mod secret;
 pub mod session;
+pub mod tab_message;
 pub mod token;
 pub mod uri;
 pub mod vecmap;

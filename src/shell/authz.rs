@@ -14,6 +14,7 @@ use web_sys::CryptoKey;
 use super::dpop::Dpop;
 use super::js::{self, from_js, get, get_string, json_to_js};
 use super::{crypto, http, verify};
+use crate::core::assertion::AsRequest;
 use crate::core::config::{ClientAuthMethod, Config};
 use crate::core::discovery::{self, Metadata};
 use crate::core::dpop::{nonce_step, NonceStep};
@@ -43,8 +44,7 @@ pub enum Signer {
 
 /// What an assertion is for: `ctx` of `assertion_provider` (API.md).
 pub struct Purpose<'a> {
-    /// `par`, `authorization_code`, `refresh_token` or `revocation`.
-    pub grant_type: &'a str,
+    pub request: AsRequest,
     pub details: Option<&'a [Value]>,
 }
 
@@ -227,7 +227,7 @@ impl AuthServer {
                 let mut ctx = vec![
                     ("audience", Value::from(c.issuer.as_str())),
                     ("endpoint", Value::from(endpoint)),
-                    ("grantType", Value::from(purpose.grant_type)),
+                    ("grantType", Value::from(purpose.request.grant_type())),
                     ("detailsClaim", Value::from(c.details_claim.as_str())),
                 ];
                 if let Some(details) = purpose.details {
@@ -321,12 +321,10 @@ impl AuthServer {
                     body.push(name, value);
                 }
             }
-            // Revocation needs no proof (RFC 7009; refresh tokens of confidential clients are
-            // not DPoP-bound): a late refresh token is revoked even after the key is gone.
             let proof = if self.config.dpop {
                 match self.dpop.proof("POST", endpoint, None).await {
                     Ok(proof) => Some(proof),
-                    Err(_) if purpose.grant_type == "revocation" => None,
+                    Err(_) if purpose.request.proof_optional() => None,
                     Err(e) => return Err(e),
                 }
             } else {

@@ -5,7 +5,7 @@ use std::rc::Rc;
 
 use super::flight::Flight;
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::core::json::Read;
 use wasm_bindgen::JsCast;
@@ -14,12 +14,13 @@ use super::authz::Purpose;
 use super::js;
 use super::session::{now, Inner, Res};
 use super::store;
+use crate::core::assertion::AsRequest;
 use crate::core::authorize::{self, LoginOptions};
 use crate::core::callback::{self, Transaction};
-use crate::core::config::ParMode;
 use crate::core::context::Context;
 use crate::core::engine::Next;
 use crate::core::secret::{CodeVerifier, FormBody};
+use crate::core::tab_message::TabMessage;
 use crate::core::{pkce, Error, ErrorCode};
 
 /// What a switch does next.
@@ -68,15 +69,6 @@ impl Inner {
     fn tx_key(&self) -> String {
         let c = &self.authz.config;
         format!("helseid-wasm:tx:{}:{}", c.issuer, c.client_id)
-    }
-
-    fn use_par(&self) -> bool {
-        self.authz.config.par != ParMode::Off
-            && self
-                .authz
-                .metadata
-                .pushed_authorization_request_endpoint
-                .is_some()
     }
 
     /// `loginWithRedirect`: the URL to send the browser to. The login attempt stays in this
@@ -130,7 +122,7 @@ impl Inner {
         };
         let params = authorize::request_params(&self.authz.config, &tx, &challenge, options)?;
         let metadata = &self.authz.metadata;
-        if !self.use_par() {
+        if !authorize::use_par(&self.authz.config, metadata) {
             let url = authorize::authorization_url(&metadata.authorization_endpoint, &params);
             return Ok((url, tx));
         }
@@ -139,7 +131,7 @@ impl Inner {
             .clone()
             .unwrap_or_default();
         let purpose = Purpose {
-            grant_type: "par",
+            request: AsRequest::Par,
             details: None,
         };
         let response = self
@@ -192,7 +184,7 @@ impl Inner {
         };
         // Used once: a replayed callback finds nothing. A forged state leaves the real login
         // attempt usable.
-        if !matches!(&result, Err(e) if e.code == ErrorCode::StateMismatch) {
+        if callback::transaction_is_spent(&result) {
             store::session_remove(&self.tx_key());
         }
         result
@@ -290,12 +282,16 @@ impl Inner {
                         return result;
                     }
                     Switch::Ask(key) => {
-                        let message = json!({
-                            "t": "context",
-                            "by": inner.engine.borrow().id(),
-                            "context": context.as_ref().map(Context::to_json).unwrap_or(Value::Null),
-                            "resource": resource,
-                        });
+                        let message = TabMessage::Context {
+                            id: None,
+                            context: context
+                                .as_ref()
+                                .map(Context::to_json)
+                                .unwrap_or(Value::Null),
+                            resource: resource.clone(),
+                            by: inner.engine.borrow().id().to_string(),
+                        }
+                        .to_json();
                         let result = inner.request_holder(message, Some(&key)).await;
                         inner.engine.borrow_mut().ask_settled(&key, now());
                         inner.apply();
@@ -394,7 +390,7 @@ impl Inner {
         }
         self.apply();
         if let (Some(_), Some(proof)) = (plan.ask_holder, logout_request) {
-            self.post(&json!({ "t": "logout", "id": js::random_token()?, "proof": proof }));
+            self.post(&TabMessage::Logout { proof: Some(proof) }.to_json());
         }
         // Logout is final: a refresh still under way here ends as the engine says (its new
         // refresh token revoked). The browser leaves once that is done and the other tabs are

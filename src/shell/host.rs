@@ -28,6 +28,7 @@ use crate::core::context::Context;
 use crate::core::engine::Engine;
 use crate::core::host::{self, FromPage, SignFailure, SignerKind, Signers, ToPage};
 use crate::core::json::Read;
+use crate::core::limits;
 use crate::core::vecmap::VecMap;
 use crate::core::{Error, ErrorCode};
 
@@ -51,10 +52,11 @@ impl PageSigners {
             let next = self.order.borrow().next(&asked);
             let Some(page) = next else { break };
             asked.push(page);
-            // A page that just closed may not have been seen gone yet: its lock says.
+            // A page that just closed may not have been seen gone yet: its lock says. A lock
+            // just stolen is free until its page asks again (LOCK_RETAKE_MS): looked at twice.
             let lock = self.locks.borrow().get(&page).cloned();
-            if let (Some(lock), Some(held)) = (lock, tabs::held_locks().await) {
-                if !held.contains(&lock) {
+            if let Some(lock) = lock {
+                if !lock_still_held(&lock).await {
                     continue;
                 }
             }
@@ -601,4 +603,22 @@ impl HostState {
             }
         }
     }
+}
+
+/// Whether `lock` is held now, or again within `LOCK_RECHECK_MS` (a stolen lock's owner asks for
+/// it anew). Without Web Locks: assumed held.
+async fn lock_still_held(lock: &str) -> bool {
+    for attempt in 0..2 {
+        if attempt > 0 {
+            let _ =
+                wasm_bindgen_futures::JsFuture::from(super::timer::sleep(limits::LOCK_RECHECK_MS))
+                    .await;
+        }
+        match tabs::held_locks().await {
+            None => return true,
+            Some(held) if held.iter().any(|n| n == lock) => return true,
+            Some(_) => {}
+        }
+    }
+    false
 }

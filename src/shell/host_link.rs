@@ -319,10 +319,7 @@ impl Inner {
                 }
             }
             ToPage::End { holder, reason } => {
-                let reason = match reason.as_str() {
-                    "logout" => EndReason::LoggedOut,
-                    _ => EndReason::Expired,
-                };
+                let reason = EndReason::from_wire(&reason);
                 self.engine.borrow_mut().holder_ended(&holder, Some(reason));
                 self.apply();
             }

@@ -11,7 +11,7 @@
 
 use std::rc::Rc;
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::flight::Flight;
 use super::js;
@@ -20,6 +20,7 @@ use super::tabs::Tabs;
 use crate::core::context::Context;
 use crate::core::engine::{EndReason, TokenKey};
 use crate::core::json::Read;
+use crate::core::tab_message::TabMessage;
 use crate::core::{Error, ErrorCode};
 
 impl Inner {
@@ -61,53 +62,58 @@ impl Inner {
     }
 
     async fn handle(self: &Rc<Self>, message: Value) {
-        let is_holder = self.engine.borrow().is_holder();
-        let id = message.string("id");
-        match message.str("t") {
-            Some("hello") if is_holder => self.announce(),
-            Some("view") => {
-                if let Some(nonces) = message.member("nonces") {
+        let Some(message) = TabMessage::read(&message) else {
+            return;
+        };
+        if message.for_holder() && !self.engine.borrow().is_holder() {
+            return;
+        }
+        match message {
+            TabMessage::Hello => self.announce(),
+            TabMessage::View { view, nonces } => {
+                if let Some(nonces) = &nonces {
                     self.authz.dpop.merge_nonces(nonces);
                 }
-                let from = message.member("view").and_then(|v| v.str("holder"));
+                let from = view.str("holder");
                 if let Some((holder, alive)) = &*self.holder_alive.borrow() {
                     if from == Some(holder.as_str()) {
                         alive.finish(Ok(true));
                     }
                 }
-                if let Some(view) = message.member("view") {
-                    let _ = self.adopt_view(view).await;
-                }
+                let _ = self.adopt_view(&view).await;
             }
-            Some("need") if is_holder => {
+            TabMessage::Need {
+                id,
+                resource,
+                force,
+                by,
+            } => {
                 // Always another tab's (`by` names it, for its event), so always bounded.
-                let by = Some(message.string("by").unwrap_or_default());
-                let resource = message.string("resource");
-                let force = message.bool("force").unwrap_or(false);
                 let inner = self.clone();
                 super::task::spawn(async move {
                     let result = inner
-                        .access_token_for(resource.as_deref(), force, by)
+                        .access_token_for(resource.as_deref(), force, Some(by))
                         .await
                         .map(|_| ());
                     inner.answer(id, result);
                 });
             }
-            Some("context") if is_holder => {
-                let by = Some(message.string("by").unwrap_or_default());
-                let context = message.member("context").cloned().unwrap_or(Value::Null);
-                let resource = message.string("resource");
+            TabMessage::Context {
+                id,
+                context,
+                resource,
+                by,
+            } => {
                 let inner = self.clone();
                 super::task::spawn(async move {
                     let result = match Context::parse(&context, js::random16) {
-                        Ok(context) => inner.switch_context_for(context, resource, by).await,
+                        Ok(context) => inner.switch_context_for(context, resource, Some(by)).await,
                         Err(e) => Err(e),
                     };
                     inner.answer(id, result);
                 });
             }
-            Some("logout") if is_holder => {
-                let proof = message.string("proof");
+            TabMessage::Logout { proof } => {
                 let htu = crate::core::dpop::logout_htu(self.engine.borrow().id());
                 let inner = self.clone();
                 super::task::spawn(async move {
@@ -116,26 +122,24 @@ impl Inner {
                     }
                 });
             }
-            Some("done") => {
-                let flight = id.and_then(|id| self.asks.borrow_mut().remove(&id));
+            TabMessage::Done { id, error } => {
+                let flight = self.asks.borrow_mut().remove(&id);
                 if let Some(flight) = flight {
-                    let outcome = match message.member("error") {
+                    let outcome = match error {
                         // Never the sender's text (finding 6): any page can post a `done`.
-                        Some(e) if !e.is_null() => {
-                            Err(Error::from_peer_json(e).unwrap_or_else(|| {
-                                Error::new(
-                                    ErrorCode::TokenRequestFailed,
-                                    "the holder's request failed",
-                                )
-                            }))
-                        }
-                        _ => Ok(()),
+                        Some(e) => Err(Error::from_peer_json(&e).unwrap_or_else(|| {
+                            Error::new(ErrorCode::TokenRequestFailed, "the holder's request failed")
+                        })),
+                        None => Ok(()),
                     };
                     flight.finish(outcome);
                 }
             }
-            Some("end") => self.on_end_notice(&message).await,
-            _ => {}
+            TabMessage::End {
+                holder,
+                reason,
+                proof,
+            } => self.on_end_notice(holder, &reason, proof.as_deref()).await,
         }
     }
 
@@ -180,25 +184,20 @@ impl Inner {
     }
 
     fn answer(&self, id: Option<String>, result: Res<()>) {
+        // A request without an id gets no answer anyone could match.
+        let Some(id) = id else { return };
         let error = result.err().map(|e| e.to_json());
-        self.post(&json!({ "t": "done", "id": id, "error": error }));
+        self.post(&TabMessage::Done { id, error }.to_json());
     }
 
     /// The holder's notice that its session ended: taken only when it is signed by this
     /// session's key over one of its tokens, and acted on once the holder's lock is free.
-    async fn on_end_notice(self: &Rc<Self>, message: &Value) {
-        let (Some(holder), Some(reason)) = (message.string("holder"), message.string("reason"))
-        else {
-            return;
-        };
-        let htu = crate::core::dpop::end_htu(&holder, &reason);
-        if !self.tab_proof_is_genuine(message.str("proof"), &htu).await {
+    async fn on_end_notice(self: &Rc<Self>, holder: String, reason: &str, proof: Option<&str>) {
+        let htu = crate::core::dpop::end_htu(&holder, reason);
+        if !self.tab_proof_is_genuine(proof, &htu).await {
             return;
         }
-        let reason = match reason.as_str() {
-            "logout" => EndReason::LoggedOut,
-            _ => EndReason::Expired,
-        };
+        let reason = EndReason::from_wire(reason);
         let locks = self.tabs.borrow().as_ref().is_some_and(Tabs::has_locks);
         let gone = self.engine.borrow().holder_gone_for(&holder);
         // Its lock was just freed and it is being asked whether it is still there: this is
@@ -243,13 +242,13 @@ impl Inner {
 
     /// A follower's question to the holder: a fresh token for `key`.
     pub async fn ask_holder(self: &Rc<Self>, key: &TokenKey, force: bool) -> Res<()> {
-        let resource = Some(key.resource.as_str()).filter(|r| !r.is_empty());
-        let result = self
-            .request_holder(
-                json!({ "t": "need", "resource": resource, "force": force, "by": self.engine.borrow().id() }),
-                Some(key),
-            )
-            .await;
+        let need = TabMessage::Need {
+            id: None,
+            resource: Some(key.resource.clone()).filter(|r| !r.is_empty()),
+            force,
+            by: self.engine.borrow().id().to_string(),
+        };
+        let result = self.request_holder(need.to_json(), Some(key)).await;
         self.engine.borrow_mut().ask_settled(key, now());
         self.apply();
         result
@@ -324,7 +323,7 @@ impl Inner {
         if self.engine.borrow().has_session() || !super::tabs::is_held(&lock).await {
             return;
         }
-        self.post(&json!({ "t": "hello" }));
+        self.post(&TabMessage::Hello.to_json());
         let joined = self.joined.borrow().clone();
         let _ = joined
             .wait(Some(i64::from(crate::core::limits::ANSWER_MS)))

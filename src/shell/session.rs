@@ -22,6 +22,7 @@ use super::flight::Flight;
 use super::js;
 use super::tabs::Tabs;
 use super::timer::{self, Timeout};
+use crate::core::assertion::AsRequest;
 use crate::core::engine::{Action, EndReason, Engine, Event, Next, Ticket, TokenKey};
 use crate::core::logout;
 use crate::core::secret::{AccessToken, RefreshToken};
@@ -172,12 +173,7 @@ impl Inner {
         let actions = self.engine.borrow_mut().take_actions();
         // The session ended here: open portal sessions end with the tokens they last used,
         // before the DPoP key goes (their proofs need it).
-        let ended = actions.iter().any(|a| {
-            matches!(
-                a,
-                Action::Emit(Event::SessionExpired | Event::LoggedOut | Event::UserChanged(_))
-            )
-        });
+        let ended = actions.iter().any(|a| matches!(a, Action::EndPortals));
         let forget = actions.iter().any(|a| matches!(a, Action::ForgetKey));
         let portals_first = ended && !self.portals.borrow().is_empty();
         if portals_first {
@@ -195,18 +191,12 @@ impl Inner {
                 Action::Announce => self.announce(),
                 Action::AnnounceEnd(reason, _) if self.is_host() => {
                     // The pages' ports are private to the host: no proof is needed.
-                    let reason = match reason {
-                        EndReason::LoggedOut => "logout",
-                        EndReason::Expired => "expired",
-                    };
+                    let reason = reason.wire();
                     let holder = self.engine.borrow().id().to_string();
                     self.post(&json!({ "t": "end", "holder": holder, "reason": reason }));
                 }
                 Action::AnnounceEnd(reason, last_token) => {
-                    let reason = match reason {
-                        EndReason::LoggedOut => "logout",
-                        EndReason::Expired => "expired",
-                    };
+                    let reason = reason.wire();
                     // Signed with the session's key over its last token: the other tabs can
                     // tell this notice from a forged one. (Spawned before the key is forgotten.)
                     // logout() waits for it before the browser leaves.
@@ -239,6 +229,8 @@ impl Inner {
                         flight.finish(Ok(()));
                     });
                 }
+                // Done above, before the key goes.
+                Action::EndPortals => {}
                 Action::ForgetKey if portals_first => {}
                 Action::ForgetKey => {
                     let inner = self.clone();
@@ -310,7 +302,7 @@ impl Inner {
         };
         let body = logout::revocation_params(&refresh_token, &self.authz.config.client_id);
         let purpose = Purpose {
-            grant_type: "revocation",
+            request: AsRequest::Revocation,
             details: None,
         };
         let _ = self.authz.post(&endpoint, &body, &purpose).await;
@@ -369,7 +361,7 @@ impl Inner {
         }
         let alive = Flight::<bool>::new();
         *self.holder_alive.borrow_mut() = Some((holder.clone(), alive.clone()));
-        self.post(&json!({ "t": "hello" }));
+        self.post(&crate::core::tab_message::TabMessage::Hello.to_json());
         let inner = self.clone();
         super::task::spawn(async move {
             let answered = matches!(
@@ -461,7 +453,7 @@ impl Inner {
     /// every claim (engine).
     pub async fn run_ticket(self: &Rc<Self>, ticket: Ticket) -> Res<()> {
         let purpose = Purpose {
-            grant_type: ticket.grant_type(),
+            request: ticket.request(),
             details: ticket.details.as_deref(),
         };
         let endpoint = self.authz.metadata.token_endpoint.clone();

@@ -14,6 +14,7 @@ use wasm_bindgen_futures::JsFuture;
 
 use super::js::{get, object};
 use crate::core::host::MAX_MESSAGE_CHARS;
+use crate::core::limits;
 
 fn lock_manager() -> Option<JsValue> {
     let locks = get(&get(&js_sys::global(), "navigator"), "locks");
@@ -99,7 +100,10 @@ impl Tabs {
             // A moment later: a tab that is going away (its request is aborted too) never gets
             // there (WebKit mishandles a lock request made then).
             super::task::spawn(async move {
-                let _ = wasm_bindgen_futures::JsFuture::from(super::timer::sleep(50)).await;
+                let _ = wasm_bindgen_futures::JsFuture::from(super::timer::sleep(
+                    limits::LOCK_RETAKE_MS,
+                ))
+                .await;
                 if let (false, Some(f)) = (leaving(), &on_stolen) {
                     f();
                 }
@@ -191,7 +195,10 @@ impl HeldLock {
                 // Asked again a moment later: a page or worker that is going away (its request
                 // is aborted too) never gets there (WebKit mishandles a request made then).
                 super::task::spawn(async move {
-                    let _ = wasm_bindgen_futures::JsFuture::from(super::timer::sleep(50)).await;
+                    let _ = wasm_bindgen_futures::JsFuture::from(super::timer::sleep(
+                        limits::LOCK_RETAKE_MS,
+                    ))
+                    .await;
                     if !leaving() {
                         let _ = lock.request();
                     }

@@ -55,6 +55,7 @@ export async function openAttacker(browser, appOrigin) {
     fromHost: async () => (await page.evaluate(() => window.spy.fromHost)).map((m) => JSON.parse(m)),
     /** Steals the Web Lock `name` and lets go of it at once. */
     stealAndRelease: (name) => page.evaluate((n) => navigator.locks.request(n, { steal: true }, () => {}), name),
-    heldLocks: () => page.evaluate(async () => (await navigator.locks.query()).held.map((l) => l.name)),
+    // Held exclusively: by their owners (a watcher holds a free lock for a moment, shared).
+    heldLocks: () => page.evaluate(async () => (await navigator.locks.query()).held.filter((l) => l.mode === 'exclusive').map((l) => l.name)),
   };
 }

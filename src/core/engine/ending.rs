@@ -23,6 +23,7 @@ impl Engine {
         self.forget_flights();
         // Its portal sessions end with it (the shell ends them).
         self.kept.clear();
+        self.actions.push(Action::EndPortals);
         if was_holder {
             self.actions.push(Action::AnnounceEnd(reason, last_token));
             self.actions.push(Action::ForgetKey);
@@ -54,6 +55,7 @@ impl Engine {
         if had_session {
             self.end_session_as(EndReason::LoggedOut, was_holder);
         } else {
+            self.actions.push(Action::EndPortals);
             self.actions.push(Action::Emit(Event::LoggedOut));
         }
         if !self.actions.iter().any(|a| matches!(a, Action::ForgetKey)) {

@@ -200,11 +200,12 @@ pub struct Ticket {
 }
 
 impl Ticket {
-    /// `ctx.grantType` for `assertion_provider`.
-    pub fn grant_type(&self) -> &'static str {
+    /// The request this ticket makes (`ctx.grantType` for `assertion_provider`).
+    pub fn request(&self) -> crate::core::assertion::AsRequest {
+        use crate::core::assertion::AsRequest;
         match self.kind {
-            TicketKind::Login { .. } => "authorization_code",
-            _ => "refresh_token",
+            TicketKind::Login { .. } => AsRequest::AuthorizationCode,
+            _ => AsRequest::RefreshToken,
         }
     }
 }
@@ -232,6 +233,25 @@ pub enum EndReason {
     Expired,
 }
 
+impl EndReason {
+    /// The name in an end notice (`{"t":"end","reason":…}`).
+    pub fn wire(self) -> &'static str {
+        match self {
+            EndReason::LoggedOut => "logout",
+            EndReason::Expired => "expired",
+        }
+    }
+
+    /// A genuine (signed) notice with a reason this version does not know still ends the
+    /// session: as expired, the reason that asks the user for nothing but a new login.
+    pub fn from_wire(reason: &str) -> EndReason {
+        match reason {
+            "logout" => EndReason::LoggedOut,
+            _ => EndReason::Expired,
+        }
+    }
+}
+
 /// What the shell must do after a call into the engine ([`Engine::take_actions`]).
 #[derive(Debug)]
 pub enum Action {
@@ -241,6 +261,9 @@ pub enum Action {
     /// This holder's session ended: tell the other tabs, proving it with a proof that names
     /// the session's last access token (a forged notice cannot).
     AnnounceEnd(EndReason, Option<AccessToken>),
+    /// The session ended here: end the open portal sessions with the tokens they last used,
+    /// before [`Action::ForgetKey`] takes the DPoP key their proofs need. Always before it.
+    EndPortals,
     /// Revoke this refresh token (RFC 7009) and forget it.
     Revoke(RefreshToken),
     /// The session is over: delete the DPoP key.

@@ -375,6 +375,7 @@ impl Engine {
         }
         self.forget_flights();
         self.kept.clear();
+        self.actions.push(Action::EndPortals);
         self.actions.push(Action::Reschedule);
     }
 

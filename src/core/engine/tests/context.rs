@@ -25,7 +25,7 @@ fn set_context_is_one_refresh_with_the_new_details_and_drops_every_old_token() {
         Next::Refresh(t) => t,
         other => panic!("{other:?}"),
     };
-    assert_eq!(t.grant_type(), "refresh_token");
+    assert_eq!(t.request().grant_type(), "refresh_token");
     assert_eq!(
         t.details.as_ref().unwrap()[0]["type"],
         "helseid_authorization"

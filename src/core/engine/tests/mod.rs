@@ -231,7 +231,7 @@ fn the_code_exchange_names_the_default_resource_and_carries_the_login_context() 
         context: Some(json!({"journalId": "6f1c9e2a-4b7d-4c1e-9a3f-2d5b8c7e1f00"})),
     };
     let t = h.e.login_ticket(&tx, &AuthorizationCode::new("c")).unwrap();
-    assert_eq!(t.grant_type(), "authorization_code");
+    assert_eq!(t.request().grant_type(), "authorization_code");
     assert_eq!(t.body.get("resource"), Some(SFM));
     let details = t.details.unwrap();
     assert_eq!(details.len(), 1);

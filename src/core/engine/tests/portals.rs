@@ -251,3 +251,51 @@ fn a_session_that_ends_forgets_the_kept_resources() {
         "the new session's primary only: no kept resource without a token"
     );
 }
+
+/// Position of the first action matching `f`.
+fn position(actions: &[Action], f: impl Fn(&Action) -> bool) -> Option<usize> {
+    actions.iter().position(f)
+}
+
+/// The engine says when open portal sessions end (issue 19 §4: the shell used to work it out by
+/// scanning the events): once per ending, before the DPoP key goes, for each way a session ends.
+#[test]
+fn every_ending_says_end_portals_before_the_key_goes() {
+    let is_end = |a: &Action| matches!(a, Action::EndPortals);
+    let is_forget = |a: &Action| matches!(a, Action::ForgetKey);
+
+    // Expired: the refresh token is refused.
+    let mut h = with_kj_token();
+    h.e.keep_fresh(Some(KJ));
+    let t = h.ticket(None, true);
+    h.fail(&t, 400, r#"{"error":"invalid_grant"}"#);
+    let actions = h.e.take_actions();
+    assert_eq!(actions.iter().filter(|a| is_end(a)).count(), 1);
+    assert!(position(&actions, is_end) < position(&actions, is_forget));
+    assert!(position(&actions, is_forget).is_some());
+
+    // Logged out.
+    let mut h = with_kj_token();
+    h.e.logout(None, None);
+    let actions = h.e.take_actions();
+    assert_eq!(actions.iter().filter(|a| is_end(a)).count(), 1);
+    assert!(position(&actions, is_end) < position(&actions, is_forget));
+
+    // Another user logged in elsewhere.
+    let mut a = H::logged_in("");
+    let mut b = H::new("");
+    b.e = Engine::new(config(""), "tab-b".into());
+    b.e.set_dpop_jkt(Some(JKT.into()));
+    b.now = T0 + 10;
+    b.login("lege2", None).unwrap();
+    a.now = T0 + 10;
+    adopt(&mut a, &b.e.shared_view().unwrap()).unwrap();
+    let actions = a.e.take_actions();
+    assert_eq!(actions.iter().filter(|x| is_end(x)).count(), 1);
+
+    // A refresh that succeeds ends nothing.
+    let mut h = with_kj_token();
+    let t = h.ticket(None, true);
+    h.refresh_ok(t, "rt-9").unwrap();
+    assert_eq!(position(&h.e.take_actions(), is_end), None);
+}
