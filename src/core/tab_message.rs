@@ -13,7 +13,7 @@ use serde_json::{json, Map, Value};
 use super::json::Read;
 
 /// One message on the tab channel.
-#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(test, derive(Debug, PartialEq))]
 pub enum TabMessage {
     /// A new tab asks the holder for its view.
     Hello,

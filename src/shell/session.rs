@@ -14,7 +14,7 @@ use std::collections::VecDeque;
 use std::rc::Rc;
 
 use js_sys::Function;
-use serde_json::{json, Value};
+use serde_json::Value;
 use wasm_bindgen::prelude::*;
 
 use super::authz::{AuthServer, Purpose};
@@ -26,6 +26,7 @@ use crate::core::assertion::AsRequest;
 use crate::core::engine::{Action, EndReason, Engine, Event, Next, Ticket, TokenKey};
 use crate::core::logout;
 use crate::core::secret::{AccessToken, RefreshToken};
+use crate::core::tab_message::TabMessage;
 use crate::core::token::TokenType;
 use crate::core::vecmap::VecMap;
 use crate::core::{Error, ErrorCode};
@@ -191,9 +192,16 @@ impl Inner {
                 Action::Announce => self.announce(),
                 Action::AnnounceEnd(reason, _) if self.is_host() => {
                     // The pages' ports are private to the host: no proof is needed.
-                    let reason = reason.wire();
                     let holder = self.engine.borrow().id().to_string();
-                    self.post(&json!({ "t": "end", "holder": holder, "reason": reason }));
+                    let reason = reason.wire().to_string();
+                    self.post(
+                        &TabMessage::End {
+                            holder,
+                            reason,
+                            proof: None,
+                        }
+                        .to_json(),
+                    );
                 }
                 Action::AnnounceEnd(reason, last_token) => {
                     let reason = reason.wire();
@@ -215,7 +223,14 @@ impl Inner {
                                 .ok(),
                             None => None,
                         };
-                        inner.post(&json!({ "t": "end", "holder": holder, "reason": reason, "proof": proof }));
+                        inner.post(
+                            &TabMessage::End {
+                                holder,
+                                reason: reason.to_string(),
+                                proof,
+                            }
+                            .to_json(),
+                        );
                         flight.finish(Ok(()));
                     });
                 }
@@ -279,7 +294,8 @@ impl Inner {
         let view = self.engine.borrow().shared_view();
         if let Some(view) = view {
             let nonces = self.authz.dpop.nonces_json();
-            self.post(&json!({ "t": "view", "view": view, "nonces": nonces }));
+            let nonces = Some(nonces).filter(Value::is_object);
+            self.post(&TabMessage::View { view, nonces }.to_json());
         }
     }
 
@@ -361,7 +377,7 @@ impl Inner {
         }
         let alive = Flight::<bool>::new();
         *self.holder_alive.borrow_mut() = Some((holder.clone(), alive.clone()));
-        self.post(&crate::core::tab_message::TabMessage::Hello.to_json());
+        self.post(&TabMessage::Hello.to_json());
         let inner = self.clone();
         super::task::spawn(async move {
             let answered = matches!(
