@@ -98,12 +98,17 @@ test('demo: log in with the backend signer, every check green, refresh, call the
   assert.match(await page.textContent('#at-claims'), /"cnf"/);
   assert.doesNotMatch(await page.content(), /eyJ[\w-]{20,}\.eyJ[\w-]{20,}\./);
 
-  // Refresh by button: a new log entry with its timing.
+  // Where the session lives, as client.sessionHost() says: the demo runs with the default
+  // sessionHost ("auto"), which is the worker in Chromium and Firefox.
+  assert.equal(await page.getAttribute('#session-host', 'data-host'), 'worker');
+  assert.match(await page.textContent('#session-host'), /sessionHost\(\) = "worker": the session host, a SharedWorker, holds the session/);
+
+  // Refresh by button: client.refresh() resolves, tokenRefreshed arrives with cause "call".
   await page.click('#refresh');
-  await page.waitForSelector('#refresh-log li[data-trigger="button"]');
-  // The demo runs with the default sessionHost: the session host makes the token request.
-  assert.match(await page.textContent('#refresh-log li[data-trigger="button"]'), /Token endpoint, by the session host .*refresh\(\) resolved in \d+ ms/);
-  assert.match(await page.textContent('#user-sub'), /the session host \(a SharedWorker\) holds the session/);
+  await page.waitForSelector('#refresh-log li[data-cause="call"]');
+  assert.match(await page.textContent('#refresh-log li[data-cause="call"]'), /This tab\s*cause: "call".*Token endpoint, by the session host · token for e-helse:sfm\.api/s);
+  await page.waitForFunction(() => /client\.refresh\(\) resolved in \d+ ms/.test(document.getElementById('refresh-status').textContent));
+  assert.equal(await page.getAttribute('#event-log li[data-event="tokenRefreshed"]', 'data-cause'), 'call');
   assert.equal(stack.double.counts().token_by_grant.refresh_token, 1);
 
   // The SFM-style API through client.fetch (DPoP nonce challenge, then 200).
@@ -165,8 +170,8 @@ test('demo: private JWK mode keeps the key in memory only, asks for it after the
   for (const [id, status] of Object.entries(statuses)) assert.equal(status, 'pass', `check ${id} is ${status}`);
 
   // The library refreshes on its own (30 s before expiry), signing with the in-memory key.
-  await page.waitForSelector('#refresh-log li[data-trigger="automatic"]', { timeout: 15_000 });
-  assert.match(await page.textContent('#refresh-log li[data-trigger="automatic"]'), /Automatic.*Token endpoint, by the session host/s);
+  await page.waitForSelector('#refresh-log li[data-cause="schedule"]', { timeout: 15_000 });
+  assert.match(await page.textContent('#refresh-log li[data-cause="schedule"]'), /Timer\s*cause: "schedule".*Token endpoint, by the session host/s);
   assert.ok(stack.double.counts().token_by_grant.refresh_token >= 1);
 });
 
@@ -304,7 +309,7 @@ test('demo: switch organisation and journal with one refresh, the claims shown; 
   assert.equal(seen[0].journalId, TEST_JOURNALS.kvart1);
 
   // The page: the one refresh in the log, the result, the claims in the checks grid, the events.
-  const entry = page.locator('#refresh-log li[data-trigger="context"]');
+  const entry = page.locator('#refresh-log li[data-cause="context"]');
   assert.equal(await entry.count(), 1);
   assert.match(await entry.textContent(), /Context switch.*Token endpoint, by the session host · token for e-helse:sfm\.api/s);
   assert.equal(await page.textContent('#ctx-result [data-field="token-requests"]'), 'made by the session host (e-helse:sfm.api)');
@@ -438,8 +443,9 @@ test('demo: a second tab joins the session and shows the first tab’s switch as
     await second.fill('#signer-url', `${stack.double.apiOrigin}/assertion`);
     await second.reload();
     await second.waitForSelector('#session:not([hidden])', { timeout: 20_000 });
-    assert.equal(await second.textContent('#state-label'), 'Logged in (other tab)');
-    assert.match(await second.textContent('#user-sub'), /the session host \(a SharedWorker\) holds the session/);
+    assert.equal(await second.textContent('#state-label'), 'Logged in (joined)');
+    assert.equal(await second.getAttribute('#session-host', 'data-host'), 'worker');
+    assert.match(await second.textContent('#notice'), /found the session the session host \(a SharedWorker\) keeps for every tab/);
     assert.equal(await second.textContent('[data-fact="pid"]'), '06828399789');
 
     // Single-tenant: the picker offers the children of the client's own organisation only.
@@ -454,7 +460,7 @@ test('demo: a second tab joins the session and shows the first tab’s switch as
 
     await second.waitForSelector('#event-log li[data-event="contextChanged"][data-origin="other-tab"]', { timeout: 10_000 });
     assert.match(await second.textContent('#event-log li[data-event="contextChanged"]'), /from another tab.*organisation 910000012/s);
-    await second.waitForSelector('#refresh-log li[data-trigger="other-tab"]');
+    await second.waitForSelector('#refresh-log li[data-cause="other-tab"]');
     assert.equal(await second.textContent('[data-context="summary"]'), 'organisation 910000012');
     assert.deepEqual(await checkStatuses('context-checks', second), { orgnr_parent: 'info', orgnr_child: 'pass', journal: 'skip', attest: 'skip' });
     assert.equal(refreshRequests(), 1, 'the second tab made no token request of its own');
@@ -470,7 +476,7 @@ test('demo: a second tab joins the session and shows the first tab’s switch as
     assert.equal(refreshRequests(), 2);
     await page.waitForSelector('#event-log li[data-event="contextChanged"][data-origin="other-tab"]', { timeout: 10_000 });
     assert.equal(await page.textContent('[data-context="summary"]'), 'organisation 910000011');
-    assert.equal(await page.getAttribute('#refresh-log li:first-child', 'data-trigger'), 'other-tab');
+    assert.equal(await page.getAttribute('#refresh-log li:first-child', 'data-cause'), 'other-tab');
     assert.match(await page.textContent('#refresh-log li:first-child'), /Another tab.*Token endpoint, by the session host/s);
     assert.deepEqual(await checkStatuses('context-checks'), { orgnr_parent: 'info', orgnr_child: 'pass', journal: 'skip', attest: 'skip' });
   } finally {
@@ -507,7 +513,7 @@ test('demo: Kjernejournal needs a patient attest, then opens the patient in a ne
   assert.equal(sentAttest.care_relationship.decision_ref.id, decisionId);
   assert.equal(sentAttest.care_relationship.purpose_of_use.code, 'TREAT');
   assert.deepEqual(await checkStatuses('context-checks'), { orgnr_parent: 'info', orgnr_child: 'pass', journal: 'skip', attest: 'pass' });
-  assert.match(await page.textContent('#refresh-log li[data-trigger="context"]'), /by the session host · token for nhn:kjernejournal/);
+  assert.match(await page.textContent('#refresh-log li[data-cause="context"]'), /by the session host · token for nhn:kjernejournal/);
   assert.equal(await page.textContent('[data-context="summary"]'), 'organisation 910000011 · attest TREAT');
 
   // Open: the session is created and its URL opens in a new tab showing the patient.
