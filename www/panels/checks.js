@@ -63,14 +63,17 @@ export async function renderChecks() {
   const header = await accessTokenHeader();
   const sfm = at[SFM_ID_CLAIM] !== undefined ? [SFM_ID_CLAIM, at[SFM_ID_CLAIM]] : at[JOURNAL_ID_CLAIM] !== undefined ? [JOURNAL_ID_CLAIM, at[JOURNAL_ID_CLAIM]] : undefined;
   const level = s.helseid?.securityLevel;
+  // With the session host the page gets a view of the ID token's identity claims, not its aud,
+  // exp or nonce (the host keeps the ID token): say so rather than print "undefined".
+  const idClaim = (name, shown = (v) => v) => (id[name] === undefined ? el('span', { class: 'muted', text: 'not in this page’s view' }) : code(shown(id[name])));
   const checks = [
     ['callback', 'pass', ['state matched the login started here; ', code('iss'), ' = ', code(id.iss), ' (RFC 9207); code exchanged with the PKCE S256 verifier']],
     ['signature', 'pass', ['ID token and access token verified with WebCrypto against the issuer’s JWKS',
       header ? [' · access token ', code(header.alg), ', typ ', code(header.typ), header.kid ? [', kid ', code(shorten(header.kid, 10, 4))] : ''] : '']],
     ['iss', 'pass', [code(id.iss), ' in the ID token and the access token']],
-    ['aud', 'pass', ['access token ', code('aud'), ' = ', code(audOf(at)), audNote(at, cfg), ' · ID token ', code('aud'), ' = ', code(id.aud)]],
-    ['exp', 'pass', ['access token valid until ', code(clock(at.exp)), ', ID token until ', code(clock(id.exp)), ` (tolerance ${CLOCK_TOLERANCE_SECONDS} s)`]],
-    ['nonce', 'pass', ['ID token ', code('nonce'), ' ', code(shorten(id.nonce, 10, 4)), ' equals the one sent at login']],
+    ['aud', 'pass', ['access token ', code('aud'), ' = ', code(audOf(at)), audNote(at, cfg), ' · ID token ', code('aud'), ' = ', idClaim('aud')]],
+    ['exp', 'pass', ['access token valid until ', code(clock(at.exp)), ', ID token until ', idClaim('exp', clock), ` (tolerance ${CLOCK_TOLERANCE_SECONDS} s)`]],
+    ['nonce', 'pass', ['ID token ', code('nonce'), ' ', idClaim('nonce', (v) => shorten(v, 10, 4)), ' equals the one sent at login']],
     cfg.requireSfmId && !sfm && audOf(at) !== SFM_RESOURCE
       ? ['sfm', 'skip', ['not an SFM token (', code('aud'), ' ', code(audOf(at)), '): no SFM id expected']]
       : cfg.requireSfmId
