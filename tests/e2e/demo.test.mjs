@@ -484,6 +484,51 @@ test('demo: a second tab joins the session and shows the first tab’s switch as
   }
 });
 
+test('demo: sessionHost "page": this tab holds the session (page-holder) and times its token request; a second tab follows it (page-follower)', async () => {
+  await openDemo();
+  await page.selectOption('#session-host-mode', 'page');
+  await logInAndWait();
+  assert.equal(await page.isHidden('#error'), true, await page.textContent('#error'));
+  assert.equal(await page.getAttribute('#session-host', 'data-host'), 'page-holder');
+  assert.match(await page.textContent('#session-host'), /sessionHost\(\) = "page-holder": this tab holds the session/);
+
+  // This tab makes the token request itself: the refresh log times it from the page's wire.
+  stack.double.reset();
+  await page.click('#refresh');
+  await page.waitForSelector('#refresh-log li[data-cause="call"]');
+  assert.match(await page.textContent('#refresh-log li[data-cause="call"]'), /Token endpoint \d+ ms \(1 request\) · token for e-helse:sfm\.api/);
+  assert.equal(await page.getAttribute('#refresh-log li[data-cause="call"]', 'data-token-requests'), '1');
+  assert.equal(refreshRequests(), 1);
+
+  const second = await browser.newPage();
+  try {
+    await second.goto(`${stack.appOrigin}/`);
+    await second.waitForSelector('html[data-ready="true"]');
+    await second.fill('#issuer', stack.double.issuer);
+    await second.fill('#signer-url', `${stack.double.apiOrigin}/assertion`);
+    await second.click('#advanced summary');
+    await second.selectOption('#session-host-mode', 'page');
+    await second.reload();
+    await second.waitForSelector('#session:not([hidden])', { timeout: 20_000 });
+    assert.equal(await second.getAttribute('#session-host', 'data-host'), 'page-follower');
+    assert.match(await second.textContent('#notice'), /joined the session of the tab that holds it/);
+    assert.equal(refreshRequests(), 1, 'joining made no token request');
+
+    // The follower switches; the holder makes the one token request and logs it as another tab's.
+    await second.selectOption('#ctx-org', ':910000011');
+    await second.click('#ctx-switch');
+    await second.waitForSelector('#ctx-result[data-outcome="switched"]', { timeout: 20_000 });
+    assert.equal(await second.textContent('#ctx-result [data-field="token-requests"]'), 'made by the tab that holds the session (e-helse:sfm.api)');
+    assert.equal(refreshRequests(), 2);
+    await page.waitForSelector('#refresh-log li[data-cause="other-tab"]', { timeout: 10_000 });
+    assert.equal(await page.getAttribute('#refresh-log li[data-cause="other-tab"]', 'data-token-requests'), '1');
+    await page.waitForSelector('#event-log li[data-event="contextChanged"][data-origin="other-tab"]', { timeout: 10_000 });
+    assert.equal(await second.locator('#event-log li[data-event="contextChanged"][data-origin="this-tab"]').count(), 1);
+  } finally {
+    await second.close();
+  }
+});
+
 test('demo: Kjernejournal needs a patient attest, then opens the patient in a new tab', async () => {
   await logInAs('helseid-wasm-rs256');
   await page.fill('#kj-api', stack.double.kjApiOrigin);

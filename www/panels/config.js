@@ -32,6 +32,7 @@ const PRESETS = {
     requiredSecurityLevel: '4',
     requireSfmId: true,
     loginHint: '',
+    sessionHost: 'auto',
   },
   'helseid-test': {
     label: 'HelseID test',
@@ -51,10 +52,11 @@ const PRESETS = {
     requiredSecurityLevel: '4',
     requireSfmId: true,
     loginHint: '',
+    sessionHost: 'auto',
   },
 };
 const FIELDS = ['issuer', 'clientId', 'redirectUri', 'scope', 'resources', 'authMode', 'signerUrl',
-  'apiBase', 'requiredSecurityLevel', 'requireSfmId', 'loginHint'];
+  'apiBase', 'requiredSecurityLevel', 'requireSfmId', 'loginHint', 'sessionHost'];
 /** Portal addresses of a preset: edited in the SFM and Kjernejournal panels, not in the form. */
 const PORTAL_FIELDS = { sfmGateway: 'sfm-gateway', kjApi: 'kj-api', kjWeb: 'kj-web' };
 
@@ -93,6 +95,7 @@ export function readForm() {
     requiredSecurityLevel: f.requiredSecurityLevel.value,
     requireSfmId: f.requireSfmId.checked,
     loginHint: currentPreset() === 'local' ? f.loginHint.value : '',
+    sessionHost: f.sessionHost.value,
   };
 }
 
@@ -110,6 +113,7 @@ function writeForm(preset, fields) {
   f.requiredSecurityLevel.value = fields.requiredSecurityLevel ?? '';
   f.requireSfmId.checked = !!fields.requireSfmId;
   f.loginHint.value = fields.loginHint ?? '';
+  f.sessionHost.value = fields.sessionHost ?? 'auto';
   for (const [key, id] of Object.entries(PORTAL_FIELDS)) $(id).value = fields[key] ?? '';
   syncFormVisibility();
   fillDemoPassword();
@@ -197,6 +201,7 @@ export function clientConfig(cfg) {
     refreshLeewaySeconds: REFRESH_LEEWAY_SECONDS,
     autoRefresh: true,
     dpop: true,
+    sessionHost: cfg.sessionHost || 'auto',
     // http:// is allowed for loopback hosts only (the local double, this page on 127.0.0.1);
     // the library enforces that.
     allowInsecureHttp: cfg.issuer.startsWith('http://') || cfg.redirectUri.startsWith('http://'),
