@@ -140,6 +140,29 @@ pub fn nonce_step(
     }
 }
 
+/// `takeDpopNonce`: whether the caller should send the request again, with new headers: the
+/// answer is a resource server's nonce challenge (RFC 9449 §9) and carries a nonce to use (a
+/// challenge without one would only be answered the same way).
+pub fn should_retry(status: u16, www_authenticate: Option<&str>, got_nonce: bool) -> bool {
+    nonce_step(0, status, www_authenticate, None, got_nonce) == NonceStep::RetryOnce
+}
+
+/// `authHeaders`' `htm` (RFC 9449 §4.2) for a method given by name: upper case, as axios and
+/// Angular's `HttpClient` send it (`"get"` goes out as `GET`); `GET` when none is given.
+pub fn htm(method: Option<&str>) -> String {
+    method.unwrap_or("GET").to_ascii_uppercase()
+}
+
+/// The value of the field `name` among a response's header fields given as a plain record
+/// (axios gives them lower-case, a hand-made record may not): field names are case-insensitive
+/// (RFC 9110 §5.1). The first that matches.
+pub fn header_value<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    fields
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
 /// RFC 9449 §8: keep the newest nonce per server (by origin) and send it next time. Bounded,
 /// so a page that calls many origins cannot grow it without end; the oldest goes first.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -396,6 +419,58 @@ mod tests {
         );
         let body = Some(r#"{"error":"use_dpop_nonce"}"#);
         assert_eq!(nonce_step(0, 400, None, body, true), NonceStep::RetryOnce);
+    }
+
+    #[test]
+    fn take_dpop_nonce_asks_for_a_retry_only_on_a_resource_server_challenge_with_a_nonce() {
+        let www = Some(r#"DPoP error="use_dpop_nonce", algs="ES256""#);
+        assert!(should_retry(401, www, true));
+        assert!(!should_retry(401, www, false), "no nonce to use");
+        assert!(!should_retry(200, www, true));
+        assert!(!should_retry(
+            401,
+            Some(r#"DPoP error="invalid_token""#),
+            true
+        ));
+        assert!(!should_retry(
+            401,
+            Some(r#"Bearer error="use_dpop_nonce""#),
+            true
+        ));
+        assert!(!should_retry(401, None, true));
+        assert!(
+            !should_retry(400, None, true),
+            "an API answers 401, not the AS's 400"
+        );
+    }
+
+    #[test]
+    fn auth_headers_htm_is_the_method_upper_cased_and_get_by_default() {
+        assert_eq!(htm(None), "GET");
+        assert_eq!(htm(Some("post")), "POST");
+        assert_eq!(htm(Some("Patch")), "PATCH");
+        assert_eq!(htm(Some("DELETE")), "DELETE");
+    }
+
+    #[test]
+    fn header_names_in_a_plain_record_match_in_any_case() {
+        let fields = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect()
+        };
+        let axios = fields(&[("content-type", "application/json"), ("dpop-nonce", "n1")]);
+        assert_eq!(header_value(&axios, "DPoP-Nonce"), Some("n1"));
+        let mixed = fields(&[("WWW-Authenticate", r#"DPoP error="use_dpop_nonce""#)]);
+        assert_eq!(
+            header_value(&mixed, "www-authenticate"),
+            Some(r#"DPoP error="use_dpop_nonce""#)
+        );
+        assert_eq!(header_value(&mixed, "dpop-nonce"), None);
+        let twice = fields(&[("DPoP-Nonce", "first"), ("dpop-nonce", "second")]);
+        assert_eq!(header_value(&twice, "dpop-nonce"), Some("first"));
+        assert_eq!(header_value(&[], "dpop-nonce"), None);
     }
 
     #[test]

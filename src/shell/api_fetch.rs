@@ -1,22 +1,132 @@
-//! `client.fetch`: calls an API with `Authorization: DPoP <at>` and a proof with `ath`
-//! (RFC 9449 §7), retried once on `use_dpop_nonce` (§9) by the same rule as the authorization
-//! server's. A token goes only to the origins listed for its resource (API.md `apiOrigins`).
+//! Calls to APIs: `authHeaders` (`Authorization: DPoP <at>` and a proof with `ath`, RFC 9449
+//! §7), `takeDpopNonce` (the API's `DPoP-Nonce` and its `use_dpop_nonce` challenge, §9), and
+//! `client.fetch`, which is the two around one `fetch` with one retry, by the same rule as the
+//! authorization server's requests. A token goes only to the origins listed for its resource
+//! (API.md `apiOrigins`).
 
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
 
-use js_sys::{Function, Object, Promise};
+use js_sys::{Array, Function, Object, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
-use super::js::{from_js, get};
+use super::js::{from_js, get, get_string};
 use super::session::{Inner, Res};
-use crate::core::dpop::{nonce_step, NonceStep};
+use crate::core::dpop::{self, nonce_step, NonceStep};
 use crate::core::secret::AccessToken;
 use crate::core::token::TokenType;
 use crate::core::{Error, ErrorCode};
 
+/// What an API answered, as far as DPoP cares: from a `Response`, or from a plain
+/// `{ url, status, headers }` whose headers are a `Headers` or a record (axios' `AxiosHeaders`).
+pub struct Answer {
+    pub url: Option<String>,
+    pub status: u16,
+    pub nonce: Option<String>,
+    pub www_authenticate: Option<String>,
+}
+
+impl Answer {
+    pub fn read(response: &JsValue) -> Answer {
+        let headers = get(response, "headers");
+        let (nonce, www_authenticate) = if let Some(h) = headers.dyn_ref::<web_sys::Headers>() {
+            let field = |name: &str| h.get(name).ok().flatten();
+            (field("dpop-nonce"), field("www-authenticate"))
+        } else {
+            let fields: Vec<(String, String)> = if headers.is_object() {
+                Object::entries(headers.unchecked_ref())
+                    .iter()
+                    .filter_map(|entry| {
+                        let pair: Array = entry.unchecked_into();
+                        Some((pair.get(0).as_string()?, pair.get(1).as_string()?))
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            let field = |name: &str| dpop::header_value(&fields, name).map(String::from);
+            (field("dpop-nonce"), field("www-authenticate"))
+        };
+        Answer {
+            url: get_string(response, "url"),
+            status: get(response, "status").as_f64().unwrap_or(0.0) as u16,
+            nonce,
+            www_authenticate,
+        }
+    }
+}
+
+/// The URL a request goes to as `fetch` resolves it (relative to the page), and its method: the
+/// one given (upper-cased), else the `Request`'s, else `GET`.
+pub fn target(input: &JsValue, method: Option<&str>) -> Res<(String, String)> {
+    let invalid = |e: JsValue| from_js(ErrorCode::ConfigInvalid, "invalid request URL", &e);
+    let made;
+    let request = if let Some(request) = input.dyn_ref::<web_sys::Request>() {
+        request
+    } else if let Some(url) = input.as_string().or_else(|| get_string(input, "href")) {
+        made = web_sys::Request::new_with_str(&url).map_err(invalid)?;
+        &made
+    } else {
+        return Err(Error::config(
+            "the input must be a URL string, a URL or a Request",
+        ));
+    };
+    let method = match method {
+        Some(m) => dpop::htm(Some(m)),
+        None => request.method(),
+    };
+    Ok((request.url(), method))
+}
+
+/// `Authorization`'s value, and the `DPoP` proof for a DPoP-bound token.
+type Authorization = (String, Option<String>);
+
 impl Inner {
+    /// `origin_not_allowed` unless `apiOrigins` lists the origin of `url` for `resource`.
+    pub fn check_origin(&self, resource: Option<&str>, url: &str) -> Res<()> {
+        let key = self.engine.borrow().key(resource);
+        self.authz.config.check_api_origin(&key.resource, url)
+    }
+
+    /// `Authorization` for a request to `url` with the token of `resource` (or `token`, when
+    /// given: a portal ending after the session did), and, for a DPoP-bound token, the `DPoP`
+    /// proof with `ath` and the origin's current nonce (RFC 9449 §4.2, §7.1).
+    /// Boxed: `authHeaders` and `fetch` share one copy of its state machine in the wasm.
+    pub fn auth_headers(
+        self: &Rc<Self>,
+        url: String,
+        method: String,
+        resource: Option<String>,
+        token: Option<(AccessToken, TokenType)>,
+    ) -> Pin<Box<dyn Future<Output = Res<Authorization>>>> {
+        let inner = self.clone();
+        Box::pin(async move {
+            let (token, token_type) = match token {
+                Some(t) => t,
+                None => inner.access_token(resource.as_deref(), false).await?,
+            };
+            if token_type == TokenType::DPoP {
+                let proof = inner.dpop_proof(&method, &url, token.expose()).await?;
+                Ok((format!("DPoP {}", token.expose()), Some(proof)))
+            } else {
+                Ok((format!("Bearer {}", token.expose()), None))
+            }
+        })
+    }
+
+    /// Keeps the answer's `DPoP-Nonce` for the origin of `url` (RFC 9449 §8, §9), here and in
+    /// the session host, which makes this page's proofs in worker mode.
+    pub fn take_nonce(&self, url: &str, answer: &Answer) {
+        if let Some(nonce) = &answer.nonce {
+            if self.authz.dpop.remember_nonce(url, nonce) {
+                self.share_api_nonce(url, nonce);
+            }
+        }
+    }
+
     /// `fetch(input, init, { resource })`: only to an origin listed for the token's resource.
     pub async fn api_fetch(
         self: &Rc<Self>,
@@ -41,16 +151,13 @@ impl Inner {
             return Err(Error::config("fetch input must be a string or a Request"));
         }
         .map_err(|e| from_js(ErrorCode::ConfigInvalid, "invalid fetch arguments", &e))?;
-        let key = self.engine.borrow().key(resource.as_deref());
-        self.authz
-            .config
-            .check_api_origin(&key.resource, &base.url())?;
+        self.check_origin(resource.as_deref(), &base.url())?;
         self.send_dpop(base, resource.as_deref(), None).await
     }
 
-    /// Sends `base` with the token of `resource` (or `token`, when given: a portal ending after
-    /// the session did), `Authorization: DPoP` and a proof with `ath`; one retry on a nonce
-    /// challenge (RFC 9449 §9), by the rule the authorization server's requests follow too.
+    /// Sends `base` with [`Inner::auth_headers`], takes the answer's nonce
+    /// ([`Inner::take_nonce`]) and sends once more on a nonce challenge (RFC 9449 §9): what
+    /// `authHeaders` and `takeDpopNonce` give an app's own HTTP client, in one call.
     pub async fn send_dpop(
         self: &Rc<Self>,
         base: web_sys::Request,
@@ -62,10 +169,14 @@ impl Inner {
         let fetch: Function = get(&js_sys::global(), "fetch").unchecked_into();
         let mut attempt = 0;
         loop {
-            let (token, token_type) = match &token {
-                Some(t) => t.clone(),
-                None => self.access_token(resource, false).await?,
-            };
+            let (authorization, proof) = self
+                .auth_headers(
+                    url.clone(),
+                    method.clone(),
+                    resource.map(String::from),
+                    token.clone(),
+                )
+                .await?;
             let request = base.clone().map_err(|e| {
                 from_js(
                     ErrorCode::ConfigInvalid,
@@ -74,12 +185,9 @@ impl Inner {
                 )
             })?;
             let headers = request.headers();
-            let dpop = token_type == TokenType::DPoP;
-            let scheme = if dpop { "DPoP" } else { "Bearer" };
-            let _ = headers.set("Authorization", &format!("{scheme} {}", token.expose()));
-            if dpop {
-                let proof = self.dpop_proof(&method, &url, token.expose()).await?;
-                let _ = headers.set("DPoP", &proof);
+            let _ = headers.set("Authorization", &authorization);
+            if let Some(proof) = &proof {
+                let _ = headers.set("DPoP", proof);
             }
             let network =
                 |e: JsValue| from_js(ErrorCode::NetworkError, "fetch failed", &e).retryable(true);
@@ -91,23 +199,17 @@ impl Inner {
                 .await
                 .map_err(network)?
                 .unchecked_into();
-            let headers = response.headers();
-            let nonce = headers.get("dpop-nonce").ok().flatten();
-            if let Some(nonce) = &nonce {
-                if self.authz.dpop.remember_nonce(&url, nonce) {
-                    self.share_api_nonce(&url, nonce);
-                }
-            }
-            if !dpop {
+            let answer = Answer::read(&response);
+            self.take_nonce(&url, &answer);
+            if proof.is_none() {
                 return Ok(response);
             }
-            let www = headers.get("www-authenticate").ok().flatten();
             match nonce_step(
                 attempt,
-                response.status(),
-                www.as_deref(),
+                answer.status,
+                answer.www_authenticate.as_deref(),
                 None,
-                nonce.is_some(),
+                answer.nonce.is_some(),
             ) {
                 NonceStep::Accept => return Ok(response),
                 NonceStep::RetryOnce => attempt += 1,
@@ -116,7 +218,7 @@ impl Inner {
                         ErrorCode::DpopNonceFailed,
                         "the API still asks for a DPoP nonce after one retry",
                     )
-                    .with_status(response.status()))
+                    .with_status(answer.status))
                 }
             }
         }

@@ -6,6 +6,7 @@ use std::rc::Rc;
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
 
+use super::api_fetch;
 use super::authz::{self, AuthServer, Signer};
 use super::flows::{location, query_pairs};
 use super::host_link;
@@ -16,6 +17,7 @@ use crate::core::authorize::LoginOptions;
 use crate::core::callback;
 use crate::core::config::{Config, SessionHostMode};
 use crate::core::context::Context;
+use crate::core::dpop;
 use crate::core::engine::Engine;
 use crate::core::host::SignerKind;
 use crate::core::{Error, ErrorCode};
@@ -227,6 +229,62 @@ impl HelseIdClient {
         let resource = get_string(&self::options(options), "resource");
         let inner = self.inner.clone();
         to_promise(async move { Ok(inner.api_fetch(input, init, resource).await?.into()) })
+    }
+
+    /// The headers for a request to an API by your own HTTP client (API.md "Headers for your
+    /// own HTTP client"). Only to an origin `apiOrigins` lists for the resource, else
+    /// `origin_not_allowed`.
+    #[wasm_bindgen(js_name = authHeaders, unchecked_return_type = "Promise<AuthHeaders>")]
+    pub fn auth_headers(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string | URL | Request")] input: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "AuthHeadersOptions")] options: Option<
+            JsValue,
+        >,
+    ) -> Promise {
+        let options = self::options(options);
+        let resource = get_string(&options, "resource");
+        let method = get_string(&options, "method");
+        let inner = self.inner.clone();
+        to_promise(async move {
+            let (url, method) = api_fetch::target(&input, method.as_deref())?;
+            inner.check_origin(resource.as_deref(), &url)?;
+            let (authorization, proof) = inner.auth_headers(url, method, resource, None).await?;
+            let mut headers = vec![("Authorization", JsValue::from(authorization))];
+            if let Some(proof) = proof {
+                headers.push(("DPoP", JsValue::from(proof)));
+            }
+            Ok(js::object(&headers).into())
+        })
+    }
+
+    /// Keeps an API answer's `DPoP-Nonce` for its origin; `true` when it is a `use_dpop_nonce`
+    /// challenge with a nonce: send the request once more, with new `authHeaders`.
+    #[wasm_bindgen(js_name = takeDpopNonce)]
+    pub fn take_dpop_nonce(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Response | DpopAnswer")] response: JsValue,
+    ) -> Result<bool, JsValue> {
+        let answer = api_fetch::Answer::read(&response);
+        if answer.nonce.is_some() {
+            let url = answer
+                .url
+                .as_ref()
+                .filter(|u| !u.is_empty())
+                .ok_or_else(|| {
+                    to_js_error(&Error::config(
+                        "takeDpopNonce needs the request URL: pass { url, status, headers }",
+                    ))
+                })?;
+            let (url, _) =
+                api_fetch::target(&JsValue::from_str(url), None).map_err(|e| to_js_error(&e))?;
+            self.inner.take_nonce(&url, &answer);
+        }
+        Ok(dpop::should_retry(
+            answer.status,
+            answer.www_authenticate.as_deref(),
+            answer.nonce.is_some(),
+        ))
     }
 
     /// Forgets the tokens here and in the other tabs, revokes the refresh token, redirects to

@@ -127,6 +127,32 @@ export interface HelseIdConfig {
   assertionTimeoutSeconds?: number;
 }
 
+/** `client.authHeaders(input, options)`. */
+export interface AuthHeadersOptions {
+  /** the request's method (upper-cased: `"post"` is `POST`); default the `Request`'s, else `GET` */
+  method?: string;
+  /** whose token to send; default the first of `resources` */
+  resource?: string;
+}
+
+/** The headers `client.authHeaders` gives: set both on the request as they are. */
+export interface AuthHeaders {
+  /** `DPoP <access token>`, or `Bearer <access token>` when `dpop` is off */
+  Authorization: string;
+  /** the DPoP proof (RFC 9449) for this method and URL, with `ath` and the origin's nonce;
+   * absent when `dpop` is off */
+  DPoP?: string;
+}
+
+/** An API's answer as `client.takeDpopNonce` reads it, when it is not a `Response` (axios,
+ * Angular's `HttpErrorResponse`): `headers` a `Headers` or a record, names in any case. */
+export interface DpopAnswer {
+  /** the URL the request went to (absolute, or relative to the page) */
+  url: string;
+  status: number;
+  headers: Headers | Record<string, string>;
+}
+
 export interface LoginOptions {
   prompt?: string;
   acrValues?: string;

@@ -98,12 +98,17 @@ test('demo: log in with the backend signer, every check green, refresh, call the
   assert.match(await page.textContent('#at-claims'), /"cnf"/);
   assert.doesNotMatch(await page.content(), /eyJ[\w-]{20,}\.eyJ[\w-]{20,}\./);
 
-  // Refresh by button: a new log entry with its timing.
+  // Where the session lives, as client.sessionHost() says: the demo runs with the default
+  // sessionHost ("auto"), which is the worker in Chromium and Firefox.
+  assert.equal(await page.getAttribute('#session-host', 'data-host'), 'worker');
+  assert.match(await page.textContent('#session-host'), /sessionHost\(\) = "worker": the session host, a SharedWorker, holds the session/);
+
+  // Refresh by button: client.refresh() resolves, tokenRefreshed arrives with cause "call".
   await page.click('#refresh');
-  await page.waitForSelector('#refresh-log li[data-trigger="button"]');
-  // The demo runs with the default sessionHost: the session host makes the token request.
-  assert.match(await page.textContent('#refresh-log li[data-trigger="button"]'), /Token endpoint, by the session host .*refresh\(\) resolved in \d+ ms/);
-  assert.match(await page.textContent('#user-sub'), /the session host \(a SharedWorker\) holds the session/);
+  await page.waitForSelector('#refresh-log li[data-cause="call"]');
+  assert.match(await page.textContent('#refresh-log li[data-cause="call"]'), /This tab\s*cause: "call".*Token endpoint, by the session host · token for e-helse:sfm\.api/s);
+  await page.waitForFunction(() => /client\.refresh\(\) resolved in \d+ ms/.test(document.getElementById('refresh-status').textContent));
+  assert.equal(await page.getAttribute('#event-log li[data-event="tokenRefreshed"]', 'data-cause'), 'call');
   assert.equal(stack.double.counts().token_by_grant.refresh_token, 1);
 
   // The SFM-style API through client.fetch (DPoP nonce challenge, then 200).
@@ -165,8 +170,8 @@ test('demo: private JWK mode keeps the key in memory only, asks for it after the
   for (const [id, status] of Object.entries(statuses)) assert.equal(status, 'pass', `check ${id} is ${status}`);
 
   // The library refreshes on its own (30 s before expiry), signing with the in-memory key.
-  await page.waitForSelector('#refresh-log li[data-trigger="automatic"]', { timeout: 15_000 });
-  assert.match(await page.textContent('#refresh-log li[data-trigger="automatic"]'), /Automatic.*Token endpoint, by the session host/s);
+  await page.waitForSelector('#refresh-log li[data-cause="schedule"]', { timeout: 15_000 });
+  assert.match(await page.textContent('#refresh-log li[data-cause="schedule"]'), /Timer\s*cause: "schedule".*Token endpoint, by the session host/s);
   assert.ok(stack.double.counts().token_by_grant.refresh_token >= 1);
 });
 
@@ -304,7 +309,7 @@ test('demo: switch organisation and journal with one refresh, the claims shown; 
   assert.equal(seen[0].journalId, TEST_JOURNALS.kvart1);
 
   // The page: the one refresh in the log, the result, the claims in the checks grid, the events.
-  const entry = page.locator('#refresh-log li[data-trigger="context"]');
+  const entry = page.locator('#refresh-log li[data-cause="context"]');
   assert.equal(await entry.count(), 1);
   assert.match(await entry.textContent(), /Context switch.*Token endpoint, by the session host · token for e-helse:sfm\.api/s);
   assert.equal(await page.textContent('#ctx-result [data-field="token-requests"]'), 'made by the session host (e-helse:sfm.api)');
@@ -438,8 +443,9 @@ test('demo: a second tab joins the session and shows the first tab’s switch as
     await second.fill('#signer-url', `${stack.double.apiOrigin}/assertion`);
     await second.reload();
     await second.waitForSelector('#session:not([hidden])', { timeout: 20_000 });
-    assert.equal(await second.textContent('#state-label'), 'Logged in (other tab)');
-    assert.match(await second.textContent('#user-sub'), /the session host \(a SharedWorker\) holds the session/);
+    assert.equal(await second.textContent('#state-label'), 'Logged in (joined)');
+    assert.equal(await second.getAttribute('#session-host', 'data-host'), 'worker');
+    assert.match(await second.textContent('#notice'), /found the session the session host \(a SharedWorker\) keeps for every tab/);
     assert.equal(await second.textContent('[data-fact="pid"]'), '06828399789');
 
     // Single-tenant: the picker offers the children of the client's own organisation only.
@@ -454,7 +460,7 @@ test('demo: a second tab joins the session and shows the first tab’s switch as
 
     await second.waitForSelector('#event-log li[data-event="contextChanged"][data-origin="other-tab"]', { timeout: 10_000 });
     assert.match(await second.textContent('#event-log li[data-event="contextChanged"]'), /from another tab.*organisation 910000012/s);
-    await second.waitForSelector('#refresh-log li[data-trigger="other-tab"]');
+    await second.waitForSelector('#refresh-log li[data-cause="other-tab"]');
     assert.equal(await second.textContent('[data-context="summary"]'), 'organisation 910000012');
     assert.deepEqual(await checkStatuses('context-checks', second), { orgnr_parent: 'info', orgnr_child: 'pass', journal: 'skip', attest: 'skip' });
     assert.equal(refreshRequests(), 1, 'the second tab made no token request of its own');
@@ -470,9 +476,54 @@ test('demo: a second tab joins the session and shows the first tab’s switch as
     assert.equal(refreshRequests(), 2);
     await page.waitForSelector('#event-log li[data-event="contextChanged"][data-origin="other-tab"]', { timeout: 10_000 });
     assert.equal(await page.textContent('[data-context="summary"]'), 'organisation 910000011');
-    assert.equal(await page.getAttribute('#refresh-log li:first-child', 'data-trigger'), 'other-tab');
+    assert.equal(await page.getAttribute('#refresh-log li:first-child', 'data-cause'), 'other-tab');
     assert.match(await page.textContent('#refresh-log li:first-child'), /Another tab.*Token endpoint, by the session host/s);
     assert.deepEqual(await checkStatuses('context-checks'), { orgnr_parent: 'info', orgnr_child: 'pass', journal: 'skip', attest: 'skip' });
+  } finally {
+    await second.close();
+  }
+});
+
+test('demo: sessionHost "page": this tab holds the session (page-holder) and times its token request; a second tab follows it (page-follower)', async () => {
+  await openDemo();
+  await page.selectOption('#session-host-mode', 'page');
+  await logInAndWait();
+  assert.equal(await page.isHidden('#error'), true, await page.textContent('#error'));
+  assert.equal(await page.getAttribute('#session-host', 'data-host'), 'page-holder');
+  assert.match(await page.textContent('#session-host'), /sessionHost\(\) = "page-holder": this tab holds the session/);
+
+  // This tab makes the token request itself: the refresh log times it from the page's wire.
+  stack.double.reset();
+  await page.click('#refresh');
+  await page.waitForSelector('#refresh-log li[data-cause="call"]');
+  assert.match(await page.textContent('#refresh-log li[data-cause="call"]'), /Token endpoint \d+ ms \(1 request\) · token for e-helse:sfm\.api/);
+  assert.equal(await page.getAttribute('#refresh-log li[data-cause="call"]', 'data-token-requests'), '1');
+  assert.equal(refreshRequests(), 1);
+
+  const second = await browser.newPage();
+  try {
+    await second.goto(`${stack.appOrigin}/`);
+    await second.waitForSelector('html[data-ready="true"]');
+    await second.fill('#issuer', stack.double.issuer);
+    await second.fill('#signer-url', `${stack.double.apiOrigin}/assertion`);
+    await second.click('#advanced summary');
+    await second.selectOption('#session-host-mode', 'page');
+    await second.reload();
+    await second.waitForSelector('#session:not([hidden])', { timeout: 20_000 });
+    assert.equal(await second.getAttribute('#session-host', 'data-host'), 'page-follower');
+    assert.match(await second.textContent('#notice'), /joined the session of the tab that holds it/);
+    assert.equal(refreshRequests(), 1, 'joining made no token request');
+
+    // The follower switches; the holder makes the one token request and logs it as another tab's.
+    await second.selectOption('#ctx-org', ':910000011');
+    await second.click('#ctx-switch');
+    await second.waitForSelector('#ctx-result[data-outcome="switched"]', { timeout: 20_000 });
+    assert.equal(await second.textContent('#ctx-result [data-field="token-requests"]'), 'made by the tab that holds the session (e-helse:sfm.api)');
+    assert.equal(refreshRequests(), 2);
+    await page.waitForSelector('#refresh-log li[data-cause="other-tab"]', { timeout: 10_000 });
+    assert.equal(await page.getAttribute('#refresh-log li[data-cause="other-tab"]', 'data-token-requests'), '1');
+    await page.waitForSelector('#event-log li[data-event="contextChanged"][data-origin="other-tab"]', { timeout: 10_000 });
+    assert.equal(await second.locator('#event-log li[data-event="contextChanged"][data-origin="this-tab"]').count(), 1);
   } finally {
     await second.close();
   }
@@ -507,7 +558,7 @@ test('demo: Kjernejournal needs a patient attest, then opens the patient in a ne
   assert.equal(sentAttest.care_relationship.decision_ref.id, decisionId);
   assert.equal(sentAttest.care_relationship.purpose_of_use.code, 'TREAT');
   assert.deepEqual(await checkStatuses('context-checks'), { orgnr_parent: 'info', orgnr_child: 'pass', journal: 'skip', attest: 'pass' });
-  assert.match(await page.textContent('#refresh-log li[data-trigger="context"]'), /by the session host · token for nhn:kjernejournal/);
+  assert.match(await page.textContent('#refresh-log li[data-cause="context"]'), /by the session host · token for nhn:kjernejournal/);
   assert.equal(await page.textContent('[data-context="summary"]'), 'organisation 910000011 · attest TREAT');
 
   // Open: the session is created and its URL opens in a new tab showing the patient.
@@ -541,6 +592,92 @@ test('demo: Kjernejournal needs a patient attest, then opens the patient in a ne
   await page.click('#kj-end');
   await page.waitForSelector('#kj-state[data-state="closed"]');
   assert.equal(stack.double.kjSessions()[0].ended, true);
+});
+
+// ------------------------------------------------------------------ HTTP client panel (issue 21)
+
+/** The demo API requests the double answered (no preflights): [method, path, status, error]. */
+const apiRequests = () => stack.double.requests()
+  .filter((r) => r.server === 'api' && r.name === 'api' && !r.preflight)
+  .map((r) => [r.method, r.path, r.status, r.error]);
+
+/** Presses the HTTP client panel's button and waits for its outcome. */
+async function callOwnClient(endpoint) {
+  await page.selectOption('#http-endpoint', endpoint);
+  await page.evaluate(() => { document.getElementById('http-summary').removeAttribute('data-outcome'); });
+  await page.click('#http-call');
+  await page.waitForSelector('#http-summary[data-outcome]', { timeout: 20_000 });
+  return page.getAttribute('#http-summary', 'data-outcome');
+}
+
+/** The panel's steps: "authHeaders:none", "fetch:401", "takeDpopNonce:true", ... */
+const httpSteps = () => page.$$eval('#http-steps li', (li) => li.map((l) => `${l.dataset.step}:${l.dataset.nonce ?? l.dataset.status ?? l.dataset.result}`));
+
+test('demo: the HTTP client panel calls the API with authHeaders + its own fetch + takeDpopNonce, retrying once on use_dpop_nonce', async (t) => {
+  await logInAs('helseid-wasm-rs256');
+  // The panel checks the client for the API (API.md "Headers for your own HTTP client").
+  const inPackage = await page.evaluate(async () => {
+    const { HelseIdClient } = await import('/pkg/helseid_wasm.js');
+    return typeof HelseIdClient.prototype.authHeaders === 'function' && typeof HelseIdClient.prototype.takeDpopNonce === 'function';
+  });
+  assert.equal(await page.getAttribute('#http-card', 'data-supported'), String(inPackage));
+  if (!inPackage) {
+    assert.equal(await page.isVisible('#http-unsupported'), true);
+    assert.match(await page.textContent('#http-unsupported'), /too old for this panel/);
+    assert.equal(await page.isDisabled('#http-call'), true);
+    await page.locator('#http-card').screenshot({ path: join(ARTIFACTS, `demo-http-unsupported-${ENGINE}.png`) });
+    t.skip('pkg/ has no client.authHeaders yet: the panel says so; the round trip is not run');
+    return;
+  }
+  assert.equal(await page.isHidden('#http-unsupported'), true);
+  stack.double.reset();
+
+  // The API moves to a new nonce, so whatever this browser knows is stale (the session host
+  // outlives a test and keeps the API's nonce): the first proof carries none or the old one, the
+  // API challenges it, takeDpopNonce says so, the retry's proof carries the nonce of the 401.
+  stack.double.rotateApiNonce();
+  assert.equal(await callOwnClient('GET /api/whoami'), 'after-retry', await page.textContent('#error-details'));
+  const [firstProof, ...rest] = await httpSteps();
+  assert.ok(['authHeaders:none', 'authHeaders:stored'].includes(firstProof), firstProof);
+  assert.deepEqual(rest, ['fetch:401', 'takeDpopNonce:true', 'authHeaders:from-challenge', 'fetch:200', 'takeDpopNonce:false']);
+  assert.deepEqual(apiRequests(), [['GET', '/api/whoami', 401, 'use_dpop_nonce'], ['GET', '/api/whoami', 200, undefined]]);
+  assert.equal(stack.double.counts().api, 2);
+  assert.equal(await page.getAttribute('#http-summary', 'data-requests'), '2');
+  const first = await page.textContent('#http-steps li[data-step="authHeaders"][data-attempt="1"]');
+  assert.match(first, /Authorization: DPoP eyJ[\w-]{13}…[\w-]{6} {2}\/\/ access token shortened, \d+ chars/);
+  assert.match(first, /DPoP: eyJ[\w-]{13}…[\w-]{6}/);
+  assert.match(first, /htm: GET/);
+  assert.match(await page.textContent('#http-steps li[data-step="fetch"][data-status="401"]'), /WWW-Authenticate: DPoP error="use_dpop_nonce"/);
+  assert.match(await page.textContent('#http-steps li[data-step="fetch"][data-status="401"]'), /DPoP-Nonce: [\w-]{10}…[\w-]{4}/);
+  assert.match(await page.textContent('#http-steps li[data-step="authHeaders"][data-attempt="2"]'), /nonce: [\w-]{10}…[\w-]{4} {2}\/\/ the DPoP-Nonce of the response before/);
+  assert.match(await page.textContent('#http-response'), /"pid": "06828399789"/);
+  assert.doesNotMatch(await page.content(), /eyJ[\w-]{20,}\.eyJ[\w-]{20,}\./, 'no whole token or proof on the page');
+  await page.locator('#http-card').screenshot({ path: join(ARTIFACTS, `demo-http-${ENGINE}.png`) });
+
+  // takeDpopNonce stored the 200's nonce too: the next call needs no retry.
+  assert.equal(await callOwnClient('GET /api/whoami'), 'first-try');
+  assert.deepEqual(await httpSteps(), ['authHeaders:stored', 'fetch:200', 'takeDpopNonce:false']);
+  assert.equal(stack.double.counts().api, 3);
+
+  // The API moves to a new nonce: the stored one is stale, one retry again.
+  stack.double.rotateApiNonce();
+  assert.equal(await callOwnClient('GET /api/whoami'), 'after-retry');
+  assert.match(await page.textContent('#http-steps li[data-step="fetch"][data-status="401"]'), /Stale DPoP nonce/);
+  assert.deepEqual(apiRequests().slice(3), [['GET', '/api/whoami', 401, 'use_dpop_nonce'], ['GET', '/api/whoami', 200, undefined]]);
+
+  // POST with a body (SFM's Session/create): htm POST, the body goes with the app's own fetch.
+  assert.equal(await callOwnClient('POST /api/Session/create'), 'first-try');
+  assert.match(await page.textContent('#http-steps li[data-step="authHeaders"]'), /htm: POST/);
+  assert.match(await page.textContent('#http-response'), /"apiAddress"/);
+  assert.deepEqual(apiRequests().at(-1), ['POST', '/api/Session/create', 200, undefined]);
+  assert.equal(stack.double.counts().api, 6);
+
+  // client.fetch uses the same nonce store: one request, no challenge.
+  await page.click('#call-api');
+  await page.waitForSelector('#api-result:not([hidden])');
+  assert.equal(await page.textContent('#api-status'), '200');
+  assert.equal(await page.locator('#api-exchanges li').count(), 1);
+  assert.equal(stack.double.counts().api, 7);
 });
 
 // ------------------------------------------------------------------ the demo backend earns its trust (finding 14)
