@@ -344,7 +344,7 @@ impl Inner {
     /// The host's view: its tokens were verified by the host (this port is private to it);
     /// their claims are checked here as a follower checks another tab's.
     fn adopt_host_view(self: &Rc<Self>, view: &Value) {
-        let remote = self.engine.borrow().read_view(view);
+        let remote = self.engine.borrow().read_host_view(view);
         let Some(remote) = remote else { return };
         let signed = remote
             .tokens()

@@ -83,6 +83,13 @@ test('worker mode: the session lives in the host; a second tab joins with nothin
   d.reset();
   const { page: bTab, session } = await tab(b, opts);
   assert.equal(session?.accessTokenClaims.jti, s.accessTokenClaims.jti, 'the new tab has the session at once');
+  // The ID token's claims whole, as the host verified them (its port is the page's own).
+  for (const claims of [s.idTokenClaims, session.idTokenClaims]) {
+    assert.equal(typeof claims.nonce, 'string', JSON.stringify(Object.keys(claims)));
+    assert.equal(typeof claims.exp, 'number');
+    assert.ok(claims.aud);
+  }
+  assert.deepEqual(session.idTokenClaims, s.idTokenClaims);
   assert.deepEqual(opRequests(), NONE);
   for (const p of [a, bTab]) assert.equal(await withClient(p, (c) => c.sessionHost()), 'worker');
   const [ta, tb] = await Promise.all([a, bTab].map((p) => withClient(p, (c) => c.getAccessToken())));

@@ -31,6 +31,9 @@ pub struct Remote {
     pub(super) rejected_scope: Vec<String>,
     /// Each token with what the view says of it; its claims come from the token itself.
     pub(super) tokens: Vec<RemoteToken>,
+    /// From the session host, over the page's own port (no other page can post there): its
+    /// ID token claims are the host's, which verified the ID token (OIDC Core §3.1.3.7).
+    pub(super) from_host: bool,
 }
 
 /// A token as another tab's view (or this tab's saved record) describes it, before its claims
@@ -172,6 +175,7 @@ pub(super) fn read_remote(view: &Value) -> Option<Remote> {
         context_since: view.i64("contextSince")?,
         rejected_scope: view.strings("rejectedScope").unwrap_or_default(),
         tokens,
+        from_host: false,
     })
 }
 
@@ -224,6 +228,13 @@ impl Engine {
         if remote.holder == self.id || self.ended_holders.contains(&remote.holder) {
             return None;
         }
+        Some(remote)
+    }
+
+    /// [`Engine::read_view`] for a view the session host sent on this page's own port.
+    pub fn read_host_view(&self, view: &Value) -> Option<Remote> {
+        let mut remote = self.read_view(view)?;
+        remote.from_host = true;
         Some(remote)
     }
 
@@ -304,8 +315,12 @@ impl Engine {
                 "another tab's session names two subjects",
             ));
         }
-        let primary_claims = &tokens[&remote.primary].claims;
-        remote.id_claims = verified_id_claims(&remote.id_claims, primary_claims);
+        // On the channel (any page can post there) only what the access token confirms is
+        // kept; the host's own view keeps the ID token's claims whole.
+        if !remote.from_host {
+            let primary_claims = &tokens[&remote.primary].claims;
+            remote.id_claims = verified_id_claims(&remote.id_claims, primary_claims);
+        }
         // The context's age cannot be later than its token (a view could say any time).
         let primary_iat = issued_at(&tokens, &remote.primary);
         remote.context_since = remote.context_since.min(primary_iat.max(0));

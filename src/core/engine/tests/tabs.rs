@@ -411,3 +411,36 @@ fn forced_refreshes_from_other_tabs_are_bounded_per_token() {
         "once the window has passed"
     );
 }
+
+/// The session host's view comes over the page's own port: the page shows the ID token's
+/// claims as the host verified them (aud, nonce, exp included), where a view from the tab
+/// channel keeps only what the access token confirms (issue 20, finding 1).
+#[test]
+fn a_host_view_keeps_the_id_token_claims_a_channel_view_keeps_only_the_confirmed_ones() {
+    let h = H::logged_in("");
+    let view = h.e.shared_view().unwrap();
+    let told = view["idClaims"].as_object().unwrap().clone();
+    assert!(
+        told.contains_key("nonce") && told.contains_key("aud"),
+        "{told:?}"
+    );
+
+    let mut page = follower();
+    let remote = page.e.read_host_view(&view).unwrap();
+    let signed = remote
+        .tokens()
+        .map(|t| jwt::decode(t.expose()).map(|d| d.signature_checked()))
+        .collect();
+    page.e.adopt(remote, signed, page.now).unwrap();
+    let shown = page.e.session().unwrap().id_token_claims.clone();
+    assert_eq!(shown, told);
+
+    let mut tab = follower();
+    adopt(&mut tab, &view).unwrap();
+    let shown = tab.e.session().unwrap().id_token_claims.clone();
+    assert!(
+        !shown.contains_key("nonce") && !shown.contains_key("aud"),
+        "{shown:?}"
+    );
+    assert_eq!(shown.get("sub"), told.get("sub"));
+}
