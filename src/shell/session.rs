@@ -23,7 +23,7 @@ use super::js;
 use super::tabs::Tabs;
 use super::timer::{self, Timeout};
 use crate::core::assertion::AsRequest;
-use crate::core::engine::{Action, EndReason, Engine, Event, Next, Ticket, TokenKey};
+use crate::core::engine::{Action, EndReason, Engine, Event, Next, RefreshCause, Ticket, TokenKey};
 use crate::core::logout;
 use crate::core::secret::{AccessToken, RefreshToken};
 use crate::core::tab_message::TabMessage;
@@ -260,21 +260,28 @@ impl Inner {
         }
     }
 
+    /// The `Session` with the event's `cause` (API.md `tokenRefreshed`, `contextChanged`).
+    fn session_with_cause(&self, cause: RefreshCause) -> JsValue {
+        let detail = self.session_js();
+        if detail.is_object() {
+            let _ = js_sys::Reflect::set(
+                &detail,
+                &JsValue::from_str("cause"),
+                &JsValue::from_str(cause.as_str()),
+            );
+        }
+        detail
+    }
+
     fn emit_event(self: &Rc<Self>, event: Event) {
         match event {
             Event::TokenRefreshed { resource, cause } => {
-                let detail = self.session_js();
-                if detail.is_object() {
-                    let _ = js_sys::Reflect::set(
-                        &detail,
-                        &JsValue::from_str("cause"),
-                        &JsValue::from_str(cause.as_str()),
-                    );
-                }
-                self.emit("tokenRefreshed", &detail);
+                self.emit("tokenRefreshed", &self.session_with_cause(cause));
                 self.refresh_portals(&resource);
             }
-            Event::ContextChanged => self.emit("contextChanged", &self.session_js()),
+            Event::ContextChanged { cause } => {
+                self.emit("contextChanged", &self.session_with_cause(cause))
+            }
             Event::ContextExpired => self.emit("contextExpired", &JsValue::UNDEFINED),
             Event::SessionExpired => self.emit("sessionExpired", &JsValue::UNDEFINED),
             Event::LoggedOut => self.emit("loggedOut", &JsValue::UNDEFINED),

@@ -335,6 +335,9 @@ test('two tabs: a follower\'s setContext is 1 token request in all; the holder a
   await a.waitForFunction(() => window.events.some((e) => e.name === 'tokenRefreshed'), null, WAIT);
   assert.deepEqual((await names(a)).sort(), ['contextChanged', 'tokenRefreshed']);
   assert.deepEqual((await names(b)).sort(), ['contextChanged', 'tokenRefreshed']);
+  // contextChanged's cause: "context" in the tab that switched, "other-tab" in the other.
+  const causes = (p) => p.evaluate(() => window.events.filter((e) => e.name === 'contextChanged').map((e) => e.detail.cause));
+  assert.deepEqual([await causes(a), await causes(b)], [['other-tab'], ['context']]);
 
   // The holder switches; the follower adopts.
   d.reset();
@@ -348,6 +351,7 @@ test('two tabs: a follower\'s setContext is 1 token request in all; the holder a
   assert.deepEqual(inB.context, single('910000011'));
   assert.equal(d.counts().token, 1, 'the follower made no request');
   assert.equal(await count(a, 'contextChanged'), 2);
+  assert.deepEqual([await causes(a), await causes(b)], [['other-tab', 'context'], ['context', 'other-tab']]);
 });
 
 // ================================================================ forms

@@ -189,6 +189,9 @@ test('setContext in one tab: one token request, contextChanged in every tab; log
   for (const p of [a, bTab, cTab]) {
     await p.waitForFunction(() => window.events.some((e) => e.name === 'contextChanged'));
     assert.deepEqual(await withClient(p, (c) => c.context()), { organization: { child: '910000012' } });
+    // Its cause: "context" in the page that called setContext, "other-tab" in the others.
+    const causes = await p.evaluate(() => window.events.filter((e) => e.name === 'contextChanged').map((e) => e.detail.cause));
+    assert.deepEqual(causes, [p === bTab ? 'context' : 'other-tab']);
   }
   d.reset();
   const back = cTab.waitForURL((u) => u.searchParams.get('state') === 'bye', { timeout: 15_000 });

@@ -220,7 +220,11 @@ pub enum Event {
     },
     SessionExpired,
     LoggedOut,
-    ContextChanged,
+    /// The context changed; `cause` is that of the refresh that carried the switch:
+    /// `Context` when this tab's `setContext` made it, `OtherTab` when another tab or page did.
+    ContextChanged {
+        cause: RefreshCause,
+    },
     ContextExpired,
     /// Another user's session appeared in another tab; this tab's session ended.
     UserChanged(Box<HelseIdView>),

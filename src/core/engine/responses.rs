@@ -196,7 +196,8 @@ impl Engine {
                 self.actions
                     .push(Action::Emit(Event::TokenRefreshed { resource, cause }));
                 if switch {
-                    self.actions.push(Action::Emit(Event::ContextChanged));
+                    self.actions
+                        .push(Action::Emit(Event::ContextChanged { cause }));
                 }
             }
         }

@@ -418,6 +418,13 @@ impl Engine {
             None => Vec::new(),
         };
         let context_changed = previous.as_ref().is_some_and(|p| p.epoch != incoming.epoch);
+        // The switch came with the primary token (the holder refreshes it first).
+        let switch_cause = incoming
+            .tokens
+            .get(&incoming.primary)
+            .map_or(super::RefreshCause::OtherTab, |t| {
+                t.cause.seen_by(t.by.as_deref(), &self.id)
+            });
         if context_changed {
             self.context_expired_notified = false;
         }
@@ -433,7 +440,9 @@ impl Engine {
                 .push(Action::Emit(Event::TokenRefreshed { resource, cause }));
         }
         if context_changed {
-            self.actions.push(Action::Emit(Event::ContextChanged));
+            self.actions.push(Action::Emit(Event::ContextChanged {
+                cause: switch_cause,
+            }));
         }
         self.actions.push(Action::Reschedule);
     }

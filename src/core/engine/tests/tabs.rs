@@ -248,7 +248,9 @@ fn a_follower_sees_the_holders_refresh_and_context_switch_as_events() {
                 resource: SFM.into(),
                 cause: RefreshCause::OtherTab,
             },
-            Event::ContextChanged
+            Event::ContextChanged {
+                cause: RefreshCause::OtherTab
+            }
         ]
     );
     assert_eq!(f.e.context(), h.e.context());
