@@ -19,8 +19,6 @@ export const state = Object.seal({
   /** Refreshes in the log, and the wire position after the last one (its token requests). */
   refreshCount: 0,
   refreshMark: 0,
-  /** tokenRefreshed's `cause` last seen: contextChanged fires right after the refresh it came with. */
-  lastRefreshCause: null,
   /** This tab's newest setContext: { t0, mark, resource }. */
   switchRun: null,
   /** The open portal sessions (SfmSession, KjernejournalSession). */

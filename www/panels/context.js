@@ -164,15 +164,10 @@ export function logEvent(name, origin, detail, attrs = {}) {
   $('event-empty').hidden = true;
 }
 
-/**
- * contextChanged carries the new Session but no cause; the library fires it right after the
- * tokenRefreshed of the switch's refresh, whose cause is "context" when this tab's setContext
- * asked for it and "other-tab" when another tab's did.
- */
+/** contextChanged: the new Session with its cause, "context" where this tab's setContext made the switch. */
 export function onContextChanged(s) {
-  const cause = state.lastRefreshCause;
-  const origin = cause === 'context' ? 'this-tab' : cause === 'other-tab' ? 'other-tab' : 'unknown';
-  logEvent('contextChanged', origin, [contextSummary(s.context), ` (after a refresh with cause "${cause ?? 'none'}")`]);
+  const origin = s.cause === 'context' ? 'this-tab' : s.cause === 'other-tab' ? 'other-tab' : 'unknown';
+  logEvent('contextChanged', origin, [contextSummary(s.context), ` (cause "${s.cause}")`]);
   update({ session: s });
 }
 

@@ -129,7 +129,7 @@ export function logRefresh(detail) {
       ` · new token valid ${Math.round(detail.expiresAt - now)} s, until ${clock(detail.expiresAt)}`));
   $('refresh-log').prepend(item);
   $('refresh-empty').hidden = true;
-  update({ refreshCount: count, refreshMark: wireMark(), lastRefreshCause: detail.cause, session: detail, sessionStart: now });
+  update({ refreshCount: count, refreshMark: wireMark(), session: detail, sessionStart: now });
 }
 
 /** "Refresh now": client.refresh(); the log entry comes from tokenRefreshed (cause "call"). */
@@ -157,7 +157,7 @@ export function resetSessionPanels() {
   $('refresh-empty').hidden = false;
   $('refresh-status').textContent = '';
   delete $('session-host').dataset.host;
-  update({ refreshCount: 0, lastRefreshCause: null });
+  update({ refreshCount: 0 });
 }
 
 export function wireSessionPanel(messages) {
