@@ -21,7 +21,8 @@ use crate::core::token::TokenType;
 use crate::core::{Error, ErrorCode};
 
 /// What an API answered, as far as DPoP cares: from a `Response`, or from a plain
-/// `{ url, status, headers }` whose headers are a `Headers` or a record (axios' `AxiosHeaders`).
+/// `{ url, status, headers }` whose headers have a `get(name)` (`Headers`, axios'
+/// `AxiosHeaders`, Angular's `HttpHeaders`) or are a plain record.
 pub struct Answer {
     pub url: Option<String>,
     pub status: u16,
@@ -32,8 +33,15 @@ pub struct Answer {
 impl Answer {
     pub fn read(response: &JsValue) -> Answer {
         let headers = get(response, "headers");
-        let (nonce, www_authenticate) = if let Some(h) = headers.dyn_ref::<web_sys::Headers>() {
-            let field = |name: &str| h.get(name).ok().flatten();
+        // `Headers`, and the `get(name)` of axios' `AxiosHeaders` and Angular's `HttpHeaders`,
+        // match names in any case themselves.
+        let (nonce, www_authenticate) = if let Some(f) = get(&headers, "get").dyn_ref::<Function>()
+        {
+            let field = |name: &str| {
+                f.call1(&headers, &JsValue::from_str(name))
+                    .ok()
+                    .and_then(|v| v.as_string())
+            };
             (field("dpop-nonce"), field("www-authenticate"))
         } else {
             let fields: Vec<(String, String)> = if headers.is_object() {
