@@ -34,30 +34,26 @@ impl Answer {
     pub fn read(response: &JsValue) -> Answer {
         let headers = get(response, "headers");
         // `Headers`, and the `get(name)` of axios' `AxiosHeaders` and Angular's `HttpHeaders`,
-        // match names in any case themselves.
-        let (nonce, www_authenticate) = if let Some(f) = get(&headers, "get").dyn_ref::<Function>()
-        {
-            let field = |name: &str| {
-                f.call1(&headers, &JsValue::from_str(name))
-                    .ok()
-                    .and_then(|v| v.as_string())
-            };
-            (field("dpop-nonce"), field("www-authenticate"))
-        } else {
-            let fields: Vec<(String, String)> = if headers.is_object() {
-                Object::entries(headers.unchecked_ref())
-                    .iter()
-                    .filter_map(|entry| {
-                        let pair: Array = entry.unchecked_into();
-                        Some((pair.get(0).as_string()?, pair.get(1).as_string()?))
-                    })
-                    .collect()
-            } else {
-                Vec::new()
-            };
-            let field = |name: &str| dpop::header_value(&fields, name).map(String::from);
-            (field("dpop-nonce"), field("www-authenticate"))
+        // match names in any case themselves; a plain record's keys are matched here.
+        let getter = get(&headers, "get").dyn_into::<Function>().ok();
+        let entries = match &getter {
+            None if headers.is_object() => Some(Object::entries(headers.unchecked_ref())),
+            _ => None,
         };
+        let field = |wanted: &str| -> Option<String> {
+            if let Some(f) = &getter {
+                return f
+                    .call1(&headers, &JsValue::from_str(wanted))
+                    .ok()?
+                    .as_string();
+            }
+            entries.as_ref()?.iter().find_map(|entry| {
+                let pair: Array = entry.unchecked_into();
+                let name = pair.get(0).as_string()?;
+                dpop::is_field(&name, wanted).then(|| pair.get(1).as_string())?
+            })
+        };
+        let (nonce, www_authenticate) = (field("dpop-nonce"), field("www-authenticate"));
         Answer {
             url: get_string(response, "url"),
             status: get(response, "status").as_f64().unwrap_or(0.0) as u16,

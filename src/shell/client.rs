@@ -286,10 +286,16 @@ impl HelseIdClient {
         let options = self::options(options);
         let resource = get_string(&options, "resource");
         let method = get_string(&options, "method");
+        let target = api_fetch::target(&input, method.as_deref()).and_then(|(url, method)| {
+            self.inner.check_origin(resource.as_deref(), &url)?;
+            Ok((url, method))
+        });
+        let (url, method) = match target {
+            Ok(target) => target,
+            Err(e) => return Promise::reject(&to_js_error(&e)),
+        };
         let inner = self.inner.clone();
         to_promise(async move {
-            let (url, method) = api_fetch::target(&input, method.as_deref())?;
-            inner.check_origin(resource.as_deref(), &url)?;
             let (authorization, proof) = inner.auth_headers(url, method, resource, None).await?;
             let mut headers = vec![("Authorization", JsValue::from(authorization))];
             if let Some(proof) = proof {
