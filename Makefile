@@ -1,4 +1,4 @@
-.PHONY: demo test build bench
+.PHONY: demo test build bench docs
 demo:
 	scripts/demo.sh
 test:
@@ -7,3 +7,5 @@ build:
 	scripts/setup.sh && scripts/build.sh
 bench:
 	scripts/bench.sh
+docs:
+	scripts/setup.sh && scripts/docs.sh

@@ -32,6 +32,7 @@ for snippet in pkg/snippets/*/js/host.js; do
   sed -i "s/__VERSION__/$version/g" "$snippet"
 done
 node scripts/package-json.mjs
+node scripts/dts-docs.mjs
 raw=$(stat -c %s pkg/helseid_wasm_bg.wasm)
 gz=$(gzip -9 -c pkg/helseid_wasm_bg.wasm | wc -c)
 js=$(gzip -9 -c pkg/helseid_wasm.js | wc -c)

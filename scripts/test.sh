@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every test: format, clippy (native and wasm32), native unit tests, the standalone check, the
-# build and its size budget, the .d.ts type check, wasm tests in headless Chromium and Firefox,
+# build and its size budget, the .d.ts type check, the API reference (TypeDoc) and the README's
+# recipe snippets, wasm tests in headless Chromium and Firefox,
 # the end-to-end browser tests against the test double in Chromium and Firefox ESR, and the
 # WebKit suite.
 set -euo pipefail
@@ -30,8 +31,13 @@ scripts/build.sh
 step "size budget (wasm + glue, gzip -9)"
 scripts/size-budget.sh
 
-step "TypeScript check of the generated .d.ts"
+step "TypeScript check of the generated .d.ts (and of the Angular recipe against it)"
 node_modules/.bin/tsc -p tests/types/tsconfig.json
+node_modules/.bin/tsc -p tests/types/tsconfig.recipes.json
+
+step "API reference from the .d.ts (TypeDoc, warnings are errors) and the README's recipes"
+scripts/docs.sh
+node --test tests/docs/
 
 step "wasm tests in headless Chromium and Firefox (WebCrypto)"
 wasm-pack test --headless --chrome

@@ -153,14 +153,11 @@ pub fn htm(method: Option<&str>) -> String {
     method.unwrap_or("GET").to_ascii_uppercase()
 }
 
-/// The value of the field `name` among a response's header fields given as a plain record
-/// (axios gives them lower-case, a hand-made record may not): field names are case-insensitive
-/// (RFC 9110 §5.1). The first that matches.
-pub fn header_value<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    fields
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
+/// Whether the header field `name`, a key of a plain record of response headers (axios gives
+/// them lower-case, a hand-made record may not), is `wanted`: field names are case-insensitive
+/// (RFC 9110 §5.1).
+pub fn is_field(name: &str, wanted: &str) -> bool {
+    name.eq_ignore_ascii_case(wanted)
 }
 
 /// RFC 9449 §8: keep the newest nonce per server (by origin) and send it next time. Bounded,
@@ -454,23 +451,12 @@ mod tests {
 
     #[test]
     fn header_names_in_a_plain_record_match_in_any_case() {
-        let fields = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
-            pairs
-                .iter()
-                .map(|(n, v)| (n.to_string(), v.to_string()))
-                .collect()
-        };
-        let axios = fields(&[("content-type", "application/json"), ("dpop-nonce", "n1")]);
-        assert_eq!(header_value(&axios, "DPoP-Nonce"), Some("n1"));
-        let mixed = fields(&[("WWW-Authenticate", r#"DPoP error="use_dpop_nonce""#)]);
-        assert_eq!(
-            header_value(&mixed, "www-authenticate"),
-            Some(r#"DPoP error="use_dpop_nonce""#)
-        );
-        assert_eq!(header_value(&mixed, "dpop-nonce"), None);
-        let twice = fields(&[("DPoP-Nonce", "first"), ("dpop-nonce", "second")]);
-        assert_eq!(header_value(&twice, "dpop-nonce"), Some("first"));
-        assert_eq!(header_value(&[], "dpop-nonce"), None);
+        assert!(is_field("dpop-nonce", "dpop-nonce"), "axios: lower-case");
+        assert!(is_field("DPoP-Nonce", "dpop-nonce"));
+        assert!(is_field("WWW-AUTHENTICATE", "www-authenticate"));
+        assert!(!is_field("dpop-nonce2", "dpop-nonce"));
+        assert!(!is_field("x-dpop-nonce", "dpop-nonce"));
+        assert!(!is_field("", "dpop-nonce"));
     }
 
     #[test]

@@ -21,7 +21,8 @@ use crate::core::token::TokenType;
 use crate::core::{Error, ErrorCode};
 
 /// What an API answered, as far as DPoP cares: from a `Response`, or from a plain
-/// `{ url, status, headers }` whose headers are a `Headers` or a record (axios' `AxiosHeaders`).
+/// `{ url, status, headers }` whose headers have a `get(name)` (`Headers`, axios'
+/// `AxiosHeaders`, Angular's `HttpHeaders`) or are a plain record.
 pub struct Answer {
     pub url: Option<String>,
     pub status: u16,
@@ -32,24 +33,27 @@ pub struct Answer {
 impl Answer {
     pub fn read(response: &JsValue) -> Answer {
         let headers = get(response, "headers");
-        let (nonce, www_authenticate) = if let Some(h) = headers.dyn_ref::<web_sys::Headers>() {
-            let field = |name: &str| h.get(name).ok().flatten();
-            (field("dpop-nonce"), field("www-authenticate"))
-        } else {
-            let fields: Vec<(String, String)> = if headers.is_object() {
-                Object::entries(headers.unchecked_ref())
-                    .iter()
-                    .filter_map(|entry| {
-                        let pair: Array = entry.unchecked_into();
-                        Some((pair.get(0).as_string()?, pair.get(1).as_string()?))
-                    })
-                    .collect()
-            } else {
-                Vec::new()
-            };
-            let field = |name: &str| dpop::header_value(&fields, name).map(String::from);
-            (field("dpop-nonce"), field("www-authenticate"))
+        // `Headers`, and the `get(name)` of axios' `AxiosHeaders` and Angular's `HttpHeaders`,
+        // match names in any case themselves; a plain record's keys are matched here.
+        let getter = get(&headers, "get").dyn_into::<Function>().ok();
+        let entries = match &getter {
+            None if headers.is_object() => Some(Object::entries(headers.unchecked_ref())),
+            _ => None,
         };
+        let field = |wanted: &str| -> Option<String> {
+            if let Some(f) = &getter {
+                return f
+                    .call1(&headers, &JsValue::from_str(wanted))
+                    .ok()?
+                    .as_string();
+            }
+            entries.as_ref()?.iter().find_map(|entry| {
+                let pair: Array = entry.unchecked_into();
+                let name = pair.get(0).as_string()?;
+                dpop::is_field(&name, wanted).then(|| pair.get(1).as_string())?
+            })
+        };
+        let (nonce, www_authenticate) = (field("dpop-nonce"), field("www-authenticate"));
         Answer {
             url: get_string(response, "url"),
             status: get(response, "status").as_f64().unwrap_or(0.0) as u16,

@@ -22,6 +22,18 @@ use crate::core::engine::Engine;
 use crate::core::host::SignerKind;
 use crate::core::{Error, ErrorCode};
 
+/// A HelseID client (API.md): login with PKCE, PAR and DPoP, token checks, refreshes shared
+/// between tabs, calls to APIs, context switches, national portals and logout.
+///
+/// @example
+/// ```ts
+/// import init, { HelseIdClient } from "helseid-wasm";
+/// await init();
+/// const client = await HelseIdClient.create(config);
+/// if (client.isRedirectCallback()) await client.handleRedirectCallback();
+/// else if (!client.session()) await client.loginWithRedirect();
+/// const res = await client.fetch("https://sfm.example/api/whoami");
+/// ```
 #[wasm_bindgen]
 pub struct HelseIdClient {
     inner: Rc<Inner>,
@@ -60,7 +72,8 @@ impl Inner {
 #[wasm_bindgen]
 impl HelseIdClient {
     /// Validates the config, fetches (or reuses) discovery, imports the client key, and joins
-    /// a session this tab or another one holds.
+    /// a session this tab or another one holds (in the session host, by default). Rejects with
+    /// `config_invalid`, `discovery_failed` or `issuer_mismatch`.
     #[wasm_bindgen(unchecked_return_type = "Promise<HelseIdClient>")]
     pub fn create(
         #[wasm_bindgen(unchecked_param_type = "HelseIdConfig")] config: JsValue,
@@ -118,7 +131,8 @@ impl HelseIdClient {
         })
     }
 
-    /// PKCE S256 + state + nonce, PAR when on, then `location.assign` to the authorize endpoint.
+    /// PKCE S256 + state + nonce, PAR when on, then `location.assign` to the authorize endpoint
+    /// (the page leaves: the promise settles only on failure).
     #[wasm_bindgen(js_name = loginWithRedirect, unchecked_return_type = "Promise<void>")]
     pub fn login_with_redirect(
         &self,
@@ -149,7 +163,9 @@ impl HelseIdClient {
             .unwrap_or(false)
     }
 
-    /// Validates the authorization response, exchanges the code, validates the tokens.
+    /// Validates the authorization response (state, RFC 9207 `iss`, `error`), exchanges the
+    /// code, validates the ID token and the access token, stores the session and removes
+    /// `code`/`state`/`iss` from the address bar.
     #[wasm_bindgen(js_name = handleRedirectCallback, unchecked_return_type = "Promise<Session>")]
     pub fn handle_redirect_callback(&self, url: Option<String>) -> Promise {
         let inner = self.inner.clone();
@@ -159,7 +175,10 @@ impl HelseIdClient {
         })
     }
 
-    /// A valid access token, refreshed when within `refreshLeewaySeconds` of expiry.
+    /// A valid access token, refreshed when within `refreshLeewaySeconds` of expiry; concurrent
+    /// callers, in this tab and the others, share one refresh. Without a session:
+    /// `login_required`. For an API call, prefer `fetch` or `authHeaders`: a DPoP-bound token
+    /// alone is refused.
     #[wasm_bindgen(js_name = getAccessToken, unchecked_return_type = "Promise<string>")]
     pub fn get_access_token(
         &self,
@@ -189,7 +208,7 @@ impl HelseIdClient {
         })
     }
 
-    /// Refresh now.
+    /// Refreshes now (`tokenRefreshed` fires with `cause: "call"`); resolves to the new Session.
     #[wasm_bindgen(unchecked_return_type = "Promise<Session>")]
     pub fn refresh(
         &self,
@@ -208,14 +227,26 @@ impl HelseIdClient {
         })
     }
 
-    /// The current session, or null.
+    /// The current session (checked claims; no token), or null.
     #[wasm_bindgen(unchecked_return_type = "Session | null")]
     pub fn session(&self) -> JsValue {
         self.inner.session_js()
     }
 
     /// Calls an API with `Authorization: DPoP <at>` and a proof with `ath` (or `Bearer`),
-    /// retrying once on `use_dpop_nonce` (RFC 9449 §9).
+    /// retrying once on `use_dpop_nonce` (RFC 9449 §9): `authHeaders` + `fetch` +
+    /// `takeDpopNonce` + one retry. Only to an origin `apiOrigins` lists for the resource, else
+    /// `origin_not_allowed`; challenged again: `dpop_nonce_failed`; other answers, 4xx and 5xx
+    /// included, resolve as they are. Redirects are not followed unless `init.redirect` says so.
+    ///
+    /// @example
+    /// ```ts
+    /// const res = await client.fetch("https://sfm.example/api/Session/create", {
+    ///   method: "POST",
+    ///   headers: { "Content-Type": "application/json" },
+    ///   body: JSON.stringify({ nonce }),
+    /// });
+    /// ```
     #[wasm_bindgen(unchecked_return_type = "Promise<Response>")]
     pub fn fetch(
         &self,
@@ -231,9 +262,19 @@ impl HelseIdClient {
         to_promise(async move { Ok(inner.api_fetch(input, init, resource).await?.into()) })
     }
 
-    /// The headers for a request to an API by your own HTTP client (API.md "Headers for your
-    /// own HTTP client"). Only to an origin `apiOrigins` lists for the resource, else
-    /// `origin_not_allowed`.
+    /// The headers for a request by your own HTTP client (axios, Angular's `HttpClient`, a
+    /// fetch wrapper): `{ Authorization: "DPoP <at>", DPoP: "<proof>" }` for that method and URL,
+    /// the proof with `ath` and the origin's current nonce (or `Bearer` and no proof when `dpop`
+    /// is off). Only to an origin `apiOrigins` lists for the resource, else
+    /// `origin_not_allowed`. Make new headers for every request, retries included: a proof is
+    /// good for one request. Pair it with `takeDpopNonce` on the answer.
+    ///
+    /// @example
+    /// ```ts
+    /// const url = "https://sfm.example/api/whoami";
+    /// let res = await fetch(url, { headers: await client.authHeaders(url) });
+    /// if (client.takeDpopNonce(res)) res = await fetch(url, { headers: await client.authHeaders(url) });
+    /// ```
     #[wasm_bindgen(js_name = authHeaders, unchecked_return_type = "Promise<AuthHeaders>")]
     pub fn auth_headers(
         &self,
@@ -245,10 +286,16 @@ impl HelseIdClient {
         let options = self::options(options);
         let resource = get_string(&options, "resource");
         let method = get_string(&options, "method");
+        let target = api_fetch::target(&input, method.as_deref()).and_then(|(url, method)| {
+            self.inner.check_origin(resource.as_deref(), &url)?;
+            Ok((url, method))
+        });
+        let (url, method) = match target {
+            Ok(target) => target,
+            Err(e) => return Promise::reject(&to_js_error(&e)),
+        };
         let inner = self.inner.clone();
         to_promise(async move {
-            let (url, method) = api_fetch::target(&input, method.as_deref())?;
-            inner.check_origin(resource.as_deref(), &url)?;
             let (authorization, proof) = inner.auth_headers(url, method, resource, None).await?;
             let mut headers = vec![("Authorization", JsValue::from(authorization))];
             if let Some(proof) = proof {
@@ -258,8 +305,17 @@ impl HelseIdClient {
         })
     }
 
-    /// Keeps an API answer's `DPoP-Nonce` for its origin; `true` when it is a `use_dpop_nonce`
-    /// challenge with a nonce: send the request once more, with new `authHeaders`.
+    /// Keeps an API answer's `DPoP-Nonce` for its origin (the next proofs carry it, in every
+    /// tab of the session host). Returns `true` when the answer is a `use_dpop_nonce` challenge
+    /// (401 with `WWW-Authenticate: DPoP error="use_dpop_nonce"`) that carries a nonce: send
+    /// the request once more, with new `authHeaders`, and only once. Throws `config_invalid`
+    /// when the answer has a nonce but no `url`.
+    ///
+    /// @example
+    /// ```ts
+    /// // axios: a response has no url, so give the one the request went to
+    /// client.takeDpopNonce({ url: http.getUri(res.config), status: res.status, headers: res.headers });
+    /// ```
     #[wasm_bindgen(js_name = takeDpopNonce)]
     pub fn take_dpop_nonce(
         &self,
@@ -287,8 +343,8 @@ impl HelseIdClient {
         ))
     }
 
-    /// Forgets the tokens here and in the other tabs, revokes the refresh token, redirects to
-    /// `end_session_endpoint`.
+    /// Forgets the tokens here and in the other tabs, ends the open portal sessions, revokes the
+    /// refresh token, and redirects to `end_session_endpoint` with `id_token_hint`.
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn logout(
         &self,
@@ -307,7 +363,9 @@ impl HelseIdClient {
         })
     }
 
-    /// Switches the organisation / journal / attest context with one refresh (API.md).
+    /// Switches the organisation / journal / attest context with exactly one refresh, in
+    /// whichever tab or host holds the session, and drops the old context's tokens everywhere.
+    /// `null` clears it. Malformed: `context_invalid` and nothing is sent.
     #[wasm_bindgen(js_name = setContext, unchecked_return_type = "Promise<Session>")]
     pub fn set_context(
         &self,
@@ -348,7 +406,7 @@ impl HelseIdClient {
         }
     }
 
-    /// After `userChanged`: follows the other user's session.
+    /// After `userChanged`: follows the other user's session; resolves to its Session.
     #[wasm_bindgen(js_name = adoptSession, unchecked_return_type = "Promise<Session>")]
     pub fn adopt_session(&self) -> Promise {
         let inner = self.inner.clone();
@@ -359,7 +417,16 @@ impl HelseIdClient {
         })
     }
 
-    /// Subscribes to an event; returns unsubscribe.
+    /// Subscribes to an event; returns the function that unsubscribes. The detail:
+    /// `tokenRefreshed` a `TokenRefreshedDetail` (the Session and its `cause`),
+    /// `contextChanged` the new `Session`, `userChanged` the new user's `HelseIdClaims`,
+    /// `sessionExpired`, `loggedOut` and `contextExpired` none to rely on.
+    ///
+    /// @example
+    /// ```ts
+    /// const off = client.on("tokenRefreshed", (d: TokenRefreshedDetail) => console.log(d.cause));
+    /// off();
+    /// ```
     #[wasm_bindgen(unchecked_return_type = "() => void")]
     pub fn on(
         &self,
@@ -384,7 +451,8 @@ impl HelseIdClient {
         Ok(unsubscribe.into_js_value())
     }
 
-    /// Opens an SFM session (API.md "Embedded national portals").
+    /// Opens an SFM portal session (README "National portals"): `POST Session/create` at
+    /// `gateway`, which `apiOrigins` must list for the resource.
     #[wasm_bindgen(js_name = openSfmSession, unchecked_return_type = "Promise<SfmSession>")]
     pub fn open_sfm_session(
         &self,
@@ -401,7 +469,8 @@ impl HelseIdClient {
         })
     }
 
-    /// Opens a Kjernejournal portal session (API.md "Embedded national portals").
+    /// Opens a Kjernejournal portal session (README "National portals"): `api/session/create`
+    /// at `api`, which `apiOrigins` must list for the resource; its `url` opens in a new tab.
     #[wasm_bindgen(js_name = openKjernejournalSession, unchecked_return_type = "Promise<KjernejournalSession>")]
     pub fn open_kjernejournal_session(
         &self,
@@ -433,7 +502,8 @@ impl HelseIdClient {
         mode.to_string()
     }
 
-    /// Stops timers and channels.
+    /// Stops this client's timers and channels (the session lives on in other tabs and the
+    /// session host).
     pub fn dispose(&self) {
         let inner = &self.inner;
         inner.disposed.set(true);

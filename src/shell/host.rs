@@ -181,12 +181,16 @@ pub struct HostState {
 }
 
 /// The host inside the package's worker.
+///
+/// @internal For `helseid_wasm_worker.js` only: not an API.
 #[wasm_bindgen]
 pub struct SessionHost {
     state: Rc<HostState>,
 }
 
 /// Called once by `helseid_wasm_worker.js`.
+///
+/// @internal Not an API.
 #[wasm_bindgen(js_name = startSessionHost)]
 pub fn start_session_host() -> SessionHost {
     SessionHost {

@@ -1,7 +1,8 @@
 // Issue 5 and 18, packaging: `npm pack` the built pkg/, install the tarball into a fresh copy of
 // the minimal app in tests/consumer (Vite and webpack 5 from its committed lockfile), build it
 // with each bundler, serve each build as the app origin of a test stack and log in from it.
-// Proof that a real frontend can consume the package by its name, with either bundler.
+// Proof that a real frontend can consume the package by its name, with either bundler. The app
+// is React, with the README's useHelseId() hook: a refresh shows up through its events.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -80,6 +81,14 @@ async function loginAt(stack) {
     // answers a DPoP nonce challenge first).
     assert.deepEqual(stack.double.issuedTokens().map((t) => t.grant), ['authorization_code']);
     assert.ok(c.assertion >= 2, 'the backend signed the client assertions');
+    // The README's React hook (src/useHelseId.js) re-renders on the client's events.
+    assert.equal(await page.$eval('#event', (o) => o.value), '');
+    await page.click('#refresh');
+    await page.waitForFunction(() => document.getElementById('event')?.value !== ''
+      || document.getElementById('status')?.value.startsWith('error'), null, { timeout: 20_000 });
+    assert.equal(await page.$eval('#event', (o) => o.value), 'tokenRefreshed (call)');
+    assert.equal(await page.$eval('#status', (o) => o.value), 'logged in');
+    assert.deepEqual(stack.double.issuedTokens().map((t) => t.grant), ['authorization_code', 'refresh_token']);
   } finally {
     await page.close();
   }

@@ -1,7 +1,7 @@
 // Type-checks the generated .d.ts against the API.md contract: every name and shape used here
 // must exist with these types (tsc fails otherwise).
 import init, { HelseIdClient, decodeJwt, verifyJwt, isHelseIdError, version } from "../../pkg/helseid_wasm.js";
-import type { HelseIdConfig, HelseIdContext, Session, HelseIdError, HelseIdErrorCode, VerifyOptions, TokenRefreshedDetail, TokenRefreshCause } from "../../pkg/helseid_wasm.js";
+import type { HelseIdConfig, HelseIdContext, Session, HelseIdError, HelseIdErrorCode, VerifyOptions, TokenRefreshedDetail, TokenRefreshCause, AuthHeaders, DpopAnswer } from "../../pkg/helseid_wasm.js";
 
 export async function usage(key: CryptoKey): Promise<void> {
   await init();
@@ -29,6 +29,15 @@ export async function usage(key: CryptoKey): Promise<void> {
   }
   const token: string = await client.getAccessToken({ resource: "e-helse:sfm.api", forceRefresh: false });
   const response: Response = await client.fetch("https://api.example/x", { method: "POST" }, { resource: "e-helse:sfm.api" });
+  // API.md "Headers for your own HTTP client": a Record<string, string> with Authorization.
+  const headers: Record<string, string> = await client.authHeaders("https://api.example/x", { method: "post", resource: "e-helse:sfm.api" });
+  const typed: AuthHeaders = await client.authHeaders(new Request("https://api.example/x"));
+  const authorization: string = typed.Authorization;
+  const retry: boolean = client.takeDpopNonce(response);
+  const axiosLike: DpopAnswer = { url: "https://api.example/x", status: 401, headers: { "dpop-nonce": "n" } };
+  const angularLike: DpopAnswer = { url: null, status: 200, headers: { get: (name: string) => (name ? null : null) } };
+  const again: boolean = client.takeDpopNonce(axiosLike) || client.takeDpopNonce(angularLike);
+  void headers; void authorization; void retry; void again;
   const refreshed: Session = await client.refresh();
   const current: Session | null = client.session();
   const off: () => void = client.on("tokenRefreshed", (s: TokenRefreshedDetail) => {

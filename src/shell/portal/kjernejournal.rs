@@ -75,7 +75,14 @@ impl KjPortal {
     }
 }
 
-/// API.md `openKjernejournalSession`'s result.
+/// An open Kjernejournal portal session (`client.openKjernejournalSession`): kept alive after
+/// each refresh of its resource's token, ended at `logout()`.
+///
+/// @example
+/// ```ts
+/// const kj = await client.openKjernejournalSession({ api, web, sourceSystem: "My EPJ", patient, accessBasis: "SAMTYKKE" });
+/// window.open(kj.url, "_blank", "noopener");
+/// ```
 #[wasm_bindgen]
 pub struct KjernejournalSession {
     portal: Rc<KjPortal>,
@@ -89,6 +96,7 @@ impl KjernejournalSession {
         self.portal.url.clone()
     }
 
+    /// The portal session's id.
     #[wasm_bindgen(getter, js_name = sessionId)]
     pub fn session_id(&self) -> String {
         self.portal.session_id.clone()

@@ -207,7 +207,15 @@ impl SfmPortal {
     }
 }
 
-/// API.md `openSfmSession`'s result.
+/// An open SFM portal session (`client.openSfmSession`): kept alive after each refresh of its
+/// resource's token, ended at `logout()`.
+///
+/// @example
+/// ```ts
+/// const sfm = await client.openSfmSession({ gateway: "https://sfm-gateway.example" });
+/// sfm.attach(document.querySelector("iframe")!);
+/// await sfm.setPatient("13116900216");
+/// ```
 #[wasm_bindgen]
 pub struct SfmSession {
     portal: Rc<SfmPortal>,
@@ -216,10 +224,7 @@ pub struct SfmSession {
 #[wasm_bindgen]
 impl SfmSession {
     /// `{ id, clientAddress, apiAddress, metadata }` from `Session/create`.
-    #[wasm_bindgen(
-        getter,
-        unchecked_return_type = "{ id: string, clientAddress: string, apiAddress: string, metadata: Record<string, unknown> }"
-    )]
+    #[wasm_bindgen(getter, unchecked_return_type = "SfmSessionInfo")]
     pub fn info(&self) -> JsValue {
         json_to_js(&self.portal.info.to_json())
     }

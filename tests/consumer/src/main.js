@@ -1,10 +1,14 @@
-// The smallest real consumer of the npm package: create a client, log in, handle the callback.
-// Settings come from the query string on the first load (the packaging test passes the test
-// double's ephemeral issuer) and are kept in sessionStorage for the page load after the redirect.
+// The smallest real consumer of the npm package, in React: create a client, log in, handle the
+// callback, then render with the README's useHelseId() hook (src/useHelseId.js). Settings come
+// from the query string on the first load (the packaging test passes the test double's ephemeral
+// issuer) and are kept in sessionStorage for the page load after the redirect.
 import init, { HelseIdClient, isHelseIdError, version } from 'helseid-wasm';
+import { createElement as h, Fragment, useState } from 'react';
+import { createRoot } from 'react-dom/client';
+import { useHelseId } from './useHelseId.js';
 
-const $ = (id) => document.getElementById(id);
 const KEY = 'consumer-config';
+const root = createRoot(document.getElementById('root'));
 
 function settings() {
   const q = new URLSearchParams(location.search);
@@ -41,9 +45,28 @@ async function epjLogin(signer, clientId) {
   if (!r.ok) throw new Error(`EPJ login answered ${r.status}`);
 }
 
+/** One labelled value; the packaging test reads them by id. */
+const field = (id, label, value) => h('p', null, `${label}: `, h('output', { id }, value));
+
+function App({ client }) {
+  const { session, sessionHost, event, login, logout } = useHelseId(client);
+  const [failure, setFailure] = useState(null);
+  const run = (action) => () => action().catch((e) => setFailure(describe(e)));
+  const cause = event?.detail?.cause ? ` (${event.detail.cause})` : '';
+  return h(Fragment, null,
+    field('status', 'Status', failure ?? (session ? 'logged in' : 'ready')),
+    field('version', 'helseid-wasm', version()),
+    field('pid', 'pid', session?.helseid.pid ?? ''),
+    field('expires', 'token expires at', session ? String(session.expiresAt) : ''),
+    field('host', 'session host', sessionHost),
+    field('event', 'last event', event ? `${event.name}${cause}` : ''),
+    h('button', { id: 'login', type: 'button', onClick: run(() => login()) }, 'Log in'),
+    h('button', { id: 'refresh', type: 'button', disabled: !session, onClick: run(() => client.refresh()) }, 'Refresh'),
+    h('button', { id: 'logout', type: 'button', disabled: !session, onClick: run(() => logout()) }, 'Log out'));
+}
+
 async function main() {
   await init();
-  $('version').value = version();
   const s = settings();
   await epjLogin(s.signer, s.clientId);
   const client = await HelseIdClient.create({
@@ -69,24 +92,19 @@ async function main() {
       },
     },
   });
-  // "worker" when the bundler shipped the package's session host (its SharedWorker).
-  $('host').value = client.sessionHost();
-  $('login').onclick = () => client.loginWithRedirect().catch(show);
-  $('login').disabled = false;
   if (client.isRedirectCallback()) {
-    const session = await client.handleRedirectCallback();
-    $('pid').value = session.helseid.pid ?? '';
-    $('status').value = 'logged in';
+    await client.handleRedirectCallback();
   } else if (new URLSearchParams(location.search).has('login')) {
-    $('status').value = 'redirecting';
+    root.render(field('status', 'Status', 'redirecting'));
     await client.loginWithRedirect();
-  } else {
-    $('status').value = 'ready';
+    return;
   }
+  // "worker" (the hook's sessionHost) when the bundler shipped the package's session host.
+  root.render(h(App, { client }));
 }
 
-function show(e) {
-  $('status').value = isHelseIdError(e) ? `error ${e.code}: ${e.message}` : `error: ${e?.message ?? e}`;
+function describe(e) {
+  return isHelseIdError(e) ? `error ${e.code}: ${e.message}` : `error: ${e?.message ?? e}`;
 }
 
-main().catch(show);
+main().catch((e) => root.render(field('status', 'Status', describe(e))));
