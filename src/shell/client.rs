@@ -419,7 +419,7 @@ impl HelseIdClient {
 
     /// Subscribes to an event; returns the function that unsubscribes. The detail:
     /// `tokenRefreshed` a `TokenRefreshedDetail` (the Session and its `cause`),
-    /// `contextChanged` the new `Session`, `userChanged` the new user's `HelseIdClaims`,
+    /// `contextChanged` a `ContextChangedDetail` (the Session and its `cause`), `userChanged` the new user's `HelseIdClaims`,
     /// `sessionExpired`, `loggedOut` and `contextExpired` none to rely on.
     ///
     /// @example

@@ -383,6 +383,21 @@ export interface TokenRefreshedDetail extends Session {
   cause: TokenRefreshCause;
 }
 
+/**
+ * `contextChanged`'s detail: the new Session and who switched.
+ *
+ * @example
+ * ```ts
+ * client.on("contextChanged", (detail: ContextChangedDetail) => {
+ *   if (detail.cause === "other-tab") showNotice("The organisation was changed in another tab");
+ * });
+ * ```
+ */
+export interface ContextChangedDetail extends Session {
+  /** `"context"`: this tab's (or page's) `setContext` made the switch; `"other-tab"`: another did. */
+  cause: "context" | "other-tab";
+}
+
 /** The session as a page sees it: checked claims, never a token. */
 export interface Session {
   /** The ID token's claims. */
