@@ -9,7 +9,7 @@
 // exits 0 whatever the figures are (a section that crashes is reported and skipped).
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem, release } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -126,6 +126,9 @@ async function snapshotPkg() {
     mkdirSync(PKG, { recursive: true });
     try {
       for (const f of files) copyFileSync(join(REPO, 'pkg', f), join(PKG, f));
+      // The session host: the worker script and the snippet the glue imports to start it.
+      copyFileSync(join(REPO, 'pkg', 'helseid_wasm_worker.js'), join(PKG, 'helseid_wasm_worker.js'));
+      cpSync(join(REPO, 'pkg', 'snippets'), join(PKG, 'snippets'), { recursive: true });
       const bytes = readFileSync(join(PKG, 'helseid_wasm_bg.wasm'));
       const glue = readFileSync(join(PKG, 'helseid_wasm.js'), 'utf8');
       const missing = WebAssembly.Module.imports(new WebAssembly.Module(bytes)).filter((i) => !glue.includes(i.name));
