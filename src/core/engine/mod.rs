@@ -17,6 +17,7 @@
 
 mod ending;
 mod login;
+mod outputs;
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod props;
 mod responses;
@@ -37,6 +38,9 @@ use super::session::Session;
 use super::token::TokenType;
 use super::vecmap::{VecMap, VecSet};
 
+pub use outputs::{
+    Action, Cause, EndReason, Event, LogoutPlan, Next, RefreshCause, Ticket, TicketKind,
+};
 pub use responses::Signed;
 pub use tabs::Remote;
 
@@ -61,67 +65,6 @@ pub struct CachedToken {
     /// Why the token was fetched, and which tab asked (`None`: the holder's own caller).
     pub cause: Cause,
     pub by: Option<String>,
-}
-
-/// Why a token request was made (API.md `tokenRefreshed`'s `cause`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Cause {
-    /// The refresh timer.
-    Schedule,
-    /// `refresh()` or `getAccessToken`.
-    Call,
-    /// `setContext`.
-    Context,
-}
-
-impl Cause {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Cause::Schedule => "schedule",
-            Cause::Call => "call",
-            Cause::Context => "context",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Cause> {
-        match text {
-            "schedule" => Some(Cause::Schedule),
-            "call" => Some(Cause::Call),
-            "context" => Some(Cause::Context),
-            _ => None,
-        }
-    }
-
-    /// The cause as a tab sees it: a call or a switch another tab asked for is `other-tab`;
-    /// the timer's refresh is everyone's.
-    pub fn seen_by(self, by: Option<&str>, me: &str) -> RefreshCause {
-        match (self, by) {
-            (Cause::Schedule, _) => RefreshCause::Schedule,
-            (_, Some(tab)) if tab != me => RefreshCause::OtherTab,
-            (Cause::Call, _) => RefreshCause::Call,
-            (Cause::Context, _) => RefreshCause::Context,
-        }
-    }
-}
-
-/// `tokenRefreshed`'s `cause` in one tab.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RefreshCause {
-    Schedule,
-    Call,
-    Context,
-    OtherTab,
-}
-
-impl RefreshCause {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RefreshCause::Schedule => "schedule",
-            RefreshCause::Call => "call",
-            RefreshCause::Context => "context",
-            RefreshCause::OtherTab => "other-tab",
-        }
-    }
 }
 
 /// What every tab of a session may know: no refresh token and no ID token.
@@ -149,140 +92,6 @@ pub struct Shared {
 struct Grant {
     refresh_token: Option<RefreshToken>,
     id_token: Option<IdToken>,
-}
-
-/// What the caller of [`Engine::token`] does next.
-#[derive(Debug)]
-// A `Next` lives for one call; boxing the ticket would cost an allocation per refresh.
-#[allow(clippy::large_enum_variant)]
-pub enum Next {
-    /// Use this token.
-    Ready(AccessToken, TokenType),
-    /// Send this token request, then feed the answer to [`Engine::on_response`].
-    Refresh(Ticket),
-    /// A token request for this key is under way (here or at the holder): wait for it, then
-    /// ask [`Engine::fresh_token`].
-    Wait(TokenKey),
-    /// This tab holds no grant: ask the holder for a fresh token for this key.
-    AskHolder(TokenKey),
-    /// The grant is busy with a refresh of another key (its refresh token rotates with every
-    /// answer, RFC 6749 §6, and a second use of the old one ends the grant): wait for that
-    /// one, then ask again.
-    Busy(TokenKey),
-}
-
-#[derive(Debug)]
-pub enum TicketKind {
-    /// The code exchange (RFC 6749 §4.1.3) of a login that began with this `nonce`.
-    Login {
-        nonce: String,
-    },
-    Refresh,
-    /// A refresh with a new context (API.md `setContext`).
-    Switch,
-}
-
-/// A token request to make. Printing it never shows the refresh token or the code.
-#[derive(Debug)]
-pub struct Ticket {
-    pub id: u64,
-    pub key: TokenKey,
-    pub kind: TicketKind,
-    /// The form body, client authentication excepted.
-    pub body: FormBody,
-    /// The structured details the client assertion carries (API.md), if any.
-    pub details: Option<Vec<Value>>,
-    /// The context the answer is checked against.
-    pub context: Option<Context>,
-    pub cause: Cause,
-    /// The tab that asked for it (its engine id): this engine's own, unless another tab asked.
-    pub by: Option<String>,
-}
-
-impl Ticket {
-    /// The request this ticket makes (`ctx.grantType` for `assertion_provider`).
-    pub fn request(&self) -> crate::core::assertion::AsRequest {
-        use crate::core::assertion::AsRequest;
-        match self.kind {
-            TicketKind::Login { .. } => AsRequest::AuthorizationCode,
-            _ => AsRequest::RefreshToken,
-        }
-    }
-}
-
-/// Events for the application (API.md `on`).
-#[derive(Clone, Debug, PartialEq)]
-pub enum Event {
-    /// After every successful refresh; `resource` names the token that was renewed.
-    TokenRefreshed {
-        resource: String,
-        cause: RefreshCause,
-    },
-    SessionExpired,
-    LoggedOut,
-    /// The context changed; `cause` is that of the refresh that carried the switch:
-    /// `Context` when this tab's `setContext` made it, `OtherTab` when another tab or page did.
-    ContextChanged {
-        cause: RefreshCause,
-    },
-    ContextExpired,
-    /// Another user's session appeared in another tab; this tab's session ended.
-    UserChanged(Box<HelseIdView>),
-}
-
-/// Why a holder's session ended, as told to the other tabs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EndReason {
-    LoggedOut,
-    Expired,
-}
-
-impl EndReason {
-    /// The name in an end notice (`{"t":"end","reason":…}`).
-    pub fn wire(self) -> &'static str {
-        match self {
-            EndReason::LoggedOut => "logout",
-            EndReason::Expired => "expired",
-        }
-    }
-
-    /// A genuine (signed) notice with a reason this version does not know still ends the
-    /// session: as expired, the reason that asks the user for nothing but a new login.
-    pub fn from_wire(reason: &str) -> EndReason {
-        match reason {
-            "logout" => EndReason::LoggedOut,
-            _ => EndReason::Expired,
-        }
-    }
-}
-
-/// What the shell must do after a call into the engine ([`Engine::take_actions`]).
-#[derive(Debug)]
-pub enum Action {
-    Emit(Event),
-    /// The shared view changed: tell the other tabs.
-    Announce,
-    /// This holder's session ended: tell the other tabs, proving it with a proof that names
-    /// the session's last access token (a forged notice cannot).
-    AnnounceEnd(EndReason, Option<AccessToken>),
-    /// The session ended here: end the open portal sessions with the tokens they last used,
-    /// before [`Action::ForgetKey`] takes the DPoP key their proofs need. Always before it.
-    EndPortals,
-    /// Revoke this refresh token (RFC 7009) and forget it.
-    Revoke(RefreshToken),
-    /// The session is over: delete the DPoP key.
-    ForgetKey,
-    /// The next wake-up changed ([`Engine::next_wakeup`]).
-    Reschedule,
-}
-
-/// What `logout()` does at the network (RP-Initiated Logout 1.0, RFC 7009).
-#[derive(Debug)]
-pub struct LogoutPlan {
-    pub revoke: Option<RefreshToken>,
-    /// When this tab follows another tab's session: that holder, to be asked to log out.
-    pub ask_holder: Option<String>,
-    pub end_session_url: Option<String>,
 }
 
 /// Forced refreshes asked by other tabs (or the session host's pages) are bounded (issue 20,
