@@ -8,6 +8,7 @@
 //   const b = await launchBrowser();
 //   const page = await b.newPage(); ...; await b.close();
 import { mkdtemp, rm } from 'node:fs/promises';
+import { after, before, beforeEach } from 'node:test';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
@@ -149,4 +150,35 @@ export async function launchEngine() {
       await browser.close().catch(() => {});
     },
   };
+}
+
+/**
+ * For a test file whose every test runs in a fresh browser context (a host, locks and channels
+ * with no past): starts the stack and ENGINE once, resets the double before each test (access
+ * tokens live `accessTokenTtl` s), closes both at the end. `suite.stack` and `suite.d` are set
+ * once the file's first `before` hook has run; `suite.inBrowser(fn)` runs `fn` in a new context.
+ */
+export function freshContextSuite({ accessTokenTtl = 60 } = {}) {
+  const suite = { stack: null, d: null, engine: null };
+  before(async () => {
+    [suite.stack, suite.engine] = await Promise.all([startStack(), launchEngine()]);
+    suite.d = suite.stack.double;
+  });
+  after(async () => {
+    await suite.engine?.close();
+    await suite.stack?.close();
+  });
+  beforeEach(() => {
+    suite.d.reset();
+    suite.d.setOptions({ accessTokenTtl });
+  });
+  suite.inBrowser = async (fn) => {
+    const b = await suite.engine.fresh();
+    try {
+      return await fn(b);
+    } finally {
+      await b.close();
+    }
+  };
+  return suite;
 }

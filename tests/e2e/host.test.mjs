@@ -2,46 +2,26 @@
 // SharedWorker, pages are its clients over their own ports. Each test gets a fresh browser (the
 // host outlives its pages: Chromium's extended lifetime keeps it for minutes), and asserts at the
 // double what reached HelseID: exact request counts, exact errors.
-import { test, before, after, beforeEach } from 'node:test';
+import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startStack, launchEngine, ENGINE } from './harness.mjs';
+import { freshContextSuite, startStack, ENGINE } from './harness.mjs';
 import { REPO_ROOT } from '../../www/dev-idp/static.mjs';
 import { clientOptions, hostConfig, login, openApp, withClient } from './flow.mjs';
 
 const VERSION = JSON.parse(await readFile(join(REPO_ROOT, 'pkg', 'package.json'), 'utf8')).version;
 const WORKER_NAME = `helseid-wasm@${VERSION}`;
 
+// Each test in a fresh browser context (a host, locks and channels with no past).
+const suite = freshContextSuite();
+const { inBrowser } = suite;
 let stack;
 let d;
-let engine;
-
-before(async () => {
-  [stack, engine] = await Promise.all([startStack(), launchEngine()]);
-  d = stack.double;
+before(() => {
+  ({ stack, d } = suite);
 });
-
-after(async () => {
-  await engine?.close();
-  await stack?.close();
-});
-
-beforeEach(() => {
-  d.reset();
-  d.setOptions({ accessTokenTtl: 60 });
-});
-
-/** A fresh browser context for `fn` (a host with no past), closed afterwards. */
-async function inBrowser(fn) {
-  const b = await engine.fresh();
-  try {
-    return await fn(b);
-  } finally {
-    await b.close();
-  }
-}
 
 const hostOpts = (extra = {}, more = {}) => clientOptions(stack, { ...more, host: 'worker', extra: { autoRefresh: false, ...extra } });
 

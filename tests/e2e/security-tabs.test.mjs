@@ -3,11 +3,11 @@
 // finding, against the page holder (sessionHost "page") and, where the attack applies, the
 // session host (sessionHost "worker"). Each asserts what the user would see: who the tabs say is
 // logged in, which events fired, what reached HelseID.
-import { test, before, after, beforeEach } from 'node:test';
+import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startStack, launchEngine } from './harness.mjs';
+import { freshContextSuite } from './harness.mjs';
 import { REPO_ROOT } from '../../www/dev-idp/static.mjs';
 import { clientOptions, hostConfig, login, openApp, withClient } from './flow.mjs';
 import { openAttacker, until } from './attacker.mjs';
@@ -17,34 +17,14 @@ const WORKER_NAME = `helseid-wasm@${VERSION}`;
 const CLIENT_ID = 'helseid-wasm-rs256';
 const KVART = { name: 'KVART GREVLING', pid: '06828399789' };
 
+// Each test in a fresh browser context (a host, locks and channels with no past).
+const suite = freshContextSuite();
+const { inBrowser } = suite;
 let stack;
 let d;
-let engine;
-
-before(async () => {
-  [stack, engine] = await Promise.all([startStack(), launchEngine()]);
-  d = stack.double;
+before(() => {
+  ({ stack, d } = suite);
 });
-
-after(async () => {
-  await engine?.close();
-  await stack?.close();
-});
-
-beforeEach(() => {
-  d.reset();
-  d.setOptions({ accessTokenTtl: 60 });
-});
-
-/** A fresh browser context per test: no host, lock or channel left from another one. */
-async function inBrowser(fn) {
-  const b = await engine.fresh();
-  try {
-    return await fn(b);
-  } finally {
-    await b.close();
-  }
-}
 
 const channelName = () => `helseid-wasm:session:${d.issuer}:${CLIENT_ID}`;
 const holderLock = () => `helseid-wasm:holder:${d.issuer}:${CLIENT_ID}`;

@@ -2,7 +2,7 @@
 //! turn 3): while a portal session is open, the timer keeps its resource's token fresh like
 //! the primary one; one refresh at a time, since the refresh token rotates (RFC 6749 §6).
 
-use super::tabs::{adopt, follower};
+use super::tabs::{adopt, another_user_elsewhere, follower};
 use super::*;
 
 fn reschedules(actions: &[Action]) -> usize {
@@ -283,11 +283,7 @@ fn every_ending_says_end_portals_before_the_key_goes() {
 
     // Another user logged in elsewhere.
     let mut a = H::logged_in("");
-    let mut b = H::new("");
-    b.e = Engine::new(config(""), "tab-b".into());
-    b.e.set_dpop_jkt(Some(JKT.into()));
-    b.now = T0 + 10;
-    b.login("lege2", None).unwrap();
+    let b = another_user_elsewhere();
     a.now = T0 + 10;
     adopt(&mut a, &b.e.shared_view().unwrap()).unwrap();
     let actions = a.e.take_actions();

@@ -12,6 +12,16 @@ pub(crate) fn follower() -> H {
     H { e, now: T0 }
 }
 
+/// Another tab (`tab-b`) where lege2 logged in at T0 + 10.
+pub(crate) fn another_user_elsewhere() -> H {
+    let mut b = H::new("");
+    b.e = Engine::new(config(""), "tab-b".into());
+    b.e.set_dpop_jkt(Some(JKT.into()));
+    b.now = T0 + 10;
+    b.login("lege2", None).unwrap();
+    b
+}
+
 pub(crate) fn adopt(f: &mut H, view: &Value) -> Result<()> {
     let remote =
         f.e.read_view(view)
@@ -98,11 +108,7 @@ fn a_forged_view_changes_nothing() {
 #[test]
 fn another_users_session_ends_this_one_with_user_changed_and_adopt_session_follows_it() {
     let mut a = H::logged_in("");
-    let mut b = H::new("");
-    b.e = Engine::new(config(""), "tab-b".into());
-    b.e.set_dpop_jkt(Some(JKT.into()));
-    b.now = T0 + 10;
-    b.login("lege2", None).unwrap();
+    let mut b = another_user_elsewhere();
     a.now = T0 + 10;
     adopt(&mut a, &b.e.shared_view().unwrap()).unwrap();
     let actions = a.e.take_actions();
