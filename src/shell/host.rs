@@ -33,16 +33,12 @@ use crate::core::vecmap::VecMap;
 use crate::core::{Error, ErrorCode};
 
 /// The pages of one session that can sign client assertions, and the assertions asked for.
-/// A signing request: the page it went to, and the flight its answer settles.
-type Asked = (u32, Rc<Flight<String>>);
-
 pub struct PageSigners {
     host: Weak<HostState>,
     order: RefCell<Signers>,
     /// The Web Lock each signing page holds while it lives.
     locks: RefCell<VecMap<u32, String>>,
-    /// Each request by its id, with the page it was sent to: only that page's answer counts.
-    pending: RefCell<VecMap<String, Asked>>,
+    pending: RefCell<VecMap<String, Rc<Flight<String>>>>,
     timeout_seconds: i64,
 }
 
@@ -66,9 +62,7 @@ impl PageSigners {
             }
             let id = js::random_token()?;
             let flight = Flight::<String>::new();
-            self.pending
-                .borrow_mut()
-                .insert(id.clone(), (page, flight.clone()));
+            self.pending.borrow_mut().insert(id.clone(), flight.clone());
             let sent = self.host.upgrade().is_some_and(|h| {
                 h.send(
                     page,
@@ -110,14 +104,8 @@ impl PageSigners {
         .retryable(true))
     }
 
-    /// `page`'s answer to the request `id`; an answer from any other page is dropped (the id
-    /// went only to the page asked, on its own port, but an id proves nothing by itself).
-    fn settle(&self, page: u32, id: &str, outcome: Result<String, SignFailure>) {
-        let asked = matches!(self.pending.borrow().get(id), Some((p, _)) if *p == page);
-        let Some((_, flight)) = asked
-            .then(|| self.pending.borrow_mut().remove(id))
-            .flatten()
-        else {
+    fn settle(&self, id: &str, outcome: Result<String, SignFailure>) {
+        let Some(flight) = self.pending.borrow_mut().remove(id) else {
             return;
         };
         flight.finish(outcome.map_err(|f| {
@@ -331,7 +319,7 @@ impl HostState {
             }),
             FromPage::Signed { id, outcome } => {
                 if let Some(signers) = &session.signers {
-                    signers.settle(page, &id, outcome);
+                    signers.settle(&id, outcome);
                 }
             }
             FromPage::Nonce { url, nonce } => {
