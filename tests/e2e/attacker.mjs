@@ -3,17 +3,6 @@
 // (a MessagePort to the package's SharedWorker), steals and releases Web Locks, and reads
 // whatever a page of the origin can read.
 
-/** Waits for a condition read in Node; the timeout is only a guard. */
-export async function until(what, cond, timeout = 10_000) {
-  const started = Date.now();
-  for (;;) {
-    const value = await cond();
-    if (value) return value;
-    if (Date.now() - started > timeout) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => { setTimeout(resolve, 20); });
-  }
-}
-
 /**
  * Opens the attacker's page (blank.html) on `appOrigin`: `spy.channel(name)` listens and posts
  * on a BroadcastChannel (every message recorded in window.spy.messages as text),

@@ -11,8 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
-import { startStack, launchBrowser } from './harness.mjs';
+import { startStack, launchBrowser, freePort } from './harness.mjs';
 import { startDouble } from '../../www/dev-idp/double.mjs';
 import { REPO_ROOT } from '../../www/dev-idp/static.mjs';
 
@@ -94,16 +93,6 @@ async function loginAt(stack) {
   }
 }
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 test('the packed helseid-wasm installs into the consumer app from its lockfile', async () => {
   assert.equal(pkgJson.name, 'helseid-wasm');

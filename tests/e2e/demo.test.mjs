@@ -9,7 +9,7 @@ import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startStack, launchBrowser, ENGINE } from './harness.mjs';
+import { startStack, launchBrowser, until, ENGINE } from './harness.mjs';
 import { REPO_ROOT } from '../../www/dev-idp/static.mjs';
 import {
   EPJ_USERS, EPJ_TEST_PASSWORDS, TEST_JOURNALS, TEST_CLIENT_DEFS, TEST_ORGS, ATTEST_CLAIM, ORGNR_PARENT_CLAIM, ORGNR_CHILD_CLAIM, JOURNAL_ID_CLAIM,
@@ -225,14 +225,6 @@ async function logInAs(clientId) {
   assert.equal(await page.isHidden('#error'), true, await page.textContent('#error'));
 }
 
-/** Waits for a condition read in Node (at the double); the timeout is only a guard. */
-async function until(what, cond, timeout = 20_000) {
-  const started = Date.now();
-  while (!(await cond())) {
-    if (Date.now() - started > timeout) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => { setTimeout(resolve, 25); });
-  }
-}
 
 /**
  * After Log out: the session host answers logout() with where to go (the page's notice shows at

@@ -9,6 +9,7 @@
 //   const page = await b.newPage(); ...; await b.close();
 import { mkdtemp, rm } from 'node:fs/promises';
 import { after, before, beforeEach } from 'node:test';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
@@ -181,4 +182,28 @@ export function freshContextSuite({ accessTokenTtl = 60 } = {}) {
     }
   };
   return suite;
+}
+
+/** Waits until `cond()` gives something truthy (read in Node, e.g. at the double) and returns it;
+ * `timeout` is only a guard against a hang. */
+export async function until(what, cond, timeout = 20_000) {
+  const started = Date.now();
+  for (;;) {
+    const value = await cond();
+    if (value) return value;
+    if (Date.now() - started > timeout) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => { setTimeout(resolve, 20); });
+  }
+}
+
+/** A free TCP port on loopback. */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
 }

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freshContextSuite, startStack, ENGINE } from './harness.mjs';
+import { freshContextSuite, startStack, until, ENGINE } from './harness.mjs';
 import { REPO_ROOT } from '../../www/dev-idp/static.mjs';
 import { clientOptions, hostConfig, login, openApp, withClient } from './flow.mjs';
 
@@ -33,16 +33,6 @@ async function tab(b, opts) {
   return { page, session };
 }
 
-/** Waits for a condition read in Node; the timeout is only a guard. */
-async function until(what, cond, timeout = 20_000) {
-  const started = Date.now();
-  for (;;) {
-    const value = await cond();
-    if (value) return value;
-    if (Date.now() - started > timeout) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => { setTimeout(resolve, 25); });
-  }
-}
 
 /** Requests the OP has seen since the last reset (preflights aside). */
 function opRequests() {

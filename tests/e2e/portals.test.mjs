@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startStack, launchBrowser, ENGINE } from './harness.mjs';
+import { startStack, launchBrowser, until, ENGINE } from './harness.mjs';
 import { PORTAL_SERVERS } from '../../www/dev-idp/double.mjs';
 import { clientOptions, login, openApp, withClient } from './flow.mjs';
 
@@ -69,16 +69,6 @@ beforeEach(() => {
   dbl.setOptions({ accessTokenTtl: 600 });
 });
 
-/** Waits until `fn()` gives something truthy (polling; `timeout` only guards). */
-async function until(what, fn, timeout = 15_000) {
-  const t0 = Date.now();
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() - t0 > timeout) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((ok) => setTimeout(ok, 20));
-  }
-}
 
 /**
  * Client options for the e2e page (pages/app.html), with `extra` config. apiOrigins lists the

@@ -7,10 +7,10 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { freshContextSuite } from './harness.mjs';
+import { freshContextSuite, until } from './harness.mjs';
 import { REPO_ROOT } from '../../www/dev-idp/static.mjs';
 import { clientOptions, hostConfig, login, openApp, withClient } from './flow.mjs';
-import { openAttacker, until } from './attacker.mjs';
+import { openAttacker } from './attacker.mjs';
 
 const VERSION = JSON.parse(await readFile(join(REPO_ROOT, 'pkg', 'package.json'), 'utf8')).version;
 const WORKER_NAME = `helseid-wasm@${VERSION}`;

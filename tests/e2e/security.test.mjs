@@ -6,7 +6,7 @@ import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { generateKeyPairSync, createSign, randomUUID } from 'node:crypto';
-import { startStack, launchBrowser } from './harness.mjs';
+import { startStack, launchBrowser, until } from './harness.mjs';
 import { startStatic } from '../../www/dev-idp/static.mjs';
 import { clientOptions, login, openApp, startLogin, finishLogin, withClient } from './flow.mjs';
 import { callApi } from './fault-flow.mjs';
@@ -43,16 +43,6 @@ const channelName = () => `helseid-wasm:session:${d.issuer}:${CLIENT_ID}`;
 const lockName = () => `helseid-wasm:holder:${d.issuer}:${CLIENT_ID}`;
 const recordKey = () => `helseid-wasm:session:${d.issuer}:${CLIENT_ID}`;
 
-/** Waits for a condition read in Node (at the double); the timeout is only a guard. */
-async function until(what, cond, timeout = 10_000) {
-  const started = Date.now();
-  for (;;) {
-    const value = await cond();
-    if (value) return value;
-    if (Date.now() - started > timeout) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => { setTimeout(resolve, 20); });
-  }
-}
 
 /** A tab logged in (the session holder); returns { page, opts, session }. */
 async function holder(extra = {}, loginOptions = {}) {

@@ -7,7 +7,7 @@
 //   const page = wk.page; const other = await wk.newPage();
 //   await page.goto(url); await page.evaluate((x) => x + 1, 1); await wk.close();
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
+import { freePort } from '../e2e/harness.mjs';
 import { writeFile } from 'node:fs/promises';
 
 export const MINIBROWSER = process.env.WEBKIT_MINIBROWSER ?? '/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser';
@@ -15,16 +15,6 @@ export const WEBKIT_DRIVER = process.env.WEBKIT_DRIVER ?? '/usr/bin/WebKitWebDri
 
 const ELEMENT = 'element-6066-11e4-a52e-4f735466cecf';
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** Xvfb on a display it picks itself (-displayfd): WebKitGTK's MiniBrowser has no headless mode. */
 async function startXvfb() {
