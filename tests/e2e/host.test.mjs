@@ -2,7 +2,7 @@
 // SharedWorker, pages are its clients over their own ports. Each test gets a fresh browser (the
 // host outlives its pages: Chromium's extended lifetime keeps it for minutes), and asserts at the
 // double what reached HelseID: exact request counts, exact errors.
-import { test, before } from 'node:test';
+import { test, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -19,7 +19,8 @@ const suite = freshContextSuite();
 const { inBrowser } = suite;
 let stack;
 let d;
-before(() => {
+// Read once the suite's own hooks have run (they are the first registered).
+beforeEach(() => {
   ({ stack, d } = suite);
 });
 

@@ -3,7 +3,7 @@
 // finding, against the page holder (sessionHost "page") and, where the attack applies, the
 // session host (sessionHost "worker"). Each asserts what the user would see: who the tabs say is
 // logged in, which events fired, what reached HelseID.
-import { test, before } from 'node:test';
+import { test, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -22,7 +22,8 @@ const suite = freshContextSuite();
 const { inBrowser } = suite;
 let stack;
 let d;
-before(() => {
+// Read once the suite's own hooks have run (they are the first registered).
+beforeEach(() => {
   ({ stack, d } = suite);
 });
 
