@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$HOME/.cargo/bin:$PATH"
 
 # A failed build must fail this script: an old pkg/ must never pass for a new one.
-rm -rf pkg/helseid_wasm_bg.wasm pkg/helseid_wasm.js pkg/snippets pkg/helseid_wasm_worker.js
+rm -rf pkg/helseid_wasm_bg.wasm pkg/helseid_wasm.js pkg/snippets pkg/helseid_wasm_worker.js pkg/helseid_wasm_page.js pkg/dbg
 log=$(mktemp)
 if ! wasm-pack build --target web --release --no-pack --out-dir pkg >"$log" 2>&1; then
   cat "$log" >&2
@@ -28,6 +28,11 @@ node_modules/.bin/esbuild pkg/helseid_wasm.js --minify --keep-names --format=esm
 # worker's name (a literal there, so that bundlers can read the options).
 version=$(awk -F'"' '/^version = /{print $2; exit}' Cargo.toml)
 cp js/worker.js pkg/helseid_wasm_worker.js
+# The thin page (issue 22): the API without WebAssembly while the session host runs.
+node_modules/.bin/esbuild js/page.js --minify --keep-names --format=esm --log-level=warning \
+  --outfile=pkg/helseid_wasm_page.js
+sed -i "s/__VERSION__/$version/g" pkg/helseid_wasm_page.js
+cp js/page.d.ts pkg/helseid_wasm_page.d.ts
 for snippet in pkg/snippets/*/js/host.js; do
   sed -i "s/__VERSION__/$version/g" "$snippet"
 done
@@ -36,4 +41,5 @@ node scripts/dts-docs.mjs
 raw=$(stat -c %s pkg/helseid_wasm_bg.wasm)
 gz=$(gzip -9 -c pkg/helseid_wasm_bg.wasm | wc -c)
 js=$(gzip -9 -c pkg/helseid_wasm.js | wc -c)
-echo "[build] pkg/helseid_wasm_bg.wasm: $raw bytes, $gz gzipped; glue JS $js gzipped"
+page=$(gzip -9 -c pkg/helseid_wasm_page.js | wc -c)
+echo "[build] pkg/helseid_wasm_bg.wasm: $raw bytes, $gz gzipped; glue JS $js gzipped; thin page $page gzipped"

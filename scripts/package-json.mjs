@@ -18,8 +18,11 @@ const pkg = {
     '.': { types: './helseid_wasm.d.ts', default: './helseid_wasm.js' },
     './helseid_wasm_bg.wasm': './helseid_wasm_bg.wasm',
     './helseid_wasm_worker.js': './helseid_wasm_worker.js',
+    // The thin page (issue 22): the same API with no WebAssembly in the page while the session
+    // host runs; the whole package loads lazily where it is needed.
+    './page': { types: './helseid_wasm_page.d.ts', default: './helseid_wasm_page.js' },
   },
-  files: ['helseid_wasm_bg.wasm', 'helseid_wasm.js', 'helseid_wasm.d.ts', 'helseid_wasm_bg.wasm.d.ts', 'helseid_wasm_worker.js', 'snippets/'],
+  files: ['helseid_wasm_bg.wasm', 'helseid_wasm.js', 'helseid_wasm.d.ts', 'helseid_wasm_bg.wasm.d.ts', 'helseid_wasm_worker.js', 'helseid_wasm_page.js', 'helseid_wasm_page.d.ts', 'snippets/'],
   sideEffects: ['./snippets/*'],
 };
 writeFileSync(new URL('../pkg/package.json', import.meta.url), JSON.stringify(pkg, null, 2) + '\n');

@@ -69,6 +69,61 @@ impl Inner {
     }
 }
 
+/// `create()`; `page`: the port and lock of a thin page this client stands in for, in the
+/// worker.
+async fn create_client(
+    config: JsValue,
+    page: Option<(web_sys::MessagePort, String)>,
+) -> Res<HelseIdClient> {
+    if !config.is_object() {
+        return Err(Error::config("config must be an object"));
+    }
+    let (method, signer) = authz::read_client_auth(&get(&config, "clientAuth")).await?;
+    let mut json = js_to_json(&config).ok_or_else(|| Error::config("config must be plain data"))?;
+    let config = Config::from_value(&json, method, js::random16)?;
+    // The session host gets the config without the page's own keys (a private
+    // JWK among them: the host gets the imported, non-extractable key instead).
+    if let Some(o) = json.as_object_mut() {
+        for key in crate::core::config::PAGE_LOCAL_KEYS {
+            o.remove(key);
+        }
+    }
+    // A page with a client key or an assertion_provider signs what the host asks for:
+    // its key never leaves it.
+    let kind = match &signer {
+        Signer::Key { .. } => SignerKind::Key,
+        Signer::Provider(_) => SignerKind::Provider,
+        _ => SignerKind::None,
+    };
+    let host = match (page, config.session_host) {
+        (Some((port, lock)), _) => {
+            Some(host_link::connect_port(&config, &json, kind, port, lock).await?)
+        }
+        (None, SessionHostMode::Page) => None,
+        (None, _) => host_link::connect(&config, &json, kind).await?,
+    };
+    let metadata = match &host {
+        Some((_, metadata)) => metadata.clone(),
+        None => authz::discover(&config).await?,
+    };
+    crate::core::authorize::check_par_mode(&config, &metadata)?;
+    let engine = Engine::new(config.clone(), js::random_token()?);
+    let inner = Inner::new(engine, AuthServer::new(config, metadata, signer));
+    match host {
+        Some((port, _)) => {
+            inner.authz.dpop.set_home(super::dpop::KeyHome::None);
+            *inner.host.borrow_mut() = Some(port.clone());
+            // The host's view (if it has a session) came right after its welcome.
+            port.attach(&inner);
+        }
+        None => {
+            inner.open_tabs();
+            inner.start().await;
+        }
+    }
+    Ok(HelseIdClient { inner })
+}
+
 #[wasm_bindgen]
 impl HelseIdClient {
     /// Validates the config, fetches (or reuses) discovery, imports the client key, and joins
@@ -79,55 +134,30 @@ impl HelseIdClient {
         #[wasm_bindgen(unchecked_param_type = "HelseIdConfig")] config: JsValue,
     ) -> Promise {
         super::task::promise(async move {
-            let result: Res<HelseIdClient> = async {
-                if !config.is_object() {
-                    return Err(Error::config("config must be an object"));
-                }
-                let (method, signer) = authz::read_client_auth(&get(&config, "clientAuth")).await?;
-                let mut json = js_to_json(&config)
-                    .ok_or_else(|| Error::config("config must be plain data"))?;
-                let config = Config::from_value(&json, method, js::random16)?;
-                // The session host gets the config without the page's own keys (a private
-                // JWK among them: the host gets the imported, non-extractable key instead).
-                if let Some(o) = json.as_object_mut() {
-                    for key in crate::core::config::PAGE_LOCAL_KEYS {
-                        o.remove(key);
-                    }
-                }
-                // A page with a client key or an assertion_provider signs what the host asks for:
-                // its key never leaves it.
-                let kind = match &signer {
-                    Signer::Key { .. } => SignerKind::Key,
-                    Signer::Provider(_) => SignerKind::Provider,
-                    _ => SignerKind::None,
-                };
-                let host = match config.session_host {
-                    SessionHostMode::Page => None,
-                    _ => host_link::connect(&config, &json, kind).await?,
-                };
-                let metadata = match &host {
-                    Some((_, metadata)) => metadata.clone(),
-                    None => authz::discover(&config).await?,
-                };
-                crate::core::authorize::check_par_mode(&config, &metadata)?;
-                let engine = Engine::new(config.clone(), js::random_token()?);
-                let inner = Inner::new(engine, AuthServer::new(config, metadata, signer));
-                match host {
-                    Some((port, _)) => {
-                        inner.authz.dpop.set_home(super::dpop::KeyHome::None);
-                        *inner.host.borrow_mut() = Some(port.clone());
-                        // The host's view (if it has a session) came right after its welcome.
-                        port.attach(&inner);
-                    }
-                    None => {
-                        inner.open_tabs();
-                        inner.start().await;
-                    }
-                }
-                Ok(HelseIdClient { inner })
-            }
-            .await;
+            let result = create_client(config, None).await;
             result.map(JsValue::from).map_err(|e| to_js_error(&e))
+        })
+    }
+
+    /// Internal to the package's worker (`js/worker.js`): a thin page's stand-in, joined to the
+    /// host on `port` with the lock the thin page holds (`js/page.js`).
+    #[wasm_bindgen(js_name = createForPage, skip_typescript)]
+    pub fn create_for_page(config: JsValue, port: web_sys::MessagePort, lock: String) -> Promise {
+        super::task::promise(async move {
+            let result = create_client(config, Some((port, lock))).await;
+            result.map(JsValue::from).map_err(|e| to_js_error(&e))
+        })
+    }
+
+    /// Internal to the package's worker: `logout()` that gives the end-session URL to the thin
+    /// page (a worker has no `location` to send the browser there).
+    #[wasm_bindgen(js_name = logoutUrl, skip_typescript)]
+    pub fn logout_url(&self, options: Option<JsValue>) -> Promise {
+        let state = get_string(&self::options(options), "state");
+        let inner = self.inner.clone();
+        to_promise(async move {
+            let url = inner.logout_here(state).await?;
+            Ok(url.map_or(JsValue::NULL, JsValue::from))
         })
     }
 

@@ -43,8 +43,9 @@ pub struct HostPort {
     _worker: JsValue,
     _handlers: Vec<Closure<dyn FnMut(JsValue)>>,
     target: Rc<RefCell<Target>>,
-    /// The lock this page holds while it lives (taken back if another page steals it).
-    lock: Rc<tabs::HeldLock>,
+    /// The lock this page holds while it lives (taken back if another page steals it); `None`
+    /// for a thin page's stand-in in the worker (the thin page holds its own lock).
+    lock: Option<Rc<tabs::HeldLock>>,
     /// The host's lock: free when the host is gone.
     pub host_lock: String,
     watching: Cell<bool>,
@@ -90,7 +91,9 @@ impl HostPort {
 
     pub fn close(&self) {
         self.port.close();
-        self.lock.release();
+        if let Some(lock) = &self.lock {
+            lock.release();
+        }
     }
 
     /// The host's lock went free: watch it again (the host answered, a thief let go).
@@ -105,38 +108,16 @@ fn host_start_failed(why: &str) -> Error {
     ))
 }
 
-/// Starts (or joins) the session host for this config. `Ok(None)`: `"auto"` found no worker
-/// within [`host::WORKER_START_MS`], so the page holds the session itself.
-pub async fn connect(
-    config: &Config,
-    config_json: &Value,
-    signer: host::SignerKind,
-) -> Res<Option<(Rc<HostPort>, Metadata)>> {
-    let auto = config.session_host == SessionHostMode::Auto;
-    let fail = |why: &str| {
-        if auto {
-            Ok(None)
-        } else {
-            Err(host_start_failed(why))
-        }
-    };
-    let url = config
-        .worker_url
-        .as_deref()
-        .map_or(JsValue::UNDEFINED, JsValue::from_str);
-    let worker = match open_session_host(&url) {
-        Ok(w) => w,
-        Err(e) => {
-            let why = e
-                .dyn_ref::<js_sys::Error>()
-                .map(|e| String::from(e.message()))
-                .unwrap_or_else(|| "SharedWorker is not available".into());
-            return fail(&why);
-        }
-    };
-    let Ok(port) = get(&worker, "port").dyn_into::<MessagePort>() else {
-        return fail("the worker has no port");
-    };
+/// The host's messages on `port`: `alive`, the welcome, and the rest for the page's session
+/// (which waits in `target` until it exists).
+struct Listener {
+    alive: Rc<Flight<()>>,
+    welcome: Rc<Flight<Value>>,
+    target: Rc<RefCell<Target>>,
+    on_message: Closure<dyn FnMut(JsValue)>,
+}
+
+fn listen(port: &MessagePort) -> Listener {
     let alive = Flight::<()>::new();
     let welcome = Flight::<Value>::new();
     let target = Rc::new(RefCell::new(Target::Waiting(Vec::new())));
@@ -175,14 +156,55 @@ pub async fn connect(
             }
         })
     };
+    port.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    Listener {
+        alive,
+        welcome,
+        target,
+        on_message,
+    }
+}
+
+/// Starts (or joins) the session host for this config. `Ok(None)`: `"auto"` found no worker
+/// within [`host::WORKER_START_MS`], so the page holds the session itself.
+pub async fn connect(
+    config: &Config,
+    config_json: &Value,
+    signer: host::SignerKind,
+) -> Res<Option<(Rc<HostPort>, Metadata)>> {
+    let auto = config.session_host == SessionHostMode::Auto;
+    let fail = |why: &str| {
+        if auto {
+            Ok(None)
+        } else {
+            Err(host_start_failed(why))
+        }
+    };
+    let url = config
+        .worker_url
+        .as_deref()
+        .map_or(JsValue::UNDEFINED, JsValue::from_str);
+    let worker = match open_session_host(&url) {
+        Ok(w) => w,
+        Err(e) => {
+            let why = e
+                .dyn_ref::<js_sys::Error>()
+                .map(|e| String::from(e.message()))
+                .unwrap_or_else(|| "SharedWorker is not available".into());
+            return fail(&why);
+        }
+    };
+    let Ok(port) = get(&worker, "port").dyn_into::<MessagePort>() else {
+        return fail("the worker has no port");
+    };
+    let listener = listen(&port);
     // A worker that cannot load (a CSP without worker-src, a 404) says so here.
     let on_error = {
-        let alive = alive.clone();
+        let alive = listener.alive.clone();
         Closure::<dyn FnMut(JsValue)>::new(move |_event: JsValue| {
             alive.finish(Err(host_start_failed("the worker script failed to load")));
         })
     };
-    port.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     let _ = Reflect::set(
         &worker,
         &JsValue::from_str("onerror"),
@@ -193,7 +215,8 @@ pub async fn connect(
         true => i64::from(host::WORKER_START_MS),
         false => config.http_timeout_seconds * 1000,
     };
-    if let Err(e) = alive
+    if let Err(e) = listener
+        .alive
         .wait_or(Some(start_ms), || {
             host_start_failed("the worker did not answer in time")
         })
@@ -209,6 +232,49 @@ pub async fn connect(
     if let Some(granted) = granted {
         let _ = wasm_bindgen_futures::JsFuture::from(granted).await;
     }
+    let joined = join(
+        config,
+        config_json,
+        signer,
+        port,
+        listener,
+        lock,
+        Some(held),
+    )
+    .await;
+    joined.map(|(mut host_port, metadata)| {
+        host_port._worker = worker;
+        host_port._handlers.push(on_error);
+        Some((Rc::new(host_port), metadata))
+    })
+}
+
+/// A thin page's stand-in in the worker (`js/page.js`): joins the host on `port` (one end of a
+/// `MessageChannel` whose other end the host has) with the lock the thin page holds.
+pub async fn connect_port(
+    config: &Config,
+    config_json: &Value,
+    signer: host::SignerKind,
+    port: MessagePort,
+    lock: String,
+) -> Res<(Rc<HostPort>, Metadata)> {
+    let listener = listen(&port);
+    port.start();
+    let (host_port, metadata) =
+        join(config, config_json, signer, port, listener, lock, None).await?;
+    Ok((Rc::new(host_port), metadata))
+}
+
+/// Says `hello` with `lock` and waits for the host's welcome (its provider metadata).
+async fn join(
+    config: &Config,
+    config_json: &Value,
+    signer: host::SignerKind,
+    port: MessagePort,
+    listener: Listener,
+    lock: String,
+    held: Option<Rc<tabs::HeldLock>>,
+) -> Res<(HostPort, Metadata)> {
     let (alg, kid) = match &config.client_auth {
         crate::core::config::ClientAuthMethod::PrivateKeyJwt { alg, kid } => {
             (Some(alg.clone()), kid.clone())
@@ -225,7 +291,8 @@ pub async fn connect(
     };
     let _ = port.post_message(&envelope(&hello.to_text()));
     let bound = (config.http_timeout_seconds + crate::core::limits::PEER_GRACE_SECONDS) * 1000;
-    let metadata = welcome
+    let metadata = listener
+        .welcome
         .wait_or(Some(bound), || {
             Error::new(
                 ErrorCode::DiscoveryFailed,
@@ -246,20 +313,22 @@ pub async fn connect(
         Ok(m) => m,
         Err(e) => {
             port.close();
-            held.release();
+            if let Some(held) = held {
+                held.release();
+            }
             return Err(e);
         }
     };
     let host_port = HostPort {
         port,
-        _worker: worker,
-        _handlers: vec![on_message, on_error],
-        target,
+        _worker: JsValue::UNDEFINED,
+        _handlers: vec![listener.on_message],
+        target: listener.target,
         lock: held,
         host_lock: host::host_lock(env!("CARGO_PKG_VERSION"), &config.issuer, &config.client_id),
         watching: Cell::new(false),
     };
-    Ok(Some((Rc::new(host_port), metadata)))
+    Ok((host_port, metadata))
 }
 
 impl Inner {

@@ -37,8 +37,13 @@ export function clientOptions(stack, { clientId = 'helseid-wasm-rs256', assertio
   };
 }
 
+// E2E_THIN=1: every app page opened here is the thin page (pages/app.html `?thin`); the
+// callback page, which the login redirects to, loads the whole package as an app's would.
+const THIN = process.env.E2E_THIN === '1';
+
 export async function openApp(page, origin, query = '') {
-  await page.goto(`${origin}${APP_PATH}${query}`);
+  const q = THIN ? (query ? `${query}&thin` : '?thin') : query;
+  await page.goto(`${origin}${APP_PATH}${q}`);
   await page.waitForFunction(() => window.ready === true);
 }
 
