@@ -41,11 +41,17 @@ export function version() {
 /** Nothing to load: the thin page has no WebAssembly (kept so that `await init()` works). */
 export default async function init() {}
 
-const b64urlDecode = (part) => {
-  if (!/^[A-Za-z0-9_-]*$/.test(part)) throw helseIdError({ code: 'invalid_token', message: 'the token has a part that is not base64url' });
-  const s = atob(part.replace(/-/g, '+').replace(/_/g, '/'));
-  return new TextDecoder('utf-8', { fatal: true }).decode(Uint8Array.from(s, (c) => c.charCodeAt(0)));
+const b64urlBytes = (part) => {
+  let s;
+  try {
+    if (!/^[A-Za-z0-9_-]*$/.test(part)) throw new Error();
+    s = atob(part.replace(/-/g, '+').replace(/_/g, '/'));
+  } catch {
+    throw helseIdError({ code: 'invalid_token', message: 'the token has a part that is not base64url' });
+  }
+  return Uint8Array.from(s, (c) => c.charCodeAt(0));
 };
+const b64urlDecode = (part) => new TextDecoder('utf-8', { fatal: true }).decode(b64urlBytes(part));
 
 /** A JWT's header and claims, with no checks at all; `invalid_token` when it is not a JWS. */
 export function decodeJwt(token) {
@@ -62,7 +68,7 @@ export function decodeJwt(token) {
   };
   const header = object(parts[0], 'header');
   if (typeof header.alg !== 'string') throw helseIdError({ code: 'invalid_token', message: 'the token header is not JSON with a string alg' });
-  b64urlDecode(parts[2]);
+  b64urlBytes(parts[2]);
   return { header, claims: object(parts[1], 'payload') };
 }
 
@@ -333,7 +339,12 @@ export class HelseIdClient {
   }
 
   async loginWithRedirect(options) { return (await this.#wholeClient()).loginWithRedirect(options); }
-  async handleRedirectCallback(url) { return (await this.#wholeClient()).handleRedirectCallback(url); }
+  async handleRedirectCallback(url) {
+    const session = await (await this.#wholeClient()).handleRedirectCallback(url);
+    // The host's view reached the stand-in before the whole client's answer: take it in here.
+    await this.#call('session');
+    return session;
+  }
   async openSfmSession(options) { return (await this.#wholeClient()).openSfmSession(options); }
   async openKjernejournalSession(options) { return (await this.#wholeClient()).openKjernejournalSession(options); }
 

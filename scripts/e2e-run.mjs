@@ -21,7 +21,7 @@ const files = process.argv.length > 2
 // Seconds a file took in Chromium (a warm run on a 2-core machine); Firefox takes about 1.5×.
 // Only the order depends on them: the longest first.
 const SECONDS = {
-  'portals.test.mjs': 100, 'host.test.mjs': 60, 'context.test.mjs': 45, 'double-portals.test.mjs': 35,
+  'portals.test.mjs': 100, 'host.test.mjs': 60, 'host-thin.test.mjs': 90, 'thin.test.mjs': 30, 'context.test.mjs': 45, 'double-portals.test.mjs': 35,
   'security-tabs.test.mjs': 35, 'security.test.mjs': 30, 'demo.test.mjs': 20, 'double-context.test.mjs': 20,
   'transport.test.mjs': 20, 'consumer.test.mjs': 15, 'lifecycle.test.mjs': 15, 'conformance.test.mjs': 15,
   'double.test.mjs': 12,
