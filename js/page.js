@@ -334,7 +334,7 @@ export class HelseIdClient {
   }
 
   async logout(options) {
-    const url = await this.#call('logoutUrl', options ?? null);
+    const url = await this.#call('logout', options ?? null);
     if (url) globalThis.location.assign(url);
   }
 

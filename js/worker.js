@@ -11,7 +11,7 @@ import init, { startSessionHost, HelseIdClient, isHelseIdError } from './helseid
 const ALIVE = { m: '{"t":"alive"}' };
 const EVENTS = ['tokenRefreshed', 'sessionExpired', 'loggedOut', 'contextChanged', 'contextExpired', 'userChanged'];
 // What a thin page may call on its stand-in (its API's async methods, minus what needs a window).
-const CALLS = new Set(['session', 'getAccessToken', 'refresh', 'authHeaders', 'setContext', 'logoutUrl', 'adoptSession', 'takeDpopNonce']);
+const CALLS = new Set(['session', 'getAccessToken', 'refresh', 'authHeaders', 'setContext', 'logout', 'adoptSession', 'takeDpopNonce']);
 const waiting = [];
 let host = null;
 let failed = null;

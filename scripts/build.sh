@@ -27,7 +27,9 @@ node_modules/.bin/esbuild pkg/helseid_wasm.js --minify --keep-names --format=esm
 # The session host: its worker script beside the module, and the package version in the
 # worker's name (a literal there, so that bundlers can read the options).
 version=$(awk -F'"' '/^version = /{print $2; exit}' Cargo.toml)
-cp js/worker.js pkg/helseid_wasm_worker.js
+# Minified as the glue is (names kept); its import of ./helseid_wasm.js stays as it is.
+node_modules/.bin/esbuild js/worker.js --minify --keep-names --format=esm --log-level=warning \
+  --outfile=pkg/helseid_wasm_worker.js
 # The thin page (issue 22): the API without WebAssembly while the session host runs.
 node_modules/.bin/esbuild js/page.js --minify --keep-names --format=esm --log-level=warning \
   --outfile=pkg/helseid_wasm_page.js

@@ -149,18 +149,6 @@ impl HelseIdClient {
         })
     }
 
-    /// Internal to the package's worker: `logout()` that gives the end-session URL to the thin
-    /// page (a worker has no `location` to send the browser there).
-    #[wasm_bindgen(js_name = logoutUrl, skip_typescript)]
-    pub fn logout_url(&self, options: Option<JsValue>) -> Promise {
-        let state = get_string(&self::options(options), "state");
-        let inner = self.inner.clone();
-        to_promise(async move {
-            let url = inner.logout_here(state).await?;
-            Ok(url.map_or(JsValue::NULL, JsValue::from))
-        })
-    }
-
     /// PKCE S256 + state + nonce, PAR when on, then `location.assign` to the authorize endpoint
     /// (the page leaves: the promise settles only on failure).
     #[wasm_bindgen(js_name = loginWithRedirect, unchecked_return_type = "Promise<void>")]
@@ -386,8 +374,13 @@ impl HelseIdClient {
         let inner = self.inner.clone();
         to_promise(async move {
             let url = inner.logout_here(state).await?;
-            if let (Some(url), Some(location)) = (url, location()) {
-                let _ = location.assign(&url);
+            match (url, location()) {
+                (Some(url), Some(location)) => {
+                    let _ = location.assign(&url);
+                }
+                // A thin page's stand-in in the worker: the page goes there (js/page.js).
+                (Some(url), None) => return Ok(JsValue::from(url)),
+                _ => {}
             }
             Ok(JsValue::UNDEFINED)
         })

@@ -88,6 +88,22 @@ async function loginAt(stack) {
     assert.equal(await page.$eval('#event', (o) => o.value), 'tokenRefreshed (call)');
     assert.equal(await page.$eval('#status', (o) => o.value), 'logged in');
     assert.deepEqual(stack.double.issuedTokens().map((t) => t.grant), ['authorization_code', 'refresh_token']);
+    // A second tab of the app is a thin page: the session from the host, and no WebAssembly
+    // (nor the whole package's glue) among what the page itself loaded.
+    const second = await browser.newPage();
+    try {
+      query.delete('login');
+      await second.goto(`${stack.appOrigin}/?${query}`);
+      await second.waitForFunction(() => document.getElementById('status')?.value === 'logged in'
+        || document.getElementById('status')?.value.startsWith('error'), null, { timeout: 20_000 });
+      assert.equal(await second.$eval('#status', (o) => o.value), 'logged in');
+      assert.equal(await second.$eval('#host', (o) => o.value), 'worker');
+      const wasm = await second.evaluate(() => performance.getEntriesByType('resource').map((e) => e.name).filter((n) => n.endsWith('.wasm')));
+      assert.deepEqual(wasm, [], 'a thin page loads no WebAssembly');
+      assert.deepEqual(stack.double.issuedTokens().map((t) => t.grant), ['authorization_code', 'refresh_token'], 'nothing sent to HelseID');
+    } finally {
+      await second.close();
+    }
   } finally {
     await page.close();
   }

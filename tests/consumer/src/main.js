@@ -2,7 +2,9 @@
 // callback, then render with the README's useHelseId() hook (src/useHelseId.js). Settings come
 // from the query string on the first load (the packaging test passes the test double's ephemeral
 // issuer) and are kept in sessionStorage for the page load after the redirect.
-import init, { HelseIdClient, isHelseIdError, version } from 'helseid-wasm';
+// The thin page (issue 22): no WebAssembly in the page while the session host runs; login and
+// the callback load the whole package (a lazy chunk the bundler makes).
+import init, { HelseIdClient, isHelseIdError, version } from 'helseid-wasm/page';
 import { createElement as h, Fragment, useState } from 'react';
 import { createRoot } from 'react-dom/client';
 import { useHelseId } from './useHelseId.js';
