@@ -141,23 +141,14 @@ function workerOf(config) {
   return new SharedWorker(new URL('./helseid_wasm_worker.js', import.meta.url), { type: 'module', name: 'helseid-wasm@__VERSION__', extendedLifetime: true });
 }
 
-/** The port of a started host, or why there is none. */
-function openHost(config, waitMs) {
-  return new Promise((resolve) => {
-    let worker;
-    try {
-      if (typeof SharedWorker !== 'function') throw new Error('SharedWorker is not available');
-      worker = workerOf(config);
-    } catch (e) {
-      resolve({ why: e?.message ?? String(e) });
-      return;
-    }
-    const timer = setTimeout(() => resolve({ why: 'the worker did not answer in time' }), waitMs);
-    worker.onerror = () => { clearTimeout(timer); resolve({ why: 'the worker script failed to load' }); };
-    worker.port.onmessage = ({ data }) => {
-      if (data?.m === '{"t":"alive"}') { clearTimeout(timer); resolve({ worker, port: worker.port }); }
-    };
-  });
+/** The package's worker, or why there is none. */
+function openHost(config) {
+  try {
+    if (typeof SharedWorker !== 'function') throw new Error('SharedWorker is not available');
+    return { worker: workerOf(config) };
+  } catch (e) {
+    return { why: e?.message ?? String(e) };
+  }
 }
 
 const hostFailed = (why) => configError(`sessionHost "worker": the session host could not start (${why}); serve the package's helseid_wasm_worker.js, allow it in the Content-Security-Policy (worker-src 'self'), or use sessionHost "page"`);
@@ -186,17 +177,25 @@ export class HelseIdClient {
     if (!config || typeof config !== 'object') throw configError('config must be an object');
     const mode = config.sessionHost ?? 'auto';
     if (mode === 'page') return (await wholePackage()).HelseIdClient.create(config);
-    const httpMs = (config.httpTimeoutSeconds ?? 30) * 1000;
-    const opened = await openHost(config, mode === 'auto' ? WORKER_START_MS : httpMs);
-    if (!opened.port) {
+    const fallback = async (why) => {
       if (mode === 'auto') return (await wholePackage()).HelseIdClient.create({ ...config, sessionHost: 'page' });
-      throw hostFailed(opened.why);
-    }
-    const sign = await signerOf(config.clientAuth, config.clientId, config.issuer);
+      throw hostFailed(why);
+    };
+    const { worker, why } = openHost(config);
+    if (!worker) return fallback(why);
+    // The worker starts, the key imports and the lock is taken at once; `open` goes as soon as
+    // the lock is held (the port keeps it until the worker reads it).
+    const signing = signerOf(config.clientAuth, config.clientId, config.issuer);
+    signing.catch(() => {});
     const lock = holdLock(`helseid-wasm:tab:${b64url(crypto.getRandomValues(new Uint8Array(32)))}`);
-    await lock.granted;
-    const client = new HelseIdClient(config, opened, lock, sign);
+    const client = new HelseIdClient(config, worker, lock, signing);
+    const failure = await client.#started(mode === 'auto' ? WORKER_START_MS : (config.httpTimeoutSeconds ?? 30) * 1000);
+    if (failure) {
+      client.dispose();
+      return fallback(failure);
+    }
     try {
+      await signing;
       await client.#opened;
     } catch (e) {
       client.dispose();
@@ -205,29 +204,41 @@ export class HelseIdClient {
     return client;
   }
 
-  #config; #worker; #port; #lock; #sign;
+  #config; #port; #lock; #sign;
   #state = { session: null, context: null };
   #asks = new Map();
   #listeners = new Map(EVENTS.map((n) => [n, new Set()]));
   #opened;
+  #alive;
+  #onAlive;
   #disposed = false;
   #whole = null;
 
-  constructor(config, { worker, port }, lock, sign) {
+  constructor(config, worker, lock, signing) {
     this.#config = config;
-    this.#worker = worker;
-    this.#port = port;
+    this.#port = worker.port;
     this.#lock = lock;
-    this.#sign = sign;
+    this.#sign = signing;
+    this.#alive = new Promise((resolve) => { this.#onAlive = resolve; });
     this.#opened = new Promise((resolve, reject) => { this.#asks.set('open', { resolve, reject }); });
-    port.onmessage = ({ data }) => this.#onMessage(data);
+    this.#opened.catch(() => {});
+    worker.onerror = () => this.#onAlive('the worker script failed to load');
+    this.#port.onmessage = ({ data }) => this.#onMessage(data);
     const { clientAuth: _auth, ...rest } = config;
     const plain = { ...rest, ...(config.workerUrl ? { workerUrl: String(config.workerUrl) } : {}) };
-    port.postMessage({ p: 'open', config: plain, lock: lock.name ?? null, signs: Boolean(sign) });
+    lock.granted.then(() => {
+      if (!this.#disposed) this.#port.postMessage({ p: 'open', config: plain, lock: lock.name, signs: config.clientAuth?.type !== 'none' });
+    });
+  }
+
+  /** `null` once the worker says it is alive; why not, after `ms` or a load error. */
+  #started(ms) {
+    return Promise.race([this.#alive, new Promise((resolve) => { setTimeout(() => resolve('the worker did not answer in time'), ms); })]);
   }
 
   #onMessage(data) {
     if (!data || typeof data !== 'object' || this.#disposed) return;
+    if (data.m === '{"t":"alive"}') this.#onAlive(null);
     switch (data.p) {
       case 'state':
         this.#state = { session: data.session ?? null, context: data.context ?? null };
@@ -262,7 +273,8 @@ export class HelseIdClient {
   async #signFor(id, ctx) {
     let answer;
     try {
-      const assertion = await this.#sign(ctx);
+      const sign = await this.#sign;
+      const assertion = await sign(ctx);
       answer = typeof assertion === 'string' ? { p: 'signed', id, assertion } : { p: 'signed', id, message: 'getAssertion gave no JWS' };
     } catch (e) {
       answer = { p: 'signed', id, network: e instanceof TypeError, message: String(e?.message ?? e) };
