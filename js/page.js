@@ -116,7 +116,8 @@ async function signerOf(clientAuth, clientId, issuer) {
     const now = Math.floor(Date.now() / 1000);
     const header = { alg, typ: 'client-authentication+jwt', ...(kid ? { kid } : {}) };
     const claims = { iss: clientId, sub: clientId, aud: issuer, jti: b64url(crypto.getRandomValues(new Uint8Array(32))), iat: now, nbf: now, exp: now + ASSERTION_LIFETIME_SECONDS };
-    if (Array.isArray(ctx.assertionDetails)) claims[ctx.detailsClaim] = ctx.assertionDetails;
+    // Only the two names API.md allows: the details never overwrite a claim above.
+    if (Array.isArray(ctx.assertionDetails) && ['assertion_details', 'authorization_details'].includes(ctx.detailsClaim)) claims[ctx.detailsClaim] = ctx.assertionDetails;
     const input = `${b64urlText(JSON.stringify(header))}.${b64urlText(JSON.stringify(claims))}`;
     const signature = await crypto.subtle.sign(params, key, new TextEncoder().encode(input));
     return `${input}.${b64url(signature)}`;

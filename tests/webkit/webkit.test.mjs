@@ -3,7 +3,8 @@
 // the same helpers (tests/e2e/flow.mjs) and the same assertions on what the provider saw: a full
 // login (PAR with the DPoP nonce challenge, private_key_jwt and assertion_provider, callback),
 // getAccessToken, a refresh, a second tab joining, two tabs at expiry, setContext across tabs,
-// client.fetch through use_dpop_nonce, logout across tabs, and verifyJwt RS256 / ES256.
+// client.fetch through use_dpop_nonce, logout across tabs, the thin page (helseid_wasm_page.js),
+// and verifyJwt RS256 / ES256.
 // New scenarios go here as the tab design grows; each page is a tab of one browser.
 import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
@@ -181,6 +182,41 @@ for (const mode of ['page', 'worker']) {
     await b.close();
   });
 }
+
+// ---------------------------------------------------------------- the thin page (issue 22)
+test('thin page: a second tab with no WebAssembly joins the host\'s session; with the tab that logged in closed, it refreshes (its JS-signed assertion), calls the API through the nonce challenge and logs out', async () => {
+  host = 'worker';
+  const o = opts();
+  const a = await wk.newPage();
+  const s = await login(a, stack, o);
+  const keep = await wk.newPage(); // another thin tab: the session outlives the first
+  await openApp(keep, stack.appOrigin, '?thin');
+  await keep.evaluate((x) => window.attach(x), o);
+  const b = await wk.newPage();
+  await openApp(b, stack.appOrigin, '?thin');
+  const joined = await b.evaluate((x) => window.attach(x), o);
+  assert.equal(joined?.accessTokenClaims.jti, s.accessTokenClaims.jti);
+  const wasm = await b.evaluate(() => performance.getEntriesByType('resource').map((e) => e.name).filter((n) => /helseid_wasm(_bg\.wasm|\.js)$/.test(n)));
+  assert.deepEqual(wasm, [], 'no part of the whole package in the thin tab');
+  assert.equal(await withClient(b, (c) => c.sessionHost()), 'worker');
+  await a.close();
+  d().reset();
+  const r = await withClient(b, (c) => c.refresh());
+  assert.equal(r.error, undefined, JSON.stringify(r.error));
+  assert.notEqual(r.accessTokenClaims.jti, s.accessTokenClaims.jti);
+  assert.equal(d().counts().token_by_grant.refresh_token, 1);
+  const api = await withClient(b, async (c, url) => (await c.fetch(url)).status, `${d().apiOrigin}/api/whoami`);
+  assert.equal(api, 200);
+  assert.equal(d().counts().api, 2, 'the challenge and the retry');
+  const back = b.waitForURL((u) => u.pathname === '/e2e/app.html' && u.searchParams.get('state') === 'bye', { timeout: 15_000 });
+  await b.evaluate(() => { window.client.logout({ state: 'bye' }); }).catch(() => {});
+  await back;
+  assert.deepEqual([d().counts().revocation, d().counts().end_session], [1, 1]);
+  const other = await withClient(keep, (c) => ({ session: c.session(), events: window.events.map((e) => e.name) }));
+  assert.deepEqual(other, { session: null, events: ['tokenRefreshed', 'loggedOut'] });
+  await b.close();
+  await keep.close();
+});
 
 // ---------------------------------------------------------------- verifyJwt
 const ISS = 'https://helseid-sts.test.nhn.no';
