@@ -117,7 +117,7 @@ test('the packed helseid-wasm installs into the consumer app from its lockfile',
   const { stdout } = await sh('npm', ['pack', '--json', '--pack-destination', work], PKG);
   const [packed] = JSON.parse(stdout);
   const files = packed.files.map((f) => f.path).sort();
-  for (const f of ['package.json', 'helseid_wasm.js', 'helseid_wasm_bg.wasm', 'helseid_wasm.d.ts']) {
+  for (const f of ['package.json', 'helseid_wasm.js', 'helseid_wasm_bg.wasm', 'helseid_wasm.d.ts', 'helseid_wasm_worker.js', 'helseid_wasm_page.js', 'helseid_wasm_page.d.ts']) {
     assert.ok(files.includes(f), `${f} is in the tarball (${files.join(', ')})`);
   }
   const tarball = join(work, packed.filename);
