@@ -26,6 +26,7 @@ function helseIdError(e) {
   if (typeof err.retryable !== 'boolean') err.retryable = false;
   return err;
 }
+const hostGone = () => helseIdError({ code: 'login_required', message: 'the session host is gone; log in again (reload the page)' });
 const configError = (message) => helseIdError({ code: 'config_invalid', message, retryable: false });
 
 /** Whether `value` is a `HelseIdError` (a type guard). */
@@ -202,6 +203,7 @@ export class HelseIdClient {
       client.dispose();
       throw e;
     }
+    client.#watchHost();
     return client;
   }
 
@@ -213,6 +215,7 @@ export class HelseIdClient {
   #alive;
   #onAlive;
   #disposed = false;
+  #gone = false;
   #whole = null;
 
   constructor(config, worker, lock, signing) {
@@ -257,9 +260,7 @@ export class HelseIdClient {
         break;
       }
       case 'event':
-        for (const callback of this.#listeners.get(data.name) ?? []) {
-          try { callback(data.detail); } catch (e) { setTimeout(() => { throw e; }); }
-        }
+        this.#emit(data.name, data.detail);
         break;
       case 'sign':
         this.#signFor(data.id, data.ctx);
@@ -283,8 +284,40 @@ export class HelseIdClient {
     if (!this.#disposed) this.#port.postMessage(answer);
   }
 
+  /**
+   * The host's Web Lock is free once its worker ends or crashes (and when a page of the origin
+   * steals and releases it): a host that still answers is watched again; one that does not is gone.
+   */
+  #watchHost() {
+    const name = `helseid-wasm:host:${VERSION}:${this.#config.issuer}:${this.#config.clientId}`;
+    navigator.locks.request(name, { mode: 'shared' }, () => {}).then(async () => {
+      if (this.#disposed) return;
+      const timeout = new Promise((resolve) => { setTimeout(() => resolve(false), WORKER_START_MS); });
+      const answered = await Promise.race([this.#call('session').then(() => true, () => false), timeout]);
+      if (answered) this.#watchHost(); else this.#hostGone();
+    }, () => {});
+  }
+
+  /** The worker is gone, and the stand-in with it: nothing here can be refreshed any more. */
+  #hostGone() {
+    if (this.#gone || this.#disposed) return;
+    this.#gone = true;
+    const had = this.#state.session !== null;
+    this.#state = { session: null, context: this.#state.context };
+    for (const [, ask] of this.#asks) ask.reject(hostGone());
+    this.#asks.clear();
+    if (had) this.#emit('sessionExpired', null);
+  }
+
+  #emit(name, detail) {
+    for (const callback of this.#listeners.get(name) ?? []) {
+      try { callback(detail); } catch (e) { setTimeout(() => { throw e; }); }
+    }
+  }
+
   #call(method, ...args) {
     if (this.#disposed) return Promise.reject(helseIdError({ code: 'login_required', message: 'this client was disposed' }));
+    if (this.#gone) return Promise.reject(hostGone());
     const id = b64url(crypto.getRandomValues(new Uint8Array(16)));
     return new Promise((resolve, reject) => {
       this.#asks.set(id, { resolve, reject });

@@ -7,7 +7,7 @@ import { test, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { freshContextSuite, until } from './harness.mjs';
+import { freshContextSuite, skipIn, until } from './harness.mjs';
 import { REPO_ROOT } from '../../www/dev-idp/static.mjs';
 import { clientOptions, login, openApp, startLogin, withClient } from './flow.mjs';
 
@@ -193,3 +193,23 @@ test('sessionHost "page" in a thin page loads the whole package and holds the se
   assert.equal(await withClient(page, (c) => c.sessionHost()), 'page-follower');
   assert.ok((await loaded(page)).some((f) => f.endsWith('/pkg/helseid_wasm_bg.wasm')));
 }));
+
+test('the worker gone (closed through the DevTools protocol): a thin tab\'s calls reject login_required instead of hanging, and sessionExpired fires once', skipIn('firefox', 'no protocol here ends a SharedWorker from outside; Chromium\'s CDP does'), async () => {
+  await inBrowser(async (b) => {
+    const opts = workerOpts();
+    const a = await b.newPage();
+    await login(a, stack, opts);
+    const { page } = await thinTab(b, opts);
+    await a.close();
+    const cdp = await b.context.newCDPSession(page);
+    const { targetInfos } = await cdp.send('Target.getTargets');
+    const workers = targetInfos.filter((w) => w.type === 'shared_worker');
+    assert.equal(workers.length, 1, JSON.stringify(targetInfos.map((w) => w.type)));
+    await cdp.send('Target.closeTarget', { targetId: workers[0].targetId });
+    await until('sessionExpired in the thin tab', async () => (await events(page)).some((e) => e.name === 'sessionExpired'));
+    assert.equal(await withClient(page, (c) => c.session()), null);
+    const r = await withClient(page, (c) => c.getAccessToken());
+    assert.equal(r.error.code, 'login_required');
+    assert.deepEqual((await events(page)).map((e) => e.name), ['sessionExpired']);
+  });
+});
