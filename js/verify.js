@@ -26,11 +26,11 @@ function values(jwks) {
   return out;
 }
 
-export function jwksSeen(jwks) {
+// Whether `jwks` holds the values remembered; with `read`, remembers them first (once the set
+// was parsed). One export: wasm-bindgen hands this module's namespace to the wasm once per
+// function it imports.
+export function jwksSeen(jwks, read) {
   const now = values(jwks);
+  if (read) seen = now;
   return now.length === seen.length && now.every((v, i) => v === seen[i]);
-}
-
-export function jwksRead(jwks) {
-  seen = values(jwks);
 }

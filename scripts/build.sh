@@ -31,6 +31,11 @@ cp js/worker.js pkg/helseid_wasm_worker.js
 for snippet in pkg/snippets/*/js/host.js; do
   sed -i "s/__VERSION__/$version/g" "$snippet"
 done
+# verifyJwt's JWKS check (js/verify.js) minified like the glue: its comments are for readers.
+for snippet in pkg/snippets/*/js/verify.js; do
+  node_modules/.bin/esbuild "$snippet" --minify --format=esm --log-level=warning \
+    --allow-overwrite --outfile="$snippet"
+done
 node scripts/package-json.mjs
 node scripts/dts-docs.mjs
 raw=$(stat -c %s pkg/helseid_wasm_bg.wasm)

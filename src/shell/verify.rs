@@ -111,12 +111,10 @@ struct VerifyOptions {
 
 #[wasm_bindgen(module = "/js/verify.js")]
 extern "C" {
-    /// Whether `jwks` holds the same values (`===`) as when [`jwks_read`] was last called.
+    /// Whether `jwks` holds the same values (`===`) as when it was last called with `read`;
+    /// with `read`, remembers the values of `jwks` that its parse read.
     #[wasm_bindgen(js_name = jwksSeen)]
-    fn jwks_seen(jwks: &JsValue) -> bool;
-    /// Remembers the values of `jwks` that its parse read.
-    #[wasm_bindgen(js_name = jwksRead)]
-    fn jwks_read(jwks: &JsValue);
+    fn jwks_seen(jwks: &JsValue, read: bool) -> bool;
 }
 
 thread_local! {
@@ -133,7 +131,7 @@ thread_local! {
 
 fn verify_jwks(value: &JsValue) -> Result<Rc<Jwks>, Error> {
     if let Some(jwks) = JWKS.with(|c| c.borrow().clone()) {
-        if jwks_seen(value) {
+        if jwks_seen(value, false) {
             return Ok(jwks);
         }
     }
@@ -150,7 +148,7 @@ fn verify_jwks(value: &JsValue) -> Result<Rc<Jwks>, Error> {
                 Error::config("invalid verifyJwt options: jwks must be { keys: JsonWebKey[] }")
             })?,
     );
-    jwks_read(value);
+    jwks_seen(value, true);
     JWKS.with(|c| *c.borrow_mut() = Some(jwks.clone()));
     Ok(jwks)
 }
