@@ -804,7 +804,7 @@ function markdown() {
     L('## 1. Size');
     L();
     L('`gzip -9` and brotli (quality 11) of each file; ours is two files, `pkg/helseid_wasm_bg.wasm`');
-    L('(release, `wasm-opt -Oz`, as `scripts/build.sh` makes it) and `pkg/helseid_wasm.js`, counted');
+    L('(release, `wasm-opt -Oz --converge`, as `scripts/build.sh` makes it) and `pkg/helseid_wasm.js`, counted');
     L('together. Each peer is its typical import (`bench/entries/*.mjs`) bundled with');
     L('`esbuild <entry> --bundle --minify --format=esm`. KB = 1000 bytes.');
     L();
