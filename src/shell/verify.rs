@@ -112,9 +112,10 @@ struct VerifyOptions {
 #[wasm_bindgen(module = "/js/verify.js")]
 extern "C" {
     /// Whether `jwks` holds the same values (`===`) as when it was last called with `read`;
-    /// with `read`, remembers the values of `jwks` that its parse read.
-    #[wasm_bindgen(js_name = jwksSeen)]
-    fn jwks_seen(jwks: &JsValue, read: bool) -> bool;
+    /// with `read`, remembers the values of `jwks` that its parse read. Throws when a getter
+    /// of the set does (then nothing is remembered).
+    #[wasm_bindgen(catch, js_name = jwksSeen)]
+    fn jwks_seen(jwks: &JsValue, read: bool) -> Result<bool, JsValue>;
 }
 
 thread_local! {
@@ -131,7 +132,7 @@ thread_local! {
 
 fn verify_jwks(value: &JsValue) -> Result<Rc<Jwks>, Error> {
     if let Some(jwks) = JWKS.with(|c| c.borrow().clone()) {
-        if jwks_seen(value, false) {
+        if matches!(jwks_seen(value, false), Ok(true)) {
             return Ok(jwks);
         }
     }
@@ -148,8 +149,9 @@ fn verify_jwks(value: &JsValue) -> Result<Rc<Jwks>, Error> {
                 Error::config("invalid verifyJwt options: jwks must be { keys: JsonWebKey[] }")
             })?,
     );
-    jwks_seen(value, true);
-    JWKS.with(|c| *c.borrow_mut() = Some(jwks.clone()));
+    // Kept only if JS remembered the values it was parsed from.
+    let remembered = jwks_seen(value, true).is_ok();
+    JWKS.with(|c| *c.borrow_mut() = remembered.then(|| jwks.clone()));
     Ok(jwks)
 }
 

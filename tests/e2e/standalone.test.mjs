@@ -167,7 +167,16 @@ test('verifyJwt: a JWKS object changed in place counts at once (a key replaced o
     seen.push(await v());
     ja.key_ops[0] = 'sign'; // an element of key_ops
     seen.push(await v());
+    delete ja.key_ops;
+    seen.push(await v());
+    // A set whose getter throws is refused (a rejection, never a throw), and trusted again
+    // once it reads.
+    let fail = true;
+    Object.defineProperty(jwks, 'keys', { configurable: true, get: () => { if (fail) throw new Error('no keys'); return [ja]; } });
+    seen.push(await v());
+    fail = false;
+    seen.push(await v());
     return seen;
   }, await twoKeysOneKid());
-  assert.deepEqual(out, ['a', 'signature_invalid', 'unknown_key', 'a', 'signature_invalid', 'a', 'a', 'unknown_key']);
+  assert.deepEqual(out, ['a', 'signature_invalid', 'unknown_key', 'a', 'signature_invalid', 'a', 'a', 'unknown_key', 'a', 'config_invalid', 'a']);
 });
