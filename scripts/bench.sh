@@ -26,7 +26,7 @@ if [ ! -f bench/node_modules/.package-lock.json ] || ! cmp -s bench/package-lock
 fi
 
 if [ "${BENCH_SKIP_BUILD:-0}" != 1 ]; then
-  step "build pkg/ (release, wasm-opt -Oz)"
+  step "build pkg/ (release, wasm-opt -Oz --converge)"
   scripts/build.sh
 fi
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The size profile (issue 14), for BENCHMARKS.md: what the bytes of pkg/ are, and the floor.
 #
-# 1. The release wasm built again with its function names kept (same profile, same wasm-opt -Oz,
+# 1. The release wasm built again with its function names kept (same profile, same wasm-opt -Oz --converge,
 #    names not stripped, before wasm-opt), then twiggy: `top` and `dominators`, and the bytes grouped by origin
 #    (our core, our shell, async machinery, serde_json, Rust's core/alloc, data, ...).
 # 2. The floor: bench/floor, the chosen stack as we use it with no HelseID logic (serde_json,
@@ -20,7 +20,7 @@ if ! twiggy --version 2>/dev/null | grep -q '0\.7\.0'; then
   cargo install twiggy --version =0.7.0 --locked >&2
 fi
 
-WASM_OPT=(node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int
+WASM_OPT=(node_modules/.bin/wasm-opt -Oz --converge --enable-bulk-memory --enable-nontrapping-float-to-int
   --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue)
 
 # 1. Ours, with names.

@@ -201,6 +201,60 @@ pub fn same_public_key(a: &Jwk, b: &Jwk) -> bool {
     a.kty == b.kty && a.crv == b.crv && a.x == b.x && a.y == b.y && a.n == b.n && a.e == b.e
 }
 
+/// Imported verification keys (the shell's WebCrypto `CryptoKey`s), found by the algorithm they
+/// were imported for and the public key material ([`same_public_key`]): importing costs more
+/// than a verification. `kid`, `use`, `alg` and `key_ops` are not part of the entry: they decide
+/// which key of a JWKS verifies a token ([`select_key`], on every call, before the cache), not
+/// what the imported key verifies. So a different key under the same `kid` never finds another
+/// key's import, and the same key under a new `kid` is not imported twice.
+pub struct KeyCache<T> {
+    /// Oldest first.
+    entries: Vec<(String, Jwk, T)>,
+}
+
+impl<T> Default for KeyCache<T> {
+    fn default() -> Self {
+        KeyCache::new()
+    }
+}
+
+impl<T> KeyCache<T> {
+    /// At most this many keys are kept, the oldest dropped first (a JWKS holds a few keys;
+    /// a rotation adds one at a time).
+    pub const MAX: usize = 16;
+
+    pub const fn new() -> KeyCache<T> {
+        KeyCache {
+            entries: Vec::new(),
+        }
+    }
+
+    /// The key imported for `alg` from `jwk`'s public key material, if any.
+    pub fn get(&self, jwk: &Jwk, alg: &str) -> Option<&T> {
+        self.entries
+            .iter()
+            .find(|(a, k, _)| a == alg && same_public_key(k, jwk))
+            .map(|(_, _, imported)| imported)
+    }
+
+    /// Keeps `imported` (the key made from `jwk` for `alg`), dropping the oldest entry when
+    /// full. (Two calls that import the same key at once may both keep it: harmless.)
+    pub fn insert(&mut self, jwk: &Jwk, alg: &str, imported: T) {
+        if self.entries.len() >= Self::MAX {
+            self.entries.remove(0);
+        }
+        self.entries.push((alg.to_owned(), jwk.clone(), imported));
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
 /// RFC 7638 §3: base64url(SHA-256(thumbprint input)).
 pub fn thumbprint(jwk: &Jwk) -> Result<String> {
     let input = thumbprint_input(jwk)?;
@@ -323,6 +377,58 @@ mod tests {
         let mut other_y = ec("a", "P-256");
         other_y["y"] = json!("yz");
         assert!(!same_public_key(&jwk(ec("a", "P-256")), &jwk(other_y)));
+    }
+
+    #[test]
+    fn key_cache_finds_a_key_by_alg_and_material_never_by_kid() {
+        let mut cache = KeyCache::new();
+        let a = jwk(rsa(Some("k1")));
+        cache.insert(&a, "RS256", 1);
+        assert_eq!(cache.get(&a, "RS256"), Some(&1));
+        // Another key under the same kid: no hit.
+        let mut other = rsa(Some("k1"));
+        other["n"] = json!(format!("{RFC7638_N}A"));
+        assert_eq!(cache.get(&jwk(other.clone()), "RS256"), None);
+        other["n"] = json!(RFC7638_N);
+        other["e"] = json!("AQAC");
+        assert_eq!(cache.get(&jwk(other), "RS256"), None);
+        // The same material for another alg is another import (PS256 keys are RSA-PSS keys).
+        assert_eq!(cache.get(&a, "PS256"), None);
+        // The same material under another kid, or with alg/use/key_ops, is the same key.
+        let mut labelled = rsa(Some("k2"));
+        labelled["use"] = json!("sig");
+        labelled["alg"] = json!("RS256");
+        labelled["key_ops"] = json!(["verify"]);
+        assert_eq!(cache.get(&jwk(labelled), "RS256"), Some(&1));
+        // EC: each of crv, x and y counts.
+        let p256 = jwk(ec("e", "P-256"));
+        cache.insert(&p256, "ES256", 2);
+        assert_eq!(cache.get(&p256, "ES256"), Some(&2));
+        for (member, value) in [("crv", "P-384"), ("x", "xy"), ("y", "yx")] {
+            let mut changed = ec("e", "P-256");
+            changed[member] = json!(value);
+            assert_eq!(cache.get(&jwk(changed), "ES256"), None, "{member}");
+        }
+        assert_eq!(cache.get(&jwk(ec("e", "P-256")), "RS256"), None);
+    }
+
+    #[test]
+    fn key_cache_is_bounded_and_drops_the_oldest_first() {
+        let mut cache = KeyCache::new();
+        let key =
+            |i: usize| jwk(json!({ "kty": "EC", "crv": "P-256", "x": format!("x{i}"), "y": "y" }));
+        for i in 0..KeyCache::<usize>::MAX {
+            cache.insert(&key(i), "ES256", i);
+        }
+        assert_eq!(cache.len(), KeyCache::<usize>::MAX);
+        // One more: the oldest (key 0) goes, the rest stay.
+        cache.insert(&key(99), "ES256", 99);
+        assert_eq!(cache.len(), KeyCache::<usize>::MAX);
+        assert_eq!(cache.get(&key(0), "ES256"), None);
+        for i in 1..KeyCache::<usize>::MAX {
+            assert_eq!(cache.get(&key(i), "ES256"), Some(&i));
+        }
+        assert_eq!(cache.get(&key(99), "ES256"), Some(&99));
     }
 
     #[test]

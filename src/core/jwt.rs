@@ -148,7 +148,7 @@ pub fn supported_alg(alg: &str) -> bool {
 pub fn check_crit(header: &Map<String, Value>) -> Result<()> {
     if header.contains_key("crit") {
         return Err(Error::invalid_token(
-            "the token header names critical extensions (crit) this library does not understand",
+            "the token header has crit (extensions not understood here)",
         ));
     }
     Ok(())

@@ -28,7 +28,7 @@ pub fn subtle() -> Result<SubtleCrypto, Error> {
     let subtle = subtle.dyn_into::<SubtleCrypto>().map_err(|_| {
         Error::new(
             ErrorCode::ConfigInvalid,
-            "WebCrypto (crypto.subtle) is unavailable: a secure context (https or localhost) is required",
+            "crypto.subtle is unavailable: a secure context (https or localhost) is required",
         )
     })?;
     SUBTLE.with(|s| {

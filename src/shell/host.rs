@@ -448,7 +448,7 @@ impl HostState {
                     self.refuse(
                         page,
                         &Error::config(
-                            "another open page of this app runs the session with another configuration; use the same config in every page",
+                            "another open page of this app runs the session with another config; use one config in every page",
                         ),
                     );
                     return;

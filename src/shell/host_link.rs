@@ -104,7 +104,7 @@ impl HostPort {
 
 fn host_start_failed(why: &str) -> Error {
     Error::config(format!(
-        "sessionHost \"worker\": the session host could not start ({why}); serve the package's helseid_wasm_worker.js, allow it in the Content-Security-Policy (worker-src 'self'), or use sessionHost \"page\""
+        "sessionHost \"worker\": the session host could not start ({why}); serve helseid_wasm_worker.js, allow it in the CSP (worker-src), or use sessionHost \"page\""
     ))
 }
 

@@ -11,7 +11,7 @@ use web_sys::CryptoKey;
 
 use super::{crypto, js};
 use crate::core::claims::{self, Expectations, Verified};
-use crate::core::jwk::{self, Jwk, Jwks};
+use crate::core::jwk::{self, Jwk, Jwks, KeyCache};
 use crate::core::jwt::{self, DecodedJwt, SignatureChecked};
 use crate::core::{alg, Error, ErrorCode};
 
@@ -58,29 +58,14 @@ fn checked(decoded: DecodedJwt, signature_verifies: bool) -> Result<SignatureChe
     Ok(decoded.signature_checked())
 }
 
-/// An imported WebCrypto key, with the algorithm and the public JWK it came from.
-struct Imported {
-    alg: String,
-    jwk: Jwk,
-    key: CryptoKey,
-}
-
 thread_local! {
-    /// Imported WebCrypto keys, found by algorithm and public key material: importing costs
-    /// more than a verification, and JWKS keys rarely change.
-    static KEYS: RefCell<Vec<Imported>> = const { RefCell::new(Vec::new()) };
+    /// Imported WebCrypto keys: importing costs more than a verification, and JWKS keys
+    /// rarely change.
+    static KEYS: RefCell<KeyCache<CryptoKey>> = const { RefCell::new(KeyCache::new()) };
 }
-
-/// At most this many keys are kept (a JWKS holds a few; rotation adds one at a time).
-const MAX_CACHED_KEYS: usize = 32;
 
 fn cached_key(key: &Jwk, alg: &str) -> Option<CryptoKey> {
-    KEYS.with(|k| {
-        k.borrow()
-            .iter()
-            .find(|i| i.alg == alg && jwk::same_public_key(&i.jwk, key))
-            .map(|i| i.key.clone())
-    })
+    KEYS.with(|k| k.borrow().get(key, alg).cloned())
 }
 
 async fn imported_key(key: &Jwk, alg: &str) -> Result<CryptoKey, Error> {
@@ -88,17 +73,7 @@ async fn imported_key(key: &Jwk, alg: &str) -> Result<CryptoKey, Error> {
         return Ok(found);
     }
     let imported = crypto::import_public_jwk(&key.to_json(), alg).await?;
-    KEYS.with(|k| {
-        let mut keys = k.borrow_mut();
-        if keys.len() >= MAX_CACHED_KEYS {
-            keys.clear();
-        }
-        keys.push(Imported {
-            alg: alg.to_owned(),
-            jwk: key.clone(),
-            key: imported.clone(),
-        });
-    });
+    KEYS.with(|k| k.borrow_mut().insert(key, alg, imported.clone()));
     Ok(imported)
 }
 
@@ -134,11 +109,21 @@ struct VerifyOptions {
     max_age: i64,
 }
 
+#[wasm_bindgen(module = "/js/verify.js")]
+extern "C" {
+    /// Whether `jwks` holds the same values (`===`) as when it was last called with `read`;
+    /// with `read`, remembers the values of `jwks` that its parse read. Throws when a getter
+    /// of the set does (then nothing is remembered).
+    #[wasm_bindgen(catch, js_name = jwksSeen)]
+    fn jwks_seen(jwks: &JsValue, read: bool) -> Result<bool, JsValue>;
+}
+
 thread_local! {
-    /// The JWKS `verifyJwt` was last given, as JSON text, and the set parsed from it. The text
-    /// is made on every call (JSON.stringify, under a microsecond for a few keys): a JWKS object
-    /// changed in place, a key taken out after a rotation, counts at once.
-    static JWKS: RefCell<Option<(String, Rc<Jwks>)>> = const { RefCell::new(None) };
+    /// The set parsed from the JWKS `verifyJwt` was last given. `js/verify.js` tells whether
+    /// the JWKS of a call holds the same values, members of its keys included, compared in
+    /// JS with `===` (no JSON.stringify, nothing copied into wasm): a JWKS object changed in
+    /// place, a key taken out after a rotation, counts at once.
+    static JWKS: RefCell<Option<Rc<Jwks>>> = const { RefCell::new(None) };
     static OBJECT_PROTOTYPE: JsValue =
         js_sys::Object::get_prototype_of(&js_sys::Object::new()).into();
     /// The option names as JS strings, made once (each would otherwise cross as UTF-8).
@@ -146,19 +131,15 @@ thread_local! {
 }
 
 fn verify_jwks(value: &JsValue) -> Result<Rc<Jwks>, Error> {
+    if let Some(jwks) = JWKS.with(|c| c.borrow().clone()) {
+        if matches!(jwks_seen(value, false), Ok(true)) {
+            return Ok(jwks);
+        }
+    }
     let text = js_sys::JSON::stringify(value)
         .ok()
         .and_then(|t| t.as_string())
         .unwrap_or_default();
-    let cached = JWKS.with(|c| {
-        c.borrow()
-            .as_ref()
-            .filter(|(cached_text, _)| *cached_text == text)
-            .map(|(_, jwks)| jwks.clone())
-    });
-    if let Some(jwks) = cached {
-        return Ok(jwks);
-    }
     let jwks = Rc::new(
         serde_json::from_str(&text)
             .ok()
@@ -168,7 +149,9 @@ fn verify_jwks(value: &JsValue) -> Result<Rc<Jwks>, Error> {
                 Error::config("invalid verifyJwt options: jwks must be { keys: JsonWebKey[] }")
             })?,
     );
-    JWKS.with(|c| *c.borrow_mut() = Some((text, jwks.clone())));
+    // Kept only if JS remembered the values it was parsed from.
+    let remembered = jwks_seen(value, true).is_ok();
+    JWKS.with(|c| *c.borrow_mut() = remembered.then(|| jwks.clone()));
     Ok(jwks)
 }
 

@@ -145,7 +145,7 @@ test('README: the wasm preloaded with <link rel=preload as=fetch crossorigin> is
   }
 });
 
-test('verifyJwt: a JWKS object changed in place counts at once (a key replaced or taken out is no longer trusted)', async () => {
+test('verifyJwt: a JWKS object changed in place counts at once (a key replaced or taken out, a member or a key_ops entry assigned: no longer trusted)', async () => {
   const out = await inApp(async ({ token, ja, jb, iss }) => {
     const jwks = { keys: [ja] };
     const v = () => window.helseid.verifyJwt(token, { jwks, issuer: iss, audience: 'e-helse:sfm.api' })
@@ -157,7 +157,26 @@ test('verifyJwt: a JWKS object changed in place counts at once (a key replaced o
     seen.push(await v());
     jwks.keys.push(ja);
     seen.push(await v());
+    // A member of a key assigned in place (the set is remembered by its values, not copied).
+    const n = ja.n;
+    ja.n = jb.n;
+    seen.push(await v());
+    ja.n = n;
+    seen.push(await v());
+    ja.key_ops = ['verify'];
+    seen.push(await v());
+    ja.key_ops[0] = 'sign'; // an element of key_ops
+    seen.push(await v());
+    delete ja.key_ops;
+    seen.push(await v());
+    // A set whose getter throws is refused (a rejection, never a throw), and trusted again
+    // once it reads.
+    let fail = true;
+    Object.defineProperty(jwks, 'keys', { configurable: true, get: () => { if (fail) throw new Error('no keys'); return [ja]; } });
+    seen.push(await v());
+    fail = false;
+    seen.push(await v());
     return seen;
   }, await twoKeysOneKid());
-  assert.deepEqual(out, ['a', 'signature_invalid', 'unknown_key', 'a']);
+  assert.deepEqual(out, ['a', 'signature_invalid', 'unknown_key', 'a', 'signature_invalid', 'a', 'a', 'unknown_key', 'a', 'config_invalid', 'a']);
 });
