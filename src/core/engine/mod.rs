@@ -39,7 +39,8 @@ use super::token::TokenType;
 use super::vecmap::{VecMap, VecSet};
 
 pub use outputs::{
-    Action, Cause, EndReason, Event, LogoutPlan, Next, RefreshCause, Ticket, TicketKind,
+    Action, Ask, Cause, EndReason, Event, FlightId, LogoutPlan, Next, RefreshCause, Ticket,
+    TicketKind,
 };
 pub use responses::Signed;
 pub use tabs::Remote;
@@ -112,10 +113,12 @@ pub struct Engine {
     logged_out: bool,
     /// Holders whose session ended: their late messages are ignored.
     ended_holders: VecSet<String>,
-    in_flight: VecMap<TokenKey, u64>,
-    switching: Option<(u64, TokenKey)>,
-    asking: VecSet<TokenKey>,
-    next_ticket: u64,
+    /// The one registry of work under way: token requests per key, the switch (its token
+    /// request, or its question to the holder), questions to the holder per key.
+    in_flight: VecMap<TokenKey, FlightId>,
+    switching: Option<(FlightId, TokenKey)>,
+    asking: VecMap<TokenKey, FlightId>,
+    next_flight: u64,
     /// Grows with every change this engine makes as a holder (never goes back, so the other
     /// tabs can order its announcements across logins).
     generation: u64,
@@ -149,7 +152,7 @@ impl Engine {
             in_flight: VecMap::new(),
             switching: None,
             asking: VecMap::new(),
-            next_ticket: 1,
+            next_flight: 1,
             generation: 0,
             attempts: VecMap::new(),
             kept: Vec::new(),
@@ -265,8 +268,8 @@ impl Engine {
         let Some(shared) = self.shared.as_ref().filter(|_| !self.logged_out) else {
             return Err(login_required("no session: log in first"));
         };
-        if let Some((_, key)) = &self.switching {
-            return Ok(Next::Wait(key.clone()));
+        if let Some((id, _)) = &self.switching {
+            return Ok(Next::Wait(*id));
         }
         let key = self.key(resource);
         if self.config.needs_attest(&key.resource) && self.attest_expired(now) {
@@ -279,11 +282,11 @@ impl Engine {
                 }
             }
         }
-        if self.in_flight.contains_key(&key) || self.asking.contains(&key) {
-            return Ok(Next::Wait(key));
+        if let Some(id) = self.in_flight.get(&key).or_else(|| self.asking.get(&key)) {
+            return Ok(Next::Wait(*id));
         }
-        if let Some(busy) = self.in_flight.keys().next() {
-            return Ok(Next::Busy(busy.clone()));
+        if let Some(busy) = self.in_flight.values().next() {
+            return Ok(Next::Busy(*busy));
         }
         let Some(grant) = &self.grant else {
             if self.holder_gone {
@@ -294,8 +297,9 @@ impl Engine {
                 ));
             }
             self.attempted(&key, now);
-            self.asking.add(key.clone());
-            return Ok(Next::AskHolder(key));
+            let id = self.new_flight();
+            self.asking.insert(key.clone(), id);
+            return Ok(Next::AskHolder(Ask { id, key }));
         };
         let Some(refresh_token) = &grant.refresh_token else {
             // No refresh token (no offline_access): the session ends with its access token.
@@ -370,8 +374,7 @@ impl Engine {
         details: Option<Vec<Value>>,
         context: Option<Context>,
     ) -> Ticket {
-        let id = self.next_ticket;
-        self.next_ticket += 1;
+        let id = self.new_flight();
         if !matches!(kind, TicketKind::Login { .. }) {
             self.in_flight.insert(key.clone(), id);
         }
@@ -389,6 +392,21 @@ impl Engine {
             cause,
             by: Some(self.id.clone()),
         }
+    }
+
+    fn new_flight(&mut self) -> FlightId {
+        let id = FlightId(self.next_flight);
+        self.next_flight += 1;
+        id
+    }
+
+    /// Whether the token request or question to the holder `id` is still under way here:
+    /// whoever waits for it waits for its end; once it is over (or forgotten with the session),
+    /// the caller asks [`Engine::token`] again.
+    pub fn is_flying(&self, id: FlightId) -> bool {
+        self.in_flight.values().any(|f| *f == id)
+            || self.asking.values().any(|f| *f == id)
+            || self.switching.as_ref().is_some_and(|(f, _)| *f == id)
     }
 
     /// After a refresh: the token for `resource` in the context in force, if it has not
@@ -422,19 +440,17 @@ impl Engine {
         self.context_expired_notified = false;
     }
 
-    /// A follower's question to the holder about `key` was answered (or timed out). When it
+    /// A follower's question to the holder `ask` was answered (or timed out). When it
     /// brought no fresh token, the timer asks again only after the backoff.
-    pub fn ask_settled(&mut self, key: &TokenKey, now: i64) {
-        self.asking.remove(key);
-        if self
-            .switching
-            .as_ref()
-            .is_some_and(|(id, k)| *id == 0 && k == key)
-        {
+    pub fn ask_settled(&mut self, ask: &Ask, now: i64) {
+        if self.asking.get(&ask.key) == Some(&ask.id) {
+            self.asking.remove(&ask.key);
+        }
+        if self.switching.as_ref().is_some_and(|(id, _)| *id == ask.id) {
             self.switching = None;
         }
-        if self.is_fresh(key, now) {
-            self.attempts.remove(key);
+        if self.is_fresh(&ask.key, now) {
+            self.attempts.remove(&ask.key);
         }
         self.actions.push(Action::Reschedule);
     }
@@ -507,7 +523,7 @@ impl Engine {
     fn due_at(&self, key: &TokenKey, now: i64) -> Option<i64> {
         let shared = self.shared.as_ref()?;
         if !self.in_flight.is_empty()
-            || self.asking.contains(key)
+            || self.asking.contains_key(key)
             || self.switching.is_some()
             || (self.config.needs_attest(&key.resource) && self.attest_expired(now))
         {

@@ -71,6 +71,20 @@ impl RefreshCause {
     }
 }
 
+/// One token request, or one question to the holder, under way: the engine names it, and
+/// the shell keeps for each name only the promise of those who wait for it
+/// ([`super::Engine::is_flying`] says whether it still is under way).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct FlightId(pub u64);
+
+/// A question to the holder (the session host, or the tab that holds the grant) for a fresh
+/// token of `key`, or for a context switch: settle it with [`super::Engine::ask_settled`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ask {
+    pub id: FlightId,
+    pub key: TokenKey,
+}
+
 /// What the caller of [`Engine::token`] does next.
 #[derive(Debug)]
 // A `Next` lives for one call; boxing the ticket would cost an allocation per refresh.
@@ -80,15 +94,15 @@ pub enum Next {
     Ready(AccessToken, TokenType),
     /// Send this token request, then feed the answer to [`Engine::on_response`].
     Refresh(Ticket),
-    /// A token request for this key is under way (here or at the holder): wait for it, then
-    /// ask [`Engine::fresh_token`].
-    Wait(TokenKey),
+    /// A token request for this key is under way (here or at the holder): wait for that
+    /// flight, then ask [`Engine::fresh_token`].
+    Wait(FlightId),
     /// This tab holds no grant: ask the holder for a fresh token for this key.
-    AskHolder(TokenKey),
+    AskHolder(Ask),
     /// The grant is busy with a refresh of another key (its refresh token rotates with every
     /// answer, RFC 6749 §6, and a second use of the old one ends the grant): wait for that
-    /// one, then ask again.
-    Busy(TokenKey),
+    /// flight, then ask again.
+    Busy(FlightId),
 }
 
 #[derive(Debug)]
@@ -105,7 +119,7 @@ pub enum TicketKind {
 /// A token request to make. Printing it never shows the refresh token or the code.
 #[derive(Debug)]
 pub struct Ticket {
-    pub id: u64,
+    pub id: FlightId,
     pub key: TokenKey,
     pub kind: TicketKind,
     /// The form body, client authentication excepted.

@@ -5,6 +5,7 @@
 //! the stored record.
 
 mod context;
+mod flights;
 mod portals;
 mod tabs;
 
