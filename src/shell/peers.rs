@@ -18,7 +18,7 @@ use super::js;
 use super::session::{now, Inner, Res};
 use super::tabs::Tabs;
 use crate::core::context::Context;
-use crate::core::engine::{Ask, EndReason};
+use crate::core::engine::{Ask, EndReason, Input};
 use crate::core::json::Read;
 use crate::core::tab_message::TabMessage;
 use crate::core::{Error, ErrorCode};
@@ -211,8 +211,10 @@ impl Inner {
         }
         if !locks || gone {
             // Without Web Locks, or once the lock is already free, the signed notice is enough.
-            self.engine.borrow_mut().holder_ended(&holder, Some(reason));
-            self.apply();
+            self.handle_input(Input::HolderEnded {
+                holder,
+                reason: Some(reason),
+            });
         } else {
             self.end_notices.borrow_mut().insert(holder, reason);
         }
@@ -306,8 +308,7 @@ impl Inner {
                 }
             }
         };
-        self.engine.borrow_mut().ask_settled(ask, now());
-        self.apply();
+        self.handle_input(Input::AskSettled(ask.clone()));
         self.landed(ask.id, &result);
         result
     }

@@ -24,7 +24,9 @@ use super::js;
 use super::tabs::Tabs;
 use super::timer::Timeout;
 use crate::core::assertion::AsRequest;
-use crate::core::engine::{Action, EndReason, Engine, Event, FlightId, Next, RefreshCause, Ticket};
+use crate::core::engine::{
+    Action, EndReason, Engine, Event, FlightId, Input, Next, RefreshCause, Ticket,
+};
 use crate::core::logout;
 use crate::core::secret::{AccessToken, RefreshToken};
 use crate::core::tab_message::TabMessage;
@@ -172,8 +174,19 @@ impl Inner {
 
     // ---- carrying out the engine's actions ------------------------------------------------
 
+    /// Carries out the actions the engine's last calls left.
     pub fn apply(self: &Rc<Self>) {
         let actions = self.engine.borrow_mut().take_actions();
+        self.carry_out(actions);
+    }
+
+    /// What happened, into the engine ([`Engine::handle`]), and its actions carried out.
+    pub fn handle_input(self: &Rc<Self>, input: Input) {
+        let actions = self.engine.borrow_mut().handle(input, now());
+        self.carry_out(actions);
+    }
+
+    fn carry_out(self: &Rc<Self>, actions: Vec<Action>) {
         // The session ended here: open portal sessions end with the tokens they last used,
         // before the DPoP key goes (their proofs need it).
         let ended = actions.iter().any(|a| matches!(a, Action::EndPortals));
@@ -190,6 +203,20 @@ impl Inner {
         }
         for action in actions {
             match action {
+                Action::Refresh(ticket) => {
+                    let inner = self.clone();
+                    super::task::spawn(async move {
+                        let _ = inner.run_refresh(ticket).await;
+                        inner.schedule();
+                    });
+                }
+                Action::AskHolder(ask) => {
+                    let inner = self.clone();
+                    super::task::spawn(async move {
+                        let _ = inner.ask_holder(&ask, false).await;
+                        inner.schedule();
+                    });
+                }
                 Action::Emit(event) => self.emit_event(event),
                 Action::Announce => self.announce(),
                 Action::AnnounceEnd(reason, _) if self.is_host() => {
@@ -416,8 +443,10 @@ impl Inner {
                 "the tab that held the session is gone; log in again",
             )));
         }
-        self.engine.borrow_mut().holder_ended(holder, reason);
-        self.apply();
+        self.handle_input(Input::HolderEnded {
+            holder: holder.to_string(),
+            reason,
+        });
     }
 
     /// Another page stole the holder lock: take it back (queued until the thief lets go) and
@@ -443,7 +472,7 @@ impl Inner {
         *self.timer.borrow_mut() = wake.map(|secs| {
             Timeout::new(secs * 1000, move || {
                 if let Some(inner) = weak.upgrade() {
-                    inner.on_timer();
+                    inner.handle_input(Input::Timer);
                 }
             })
         });
@@ -451,25 +480,6 @@ impl Inner {
 
     pub fn stop_timer(&self) {
         *self.timer.borrow_mut() = None;
-    }
-
-    fn on_timer(self: &Rc<Self>) {
-        let work = self.engine.borrow_mut().on_timer(now());
-        self.apply();
-        if work.is_empty() {
-            self.schedule();
-        }
-        for next in work {
-            let inner = self.clone();
-            super::task::spawn(async move {
-                let _ = match next {
-                    Next::Refresh(ticket) => inner.run_refresh(ticket).await,
-                    Next::AskHolder(ask) => inner.ask_holder(&ask, false).await,
-                    _ => Ok(()),
-                };
-                inner.schedule();
-            });
-        }
     }
 
     // ---- token requests -------------------------------------------------------------------

@@ -39,7 +39,7 @@ use super::token::TokenType;
 use super::vecmap::{VecMap, VecSet};
 
 pub use outputs::{
-    Action, Ask, Cause, EndReason, Event, FlightId, LogoutPlan, Next, RefreshCause, Ticket,
+    Action, Ask, Cause, EndReason, Event, FlightId, Input, LogoutPlan, Next, RefreshCause, Ticket,
     TicketKind,
 };
 pub use responses::Signed;
@@ -176,6 +176,19 @@ impl Engine {
     /// The actions the last calls asked for, in order.
     pub fn take_actions(&mut self) -> Vec<Action> {
         std::mem::take(&mut self.actions)
+    }
+
+    /// What happened (at `now`), and what the shell does about it, in order (with any actions
+    /// the calls before left).
+    pub fn handle(&mut self, input: Input, now: i64) -> Vec<Action> {
+        match input {
+            Input::Timer => self.on_timer(now),
+            Input::AskSettled(ask) => self.ask_settled(&ask, now),
+            Input::HolderEnded { holder, reason } => self.holder_ended(&holder, reason),
+            Input::PortalOpened(resource) => self.keep_fresh(resource.as_deref()),
+            Input::PortalEnded(resource) => self.release(resource.as_deref()),
+        }
+        self.take_actions()
     }
 
     /// The thumbprint (RFC 7638) of the DPoP key this tab signs with; DPoP-bound tokens must
@@ -442,7 +455,7 @@ impl Engine {
 
     /// A follower's question to the holder `ask` was answered (or timed out). When it
     /// brought no fresh token, the timer asks again only after the backoff.
-    pub fn ask_settled(&mut self, ask: &Ask, now: i64) {
+    fn ask_settled(&mut self, ask: &Ask, now: i64) {
         if self.asking.get(&ask.key) == Some(&ask.id) {
             self.asking.remove(&ask.key);
         }
@@ -467,7 +480,7 @@ impl Engine {
     /// A portal session of `resource` opened: while it is open, the timer keeps that
     /// resource's token fresh (`autoRefresh`), so the portal is refreshed with no call from
     /// the app (API.md "Embedded national portals", settled in turn 3).
-    pub fn keep_fresh(&mut self, resource: Option<&str>) {
+    fn keep_fresh(&mut self, resource: Option<&str>) {
         let resource = self.key(resource).resource;
         self.kept.push(resource);
         self.actions.push(Action::Reschedule);
@@ -475,7 +488,7 @@ impl Engine {
 
     /// A portal session of `resource` ended: when it was the last, the timer stops keeping
     /// that token fresh.
-    pub fn release(&mut self, resource: Option<&str>) {
+    fn release(&mut self, resource: Option<&str>) {
         let resource = self.key(resource).resource;
         if let Some(i) = self.kept.iter().position(|r| *r == resource) {
             self.kept.swap_remove(i);
@@ -550,7 +563,7 @@ impl Engine {
         })
     }
 
-    /// Seconds (at least 1) until the engine wants [`Engine::on_timer`], if ever: the earliest
+    /// Seconds (at least 1) until the engine wants [`Input::Timer`], if ever: the earliest
     /// of the kept tokens' due times and the attest's age.
     pub fn next_wakeup(&self, now: i64) -> Option<i64> {
         let at = self
@@ -563,9 +576,10 @@ impl Engine {
     }
 
     /// A wake-up: fires `contextExpired` once when the attest reached its age, and renews each
-    /// kept token that is due: a refresh here ([`Next::Refresh`]), or a question to the holder
-    /// ([`Next::AskHolder`]). One refresh at a time: the others wait for the next wake-up.
-    pub fn on_timer(&mut self, now: i64) -> Vec<Next> {
+    /// kept token that is due: a refresh here ([`Action::Refresh`]), or a question to the holder
+    /// ([`Action::AskHolder`]). One refresh at a time: the others wait for the next wake-up.
+    /// When nothing starts, the next wake-up is set now (a token request sets it as it ends).
+    fn on_timer(&mut self, now: i64) {
         if self.attest_expires_at().is_some_and(|at| at <= now) {
             self.context_expired_notified = true;
             self.actions.push(Action::Emit(Event::ContextExpired));
@@ -576,18 +590,22 @@ impl Engine {
             .into_iter()
             .filter(|key| self.due_at(key, now).is_some_and(|at| at <= now))
             .collect();
-        let mut work = Vec::new();
+        let mut started = false;
         for key in due {
-            match self.token(Self::resource_param(&key), false, now) {
+            let work = match self.token(Self::resource_param(&key), false, now) {
                 Ok(Next::Refresh(mut ticket)) => {
                     ticket.cause = Cause::Schedule;
-                    work.push(Next::Refresh(ticket));
+                    Action::Refresh(ticket)
                 }
-                Ok(next @ Next::AskHolder(_)) => work.push(next),
-                _ => {}
-            }
+                Ok(Next::AskHolder(ask)) => Action::AskHolder(ask),
+                _ => continue,
+            };
+            self.actions.push(work);
+            started = true;
         }
-        work
+        if !started {
+            self.actions.push(Action::Reschedule);
+        }
     }
 
     pub fn is_logged_out(&self) -> bool {

@@ -1,6 +1,7 @@
-//! What the engine says: the answer to [`super::Engine::token`] ([`Next`]), the token requests it
-//! hands out ([`Ticket`]), the events for the app ([`Event`], with their [`RefreshCause`]) and
-//! the actions the shell carries out ([`Action`]).
+//! What comes in through [`super::Engine::handle`] ([`Input`]), and what the engine says: the
+//! answer to [`super::Engine::token`] ([`Next`]), the work under way ([`FlightId`], [`Ask`]),
+//! the token requests it hands out ([`Ticket`]), the events for the app ([`Event`], with their
+//! [`RefreshCause`]) and the actions the shell carries out ([`Action`]).
 
 use serde_json::Value;
 
@@ -78,7 +79,7 @@ impl RefreshCause {
 pub struct FlightId(pub u64);
 
 /// A question to the holder (the session host, or the tab that holds the grant) for a fresh
-/// token of `key`, or for a context switch: settle it with [`super::Engine::ask_settled`].
+/// token of `key`, or for a context switch: settle it with [`Input::AskSettled`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Ask {
     pub id: FlightId,
@@ -190,9 +191,40 @@ impl EndReason {
     }
 }
 
-/// What the shell must do after a call into the engine ([`Engine::take_actions`]).
+/// What happened, for [`super::Engine::handle`]: the shell's timer fired, a question to the
+/// holder ended, the holder of the session went (its lock freed, or its signed end notice
+/// came), a portal session opened or ended. Time comes with it.
 #[derive(Debug)]
+pub enum Input {
+    /// The wake-up [`super::Engine::next_wakeup`] asked for.
+    Timer,
+    /// A question to the holder ([`Next::AskHolder`], [`Action::AskHolder`]) was answered, or
+    /// timed out.
+    AskSettled(Ask),
+    /// The holder this tab follows is gone: with its end notice's reason, or without one
+    /// (its tab closed, or the session host went).
+    HolderEnded {
+        holder: String,
+        reason: Option<EndReason>,
+    },
+    /// A portal session of `resource` opened (`None`: the default resource).
+    PortalOpened(Option<String>),
+    /// A portal session of `resource` ended.
+    PortalEnded(Option<String>),
+}
+
+/// What the shell must do after a call into the engine ([`Engine::take_actions`],
+/// [`super::Engine::handle`]).
+#[derive(Debug)]
+// An action lives until the shell carries it out; boxing the ticket would cost an allocation
+// per refresh.
+#[allow(clippy::large_enum_variant)]
 pub enum Action {
+    /// Send this token request (the timer's), then feed the answer to
+    /// [`super::Engine::on_response`].
+    Refresh(Ticket),
+    /// Ask the holder for a fresh token (the timer's), then [`Input::AskSettled`].
+    AskHolder(Ask),
     Emit(Event),
     /// The shared view changed: tell the other tabs.
     Announce,

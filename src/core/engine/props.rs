@@ -158,7 +158,12 @@ impl Model {
     /// A timer wake-up: each refresh it starts is for the primary token or a kept one.
     fn timer(&mut self) -> std::result::Result<(), TestCaseError> {
         let primary = self.h.e.shared().map(|s| s.primary.clone());
-        for next in self.h.e.on_timer(self.h.now) {
+        for work in self.h.timer_work() {
+            let next = match work {
+                Action::Refresh(ticket) => Next::Refresh(ticket),
+                Action::AskHolder(ask) => Next::AskHolder(ask),
+                _ => continue,
+            };
             if let Next::Refresh(ticket) = &next {
                 let kept = self
                     .portals

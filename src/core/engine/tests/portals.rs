@@ -209,8 +209,8 @@ fn a_follower_keeps_its_portals_token_fresh_by_asking_the_holder() {
     f.e.keep_fresh(Some(KJ));
     assert_eq!(f.e.next_wakeup(f.now), Some(570), "due at T0 + 670");
     f.now = T0 + 670;
-    let ask = match &f.e.on_timer(f.now)[..] {
-        [Next::AskHolder(ask)] => ask.clone(),
+    let ask = match &f.timer_work()[..] {
+        [Action::AskHolder(ask)] => ask.clone(),
         other => panic!("{other:?}"),
     };
     assert_eq!(ask.key.resource, KJ);
@@ -219,8 +219,8 @@ fn a_follower_keeps_its_portals_token_fresh_by_asking_the_holder() {
     f.e.ask_settled(&ask, f.now);
     assert_eq!(f.e.next_wakeup(f.now), Some(5));
     f.now += 5;
-    let ask = match &f.e.on_timer(f.now)[..] {
-        [Next::AskHolder(ask)] => ask.clone(),
+    let ask = match &f.timer_work()[..] {
+        [Action::AskHolder(ask)] => ask.clone(),
         other => panic!("{other:?}"),
     };
     // This time it did: its view brings the fresh token (and a fresh primary).
