@@ -4,6 +4,7 @@ use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::base64url;
+use super::error::{Error, ErrorCode};
 use super::uri;
 
 /// RFC 9449 §4.2: the proof's JOSE header carries the public key.
@@ -103,13 +104,40 @@ pub fn is_resource_server_nonce_challenge(status: u16, www_authenticate: Option<
             .unwrap_or(false)
 }
 
-/// One retry rule for both kinds of server: an answer is a nonce challenge when it is RFC 9449
-/// §8's (authorization server: 400 `{"error":"use_dpop_nonce"}`) or §9's (resource server:
-/// 401 `WWW-Authenticate: DPoP error="use_dpop_nonce"`). The caller retries once, with a new
-/// proof carrying the `DPoP-Nonce` it got, and only when it got one.
-pub fn is_nonce_challenge(status: u16, www_authenticate: Option<&str>, body: Option<&str>) -> bool {
-    is_resource_server_nonce_challenge(status, www_authenticate)
-        || body.is_some_and(|b| is_authorization_server_nonce_challenge(status, b))
+/// Who answered a request sent with a DPoP proof: each kind asks for a nonce its own way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NonceServer {
+    /// The authorization server (PAR, token, revocation): RFC 9449 §8.
+    Authorization,
+    /// An API or a portal: RFC 9449 §9.
+    Resource,
+}
+
+/// An answer to a request, as far as the nonce retry cares.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NonceAnswer<'a> {
+    pub status: u16,
+    pub www_authenticate: Option<&'a str>,
+    /// The body, where it can be read before the caller gets it (the authorization server's).
+    pub body: Option<&'a str>,
+    /// Whether the answer carried a `DPoP-Nonce`.
+    pub got_nonce: bool,
+    /// Whether the request was a DPoP request (a `Bearer` call is never retried).
+    pub dpop: bool,
+}
+
+/// Whether `answer` is `server`'s nonce challenge: the authorization server's is §8's (400
+/// `{"error":"use_dpop_nonce"}`), a resource server's is §9's (401
+/// `WWW-Authenticate: DPoP error="use_dpop_nonce"`). Neither form means the other's.
+pub fn is_nonce_challenge(server: NonceServer, answer: &NonceAnswer) -> bool {
+    match server {
+        NonceServer::Resource => {
+            is_resource_server_nonce_challenge(answer.status, answer.www_authenticate)
+        }
+        NonceServer::Authorization => answer
+            .body
+            .is_some_and(|b| is_authorization_server_nonce_challenge(answer.status, b)),
+    }
 }
 
 /// What to do with the answer to a request sent with a DPoP proof: the one retry rule for the
@@ -124,19 +152,66 @@ pub enum NonceStep {
     Fail,
 }
 
-pub fn nonce_step(
-    attempt: u32,
-    status: u16,
-    www_authenticate: Option<&str>,
-    body: Option<&str>,
-    got_nonce: bool,
-) -> NonceStep {
-    if !is_nonce_challenge(status, www_authenticate, body) {
+/// The one retry rule: a DPoP request that `server` challenged for a nonce is sent once more,
+/// with a new proof carrying the `DPoP-Nonce` it got, and only when it got one (a challenge
+/// without one would only be answered the same way). `attempt`: the answers challenged so far.
+pub fn nonce_step(server: NonceServer, attempt: u32, answer: &NonceAnswer) -> NonceStep {
+    if !answer.dpop || !is_nonce_challenge(server, answer) {
         NonceStep::Accept
-    } else if attempt == 0 && got_nonce {
+    } else if attempt == 0 && answer.got_nonce {
         NonceStep::RetryOnce
     } else {
         NonceStep::Fail
+    }
+}
+
+/// `dpop_nonce_failed`: `server` still asked for a nonce after the one retry (or gave none to
+/// use). The authorization server's error carries its OAuth code.
+pub fn nonce_failure(server: NonceServer, status: u16) -> Error {
+    match server {
+        NonceServer::Authorization => Error::new(
+            ErrorCode::DpopNonceFailed,
+            "the authorization server still asks for a DPoP nonce after one retry",
+        )
+        .with_status(status)
+        .with_oauth("use_dpop_nonce", None),
+        NonceServer::Resource => Error::new(
+            ErrorCode::DpopNonceFailed,
+            "the API still asks for a DPoP nonce after one retry",
+        )
+        .with_status(status),
+    }
+}
+
+/// The one nonce retry of a DPoP request (RFC 9449 §8, §9), for the authorization server's
+/// endpoints and for `client.fetch`, `authHeaders`' round trip and the portal calls: the shell
+/// sends, and asks this after each answer whether to send again.
+#[derive(Clone, Copy, Debug)]
+pub struct NonceRetry {
+    server: NonceServer,
+    challenged: u32,
+}
+
+impl NonceRetry {
+    pub fn new(server: NonceServer) -> NonceRetry {
+        NonceRetry {
+            server,
+            challenged: 0,
+        }
+    }
+
+    /// After an answer: `Ok(true)` send once more with a new proof (and a new client assertion)
+    /// carrying the nonce just kept; `Ok(false)` the answer stands; `dpop_nonce_failed` when
+    /// the server still asks, or gave no nonce to use.
+    pub fn again(&mut self, answer: &NonceAnswer) -> Result<bool, Error> {
+        match nonce_step(self.server, self.challenged, answer) {
+            NonceStep::Accept => Ok(false),
+            NonceStep::RetryOnce => {
+                self.challenged += 1;
+                Ok(true)
+            }
+            NonceStep::Fail => Err(nonce_failure(self.server, answer.status)),
+        }
     }
 }
 
@@ -144,7 +219,14 @@ pub fn nonce_step(
 /// answer is a resource server's nonce challenge (RFC 9449 §9) and carries a nonce to use (a
 /// challenge without one would only be answered the same way).
 pub fn should_retry(status: u16, www_authenticate: Option<&str>, got_nonce: bool) -> bool {
-    nonce_step(0, status, www_authenticate, None, got_nonce) == NonceStep::RetryOnce
+    let answer = NonceAnswer {
+        status,
+        www_authenticate,
+        body: None,
+        got_nonce,
+        dpop: true,
+    };
+    nonce_step(NonceServer::Resource, 0, &answer) == NonceStep::RetryOnce
 }
 
 /// `authHeaders`' `htm` (RFC 9449 §4.2) for a method given by name: upper case, as axios and
@@ -375,47 +457,137 @@ mod tests {
         ));
     }
 
+    const AS_CHALLENGE: &str = r#"{"error":"use_dpop_nonce","error_description":"x"}"#;
+    const RS_CHALLENGE: &str = r#"DPoP error="use_dpop_nonce", algs="ES256""#;
+
+    fn answer<'a>(status: u16, www: Option<&'a str>, body: Option<&'a str>) -> NonceAnswer<'a> {
+        NonceAnswer {
+            status,
+            www_authenticate: www,
+            body,
+            got_nonce: true,
+            dpop: true,
+        }
+    }
+
     #[test]
-    fn one_rule_recognises_both_kinds_of_nonce_challenge() {
-        assert!(is_nonce_challenge(
-            400,
-            None,
-            Some(r#"{"error":"use_dpop_nonce"}"#)
-        ));
-        assert!(is_nonce_challenge(
-            401,
-            Some(r#"DPoP error="use_dpop_nonce""#),
-            None
-        ));
-        assert!(!is_nonce_challenge(
-            401,
-            Some(r#"DPoP error="invalid_token""#),
-            None
-        ));
-        assert!(!is_nonce_challenge(
-            400,
-            None,
-            Some(r#"{"error":"invalid_grant"}"#)
-        ));
-        assert!(!is_nonce_challenge(
-            200,
-            None,
-            Some(r#"{"error":"use_dpop_nonce"}"#)
-        ));
+    fn the_authorization_server_challenges_by_rfc9449_section_8_only() {
+        let server = NonceServer::Authorization;
+        let step = |a: NonceAnswer| nonce_step(server, 0, &a);
+        assert_eq!(
+            step(answer(400, None, Some(AS_CHALLENGE))),
+            NonceStep::RetryOnce
+        );
+        // §9's form is a resource server's, not the token endpoint's.
+        assert_eq!(
+            step(answer(401, Some(RS_CHALLENGE), Some("{}"))),
+            NonceStep::Accept
+        );
+        assert_eq!(
+            step(answer(401, None, Some(AS_CHALLENGE))),
+            NonceStep::Accept
+        );
+        assert_eq!(
+            step(answer(200, None, Some(AS_CHALLENGE))),
+            NonceStep::Accept
+        );
+        let grant = r#"{"error":"invalid_grant"}"#;
+        assert_eq!(step(answer(400, None, Some(grant))), NonceStep::Accept);
+        assert_eq!(step(answer(400, None, Some("not json"))), NonceStep::Accept);
+    }
+
+    #[test]
+    fn a_resource_server_challenges_by_rfc9449_section_9_only() {
+        let server = NonceServer::Resource;
+        let step = |a: NonceAnswer| nonce_step(server, 0, &a);
+        assert_eq!(
+            step(answer(401, Some(RS_CHALLENGE), None)),
+            NonceStep::RetryOnce
+        );
+        assert_eq!(
+            step(answer(401, Some(r#"dpop error=use_dpop_nonce"#), None)),
+            NonceStep::RetryOnce
+        );
+        // An API's 400 with the authorization server's body is the API's own error.
+        assert_eq!(
+            step(answer(400, None, Some(AS_CHALLENGE))),
+            NonceStep::Accept
+        );
+        assert_eq!(
+            step(answer(400, Some(RS_CHALLENGE), None)),
+            NonceStep::Accept
+        );
+        let other = r#"DPoP error="invalid_token""#;
+        assert_eq!(step(answer(401, Some(other), None)), NonceStep::Accept);
+        let bearer = r#"Bearer error="use_dpop_nonce""#;
+        assert_eq!(step(answer(401, Some(bearer), None)), NonceStep::Accept);
     }
 
     #[test]
     fn a_challenge_is_retried_once_and_only_with_a_nonce() {
-        let www = Some(r#"DPoP error="use_dpop_nonce""#);
-        assert_eq!(nonce_step(0, 401, www, None, true), NonceStep::RetryOnce);
-        assert_eq!(nonce_step(1, 401, www, None, true), NonceStep::Fail);
-        assert_eq!(nonce_step(0, 401, www, None, false), NonceStep::Fail);
+        for (server, challenged) in [
+            (
+                NonceServer::Authorization,
+                answer(400, None, Some(AS_CHALLENGE)),
+            ),
+            (NonceServer::Resource, answer(401, Some(RS_CHALLENGE), None)),
+        ] {
+            assert_eq!(nonce_step(server, 0, &challenged), NonceStep::RetryOnce);
+            assert_eq!(nonce_step(server, 1, &challenged), NonceStep::Fail);
+            let no_nonce = NonceAnswer {
+                got_nonce: false,
+                ..challenged
+            };
+            assert_eq!(nonce_step(server, 0, &no_nonce), NonceStep::Fail);
+            // A request sent without a proof (a Bearer token, DPoP off) is never retried.
+            let plain = NonceAnswer {
+                dpop: false,
+                ..challenged
+            };
+            assert_eq!(nonce_step(server, 0, &plain), NonceStep::Accept);
+            assert_eq!(nonce_step(server, 1, &plain), NonceStep::Accept);
+        }
+    }
+
+    #[test]
+    fn a_second_challenge_fails_with_dpop_nonce_failed_and_the_status() {
+        let e = nonce_failure(NonceServer::Authorization, 400);
+        assert_eq!(e.code, ErrorCode::DpopNonceFailed);
+        assert_eq!(e.status, Some(400));
+        assert_eq!(e.oauth_error.as_deref(), Some("use_dpop_nonce"));
+        let e = nonce_failure(NonceServer::Resource, 401);
+        assert_eq!(e.code, ErrorCode::DpopNonceFailed);
+        assert_eq!(e.status, Some(401));
+        assert_eq!(e.oauth_error, None);
+    }
+
+    #[test]
+    fn one_sender_sends_twice_at_most_and_then_fails_with_dpop_nonce_failed() {
+        let challenged = answer(400, None, Some(AS_CHALLENGE));
+        let mut retry = NonceRetry::new(NonceServer::Authorization);
+        assert_eq!(retry.again(&challenged), Ok(true));
+        let e = retry.again(&challenged).unwrap_err();
+        assert_eq!(e.code, ErrorCode::DpopNonceFailed);
+        assert_eq!(e.oauth_error.as_deref(), Some("use_dpop_nonce"));
+
+        let mut retry = NonceRetry::new(NonceServer::Resource);
+        let challenged = answer(401, Some(RS_CHALLENGE), None);
+        assert_eq!(retry.again(&challenged), Ok(true));
+        assert_eq!(retry.again(&answer(200, None, None)), Ok(false));
+
+        // An answer that is no challenge stands at once.
+        let mut retry = NonceRetry::new(NonceServer::Resource);
+        assert_eq!(retry.again(&answer(403, None, None)), Ok(false));
+        // A challenge with no nonce to use fails at once: one request, no retry.
+        let mut retry = NonceRetry::new(NonceServer::Resource);
+        let no_nonce = NonceAnswer {
+            got_nonce: false,
+            ..challenged
+        };
         assert_eq!(
-            nonce_step(0, 200, None, Some("{}"), true),
-            NonceStep::Accept
+            retry.again(&no_nonce).unwrap_err().code,
+            ErrorCode::DpopNonceFailed
         );
-        let body = Some(r#"{"error":"use_dpop_nonce"}"#);
-        assert_eq!(nonce_step(0, 400, None, body, true), NonceStep::RetryOnce);
     }
 
     #[test]

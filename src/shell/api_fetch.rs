@@ -15,7 +15,7 @@ use wasm_bindgen_futures::JsFuture;
 
 use super::js::{from_js, get, get_string};
 use super::session::{Inner, Res};
-use crate::core::dpop::{self, nonce_step, NonceStep};
+use crate::core::dpop::{self, NonceAnswer, NonceRetry, NonceServer};
 use crate::core::secret::AccessToken;
 use crate::core::token::TokenType;
 use crate::core::{Error, ErrorCode};
@@ -160,7 +160,8 @@ impl Inner {
     }
 
     /// Sends `base` with [`Inner::auth_headers`], takes the answer's nonce
-    /// ([`Inner::take_nonce`]) and sends once more on a nonce challenge (RFC 9449 §9): what
+    /// ([`Inner::take_nonce`]) and sends once more on a nonce challenge (RFC 9449 §9), as
+    /// [`NonceRetry`] decides for every DPoP request: what
     /// `authHeaders` and `takeDpopNonce` give an app's own HTTP client, in one call.
     pub async fn send_dpop(
         self: &Rc<Self>,
@@ -171,7 +172,7 @@ impl Inner {
         let url = base.url();
         let method = base.method();
         let fetch: Function = get(&js_sys::global(), "fetch").unchecked_into();
-        let mut attempt = 0;
+        let mut retry = NonceRetry::new(NonceServer::Resource);
         loop {
             let (authorization, proof) = self
                 .auth_headers(
@@ -205,25 +206,15 @@ impl Inner {
                 .unchecked_into();
             let answer = Answer::read(&response);
             self.take_nonce(&url, &answer);
-            if proof.is_none() {
+            let answer = NonceAnswer {
+                status: answer.status,
+                www_authenticate: answer.www_authenticate.as_deref(),
+                body: None,
+                got_nonce: answer.nonce.is_some(),
+                dpop: proof.is_some(),
+            };
+            if !retry.again(&answer)? {
                 return Ok(response);
-            }
-            match nonce_step(
-                attempt,
-                answer.status,
-                answer.www_authenticate.as_deref(),
-                None,
-                answer.nonce.is_some(),
-            ) {
-                NonceStep::Accept => return Ok(response),
-                NonceStep::RetryOnce => attempt += 1,
-                NonceStep::Fail => {
-                    return Err(Error::new(
-                        ErrorCode::DpopNonceFailed,
-                        "the API still asks for a DPoP nonce after one retry",
-                    )
-                    .with_status(answer.status))
-                }
             }
         }
     }

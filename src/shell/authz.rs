@@ -17,7 +17,7 @@ use super::{crypto, http, verify};
 use crate::core::assertion::AsRequest;
 use crate::core::config::{ClientAuthMethod, Config};
 use crate::core::discovery::{self, Metadata};
-use crate::core::dpop::{nonce_step, NonceStep};
+use crate::core::dpop::{NonceAnswer, NonceRetry, NonceServer};
 use crate::core::engine::Signed;
 use crate::core::jwk::Jwks;
 use crate::core::jwt::SignatureChecked;
@@ -305,15 +305,16 @@ impl AuthServer {
     }
 
     /// POST to an authorization server endpoint with client authentication and DPoP. A
-    /// `use_dpop_nonce` challenge is answered once, with a new proof and a new assertion
-    /// (each assertion is used once).
+    /// `use_dpop_nonce` challenge (RFC 9449 §8) is answered once, as [`NonceRetry`] decides
+    /// for every DPoP request, with a new proof and a new assertion (each assertion is used
+    /// once).
     pub async fn post(
         &self,
         endpoint: &str,
         params: &FormBody,
         purpose: &Purpose<'_>,
     ) -> Res<http::HttpResponse> {
-        let mut attempt = 0;
+        let mut retry = NonceRetry::new(NonceServer::Authorization);
         loop {
             let mut body = FormBody(params.0.clone());
             if let Some(assertion) = self.client_assertion(endpoint, purpose).await? {
@@ -340,27 +341,15 @@ impl AuthServer {
             if let Some(nonce) = &response.dpop_nonce {
                 self.dpop.remember_nonce(endpoint, nonce);
             }
-            if !self.config.dpop {
+            let answer = NonceAnswer {
+                status: response.status,
+                www_authenticate: response.www_authenticate.as_deref(),
+                body: Some(&response.body),
+                got_nonce: response.dpop_nonce.is_some(),
+                dpop: self.config.dpop,
+            };
+            if !retry.again(&answer)? {
                 return Ok(response);
-            }
-            let www = response.www_authenticate.as_deref();
-            match nonce_step(
-                attempt,
-                response.status,
-                www,
-                Some(&response.body),
-                response.dpop_nonce.is_some(),
-            ) {
-                NonceStep::Accept => return Ok(response),
-                NonceStep::RetryOnce => attempt += 1,
-                NonceStep::Fail => {
-                    return Err(Error::new(
-                        ErrorCode::DpopNonceFailed,
-                        "the authorization server still asks for a DPoP nonce after one retry",
-                    )
-                    .with_status(response.status)
-                    .with_oauth("use_dpop_nonce", None))
-                }
             }
         }
     }

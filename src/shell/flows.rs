@@ -25,14 +25,11 @@ use crate::core::{pkce, Error, ErrorCode};
 
 /// What a switch does next.
 enum Switch {
-    Run(
-        crate::core::engine::Ticket,
-        std::rc::Rc<super::flight::Flight>,
-    ),
-    Ask(crate::core::engine::TokenKey),
-    Wait(crate::core::engine::TokenKey),
+    Run(crate::core::engine::Ticket),
+    Ask(crate::core::engine::Ask),
+    Wait(crate::core::engine::FlightId),
     /// Another token's refresh holds the refresh token: after it, try again.
-    Busy(crate::core::engine::TokenKey),
+    Busy(crate::core::engine::FlightId),
 }
 
 /// The query parameters of a URL, parsed by the browser.
@@ -269,19 +266,8 @@ impl Inner {
             let mut step = first;
             for _ in 0..4 {
                 match step? {
-                    Switch::Run(ticket, flight) => {
-                        let key = ticket.key.clone();
-                        let result = inner.run_ticket(ticket).await;
-                        // Only this switch's flight: another may have taken the key since.
-                        let mut flights = inner.flights.borrow_mut();
-                        if flights.get(&key).is_some_and(|f| Rc::ptr_eq(f, &flight)) {
-                            flights.remove(&key);
-                        }
-                        drop(flights);
-                        flight.finish(result.clone());
-                        return result;
-                    }
-                    Switch::Ask(key) => {
+                    Switch::Run(ticket) => return inner.run_refresh(ticket).await,
+                    Switch::Ask(ask) => {
                         let message = TabMessage::Context {
                             id: None,
                             context: context
@@ -292,14 +278,11 @@ impl Inner {
                             by: inner.engine.borrow().id().to_string(),
                         }
                         .to_json();
-                        let result = inner.request_holder(message, Some(&key)).await;
-                        inner.engine.borrow_mut().ask_settled(&key, now());
-                        inner.apply();
-                        return result;
+                        return inner.request_holder(message, &ask).await;
                     }
-                    Switch::Wait(key) => inner.wait_for(&key).await?,
-                    Switch::Busy(key) => {
-                        let _ = inner.wait_for(&key).await;
+                    Switch::Wait(id) => inner.wait_for(id).await?,
+                    Switch::Busy(id) => {
+                        let _ = inner.wait_for(id).await;
                     }
                 }
                 step = inner.switch_step(&context, resource.as_deref(), by.as_deref());
@@ -311,8 +294,8 @@ impl Inner {
         }
     }
 
-    /// One synchronous step of a switch: the engine's decision, with the flight registered
-    /// for callers who wait.
+    /// One synchronous step of a switch: the engine's decision, with the promise of its flight
+    /// made for callers who wait.
     fn switch_step(
         self: &Rc<Self>,
         context: &Option<Context>,
@@ -329,15 +312,15 @@ impl Inner {
                 if let Some(by) = by {
                     ticket.by = Some(by.to_string());
                 }
-                let flight = super::flight::Flight::new();
-                self.flights
-                    .borrow_mut()
-                    .insert(ticket.key.clone(), flight.clone());
-                Switch::Run(ticket, flight)
+                self.flight(ticket.id);
+                Switch::Run(ticket)
             }
-            Next::AskHolder(key) => Switch::Ask(key),
-            Next::Wait(key) => Switch::Wait(key),
-            Next::Busy(key) => Switch::Busy(key),
+            Next::AskHolder(ask) => {
+                self.flight(ask.id);
+                Switch::Ask(ask)
+            }
+            Next::Wait(id) => Switch::Wait(id),
+            Next::Busy(id) => Switch::Busy(id),
             Next::Ready(..) => {
                 return Err(Error::new(
                     ErrorCode::TokenRequestFailed,

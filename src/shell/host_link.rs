@@ -19,7 +19,7 @@ use super::session::{now, Inner, Res};
 use super::tabs;
 use crate::core::config::{Config, SessionHostMode};
 use crate::core::discovery::{self, Metadata};
-use crate::core::engine::EndReason;
+use crate::core::engine::{EndReason, Input};
 use crate::core::host::{self, FromPage, SignFailure, ToPage};
 use crate::core::json::Read;
 use crate::core::{jwt, Error, ErrorCode};
@@ -389,8 +389,10 @@ impl Inner {
             }
             ToPage::End { holder, reason } => {
                 let reason = EndReason::from_wire(&reason);
-                self.engine.borrow_mut().holder_ended(&holder, Some(reason));
-                self.apply();
+                self.handle_input(Input::HolderEnded {
+                    holder,
+                    reason: Some(reason),
+                });
             }
             ToPage::Sign { id, ctx } => {
                 let inner = self.clone();
@@ -466,10 +468,13 @@ impl Inner {
             )));
         }
         let holder = self.engine.borrow().followed_holder().map(String::from);
-        if let Some(holder) = holder {
-            self.engine.borrow_mut().holder_ended(&holder, None);
+        match holder {
+            Some(holder) => self.handle_input(Input::HolderEnded {
+                holder,
+                reason: None,
+            }),
+            None => self.apply(),
         }
-        self.apply();
     }
 
     /// `DPoP-Nonce` from an API this page called: the host and the other pages use it too.

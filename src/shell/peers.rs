@@ -18,7 +18,7 @@ use super::js;
 use super::session::{now, Inner, Res};
 use super::tabs::Tabs;
 use crate::core::context::Context;
-use crate::core::engine::{EndReason, TokenKey};
+use crate::core::engine::{Ask, EndReason, Input};
 use crate::core::json::Read;
 use crate::core::tab_message::TabMessage;
 use crate::core::{Error, ErrorCode};
@@ -211,8 +211,10 @@ impl Inner {
         }
         if !locks || gone {
             // Without Web Locks, or once the lock is already free, the signed notice is enough.
-            self.engine.borrow_mut().holder_ended(&holder, Some(reason));
-            self.apply();
+            self.handle_input(Input::HolderEnded {
+                holder,
+                reason: Some(reason),
+            });
         } else {
             self.end_notices.borrow_mut().insert(holder, reason);
         }
@@ -240,78 +242,74 @@ impl Inner {
         result
     }
 
-    /// A follower's question to the holder: a fresh token for `key`.
-    pub async fn ask_holder(self: &Rc<Self>, key: &TokenKey, force: bool) -> Res<()> {
+    /// A follower's question to the holder: a fresh token for `ask.key`.
+    pub fn ask_holder<'a>(
+        self: &'a Rc<Self>,
+        ask: &'a Ask,
+        force: bool,
+    ) -> impl std::future::Future<Output = Res<()>> + 'a {
         let need = TabMessage::Need {
             id: None,
-            resource: Some(key.resource.clone()).filter(|r| !r.is_empty()),
+            resource: Some(ask.key.resource.clone()).filter(|r| !r.is_empty()),
             force,
             by: self.engine.borrow().id().to_string(),
         };
-        let result = self.request_holder(need.to_json(), Some(key)).await;
-        self.engine.borrow_mut().ask_settled(key, now());
-        self.apply();
-        result
+        self.request_holder(need.to_json(), ask)
     }
 
-    /// Sends a request to the holder (or the session host) and waits for its `done` (bounded).
-    pub async fn request_holder(
-        self: &Rc<Self>,
-        mut message: Value,
-        key: Option<&TokenKey>,
-    ) -> Res<()> {
-        let id = js::random_token()?;
-        message["id"] = Value::from(id.as_str());
-        let flight = Flight::new();
-        if let Some(key) = key {
-            self.flights
-                .borrow_mut()
-                .insert(key.clone(), flight.clone());
-        }
-        let result = match self.host() {
-            Some(host) => {
-                let ask = Flight::<Value>::new();
-                self.host_asks.borrow_mut().insert(id.clone(), ask.clone());
-                host.post(&message.to_string());
-                let bound = (self.authz.config.http_timeout_seconds
-                    + crate::core::limits::PEER_GRACE_SECONDS)
-                    * 1000;
-                let result = ask
-                    .wait_or(Some(bound), || {
-                        Error::new(
-                            ErrorCode::NetworkError,
-                            "the session host did not answer in time",
-                        )
-                        .retryable(true)
-                    })
-                    .await
-                    .map(|_| ());
-                self.host_asks.borrow_mut().remove(&id);
-                result
-            }
-            None => {
-                self.asks.borrow_mut().insert(id.clone(), flight.clone());
-                self.post(&message);
-                let timeout = (self.authz.config.http_timeout_seconds
-                    + crate::core::limits::PEER_GRACE_SECONDS)
-                    * 1000;
-                let result = flight.wait(Some(timeout)).await.unwrap_or_else(|| {
-                    Err(Error::new(
-                        ErrorCode::NetworkError,
-                        "the tab holding the session did not answer in time",
-                    ))
-                });
-                self.asks.borrow_mut().remove(&id);
-                result
+    /// Sends the engine's question `ask` to the holder (or the session host) as `message`, and
+    /// waits for its `done` (bounded); then settles it in the engine, and for those who wait.
+    pub async fn request_holder(self: &Rc<Self>, mut message: Value, ask: &Ask) -> Res<()> {
+        self.flight(ask.id);
+        let result = match js::random_token() {
+            Err(e) => Err(e),
+            Ok(id) => {
+                message["id"] = Value::from(id.as_str());
+                match self.host() {
+                    Some(host) => {
+                        let answer = Flight::<Value>::new();
+                        self.host_asks
+                            .borrow_mut()
+                            .insert(id.clone(), answer.clone());
+                        host.post(&message.to_string());
+                        let bound = (self.authz.config.http_timeout_seconds
+                            + crate::core::limits::PEER_GRACE_SECONDS)
+                            * 1000;
+                        let result = answer
+                            .wait_or(Some(bound), || {
+                                Error::new(
+                                    ErrorCode::NetworkError,
+                                    "the session host did not answer in time",
+                                )
+                                .retryable(true)
+                            })
+                            .await
+                            .map(|_| ());
+                        self.host_asks.borrow_mut().remove(&id);
+                        result
+                    }
+                    None => {
+                        // The holder's `done` for this message id.
+                        let answer = Flight::new();
+                        self.asks.borrow_mut().insert(id.clone(), answer.clone());
+                        self.post(&message);
+                        let timeout = (self.authz.config.http_timeout_seconds
+                            + crate::core::limits::PEER_GRACE_SECONDS)
+                            * 1000;
+                        let result = answer.wait(Some(timeout)).await.unwrap_or_else(|| {
+                            Err(Error::new(
+                                ErrorCode::NetworkError,
+                                "the tab holding the session did not answer in time",
+                            ))
+                        });
+                        self.asks.borrow_mut().remove(&id);
+                        result
+                    }
+                }
             }
         };
-        if let Some(key) = key {
-            let mut flights = self.flights.borrow_mut();
-            if flights.get(key).is_some_and(|f| Rc::ptr_eq(f, &flight)) {
-                flights.remove(key);
-            }
-        }
-        flight.finish(result.clone());
+        self.handle_input(Input::AskSettled(ask.clone()));
+        self.landed(ask.id, &result);
         result
     }
 

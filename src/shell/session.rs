@@ -2,8 +2,9 @@
 //! actions. A refresh, followed from start to end:
 //! 1. `getAccessToken()` asks [`Inner::access_token`], which asks `Engine::token`.
 //! 2. The engine answers `Next::Refresh(ticket)` (or `Wait`, `Busy`, `AskHolder`, `Ready`).
-//! 3. [`Inner::run_refresh`] makes it the one flight for its key and [`Inner::run_ticket`]
-//!    POSTs it (`authz`: assertion, DPoP proof, nonce retry).
+//! 3. [`Inner::run_refresh`] keeps the promise of the ticket's flight (the engine's id) for
+//!    those who wait, and [`Inner::run_ticket`] POSTs it (`authz`: assertion, DPoP proof,
+//!    nonce retry).
 //! 4. `Engine::on_response` rotates the refresh token and checks `token_type`; the shell
 //!    verifies the signatures (WebCrypto); `Engine::on_verified` checks every claim.
 //! 5. [`Inner::apply`] carries out the actions: announce to the tabs, persist, reschedule,
@@ -21,9 +22,11 @@ use super::authz::{AuthServer, Purpose};
 use super::flight::Flight;
 use super::js;
 use super::tabs::Tabs;
-use super::timer::{self, Timeout};
+use super::timer::Timeout;
 use crate::core::assertion::AsRequest;
-use crate::core::engine::{Action, EndReason, Engine, Event, Next, RefreshCause, Ticket, TokenKey};
+use crate::core::engine::{
+    Action, EndReason, Engine, Event, FlightId, Input, Next, RefreshCause, Ticket,
+};
 use crate::core::logout;
 use crate::core::secret::{AccessToken, RefreshToken};
 use crate::core::tab_message::TabMessage;
@@ -52,8 +55,9 @@ pub struct Inner {
     timer: RefCell<Option<Timeout>>,
     listeners: RefCell<Vec<(u32, String, Function)>>,
     next_listener: Cell<u32>,
-    /// The token request (or question to the holder) under way per key.
-    pub(super) flights: RefCell<VecMap<TokenKey, Rc<Flight>>>,
+    /// The promise of each flight the engine has under way (a token request, or a question to
+    /// the holder), by the engine's id: what the waiters wait for, and nothing more.
+    pub(super) flights: RefCell<VecMap<FlightId, Rc<Flight>>>,
     /// Questions to the holder, by id.
     pub(super) asks: RefCell<VecMap<String, Rc<Flight>>>,
     /// `end` notices from holders, acted on when the holder's lock is free.
@@ -170,8 +174,19 @@ impl Inner {
 
     // ---- carrying out the engine's actions ------------------------------------------------
 
+    /// Carries out the actions the engine's last calls left.
     pub fn apply(self: &Rc<Self>) {
         let actions = self.engine.borrow_mut().take_actions();
+        self.carry_out(actions);
+    }
+
+    /// What happened, into the engine ([`Engine::handle`]), and its actions carried out.
+    pub fn handle_input(self: &Rc<Self>, input: Input) {
+        let actions = self.engine.borrow_mut().handle(input, now());
+        self.carry_out(actions);
+    }
+
+    fn carry_out(self: &Rc<Self>, actions: Vec<Action>) {
         // The session ended here: open portal sessions end with the tokens they last used,
         // before the DPoP key goes (their proofs need it).
         let ended = actions.iter().any(|a| matches!(a, Action::EndPortals));
@@ -188,6 +203,20 @@ impl Inner {
         }
         for action in actions {
             match action {
+                Action::Refresh(ticket) => {
+                    let inner = self.clone();
+                    super::task::spawn(async move {
+                        let _ = inner.run_refresh(ticket).await;
+                        inner.schedule();
+                    });
+                }
+                Action::AskHolder(ask) => {
+                    let inner = self.clone();
+                    super::task::spawn(async move {
+                        let _ = inner.ask_holder(&ask, false).await;
+                        inner.schedule();
+                    });
+                }
                 Action::Emit(event) => self.emit_event(event),
                 Action::Announce => self.announce(),
                 Action::AnnounceEnd(reason, _) if self.is_host() => {
@@ -414,8 +443,10 @@ impl Inner {
                 "the tab that held the session is gone; log in again",
             )));
         }
-        self.engine.borrow_mut().holder_ended(holder, reason);
-        self.apply();
+        self.handle_input(Input::HolderEnded {
+            holder: holder.to_string(),
+            reason,
+        });
     }
 
     /// Another page stole the holder lock: take it back (queued until the thief lets go) and
@@ -441,7 +472,7 @@ impl Inner {
         *self.timer.borrow_mut() = wake.map(|secs| {
             Timeout::new(secs * 1000, move || {
                 if let Some(inner) = weak.upgrade() {
-                    inner.on_timer();
+                    inner.handle_input(Input::Timer);
                 }
             })
         });
@@ -449,25 +480,6 @@ impl Inner {
 
     pub fn stop_timer(&self) {
         *self.timer.borrow_mut() = None;
-    }
-
-    fn on_timer(self: &Rc<Self>) {
-        let work = self.engine.borrow_mut().on_timer(now());
-        self.apply();
-        if work.is_empty() {
-            self.schedule();
-        }
-        for next in work {
-            let inner = self.clone();
-            super::task::spawn(async move {
-                let _ = match next {
-                    Next::Refresh(ticket) => inner.run_refresh(ticket).await,
-                    Next::AskHolder(key) => inner.ask_holder(&key, false).await,
-                    _ => Ok(()),
-                };
-                inner.schedule();
-            });
-        }
     }
 
     // ---- token requests -------------------------------------------------------------------
@@ -497,34 +509,46 @@ impl Inner {
         result
     }
 
-    /// Runs a refresh as the one flight for its key: callers who wait share its outcome.
+    /// Runs a refresh (or a switch's token request): callers who wait for its flight share
+    /// its outcome.
     pub async fn run_refresh(self: &Rc<Self>, ticket: Ticket) -> Res<()> {
-        let key = ticket.key.clone();
-        let flight = Flight::new();
-        self.flights
-            .borrow_mut()
-            .insert(key.clone(), flight.clone());
+        let id = ticket.id;
+        self.flight(id);
         let result = self.run_ticket(ticket).await;
-        let mut flights = self.flights.borrow_mut();
-        if flights.get(&key).is_some_and(|f| Rc::ptr_eq(f, &flight)) {
-            flights.remove(&key);
-        }
-        drop(flights);
-        flight.finish(result.clone());
+        self.landed(id, &result);
         result
     }
 
-    /// Waits for the flight under way for `key`, if there still is one.
-    pub async fn wait_for(&self, key: &TokenKey) -> Res<()> {
-        let flight = self.flights.borrow().get(key).cloned();
-        match flight {
-            Some(flight) => flight.wait(None).await.unwrap_or(Ok(())),
-            None => {
-                // Settled between the engine's answer and now: look again shortly.
-                let _ = wasm_bindgen_futures::JsFuture::from(timer::sleep(10)).await;
-                Ok(())
-            }
+    /// The promise of the engine's flight `id` (made at its start, or by its first waiter when
+    /// the timer's task has not started it yet).
+    pub(super) fn flight(&self, id: FlightId) -> Rc<Flight> {
+        let mut flights = self.flights.borrow_mut();
+        if let Some(flight) = flights.get(&id) {
+            return flight.clone();
         }
+        let flight = Flight::new();
+        flights.insert(id, flight.clone());
+        flight
+    }
+
+    /// The flight `id` is over (the engine settled it first): its waiters get its outcome.
+    pub(super) fn landed(&self, id: FlightId, outcome: &Res<()>) {
+        let flight = self.flights.borrow_mut().remove(&id);
+        if let Some(flight) = flight {
+            flight.finish(outcome.clone());
+        }
+    }
+
+    /// Waits for the engine's flight `id`; at once when the engine says it is over (then the
+    /// caller asks the engine again).
+    pub async fn wait_for(&self, id: FlightId) -> Res<()> {
+        let known = self.flights.borrow().get(&id).cloned();
+        let flight = match known {
+            Some(flight) => flight,
+            None if self.engine.borrow().is_flying(id) => self.flight(id),
+            None => return Ok(()),
+        };
+        flight.wait(None).await.unwrap_or(Ok(()))
     }
 
     /// A valid access token for `resource`: from the cache, after this tab's refresh, after
@@ -571,12 +595,12 @@ impl Inner {
                     self.run_refresh(ticket).await?;
                     return self.engine.borrow().fresh_token(resource, now());
                 }
-                Next::Wait(key) => self.wait_for(&key).await?,
-                Next::AskHolder(key) => self.ask_holder(&key, force).await?,
-                Next::Busy(key) => {
+                Next::Wait(id) => self.wait_for(id).await?,
+                Next::AskHolder(ask) => self.ask_holder(&ask, force).await?,
+                Next::Busy(id) => {
                     // Another token's refresh holds the refresh token: ask again after it,
                     // whatever its outcome.
-                    let _ = self.wait_for(&key).await;
+                    let _ = self.wait_for(id).await;
                     continue;
                 }
             }

@@ -39,7 +39,8 @@ use super::token::TokenType;
 use super::vecmap::{VecMap, VecSet};
 
 pub use outputs::{
-    Action, Cause, EndReason, Event, LogoutPlan, Next, RefreshCause, Ticket, TicketKind,
+    Action, Ask, Cause, EndReason, Event, FlightId, Input, LogoutPlan, Next, RefreshCause, Ticket,
+    TicketKind,
 };
 pub use responses::Signed;
 pub use tabs::Remote;
@@ -112,10 +113,12 @@ pub struct Engine {
     logged_out: bool,
     /// Holders whose session ended: their late messages are ignored.
     ended_holders: VecSet<String>,
-    in_flight: VecMap<TokenKey, u64>,
-    switching: Option<(u64, TokenKey)>,
-    asking: VecSet<TokenKey>,
-    next_ticket: u64,
+    /// The one registry of work under way: token requests per key, the switch (its token
+    /// request, or its question to the holder), questions to the holder per key.
+    in_flight: VecMap<TokenKey, FlightId>,
+    switching: Option<(FlightId, TokenKey)>,
+    asking: VecMap<TokenKey, FlightId>,
+    next_flight: u64,
     /// Grows with every change this engine makes as a holder (never goes back, so the other
     /// tabs can order its announcements across logins).
     generation: u64,
@@ -149,7 +152,7 @@ impl Engine {
             in_flight: VecMap::new(),
             switching: None,
             asking: VecMap::new(),
-            next_ticket: 1,
+            next_flight: 1,
             generation: 0,
             attempts: VecMap::new(),
             kept: Vec::new(),
@@ -173,6 +176,19 @@ impl Engine {
     /// The actions the last calls asked for, in order.
     pub fn take_actions(&mut self) -> Vec<Action> {
         std::mem::take(&mut self.actions)
+    }
+
+    /// What happened (at `now`), and what the shell does about it, in order (with any actions
+    /// the calls before left).
+    pub fn handle(&mut self, input: Input, now: i64) -> Vec<Action> {
+        match input {
+            Input::Timer => self.on_timer(now),
+            Input::AskSettled(ask) => self.ask_settled(&ask, now),
+            Input::HolderEnded { holder, reason } => self.holder_ended(&holder, reason),
+            Input::PortalOpened(resource) => self.keep_fresh(resource.as_deref()),
+            Input::PortalEnded(resource) => self.release(resource.as_deref()),
+        }
+        self.take_actions()
     }
 
     /// The thumbprint (RFC 7638) of the DPoP key this tab signs with; DPoP-bound tokens must
@@ -265,8 +281,8 @@ impl Engine {
         let Some(shared) = self.shared.as_ref().filter(|_| !self.logged_out) else {
             return Err(login_required("no session: log in first"));
         };
-        if let Some((_, key)) = &self.switching {
-            return Ok(Next::Wait(key.clone()));
+        if let Some((id, _)) = &self.switching {
+            return Ok(Next::Wait(*id));
         }
         let key = self.key(resource);
         if self.config.needs_attest(&key.resource) && self.attest_expired(now) {
@@ -279,11 +295,11 @@ impl Engine {
                 }
             }
         }
-        if self.in_flight.contains_key(&key) || self.asking.contains(&key) {
-            return Ok(Next::Wait(key));
+        if let Some(id) = self.in_flight.get(&key).or_else(|| self.asking.get(&key)) {
+            return Ok(Next::Wait(*id));
         }
-        if let Some(busy) = self.in_flight.keys().next() {
-            return Ok(Next::Busy(busy.clone()));
+        if let Some(busy) = self.in_flight.values().next() {
+            return Ok(Next::Busy(*busy));
         }
         let Some(grant) = &self.grant else {
             if self.holder_gone {
@@ -294,8 +310,9 @@ impl Engine {
                 ));
             }
             self.attempted(&key, now);
-            self.asking.add(key.clone());
-            return Ok(Next::AskHolder(key));
+            let id = self.new_flight();
+            self.asking.insert(key.clone(), id);
+            return Ok(Next::AskHolder(Ask { id, key }));
         };
         let Some(refresh_token) = &grant.refresh_token else {
             // No refresh token (no offline_access): the session ends with its access token.
@@ -370,8 +387,7 @@ impl Engine {
         details: Option<Vec<Value>>,
         context: Option<Context>,
     ) -> Ticket {
-        let id = self.next_ticket;
-        self.next_ticket += 1;
+        let id = self.new_flight();
         if !matches!(kind, TicketKind::Login { .. }) {
             self.in_flight.insert(key.clone(), id);
         }
@@ -389,6 +405,21 @@ impl Engine {
             cause,
             by: Some(self.id.clone()),
         }
+    }
+
+    fn new_flight(&mut self) -> FlightId {
+        let id = FlightId(self.next_flight);
+        self.next_flight += 1;
+        id
+    }
+
+    /// Whether the token request or question to the holder `id` is still under way here:
+    /// whoever waits for it waits for its end; once it is over (or forgotten with the session),
+    /// the caller asks [`Engine::token`] again.
+    pub fn is_flying(&self, id: FlightId) -> bool {
+        self.in_flight.values().any(|f| *f == id)
+            || self.asking.values().any(|f| *f == id)
+            || self.switching.as_ref().is_some_and(|(f, _)| *f == id)
     }
 
     /// After a refresh: the token for `resource` in the context in force, if it has not
@@ -422,19 +453,17 @@ impl Engine {
         self.context_expired_notified = false;
     }
 
-    /// A follower's question to the holder about `key` was answered (or timed out). When it
+    /// A follower's question to the holder `ask` was answered (or timed out). When it
     /// brought no fresh token, the timer asks again only after the backoff.
-    pub fn ask_settled(&mut self, key: &TokenKey, now: i64) {
-        self.asking.remove(key);
-        if self
-            .switching
-            .as_ref()
-            .is_some_and(|(id, k)| *id == 0 && k == key)
-        {
+    fn ask_settled(&mut self, ask: &Ask, now: i64) {
+        if self.asking.get(&ask.key) == Some(&ask.id) {
+            self.asking.remove(&ask.key);
+        }
+        if self.switching.as_ref().is_some_and(|(id, _)| *id == ask.id) {
             self.switching = None;
         }
-        if self.is_fresh(key, now) {
-            self.attempts.remove(key);
+        if self.is_fresh(&ask.key, now) {
+            self.attempts.remove(&ask.key);
         }
         self.actions.push(Action::Reschedule);
     }
@@ -451,7 +480,7 @@ impl Engine {
     /// A portal session of `resource` opened: while it is open, the timer keeps that
     /// resource's token fresh (`autoRefresh`), so the portal is refreshed with no call from
     /// the app (API.md "Embedded national portals", settled in turn 3).
-    pub fn keep_fresh(&mut self, resource: Option<&str>) {
+    fn keep_fresh(&mut self, resource: Option<&str>) {
         let resource = self.key(resource).resource;
         self.kept.push(resource);
         self.actions.push(Action::Reschedule);
@@ -459,7 +488,7 @@ impl Engine {
 
     /// A portal session of `resource` ended: when it was the last, the timer stops keeping
     /// that token fresh.
-    pub fn release(&mut self, resource: Option<&str>) {
+    fn release(&mut self, resource: Option<&str>) {
         let resource = self.key(resource).resource;
         if let Some(i) = self.kept.iter().position(|r| *r == resource) {
             self.kept.swap_remove(i);
@@ -507,7 +536,7 @@ impl Engine {
     fn due_at(&self, key: &TokenKey, now: i64) -> Option<i64> {
         let shared = self.shared.as_ref()?;
         if !self.in_flight.is_empty()
-            || self.asking.contains(key)
+            || self.asking.contains_key(key)
             || self.switching.is_some()
             || (self.config.needs_attest(&key.resource) && self.attest_expired(now))
         {
@@ -534,7 +563,7 @@ impl Engine {
         })
     }
 
-    /// Seconds (at least 1) until the engine wants [`Engine::on_timer`], if ever: the earliest
+    /// Seconds (at least 1) until the engine wants [`Input::Timer`], if ever: the earliest
     /// of the kept tokens' due times and the attest's age.
     pub fn next_wakeup(&self, now: i64) -> Option<i64> {
         let at = self
@@ -547,9 +576,10 @@ impl Engine {
     }
 
     /// A wake-up: fires `contextExpired` once when the attest reached its age, and renews each
-    /// kept token that is due: a refresh here ([`Next::Refresh`]), or a question to the holder
-    /// ([`Next::AskHolder`]). One refresh at a time: the others wait for the next wake-up.
-    pub fn on_timer(&mut self, now: i64) -> Vec<Next> {
+    /// kept token that is due: a refresh here ([`Action::Refresh`]), or a question to the holder
+    /// ([`Action::AskHolder`]). One refresh at a time: the others wait for the next wake-up.
+    /// When nothing starts, the next wake-up is set now (a token request sets it as it ends).
+    fn on_timer(&mut self, now: i64) {
         if self.attest_expires_at().is_some_and(|at| at <= now) {
             self.context_expired_notified = true;
             self.actions.push(Action::Emit(Event::ContextExpired));
@@ -560,18 +590,22 @@ impl Engine {
             .into_iter()
             .filter(|key| self.due_at(key, now).is_some_and(|at| at <= now))
             .collect();
-        let mut work = Vec::new();
+        let mut started = false;
         for key in due {
-            match self.token(Self::resource_param(&key), false, now) {
+            let work = match self.token(Self::resource_param(&key), false, now) {
                 Ok(Next::Refresh(mut ticket)) => {
                     ticket.cause = Cause::Schedule;
-                    work.push(Next::Refresh(ticket));
+                    Action::Refresh(ticket)
                 }
-                Ok(next @ Next::AskHolder(_)) => work.push(next),
-                _ => {}
-            }
+                Ok(Next::AskHolder(ask)) => Action::AskHolder(ask),
+                _ => continue,
+            };
+            self.actions.push(work);
+            started = true;
         }
-        work
+        if !started {
+            self.actions.push(Action::Reschedule);
+        }
     }
 
     pub fn is_logged_out(&self) -> bool {

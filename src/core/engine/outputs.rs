@@ -1,6 +1,7 @@
-//! What the engine says: the answer to [`super::Engine::token`] ([`Next`]), the token requests it
-//! hands out ([`Ticket`]), the events for the app ([`Event`], with their [`RefreshCause`]) and
-//! the actions the shell carries out ([`Action`]).
+//! What comes in through [`super::Engine::handle`] ([`Input`]), and what the engine says: the
+//! answer to [`super::Engine::token`] ([`Next`]), the work under way ([`FlightId`], [`Ask`]),
+//! the token requests it hands out ([`Ticket`]), the events for the app ([`Event`], with their
+//! [`RefreshCause`]) and the actions the shell carries out ([`Action`]).
 
 use serde_json::Value;
 
@@ -71,6 +72,20 @@ impl RefreshCause {
     }
 }
 
+/// One token request, or one question to the holder, under way: the engine names it, and
+/// the shell keeps for each name only the promise of those who wait for it
+/// ([`super::Engine::is_flying`] says whether it still is under way).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct FlightId(pub u64);
+
+/// A question to the holder (the session host, or the tab that holds the grant) for a fresh
+/// token of `key`, or for a context switch: settle it with [`Input::AskSettled`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ask {
+    pub id: FlightId,
+    pub key: TokenKey,
+}
+
 /// What the caller of [`Engine::token`] does next.
 #[derive(Debug)]
 // A `Next` lives for one call; boxing the ticket would cost an allocation per refresh.
@@ -80,15 +95,15 @@ pub enum Next {
     Ready(AccessToken, TokenType),
     /// Send this token request, then feed the answer to [`Engine::on_response`].
     Refresh(Ticket),
-    /// A token request for this key is under way (here or at the holder): wait for it, then
-    /// ask [`Engine::fresh_token`].
-    Wait(TokenKey),
+    /// A token request for this key is under way (here or at the holder): wait for that
+    /// flight, then ask [`Engine::fresh_token`].
+    Wait(FlightId),
     /// This tab holds no grant: ask the holder for a fresh token for this key.
-    AskHolder(TokenKey),
+    AskHolder(Ask),
     /// The grant is busy with a refresh of another key (its refresh token rotates with every
     /// answer, RFC 6749 §6, and a second use of the old one ends the grant): wait for that
-    /// one, then ask again.
-    Busy(TokenKey),
+    /// flight, then ask again.
+    Busy(FlightId),
 }
 
 #[derive(Debug)]
@@ -105,7 +120,7 @@ pub enum TicketKind {
 /// A token request to make. Printing it never shows the refresh token or the code.
 #[derive(Debug)]
 pub struct Ticket {
-    pub id: u64,
+    pub id: FlightId,
     pub key: TokenKey,
     pub kind: TicketKind,
     /// The form body, client authentication excepted.
@@ -176,9 +191,40 @@ impl EndReason {
     }
 }
 
-/// What the shell must do after a call into the engine ([`Engine::take_actions`]).
+/// What happened, for [`super::Engine::handle`]: the shell's timer fired, a question to the
+/// holder ended, the holder of the session went (its lock freed, or its signed end notice
+/// came), a portal session opened or ended. Time comes with it.
 #[derive(Debug)]
+pub enum Input {
+    /// The wake-up [`super::Engine::next_wakeup`] asked for.
+    Timer,
+    /// A question to the holder ([`Next::AskHolder`], [`Action::AskHolder`]) was answered, or
+    /// timed out.
+    AskSettled(Ask),
+    /// The holder this tab follows is gone: with its end notice's reason, or without one
+    /// (its tab closed, or the session host went).
+    HolderEnded {
+        holder: String,
+        reason: Option<EndReason>,
+    },
+    /// A portal session of `resource` opened (`None`: the default resource).
+    PortalOpened(Option<String>),
+    /// A portal session of `resource` ended.
+    PortalEnded(Option<String>),
+}
+
+/// What the shell must do after a call into the engine ([`Engine::take_actions`],
+/// [`super::Engine::handle`]).
+#[derive(Debug)]
+// An action lives until the shell carries it out; boxing the ticket would cost an allocation
+// per refresh.
+#[allow(clippy::large_enum_variant)]
 pub enum Action {
+    /// Send this token request (the timer's), then feed the answer to
+    /// [`super::Engine::on_response`].
+    Refresh(Ticket),
+    /// Ask the holder for a fresh token (the timer's), then [`Input::AskSettled`].
+    AskHolder(Ask),
     Emit(Event),
     /// The shared view changed: tell the other tabs.
     Announce,

@@ -135,10 +135,21 @@ impl Model {
                 }
                 self.pending.push(ticket);
             }
-            Ok(Next::Busy(key)) => prop_assert!(
-                self.pending.iter().any(|p| p.key == key),
-                "busy with a refresh that is not in flight"
-            ),
+            Ok(Next::Busy(id)) => {
+                prop_assert!(
+                    self.pending.iter().any(|p| p.id == id),
+                    "busy with a refresh that is not in flight"
+                );
+                prop_assert!(self.h.e.is_flying(id), "busy with a flight that is over");
+            }
+            // The shell waits for the named flight, with no poll: it must be under way.
+            Ok(Next::Wait(id)) => {
+                prop_assert!(
+                    self.pending.iter().any(|p| p.id == id),
+                    "a wait for a token request that is not in flight"
+                );
+                prop_assert!(self.h.e.is_flying(id), "a wait for a flight that is over");
+            }
             _ => {}
         }
         Ok(())
@@ -147,7 +158,12 @@ impl Model {
     /// A timer wake-up: each refresh it starts is for the primary token or a kept one.
     fn timer(&mut self) -> std::result::Result<(), TestCaseError> {
         let primary = self.h.e.shared().map(|s| s.primary.clone());
-        for next in self.h.e.on_timer(self.h.now) {
+        for work in self.h.timer_work() {
+            let next = match work {
+                Action::Refresh(ticket) => Next::Refresh(ticket),
+                Action::AskHolder(ask) => Next::AskHolder(ask),
+                _ => continue,
+            };
             if let Next::Refresh(ticket) = &next {
                 let kept = self
                     .portals
@@ -188,6 +204,21 @@ impl Model {
             return Ok(());
         }
         let ticket = self.pending.remove(pick % self.pending.len());
+        let id = ticket.id;
+        let result = self.answer_ticket(ticket, outcome, expires_in);
+        prop_assert!(
+            !self.h.e.is_flying(id),
+            "a token request still under way after its answer"
+        );
+        result
+    }
+
+    fn answer_ticket(
+        &mut self,
+        ticket: Ticket,
+        outcome: u8,
+        expires_in: i64,
+    ) -> std::result::Result<(), TestCaseError> {
         let now = self.h.now;
         self.serial += 1;
         let aud = if ticket.key.resource.is_empty() {

@@ -1,7 +1,7 @@
 //! `setContext`: a refresh with the new context's details (HelseID's "switch at refresh").
 //! The new context gets a new epoch, so no token of the old one can be handed out after it.
 
-use super::{login_required, wire_details, Engine, Next, TicketKind};
+use super::{login_required, wire_details, Ask, Engine, Next, TicketKind};
 use crate::core::context::Context;
 use crate::core::error::Result;
 use crate::core::refresh;
@@ -17,8 +17,8 @@ impl Engine {
         let Some(shared) = self.shared.as_ref().filter(|_| !self.logged_out) else {
             return Err(login_required("setContext needs a session: log in first"));
         };
-        if let Some((_, key)) = &self.switching {
-            return Ok(Next::Wait(key.clone()));
+        if let Some((id, _)) = &self.switching {
+            return Ok(Next::Wait(*id));
         }
         let mut key = self.key(resource);
         key.epoch = shared.epoch + 1;
@@ -30,16 +30,17 @@ impl Engine {
                 ));
             }
             // The holder switches; until it answers, nobody here gets a token.
-            self.switching = Some((0, key.clone()));
-            return Ok(Next::AskHolder(key));
+            let id = self.new_flight();
+            self.switching = Some((id, key.clone()));
+            return Ok(Next::AskHolder(Ask { id, key }));
         };
         let Some(refresh_token) = &grant.refresh_token else {
             return Err(login_required(
                 "the session has no refresh token; log in again",
             ));
         };
-        if let Some(busy) = self.in_flight.keys().next() {
-            return Ok(Next::Busy(busy.clone()));
+        if let Some(busy) = self.in_flight.values().next() {
+            return Ok(Next::Busy(*busy));
         }
         let body = refresh::refresh_params(
             refresh_token,

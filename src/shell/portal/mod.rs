@@ -19,6 +19,7 @@ use wasm_bindgen_futures::JsFuture;
 
 use super::js;
 use super::session::{Inner, Res};
+use crate::core::engine::Input;
 use crate::core::portal;
 use crate::core::secret::AccessToken;
 use crate::core::token::TokenType;
@@ -104,9 +105,9 @@ impl Inner {
     /// An open portal session joins the lifecycle: the timer keeps its resource's token fresh
     /// while it is open.
     pub fn add_portal(self: &Rc<Self>, portal: PortalRef) {
-        self.engine.borrow_mut().keep_fresh(Some(portal.resource()));
+        let opened = Input::PortalOpened(Some(portal.resource().to_string()));
         self.portals.borrow_mut().push(portal);
-        self.apply();
+        self.handle_input(opened);
     }
 
     /// An ended portal session leaves the lifecycle (and, the last of its resource, the
@@ -119,8 +120,7 @@ impl Inner {
             _ => true,
         });
         if self.portals.borrow().len() < before {
-            self.engine.borrow_mut().release(Some(portal.resource()));
-            self.apply();
+            self.handle_input(Input::PortalEnded(Some(portal.resource().to_string())));
         }
     }
 
@@ -142,7 +142,7 @@ impl Inner {
     pub async fn end_portals(self: &Rc<Self>, with_last_token: bool) {
         let portals: Vec<PortalRef> = self.portals.borrow_mut().drain(..).collect();
         for p in &portals {
-            self.engine.borrow_mut().release(Some(p.resource()));
+            self.handle_input(Input::PortalEnded(Some(p.resource().to_string())));
         }
         self.apply();
         for p in portals {

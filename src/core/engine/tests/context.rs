@@ -102,7 +102,7 @@ fn a_switch_waits_for_the_refresh_under_way_and_then_drops_its_old_context_token
     let old = h.ticket(Some(OTHER), false);
     // RFC 6749 §6: the answer rotates the refresh token; a switch sent now would reuse it.
     match h.e.set_context(org("998877665"), None).unwrap() {
-        Next::Busy(key) => assert_eq!(key, old.key),
+        Next::Busy(id) => assert_eq!(id, old.id),
         other => panic!("{other:?}"),
     }
     h.refresh_ok(old, "rt-2").unwrap();

@@ -5,6 +5,8 @@
 //! the stored record.
 
 mod context;
+mod flights;
+mod inputs;
 mod portals;
 mod tabs;
 
@@ -176,14 +178,26 @@ impl H {
 
     /// A timer wake-up at `now`: the refreshes it starts (a holder's timer asks nobody).
     pub(crate) fn timer(&mut self) -> Vec<Ticket> {
-        self.e
-            .on_timer(self.now)
+        self.timer_work()
             .into_iter()
-            .map(|next| match next {
-                Next::Refresh(t) => t,
+            .map(|work| match work {
+                Action::Refresh(t) => t,
                 other => panic!("expected a refresh, got {other:?}"),
             })
             .collect()
+    }
+
+    /// What a wake-up starts ([`Action::Refresh`], [`Action::AskHolder`]); its other actions
+    /// are left for the test.
+    pub(crate) fn timer_work(&mut self) -> Vec<Action> {
+        self.e.on_timer(self.now);
+        let (work, rest) = self
+            .e
+            .take_actions()
+            .into_iter()
+            .partition(|a| matches!(a, Action::Refresh(_) | Action::AskHolder(_)));
+        self.e.actions = rest;
+        work
     }
 
     pub(crate) fn refresh_token_sent(t: &Ticket) -> String {

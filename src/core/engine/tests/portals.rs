@@ -123,7 +123,7 @@ fn one_refresh_at_a_time_the_other_key_is_busy_and_goes_next_with_the_rotated_to
     assert_eq!(first.body.get("resource"), Some(SFM), "one, not both");
     assert!(matches!(
         h.e.token(Some(KJ), false, h.now).unwrap(),
-        Next::Busy(ref key) if *key == first.key
+        Next::Busy(id) if id == first.id
     ));
     assert_eq!(
         h.e.next_wakeup(h.now),
@@ -209,17 +209,20 @@ fn a_follower_keeps_its_portals_token_fresh_by_asking_the_holder() {
     f.e.keep_fresh(Some(KJ));
     assert_eq!(f.e.next_wakeup(f.now), Some(570), "due at T0 + 670");
     f.now = T0 + 670;
-    let key = match &f.e.on_timer(f.now)[..] {
-        [Next::AskHolder(key)] => key.clone(),
+    let ask = match &f.timer_work()[..] {
+        [Action::AskHolder(ask)] => ask.clone(),
         other => panic!("{other:?}"),
     };
-    assert_eq!(key.resource, KJ);
+    assert_eq!(ask.key.resource, KJ);
     assert_eq!(f.e.next_wakeup(f.now), None, "asked: waits for the answer");
     // The holder could not refresh: the follower asks again after the backoff.
-    f.e.ask_settled(&key, f.now);
+    f.e.ask_settled(&ask, f.now);
     assert_eq!(f.e.next_wakeup(f.now), Some(5));
     f.now += 5;
-    assert!(matches!(&f.e.on_timer(f.now)[..], [Next::AskHolder(_)]));
+    let ask = match &f.timer_work()[..] {
+        [Action::AskHolder(ask)] => ask.clone(),
+        other => panic!("{other:?}"),
+    };
     // This time it did: its view brings the fresh token (and a fresh primary).
     h.now = f.now;
     let t = h.ticket(None, false);
@@ -233,7 +236,7 @@ fn a_follower_keeps_its_portals_token_fresh_by_asking_the_holder() {
             cause: RefreshCause::OtherTab,
         })
     );
-    f.e.ask_settled(&key, f.now);
+    f.e.ask_settled(&ask, f.now);
     assert_eq!(f.e.next_wakeup(f.now), Some(570), "T0 + 675 + 600 - 30");
 }
 

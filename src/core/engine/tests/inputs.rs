@@ -1,0 +1,128 @@
+//! What happens comes in one way, [`Engine::handle`], and what to do comes out as actions:
+//! the timer's token requests and questions to the holder included, so the shell has no other
+//! answer to read.
+
+use super::context::org;
+use super::tabs::{adopt, follower};
+use super::*;
+
+#[test]
+fn the_timer_input_starts_the_due_refresh_as_an_action() {
+    let mut h = H::logged_in("");
+    h.now += 570;
+    let actions = h.e.handle(Input::Timer, h.now);
+    let [Action::Refresh(ticket)] = &actions[..] else {
+        panic!("{actions:?}")
+    };
+    assert!(h.e.is_flying(ticket.id));
+    assert!(matches!(ticket.cause, Cause::Schedule));
+    assert_eq!(h.e.next_wakeup(h.now), None, "wakes when its answer came");
+}
+
+#[test]
+fn a_timer_with_nothing_due_asks_for_the_next_wake_up_only() {
+    let mut h = H::logged_in("");
+    h.e.take_actions();
+    h.now += 100;
+    let actions = h.e.handle(Input::Timer, h.now);
+    assert!(matches!(&actions[..], [Action::Reschedule]), "{actions:?}");
+    assert_eq!(h.e.next_wakeup(h.now), Some(470));
+}
+
+#[test]
+fn a_followers_timer_asks_the_holder_and_the_answer_settles_the_question() {
+    let h = H::logged_in("");
+    let mut f = follower();
+    adopt(&mut f, &h.e.shared_view().unwrap()).unwrap();
+    f.e.take_actions();
+    let actions = f.e.handle(Input::PortalOpened(Some(KJ.into())), f.now);
+    assert!(matches!(&actions[..], [Action::Reschedule]), "{actions:?}");
+    let actions = f.e.handle(Input::Timer, f.now);
+    let [Action::AskHolder(ask)] = &actions[..] else {
+        panic!("{actions:?}")
+    };
+    assert_eq!(ask.key.resource, KJ);
+    assert!(f.e.is_flying(ask.id));
+    let actions = f.e.handle(Input::AskSettled(ask.clone()), f.now);
+    assert!(!f.e.is_flying(ask.id));
+    assert!(matches!(&actions[..], [Action::Reschedule]), "{actions:?}");
+    assert_eq!(
+        f.e.next_wakeup(f.now),
+        Some(5),
+        "the backoff: it brought no token"
+    );
+}
+
+#[test]
+fn the_last_portal_of_a_resource_ending_stops_the_timers_care() {
+    let mut h = H::logged_in("");
+    h.e.take_actions();
+    for _ in 0..2 {
+        h.e.handle(Input::PortalOpened(Some(KJ.into())), h.now);
+    }
+    assert_eq!(h.e.next_wakeup(h.now), Some(1), "no KJ token yet: at once");
+    let actions = h.e.handle(Input::PortalEnded(Some(KJ.into())), h.now);
+    assert!(
+        actions.is_empty(),
+        "one KJ portal is still open: {actions:?}"
+    );
+    let actions = h.e.handle(Input::PortalEnded(Some(KJ.into())), h.now);
+    assert!(matches!(&actions[..], [Action::Reschedule]), "{actions:?}");
+    assert_eq!(h.e.next_wakeup(h.now), Some(570), "the primary only");
+}
+
+#[test]
+fn a_holder_ending_with_its_notice_ends_the_session_here_and_without_one_keeps_the_tokens() {
+    let h = H::logged_in("");
+    let holder = h.e.id().to_string();
+    let mut f = follower();
+    adopt(&mut f, &h.e.shared_view().unwrap()).unwrap();
+    f.e.take_actions();
+    // Its tab closed: no notice. The tokens serve until they expire; nobody refreshes.
+    let actions = f.e.handle(
+        Input::HolderEnded {
+            holder: holder.clone(),
+            reason: None,
+        },
+        f.now,
+    );
+    assert!(actions.is_empty(), "{actions:?}");
+    assert!(f.e.has_session());
+    assert!(f.e.holder_gone_for(&holder));
+    // Another holder's notice changes nothing here.
+    let actions = f.e.handle(
+        Input::HolderEnded {
+            holder: "someone-else".into(),
+            reason: Some(EndReason::LoggedOut),
+        },
+        f.now,
+    );
+    assert!(actions.is_empty(), "{actions:?}");
+    assert!(f.e.has_session());
+    // Its signed end notice: the session ends here, as logged out.
+    let actions = f.e.handle(
+        Input::HolderEnded {
+            holder,
+            reason: Some(EndReason::LoggedOut),
+        },
+        f.now,
+    );
+    assert!(!f.e.has_session());
+    assert!(events(&actions).contains(&Event::LoggedOut), "{actions:?}");
+    assert!(actions.iter().any(|a| matches!(a, Action::EndPortals)));
+}
+
+#[test]
+fn a_switch_and_the_timer_never_both_refresh() {
+    let mut h = H::logged_in("");
+    h.now += 570;
+    let Next::Refresh(_switch) = h.e.set_context(org("998877665"), None).unwrap() else {
+        panic!("switches")
+    };
+    h.e.take_actions();
+    let actions = h.e.handle(Input::Timer, h.now);
+    assert!(
+        !actions.iter().any(|a| matches!(a, Action::Refresh(_))),
+        "{actions:?}"
+    );
+}
