@@ -12,6 +12,8 @@ const ALIVE = { m: '{"t":"alive"}' };
 const EVENTS = ['tokenRefreshed', 'sessionExpired', 'loggedOut', 'contextChanged', 'contextExpired', 'userChanged'];
 // What a thin page may call on its stand-in (its API's async methods, minus what needs a window).
 const CALLS = new Set(['session', 'getAccessToken', 'refresh', 'authHeaders', 'setContext', 'logout', 'adoptSession', 'takeDpopNonce']);
+/** As the host's MAX_MESSAGE_CHARS (src/core/limits.rs): a thin page's message is read only when small. */
+const MAX_CHARS = 256 * 1024;
 const waiting = [];
 let host = null;
 let failed = null;
@@ -20,28 +22,57 @@ const plainError = (e) => (isHelseIdError(e)
   ? { code: e.code, message: e.message, retryable: e.retryable, claim: e.claim, oauthError: e.oauthError, status: e.status }
   : { code: 'config_invalid', message: String(e?.message ?? e), retryable: false });
 
+/**
+ * Whether a message from a page is small plain data: strings, numbers, booleans and null, in
+ * arrays and objects at most 8 deep, MAX_CHARS in all (counted before anything reads it, so that
+ * no page can make the worker copy megabytes into wasm).
+ */
+function small(value, budget = { chars: MAX_CHARS }, depth = 0) {
+  if (value === null || value === undefined || typeof value === 'number' || typeof value === 'boolean') return (budget.chars -= 8) >= 0;
+  if (typeof value === 'string') return (budget.chars -= value.length) >= 0;
+  if (typeof value !== 'object' || depth > 8 || (Array.isArray(value) && value.length > 1024)) return false;
+  for (const key in value) {
+    budget.chars -= key.length + 1;
+    if (budget.chars < 0 || !small(value[key], budget, depth + 1)) return false;
+  }
+  return budget.chars >= 0;
+}
+
 /** A thin page on `port`: the stand-in client and the page's calls to it. */
 function thinPage(port, open) {
   const asks = new Map();
   let client = null;
   let closed = false;
   const state = () => ({ p: 'state', session: client.session(), context: client.context() });
+  // While the page's lock is free it may be gone (or a page of the origin stole the lock):
+  // assertions it was asked for fail at once, so that the host asks the next page now rather
+  // than after assertionTimeoutSeconds.
+  let suspect = false;
+  const failAsks = () => {
+    for (const [, ask] of asks) ask.reject(new TypeError('the page is gone'));
+    asks.clear();
+  };
   const end = () => {
     if (closed) return;
     closed = true;
-    for (const [, ask] of asks) ask.reject(new TypeError('the page is gone'));
-    client?.dispose();
+    failAsks();
     port.close();
+    // After the stand-in has told the host that it cannot sign (microtasks).
+    setTimeout(() => client?.dispose(), 0);
   };
   // The page asks to sign: it holds its key (or getAssertion), the stand-in never does.
   const getAssertion = (ctx) => new Promise((resolve, reject) => {
+    if (closed || suspect) {
+      reject(new TypeError('the page is gone'));
+      return;
+    }
     const id = crypto.randomUUID();
     asks.set(id, { resolve, reject });
     port.postMessage({ p: 'sign', id, ctx });
   });
   let pong = null;
   port.onmessage = async ({ data }) => {
-    if (closed || !data || typeof data !== 'object') return;
+    if (closed || !data || typeof data !== 'object' || !small(data)) return;
     if (data.p === 'pong') { pong?.(); return; }
     if (data.p === 'signed') {
       const ask = asks.get(data.id);
@@ -83,9 +114,11 @@ function thinPage(port, open) {
       // The page's lock is free once it closes or crashes: its stand-in ends then. A page
       // whose lock another page of the origin stole and let go still answers: watched again.
       const watch = () => navigator.locks.request(String(lock), () => {
+        suspect = true;
+        failAsks();
         const answered = new Promise((resolve) => { pong = () => resolve(true); setTimeout(() => resolve(false), 2000); });
         port.postMessage({ p: 'ping' });
-        answered.then((yes) => { pong = null; if (yes && !closed) watch(); else end(); });
+        answered.then((yes) => { pong = null; suspect = false; if (yes && !closed) watch(); else end(); });
       });
       watch();
     },
@@ -99,7 +132,7 @@ function thinPage(port, open) {
 function take(port) {
   port.onmessage = ({ data }) => {
     port.onmessage = null;
-    if (data && data.p === 'open' && typeof data.lock === 'string') {
+    if (data && data.p === 'open' && typeof data.lock === 'string' && small(data)) {
       if (failed) port.postMessage({ p: 'opened', error: failed });
       else thinPage(port, data);
       return;

@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { freshContextSuite, skipIn, until } from './harness.mjs';
 import { REPO_ROOT } from '../../www/dev-idp/static.mjs';
-import { clientOptions, login, openApp, startLogin, withClient } from './flow.mjs';
+import { clientOptions, hostConfig, login, openApp, startLogin, withClient } from './flow.mjs';
 
 const suite = freshContextSuite();
 const { inBrowser } = suite;
@@ -213,3 +213,38 @@ test('the worker gone (closed through the DevTools protocol): a thin tab\'s call
     assert.deepEqual((await events(page)).map((e) => e.name), ['sessionExpired']);
   });
 });
+
+test('a page of the origin that speaks the thin protocol: a 20 MB call is dropped before it reaches wasm, calls outside the API get nothing, and the host goes on answering', async () => inBrowser(async (b) => {
+  const opts = workerOpts();
+  const a = await b.newPage();
+  await login(a, stack, opts);
+  const version = JSON.parse(await readFile(join(REPO_ROOT, 'pkg', 'package.json'), 'utf8')).version;
+  const spy = await b.newPage();
+  await spy.goto(`${stack.appOrigin}/e2e/blank.html`);
+  const config = { ...hostConfig(stack, opts), apiOrigins: opts.apiOrigins };
+  await spy.evaluate(async ({ name, config }) => {
+    // The options must be the library's (Chromium refuses another extendedLifetime).
+    const w = new SharedWorker('/pkg/helseid_wasm_worker.js', { type: 'module', name, extendedLifetime: true });
+    window.got = [];
+    w.port.onmessage = (e) => window.got.push(e.data);
+    const lock = `spy-${crypto.randomUUID()}`;
+    await new Promise((held) => navigator.locks.request(lock, () => { held(); return new Promise(() => {}); }));
+    window.port = w.port;
+    w.port.postMessage({ p: 'open', config, lock, signs: false });
+  }, { name: `helseid-wasm@${version}`, config });
+  const opened = await until('opened', () => spy.evaluate(() => window.got.find((m) => m.p === 'opened')));
+  assert.deepEqual(opened, { p: 'opened' }, 'a page of the origin gets a stand-in, as it could say hello');
+  await spy.evaluate(() => {
+    window.port.postMessage({ p: 'call', id: 'big', method: 'authHeaders', args: ['x'.repeat(20_000_000)] });
+    window.port.postMessage({ p: 'call', id: 'dispose', method: 'dispose', args: [] });
+    window.port.postMessage({ p: 'call', id: 'proto', method: '__proto__', args: [] });
+    window.port.postMessage({ p: 'call', id: 'ok', method: 'session', args: [] });
+  });
+  await until('the small call answered', () => spy.evaluate(() => window.got.some((m) => m.id === 'ok')));
+  const ids = await spy.evaluate(() => window.got.filter((m) => m.p === 'result').map((m) => m.id));
+  assert.deepEqual(ids, ['ok'], 'only the API call that fits got an answer');
+  d.reset();
+  const r = await withClient(a, (c) => c.refresh());
+  assert.equal(r.error, undefined, JSON.stringify(r.error));
+  assert.equal(d.counts().token, 1);
+}));
