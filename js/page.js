@@ -231,7 +231,12 @@ export class HelseIdClient {
     const { clientAuth: _auth, ...rest } = config;
     const plain = { ...rest, ...(config.workerUrl ? { workerUrl: String(config.workerUrl) } : {}) };
     lock.granted.then(() => {
-      if (!this.#disposed) this.#port.postMessage({ p: 'open', config: plain, lock: lock.name, signs: config.clientAuth?.type !== 'none' });
+      if (this.#disposed) return;
+      try {
+        this.#port.postMessage({ p: 'open', config: plain, lock: lock.name, signs: config.clientAuth?.type !== 'none' });
+      } catch {
+        this.#onMessage({ p: 'opened', error: { code: 'config_invalid', message: 'config must be plain data (clientAuth aside)' } });
+      }
     });
   }
 

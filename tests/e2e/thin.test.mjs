@@ -152,6 +152,16 @@ test('errors cross as HelseIdErrors; logout() from a thin tab sends the browser 
   await login(a, stack, opts);
   const one = (await thinTab(b, opts)).page;
   const two = (await thinTab(b, opts)).page;
+  // A config that cannot cross to the worker (a function outside clientAuth) is config_invalid.
+  const bad = await one.evaluate(async (o) => {
+    try {
+      await window.makeClient({ ...o, extra: { ...o.extra, httpTimeoutSeconds: 5 }, apiOrigins: { ...o.apiOrigins, hook: () => 1 } });
+      return null;
+    } catch (e) {
+      return window.errorInfo(e);
+    }
+  }, opts);
+  assert.equal(bad?.code, 'config_invalid', JSON.stringify(bad));
   const denied = await withClient(one, (c) => c.authHeaders('https://elsewhere.example/api'));
   assert.equal(denied.error.isHelseIdError, true);
   assert.equal(denied.error.code, 'origin_not_allowed');
