@@ -266,7 +266,7 @@ impl Inner {
             let mut step = first;
             for _ in 0..4 {
                 match step? {
-                    Switch::Run(ticket) => return inner.run_refresh(ticket).await,
+                    Switch::Run(ticket) => return inner.run_ticket(ticket).await,
                     Switch::Ask(ask) => {
                         let message = TabMessage::Context {
                             id: None,

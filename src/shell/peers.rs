@@ -309,7 +309,7 @@ impl Inner {
             }
         };
         self.handle_input(Input::AskSettled(ask.clone()));
-        self.landed(ask.id, &result);
+        self.landed(ask.id, result.clone());
         result
     }
 

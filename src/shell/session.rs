@@ -2,13 +2,13 @@
 //! actions. A refresh, followed from start to end:
 //! 1. `getAccessToken()` asks [`Inner::access_token`], which asks `Engine::token`.
 //! 2. The engine answers `Next::Refresh(ticket)` (or `Wait`, `Busy`, `AskHolder`, `Ready`).
-//! 3. [`Inner::run_refresh`] keeps the promise of the ticket's flight (the engine's id) for
-//!    those who wait, and [`Inner::run_ticket`] POSTs it (`authz`: assertion, DPoP proof,
-//!    nonce retry).
-//! 4. `Engine::on_response` rotates the refresh token and checks `token_type`; the shell
-//!    verifies the signatures (WebCrypto); `Engine::on_verified` checks every claim.
-//! 5. [`Inner::apply`] carries out the actions: announce to the tabs, persist, reschedule,
-//!    fire `tokenRefreshed`.
+//! 3. [`Inner::run_ticket`] keeps the promise of the ticket's flight (the engine's id) for
+//!    those who wait, and POSTs it (`authz`: assertion, DPoP proof, nonce retry).
+//! 4. The answer goes in as `Input::TokenResponse`: the engine rotates the refresh token and
+//!    checks `token_type`; its `Action::Verify` has the shell verify the signatures
+//!    (WebCrypto), which go in as `Input::Verified`: the engine checks every claim.
+//! 5. [`Inner::carry_out`] carries out the actions: announce to the tabs, persist, reschedule,
+//!    fire `tokenRefreshed`, and last `Action::Landed`: the flight's waiters get its outcome.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -206,10 +206,15 @@ impl Inner {
                 Action::Refresh(ticket) => {
                     let inner = self.clone();
                     super::task::spawn(async move {
-                        let _ = inner.run_refresh(ticket).await;
+                        let _ = inner.run_ticket(ticket).await;
                         inner.schedule();
                     });
                 }
+                // Only ever the last action of a token response: run_ticket verifies it.
+                Action::Verify(..) => {}
+                // The last action of its input; its waiters go on in a later microtask, once
+                // the rest (the locks included) is carried out.
+                Action::Landed(id, outcome) => self.landed(id, outcome),
                 Action::AskHolder(ask) => {
                     let inner = self.clone();
                     super::task::spawn(async move {
@@ -484,9 +489,11 @@ impl Inner {
 
     // ---- token requests -------------------------------------------------------------------
 
-    /// One token request: POST, rotation and `token_type` (engine), signatures (WebCrypto),
-    /// every claim (engine).
+    /// One token request (a refresh, a switch's, a login's code exchange): POST, then the
+    /// engine's actions (rotation and `token_type`, the signatures verified by WebCrypto, every
+    /// claim) until its flight lands. Callers who wait for its flight share its outcome.
     pub async fn run_ticket(self: &Rc<Self>, ticket: Ticket) -> Res<()> {
+        let flight = self.flight(ticket.id);
         let purpose = Purpose {
             request: ticket.request(),
             details: ticket.details.as_deref(),
@@ -497,26 +504,24 @@ impl Inner {
             .post(&endpoint, &ticket.body, &purpose)
             .await
             .map(|r| (r.status, r.body));
-        let response = self.engine.borrow_mut().on_response(&ticket, answer);
-        self.apply();
-        let response = response?;
-        let signed = self.authz.verify_response(&response).await;
-        let result = self
+        let mut actions = self
             .engine
             .borrow_mut()
-            .on_verified(ticket, response, signed, now());
-        self.apply();
-        result
-    }
-
-    /// Runs a refresh (or a switch's token request): callers who wait for its flight share
-    /// its outcome.
-    pub async fn run_refresh(self: &Rc<Self>, ticket: Ticket) -> Res<()> {
-        let id = ticket.id;
-        self.flight(id);
-        let result = self.run_ticket(ticket).await;
-        self.landed(id, &result);
-        result
+            .handle(Input::TokenResponse { ticket, answer }, now());
+        let verify = match actions.last() {
+            Some(Action::Verify(..)) => actions.pop(),
+            _ => None,
+        };
+        self.carry_out(actions);
+        if let Some(Action::Verify(ticket, response)) = verify {
+            let signed = self.authz.verify_response(&response).await;
+            self.handle_input(Input::Verified {
+                ticket,
+                response,
+                signed,
+            });
+        }
+        flight.wait(None).await.unwrap_or(Ok(()))
     }
 
     /// The promise of the engine's flight `id` (made at its start, or by its first waiter when
@@ -532,10 +537,10 @@ impl Inner {
     }
 
     /// The flight `id` is over (the engine settled it first): its waiters get its outcome.
-    pub(super) fn landed(&self, id: FlightId, outcome: &Res<()>) {
+    pub(super) fn landed(&self, id: FlightId, outcome: Res<()>) {
         let flight = self.flights.borrow_mut().remove(&id);
         if let Some(flight) = flight {
-            flight.finish(outcome.clone());
+            flight.finish(outcome);
         }
     }
 
@@ -592,7 +597,7 @@ impl Inner {
                     if by.is_some() {
                         ticket.by = by.clone();
                     }
-                    self.run_refresh(ticket).await?;
+                    self.run_ticket(ticket).await?;
                     return self.engine.borrow().fresh_token(resource, now());
                 }
                 Next::Wait(id) => self.wait_for(id).await?,

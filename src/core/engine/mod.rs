@@ -187,6 +187,19 @@ impl Engine {
             Input::HolderEnded { holder, reason } => self.holder_ended(&holder, reason),
             Input::PortalOpened(resource) => self.keep_fresh(resource.as_deref()),
             Input::PortalEnded(resource) => self.release(resource.as_deref()),
+            Input::TokenResponse { ticket, answer } => match self.on_response(&ticket, answer) {
+                Ok(response) => self.actions.push(Action::Verify(ticket, response)),
+                Err(e) => self.actions.push(Action::Landed(ticket.id, Err(e))),
+            },
+            Input::Verified {
+                ticket,
+                response,
+                signed,
+            } => {
+                let id = ticket.id;
+                let outcome = self.on_verified(ticket, response, signed, now);
+                self.actions.push(Action::Landed(id, outcome));
+            }
         }
         self.take_actions()
     }

@@ -5,11 +5,13 @@
 
 use serde_json::Value;
 
+use super::Signed;
 use super::TokenKey;
 use crate::core::context::Context;
+use crate::core::error::Result;
 use crate::core::helseid::HelseIdView;
 use crate::core::secret::{AccessToken, FormBody, RefreshToken};
-use crate::core::token::TokenType;
+use crate::core::token::{TokenResponse, TokenType};
 
 /// Why a token request was made (API.md `tokenRefreshed`'s `cause`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -93,7 +95,7 @@ pub struct Ask {
 pub enum Next {
     /// Use this token.
     Ready(AccessToken, TokenType),
-    /// Send this token request, then feed the answer to [`Engine::on_response`].
+    /// Send this token request, then feed the answer in as [`Input::TokenResponse`].
     Refresh(Ticket),
     /// A token request for this key is under way (here or at the holder): wait for that
     /// flight, then ask [`Engine::fresh_token`].
@@ -193,8 +195,11 @@ impl EndReason {
 
 /// What happened, for [`super::Engine::handle`]: the shell's timer fired, a question to the
 /// holder ended, the holder of the session went (its lock freed, or its signed end notice
-/// came), a portal session opened or ended. Time comes with it.
+/// came), a portal session opened or ended, the token endpoint answered, the shell verified an
+/// answer's signatures. Time comes with it.
 #[derive(Debug)]
+// An input lives for one call; boxing the ticket would cost an allocation per refresh.
+#[allow(clippy::large_enum_variant)]
 pub enum Input {
     /// The wake-up [`super::Engine::next_wakeup`] asked for.
     Timer,
@@ -211,6 +216,19 @@ pub enum Input {
     PortalOpened(Option<String>),
     /// A portal session of `resource` ended.
     PortalEnded(Option<String>),
+    /// The token endpoint's answer to `ticket` (status and body), or why there is none:
+    /// [`Action::Verify`] follows, or the flight lands ([`Action::Landed`]).
+    TokenResponse {
+        ticket: Ticket,
+        answer: Result<(u16, String)>,
+    },
+    /// The signatures of `ticket`'s answer, as the shell verified them (WebCrypto), after
+    /// [`Action::Verify`]: the flight lands ([`Action::Landed`]).
+    Verified {
+        ticket: Ticket,
+        response: TokenResponse,
+        signed: Result<Signed>,
+    },
 }
 
 /// What the shell must do after a call into the engine ([`Engine::take_actions`],
@@ -220,9 +238,15 @@ pub enum Input {
 // per refresh.
 #[allow(clippy::large_enum_variant)]
 pub enum Action {
-    /// Send this token request (the timer's), then feed the answer to
-    /// [`super::Engine::on_response`].
+    /// Send this token request (the timer's), then feed the answer in as
+    /// [`Input::TokenResponse`].
     Refresh(Ticket),
+    /// Verify the signatures of this answer to the ticket (WebCrypto), then feed them in as
+    /// [`Input::Verified`].
+    Verify(Ticket, TokenResponse),
+    /// The token request `FlightId` is over, with this outcome: its waiters get it. Always
+    /// after the actions of the same input.
+    Landed(FlightId, Result<()>),
     /// Ask the holder for a fresh token (the timer's), then [`Input::AskSettled`].
     AskHolder(Ask),
     Emit(Event),

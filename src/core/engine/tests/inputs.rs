@@ -126,3 +126,77 @@ fn a_switch_and_the_timer_never_both_refresh() {
         "{actions:?}"
     );
 }
+
+#[test]
+fn a_token_response_comes_back_to_be_verified_and_its_flight_lands_after_its_actions() {
+    let mut h = H::logged_in("");
+    h.now += 570;
+    let ticket = h.ticket(None, false);
+    let id = ticket.id;
+    let at = access_token(SFM, USER, h.now, json!({}));
+    let answer = Ok((200, body(&at, None, Some("rt-2"), 600)));
+    let mut actions = h.e.handle(Input::TokenResponse { ticket, answer }, h.now);
+    let (Some(Action::Verify(ticket, response)), true) = (actions.pop(), actions.is_empty()) else {
+        panic!("{actions:?}")
+    };
+    assert_eq!(ticket.id, id);
+    assert!(h.e.is_flying(id), "under way until its checks");
+    let signed = Ok(Signed {
+        id_token: None,
+        access_token: checked(response.access_token.expose()),
+    });
+    let actions = h.e.handle(
+        Input::Verified {
+            ticket,
+            response,
+            signed,
+        },
+        h.now,
+    );
+    assert!(!h.e.is_flying(id));
+    assert!(
+        matches!(actions.last(), Some(Action::Landed(landed, Ok(()))) if *landed == id),
+        "{actions:?}"
+    );
+    assert!(actions.iter().any(|a| matches!(a, Action::Announce)));
+    assert_eq!(
+        events(&actions),
+        [Event::TokenRefreshed {
+            resource: SFM.into(),
+            cause: RefreshCause::Call
+        }]
+    );
+    assert!(h.e.cached_token(None, h.now).is_some());
+}
+
+#[test]
+fn a_refused_refresh_lands_with_its_error_after_the_session_ended() {
+    let mut h = H::logged_in("");
+    let ticket = h.ticket(None, true);
+    let id = ticket.id;
+    let answer = Ok((400, r#"{"error":"invalid_grant"}"#.to_string()));
+    let actions = h.e.handle(Input::TokenResponse { ticket, answer }, h.now);
+    let Some(Action::Landed(landed, Err(e))) = actions.last() else {
+        panic!("{actions:?}")
+    };
+    assert_eq!((*landed, e.code), (id, ErrorCode::LoginRequired));
+    assert_eq!(events(&actions), [Event::SessionExpired]);
+    assert!(!h.e.is_flying(id));
+}
+
+#[test]
+fn an_answer_after_logout_has_its_refresh_token_revoked_before_it_lands() {
+    let mut h = H::logged_in("");
+    let ticket = h.ticket(None, true);
+    let id = ticket.id;
+    h.e.logout(None, None);
+    h.e.take_actions();
+    let at = access_token(SFM, USER, h.now, json!({}));
+    let answer = Ok((200, body(&at, None, Some("rt-late"), 600)));
+    let actions = h.e.handle(Input::TokenResponse { ticket, answer }, h.now);
+    let [Action::Revoke(rt), Action::Landed(landed, Err(e))] = &actions[..] else {
+        panic!("{actions:?}")
+    };
+    assert_eq!(rt.expose(), "rt-late");
+    assert_eq!((*landed, e.code), (id, ErrorCode::LoginRequired));
+}
