@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
-use super::tests::{access_token, body, id_token, H, KJ, OTHER, SFM};
+use super::tests::{access_token, body, id_token, Calls, Next, H, KJ, OTHER, SFM};
 use super::*;
 use crate::core::helseid::{ORGNR_CHILD, ORGNR_PARENT, TRUST_FRAMEWORK};
 
@@ -113,7 +113,7 @@ impl Model {
 
     fn take(&mut self, next: Result<Next>) -> std::result::Result<(), TestCaseError> {
         match next {
-            Ok(Next::Ready(token, _)) => self.check_ready(&token)?,
+            Ok(Next::Ready(token)) => self.check_ready(&token)?,
             Ok(Next::Refresh(ticket)) => {
                 prop_assert!(!self.h.e.is_logged_out(), "a refresh after logout");
                 prop_assert!(

@@ -175,9 +175,15 @@ impl H {
         .unwrap_err()
     }
 
+    /// `getAccessToken` here ([`Input::Token`]): the refresh it starts.
     pub(crate) fn ticket(&mut self, resource: Option<&str>, force: bool) -> Ticket {
-        match self.e.token(resource, force, self.now).unwrap() {
-            Next::Refresh(t) => t,
+        let input = Input::Token {
+            resource: resource.map(String::from),
+            force,
+            by: None,
+        };
+        match call(&mut self.e, input, self.now) {
+            Action::Refresh(t) => t,
             other => panic!("expected a refresh, got {other:?}"),
         }
     }
@@ -209,6 +215,68 @@ impl H {
     pub(crate) fn refresh_token_sent(t: &Ticket) -> String {
         t.body.get("refresh_token").unwrap().to_string()
     }
+}
+
+/// An app call's reply, as the tests read it (`props.rs`, native only, reads the token).
+#[derive(Debug)]
+#[cfg_attr(target_arch = "wasm32", allow(dead_code))]
+pub(crate) enum Next {
+    Ready(AccessToken),
+    Refresh(Ticket),
+    Wait(FlightId),
+    AskHolder(Ask),
+    Busy(FlightId),
+}
+
+/// The app calls through [`Engine::handle`], their reply as a [`Next`] (`by`: this engine's
+/// app); the other actions are left for the test.
+pub(crate) trait Calls {
+    fn token(&mut self, resource: Option<&str>, force: bool, now: i64) -> Result<Next>;
+    fn set_context(&mut self, context: Option<Context>, resource: Option<&str>) -> Result<Next>;
+}
+
+impl Calls for Engine {
+    fn token(&mut self, resource: Option<&str>, force: bool, now: i64) -> Result<Next> {
+        let input = Input::Token {
+            resource: resource.map(String::from),
+            force,
+            by: None,
+        };
+        next(call(self, input, now))
+    }
+
+    fn set_context(&mut self, context: Option<Context>, resource: Option<&str>) -> Result<Next> {
+        let input = Input::SetContext {
+            context,
+            resource: resource.map(String::from),
+            by: None,
+        };
+        // setContext reads no clock.
+        next(call(self, input, 0))
+    }
+}
+
+fn next(reply: Action) -> Result<Next> {
+    Ok(match reply {
+        Action::Answer(answer) => {
+            let (token, _) = answer?;
+            Next::Ready(token)
+        }
+        Action::Refresh(ticket) => Next::Refresh(ticket),
+        Action::Wait(id) => Next::Wait(id),
+        Action::AskHolder(ask) => Next::AskHolder(ask),
+        Action::Busy(id) => Next::Busy(id),
+        other => panic!("not a reply: {other:?}"),
+    })
+}
+
+/// An app call ([`Input::Token`], [`Input::SetContext`]): its reply, the last action; the
+/// other actions are left for the test.
+pub(crate) fn call(e: &mut Engine, input: Input, now: i64) -> Action {
+    let mut actions = e.handle(input, now);
+    let reply = actions.pop().expect("an app call has a reply");
+    e.actions.extend(actions);
+    reply
 }
 
 /// [`Input::TokenResponse`]: the answer to verify ([`Action::Verify`]), or the flight's
