@@ -27,8 +27,6 @@ impl Engine {
     /// refresh token replaces the old one at once, whatever the checks later say (RFC 6749
     /// §6); an answer that comes after `logout()` has its refresh token revoked
     /// ([`super::Input::TokenResponse`]).
-    // Kept out of `handle` (about 400 bytes of wasm gzipped smaller).
-    #[inline(never)]
     pub(super) fn on_response(
         &mut self,
         ticket: &Ticket,
@@ -105,7 +103,6 @@ impl Engine {
 
     /// The verified tokens of `ticket`'s answer: checked, then they become the session
     /// ([`super::Input::Verified`]).
-    #[inline(never)]
     pub(super) fn on_verified(
         &mut self,
         ticket: Ticket,
