@@ -18,19 +18,10 @@ use crate::core::assertion::AsRequest;
 use crate::core::authorize::{self, LoginOptions};
 use crate::core::callback::{self, Transaction};
 use crate::core::context::Context;
-use crate::core::engine::Next;
+use crate::core::engine::{Action, Input};
 use crate::core::secret::{CodeVerifier, FormBody};
 use crate::core::tab_message::TabMessage;
 use crate::core::{pkce, Error, ErrorCode};
-
-/// What a switch does next.
-enum Switch {
-    Run(crate::core::engine::Ticket),
-    Ask(crate::core::engine::Ask),
-    Wait(crate::core::engine::FlightId),
-    /// Another token's refresh holds the refresh token: after it, try again.
-    Busy(crate::core::engine::FlightId),
-}
 
 /// The query parameters of a URL, parsed by the browser.
 pub fn query_pairs(url: &web_sys::Url) -> Vec<(String, String)> {
@@ -260,14 +251,14 @@ impl Inner {
         resource: Option<String>,
         by: Option<String>,
     ) -> impl std::future::Future<Output = Res<()>> {
-        let first = self.switch_step(&context, resource.as_deref(), by.as_deref());
+        let first = self.switch_step(&context, &resource, &by);
         let inner = self.clone();
         async move {
             let mut step = first;
             for _ in 0..4 {
-                match step? {
-                    Switch::Run(ticket) => return inner.run_refresh(ticket).await,
-                    Switch::Ask(ask) => {
+                match step {
+                    Some(Action::Refresh(ticket)) => return inner.run_ticket(ticket).await,
+                    Some(Action::AskHolder(ask)) => {
                         let message = TabMessage::Context {
                             id: None,
                             context: context
@@ -280,12 +271,15 @@ impl Inner {
                         .to_json();
                         return inner.request_holder(message, &ask).await;
                     }
-                    Switch::Wait(id) => inner.wait_for(id).await?,
-                    Switch::Busy(id) => {
+                    Some(Action::Wait(id)) => inner.wait_for(id).await?,
+                    Some(Action::Busy(id)) => {
+                        // Another token's refresh holds the refresh token: after it, try again.
                         let _ = inner.wait_for(id).await;
                     }
+                    Some(Action::Answer(answer)) => return answer.map(drop),
+                    _ => {}
                 }
-                step = inner.switch_step(&context, resource.as_deref(), by.as_deref());
+                step = inner.switch_step(&context, &resource, &by);
             }
             Err(Error::new(
                 ErrorCode::TokenRequestFailed,
@@ -294,40 +288,29 @@ impl Inner {
         }
     }
 
-    /// One synchronous step of a switch: the engine's decision, with the promise of its flight
-    /// made for callers who wait.
+    /// One synchronous step of a switch: the engine's reply ([`Input::SetContext`]), with the
+    /// promise of its flight made for callers who wait.
     fn switch_step(
         self: &Rc<Self>,
         context: &Option<Context>,
-        resource: Option<&str>,
-        by: Option<&str>,
-    ) -> Res<Switch> {
-        let next = self
-            .engine
-            .borrow_mut()
-            .set_context(context.clone(), resource);
-        self.apply();
-        Ok(match next? {
-            Next::Refresh(mut ticket) => {
-                if let Some(by) = by {
-                    ticket.by = Some(by.to_string());
-                }
+        resource: &Option<String>,
+        by: &Option<String>,
+    ) -> Option<Action> {
+        let reply = self.call(Input::SetContext {
+            context: context.clone(),
+            resource: resource.clone(),
+            by: by.clone(),
+        });
+        match &reply {
+            Some(Action::Refresh(ticket)) => {
                 self.flight(ticket.id);
-                Switch::Run(ticket)
             }
-            Next::AskHolder(ask) => {
+            Some(Action::AskHolder(ask)) => {
                 self.flight(ask.id);
-                Switch::Ask(ask)
             }
-            Next::Wait(id) => Switch::Wait(id),
-            Next::Busy(id) => Switch::Busy(id),
-            Next::Ready(..) => {
-                return Err(Error::new(
-                    ErrorCode::TokenRequestFailed,
-                    "no switch was needed",
-                ))
-            }
-        })
+            _ => {}
+        }
+        reply
     }
 
     /// `logout()` in this tab: final here at once; the refresh token revoked (here, or by the

@@ -246,12 +246,11 @@ impl Inner {
     pub fn ask_holder<'a>(
         self: &'a Rc<Self>,
         ask: &'a Ask,
-        force: bool,
     ) -> impl std::future::Future<Output = Res<()>> + 'a {
         let need = TabMessage::Need {
             id: None,
             resource: Some(ask.key.resource.clone()).filter(|r| !r.is_empty()),
-            force,
+            force: ask.force,
             by: self.engine.borrow().id().to_string(),
         };
         self.request_holder(need.to_json(), ask)
@@ -309,7 +308,7 @@ impl Inner {
             }
         };
         self.handle_input(Input::AskSettled(ask.clone()));
-        self.landed(ask.id, &result);
+        self.landed(ask.id, result.clone());
         result
     }
 

@@ -1,14 +1,16 @@
 //! The session in this tab: the engine (every decision), and the I/O that carries out its
 //! actions. A refresh, followed from start to end:
-//! 1. `getAccessToken()` asks [`Inner::access_token`], which asks `Engine::token`.
-//! 2. The engine answers `Next::Refresh(ticket)` (or `Wait`, `Busy`, `AskHolder`, `Ready`).
-//! 3. [`Inner::run_refresh`] keeps the promise of the ticket's flight (the engine's id) for
-//!    those who wait, and [`Inner::run_ticket`] POSTs it (`authz`: assertion, DPoP proof,
-//!    nonce retry).
-//! 4. `Engine::on_response` rotates the refresh token and checks `token_type`; the shell
-//!    verifies the signatures (WebCrypto); `Engine::on_verified` checks every claim.
-//! 5. [`Inner::apply`] carries out the actions: announce to the tabs, persist, reschedule,
-//!    fire `tokenRefreshed`.
+//! 1. `getAccessToken()` asks [`Inner::access_token`], which calls the engine with
+//!    `Input::Token` ([`Inner::call`]).
+//! 2. The engine's reply, its last action, is `Action::Refresh(ticket)` (or `Wait`, `Busy`,
+//!    `AskHolder`, `Answer`).
+//! 3. [`Inner::run_ticket`] keeps the promise of the ticket's flight (the engine's id) for
+//!    those who wait, and POSTs it (`authz`: assertion, DPoP proof, nonce retry).
+//! 4. The answer goes in as `Input::TokenResponse`: the engine rotates the refresh token and
+//!    checks `token_type`; its `Action::Verify` has the shell verify the signatures
+//!    (WebCrypto), which go in as `Input::Verified`: the engine checks every claim.
+//! 5. [`Inner::carry_out`] carries out the actions: announce to the tabs, persist, reschedule,
+//!    fire `tokenRefreshed`, and last `Action::Landed`: the flight's waiters get its outcome.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -25,7 +27,7 @@ use super::tabs::Tabs;
 use super::timer::Timeout;
 use crate::core::assertion::AsRequest;
 use crate::core::engine::{
-    Action, EndReason, Engine, Event, FlightId, Input, Next, RefreshCause, Ticket,
+    Action, EndReason, Engine, Event, FlightId, Input, RefreshCause, Ticket,
 };
 use crate::core::logout;
 use crate::core::secret::{AccessToken, RefreshToken};
@@ -186,6 +188,15 @@ impl Inner {
         self.carry_out(actions);
     }
 
+    /// An app call into the engine ([`Input::Token`], [`Input::SetContext`], a token response):
+    /// its actions carried out but the last, which is returned: the reply for the caller.
+    pub(super) fn call(self: &Rc<Self>, input: Input) -> Option<Action> {
+        let mut actions = self.engine.borrow_mut().handle(input, now());
+        let reply = actions.pop();
+        self.carry_out(actions);
+        reply
+    }
+
     fn carry_out(self: &Rc<Self>, actions: Vec<Action>) {
         // The session ended here: open portal sessions end with the tokens they last used,
         // before the DPoP key goes (their proofs need it).
@@ -206,17 +217,24 @@ impl Inner {
                 Action::Refresh(ticket) => {
                     let inner = self.clone();
                     super::task::spawn(async move {
-                        let _ = inner.run_refresh(ticket).await;
+                        let _ = inner.run_ticket(ticket).await;
                         inner.schedule();
                     });
                 }
+                // Only ever the reply to a token response: run_ticket verifies it.
+                Action::Verify(..) => {}
+                // The last action of its input; its waiters go on in a later microtask, once
+                // the rest (the locks included) is carried out.
+                Action::Landed(id, outcome) => self.landed(id, outcome),
                 Action::AskHolder(ask) => {
                     let inner = self.clone();
                     super::task::spawn(async move {
-                        let _ = inner.ask_holder(&ask, false).await;
+                        let _ = inner.ask_holder(&ask).await;
                         inner.schedule();
                     });
                 }
+                // Replies: [`Inner::call`] hands them to the caller.
+                Action::Answer(_) | Action::Wait(_) | Action::Busy(_) => {}
                 Action::Emit(event) => self.emit_event(event),
                 Action::Announce => self.announce(),
                 Action::AnnounceEnd(reason, _) if self.is_host() => {
@@ -484,9 +502,11 @@ impl Inner {
 
     // ---- token requests -------------------------------------------------------------------
 
-    /// One token request: POST, rotation and `token_type` (engine), signatures (WebCrypto),
-    /// every claim (engine).
+    /// One token request (a refresh, a switch's, a login's code exchange): POST, then the
+    /// engine's actions (rotation and `token_type`, the signatures verified by WebCrypto, every
+    /// claim) until its flight lands. Callers who wait for its flight share its outcome.
     pub async fn run_ticket(self: &Rc<Self>, ticket: Ticket) -> Res<()> {
+        let flight = self.flight(ticket.id);
         let purpose = Purpose {
             request: ticket.request(),
             details: ticket.details.as_deref(),
@@ -497,26 +517,19 @@ impl Inner {
             .post(&endpoint, &ticket.body, &purpose)
             .await
             .map(|r| (r.status, r.body));
-        let response = self.engine.borrow_mut().on_response(&ticket, answer);
-        self.apply();
-        let response = response?;
-        let signed = self.authz.verify_response(&response).await;
-        let result = self
-            .engine
-            .borrow_mut()
-            .on_verified(ticket, response, signed, now());
-        self.apply();
-        result
-    }
-
-    /// Runs a refresh (or a switch's token request): callers who wait for its flight share
-    /// its outcome.
-    pub async fn run_refresh(self: &Rc<Self>, ticket: Ticket) -> Res<()> {
-        let id = ticket.id;
-        self.flight(id);
-        let result = self.run_ticket(ticket).await;
-        self.landed(id, &result);
-        result
+        match self.call(Input::TokenResponse { ticket, answer }) {
+            Some(Action::Verify(ticket, response)) => {
+                let signed = self.authz.verify_response(&response).await;
+                self.handle_input(Input::Verified {
+                    ticket,
+                    response,
+                    signed,
+                });
+            }
+            Some(Action::Landed(id, outcome)) => self.landed(id, outcome),
+            _ => {}
+        }
+        flight.wait(None).await.unwrap_or(Ok(()))
     }
 
     /// The promise of the engine's flight `id` (made at its start, or by its first waiter when
@@ -532,10 +545,10 @@ impl Inner {
     }
 
     /// The flight `id` is over (the engine settled it first): its waiters get its outcome.
-    pub(super) fn landed(&self, id: FlightId, outcome: &Res<()>) {
+    pub(super) fn landed(&self, id: FlightId, outcome: Res<()>) {
         let flight = self.flights.borrow_mut().remove(&id);
         if let Some(flight) = flight {
-            flight.finish(outcome.clone());
+            flight.finish(outcome);
         }
     }
 
@@ -576,33 +589,27 @@ impl Inner {
             ));
         }
         let mut force = force;
-        // Another tab's forced refresh, when the token is brand new, is not made again.
-        if by
-            .as_deref()
-            .is_some_and(|b| b != self.engine.borrow().id())
-        {
-            force = self.engine.borrow_mut().peer_force(resource, force, now());
-        }
         for _ in 0..8 {
-            let next = self.engine.borrow_mut().token(resource, force, now());
-            self.apply();
-            match next? {
-                Next::Ready(token, token_type) => return Ok((token, token_type)),
-                Next::Refresh(mut ticket) => {
-                    if by.is_some() {
-                        ticket.by = by.clone();
-                    }
-                    self.run_refresh(ticket).await?;
+            let call = Input::Token {
+                resource: resource.map(String::from),
+                force,
+                by: by.clone(),
+            };
+            match self.call(call) {
+                Some(Action::Answer(answer)) => return answer,
+                Some(Action::Refresh(ticket)) => {
+                    self.run_ticket(ticket).await?;
                     return self.engine.borrow().fresh_token(resource, now());
                 }
-                Next::Wait(id) => self.wait_for(id).await?,
-                Next::AskHolder(ask) => self.ask_holder(&ask, force).await?,
-                Next::Busy(id) => {
+                Some(Action::Wait(id)) => self.wait_for(id).await?,
+                Some(Action::AskHolder(ask)) => self.ask_holder(&ask).await?,
+                Some(Action::Busy(id)) => {
                     // Another token's refresh holds the refresh token: ask again after it,
                     // whatever its outcome.
                     let _ = self.wait_for(id).await;
                     continue;
                 }
+                _ => {}
             }
             force = false;
             // The flight we waited for delivered a token: hand it out even when it is

@@ -39,7 +39,7 @@ use super::token::TokenType;
 use super::vecmap::{VecMap, VecSet};
 
 pub use outputs::{
-    Action, Ask, Cause, EndReason, Event, FlightId, Input, LogoutPlan, Next, RefreshCause, Ticket,
+    Action, Ask, Cause, EndReason, Event, FlightId, Input, LogoutPlan, RefreshCause, Ticket,
     TicketKind,
 };
 pub use responses::Signed;
@@ -187,8 +187,59 @@ impl Engine {
             Input::HolderEnded { holder, reason } => self.holder_ended(&holder, reason),
             Input::PortalOpened(resource) => self.keep_fresh(resource.as_deref()),
             Input::PortalEnded(resource) => self.release(resource.as_deref()),
+            Input::Token {
+                resource,
+                force,
+                by,
+            } => {
+                // Another tab's forced refresh, when the token is brand new, is not made again.
+                let force = match &by {
+                    Some(tab) if *tab != self.id => {
+                        self.peer_force(resource.as_deref(), force, now)
+                    }
+                    _ => force,
+                };
+                let reply = self.want_token(resource.as_deref(), force, now);
+                self.reply(reply, by);
+            }
+            Input::SetContext {
+                context,
+                resource,
+                by,
+            } => {
+                let reply = self.switch_context(context, resource.as_deref());
+                self.reply(reply, by);
+            }
+            Input::TokenResponse { ticket, answer } => match self.on_response(&ticket, answer) {
+                Ok(response) => self.actions.push(Action::Verify(ticket, response)),
+                Err(e) => self.actions.push(Action::Landed(ticket.id, Err(e))),
+            },
+            Input::Verified {
+                ticket,
+                response,
+                signed,
+            } => {
+                let id = ticket.id;
+                let outcome = self.on_verified(ticket, response, signed, now);
+                self.actions.push(Action::Landed(id, outcome));
+            }
         }
         self.take_actions()
+    }
+
+    /// An app call's reply, its last action; a token request it starts is made for `by`.
+    fn reply(&mut self, reply: Result<Action>, by: Option<String>) {
+        let reply = match reply {
+            Ok(Action::Refresh(mut ticket)) => {
+                if by.is_some() {
+                    ticket.by = by;
+                }
+                Action::Refresh(ticket)
+            }
+            Ok(reply) => reply,
+            Err(e) => Action::Answer(Err(e)),
+        };
+        self.actions.push(reply);
     }
 
     /// The thumbprint (RFC 7638) of the DPoP key this tab signs with; DPoP-bound tokens must
@@ -275,14 +326,15 @@ impl Engine {
 
     // ---- handing out tokens ----------------------------------------------------------------
 
-    /// A valid access token for `resource`, or what to do to get one. A token is fresh while
-    /// more than `refreshLeewaySeconds` remain.
-    pub fn token(&mut self, resource: Option<&str>, force: bool, now: i64) -> Result<Next> {
+    /// A valid access token for `resource` ([`Action::Answer`]), or what to do to get one
+    /// ([`Input::Token`], the timer). A token is fresh while more than `refreshLeewaySeconds`
+    /// remain.
+    fn want_token(&mut self, resource: Option<&str>, force: bool, now: i64) -> Result<Action> {
         let Some(shared) = self.shared.as_ref().filter(|_| !self.logged_out) else {
             return Err(login_required("no session: log in first"));
         };
         if let Some((id, _)) = &self.switching {
-            return Ok(Next::Wait(*id));
+            return Ok(Action::Wait(*id));
         }
         let key = self.key(resource);
         if self.config.needs_attest(&key.resource) && self.attest_expired(now) {
@@ -291,15 +343,15 @@ impl Engine {
         if !force {
             if let Some(t) = shared.tokens.get(&key) {
                 if t.expires_at - self.config.refresh_leeway_seconds > now {
-                    return Ok(Next::Ready(t.token.clone(), t.token_type));
+                    return Ok(Action::Answer(Ok((t.token.clone(), t.token_type))));
                 }
             }
         }
         if let Some(id) = self.in_flight.get(&key).or_else(|| self.asking.get(&key)) {
-            return Ok(Next::Wait(*id));
+            return Ok(Action::Wait(*id));
         }
         if let Some(busy) = self.in_flight.values().next() {
-            return Ok(Next::Busy(*busy));
+            return Ok(Action::Busy(*busy));
         }
         let Some(grant) = &self.grant else {
             if self.holder_gone {
@@ -312,7 +364,7 @@ impl Engine {
             self.attempted(&key, now);
             let id = self.new_flight();
             self.asking.insert(key.clone(), id);
-            return Ok(Next::AskHolder(Ask { id, key }));
+            return Ok(Action::AskHolder(Ask { id, key, force }));
         };
         let Some(refresh_token) = &grant.refresh_token else {
             // No refresh token (no offline_access): the session ends with its access token.
@@ -330,7 +382,7 @@ impl Engine {
         let details = self.details(context.as_ref(), &key.resource, now);
         self.attempted(&key, now);
         let ticket = self.ticket(key, TicketKind::Refresh, body, details, context);
-        Ok(Next::Refresh(ticket))
+        Ok(Action::Refresh(ticket))
     }
 
     /// A refresh of `key` (or a question about it to the holder) starts now.
@@ -342,7 +394,7 @@ impl Engine {
 
     /// Whether to honour `force` from another tab for `resource`: at most
     /// [`PEER_FORCE_BURST`] times per token in [`PEER_FORCE_WINDOW_SECONDS`].
-    pub fn peer_force(&mut self, resource: Option<&str>, force: bool, now: i64) -> bool {
+    fn peer_force(&mut self, resource: Option<&str>, force: bool, now: i64) -> bool {
         if !force {
             return false;
         }
@@ -361,8 +413,8 @@ impl Engine {
         true
     }
 
-    /// The answer [`Engine::token`] would give without starting anything: a fresh token for
-    /// `resource`, or `None` (then call `token`). The hot path of `getAccessToken()`.
+    /// The answer [`Input::Token`] would give without starting anything: a fresh token for
+    /// `resource`, or `None` (then ask [`Engine::handle`]). The hot path of `getAccessToken()`.
     pub fn cached_token(&self, resource: Option<&str>, now: i64) -> Option<&AccessToken> {
         let shared = self
             .shared
@@ -415,7 +467,7 @@ impl Engine {
 
     /// Whether the token request or question to the holder `id` is still under way here:
     /// whoever waits for it waits for its end; once it is over (or forgotten with the session),
-    /// the caller asks [`Engine::token`] again.
+    /// the caller asks again ([`Input::Token`]).
     pub fn is_flying(&self, id: FlightId) -> bool {
         self.in_flight.values().any(|f| *f == id)
             || self.asking.values().any(|f| *f == id)
@@ -579,6 +631,8 @@ impl Engine {
     /// kept token that is due: a refresh here ([`Action::Refresh`]), or a question to the holder
     /// ([`Action::AskHolder`]). One refresh at a time: the others wait for the next wake-up.
     /// When nothing starts, the next wake-up is set now (a token request sets it as it ends).
+    // Kept out of `handle`, as `holder_ended` is: the wasm is smaller (measured, gzip -9).
+    #[inline(never)]
     fn on_timer(&mut self, now: i64) {
         if self.attest_expires_at().is_some_and(|at| at <= now) {
             self.context_expired_notified = true;
@@ -592,12 +646,12 @@ impl Engine {
             .collect();
         let mut started = false;
         for key in due {
-            let work = match self.token(Self::resource_param(&key), false, now) {
-                Ok(Next::Refresh(mut ticket)) => {
+            let work = match self.want_token(Self::resource_param(&key), false, now) {
+                Ok(Action::Refresh(mut ticket)) => {
                     ticket.cause = Cause::Schedule;
                     Action::Refresh(ticket)
                 }
-                Ok(Next::AskHolder(ask)) => Action::AskHolder(ask),
+                Ok(Action::AskHolder(ask)) => Action::AskHolder(ask),
                 _ => continue,
             };
             self.actions.push(work);

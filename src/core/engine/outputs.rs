@@ -1,15 +1,17 @@
 //! What comes in through [`super::Engine::handle`] ([`Input`]), and what the engine says: the
-//! answer to [`super::Engine::token`] ([`Next`]), the work under way ([`FlightId`], [`Ask`]),
-//! the token requests it hands out ([`Ticket`]), the events for the app ([`Event`], with their
-//! [`RefreshCause`]) and the actions the shell carries out ([`Action`]).
+//! work under way ([`FlightId`], [`Ask`]), the token requests it hands out ([`Ticket`]), the
+//! events for the app ([`Event`], with their [`RefreshCause`]) and the actions the shell
+//! carries out ([`Action`]), the reply to an app call among them.
 
 use serde_json::Value;
 
+use super::Signed;
 use super::TokenKey;
 use crate::core::context::Context;
+use crate::core::error::Result;
 use crate::core::helseid::HelseIdView;
 use crate::core::secret::{AccessToken, FormBody, RefreshToken};
-use crate::core::token::TokenType;
+use crate::core::token::{TokenResponse, TokenType};
 
 /// Why a token request was made (API.md `tokenRefreshed`'s `cause`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -84,26 +86,8 @@ pub struct FlightId(pub u64);
 pub struct Ask {
     pub id: FlightId,
     pub key: TokenKey,
-}
-
-/// What the caller of [`Engine::token`] does next.
-#[derive(Debug)]
-// A `Next` lives for one call; boxing the ticket would cost an allocation per refresh.
-#[allow(clippy::large_enum_variant)]
-pub enum Next {
-    /// Use this token.
-    Ready(AccessToken, TokenType),
-    /// Send this token request, then feed the answer to [`Engine::on_response`].
-    Refresh(Ticket),
-    /// A token request for this key is under way (here or at the holder): wait for that
-    /// flight, then ask [`Engine::fresh_token`].
-    Wait(FlightId),
-    /// This tab holds no grant: ask the holder for a fresh token for this key.
-    AskHolder(Ask),
-    /// The grant is busy with a refresh of another key (its refresh token rotates with every
-    /// answer, RFC 6749 §6, and a second use of the old one ends the grant): wait for that
-    /// flight, then ask again.
-    Busy(FlightId),
+    /// A forced refresh: the holder refreshes even when its token is fresh.
+    pub force: bool,
 }
 
 #[derive(Debug)]
@@ -193,13 +177,15 @@ impl EndReason {
 
 /// What happened, for [`super::Engine::handle`]: the shell's timer fired, a question to the
 /// holder ended, the holder of the session went (its lock freed, or its signed end notice
-/// came), a portal session opened or ended. Time comes with it.
+/// came), a portal session opened or ended, the token endpoint answered, the shell verified an
+/// answer's signatures. Time comes with it.
 #[derive(Debug)]
+// An input lives for one call; boxing the ticket would cost an allocation per refresh.
+#[allow(clippy::large_enum_variant)]
 pub enum Input {
     /// The wake-up [`super::Engine::next_wakeup`] asked for.
     Timer,
-    /// A question to the holder ([`Next::AskHolder`], [`Action::AskHolder`]) was answered, or
-    /// timed out.
+    /// A question to the holder ([`Action::AskHolder`]) was answered, or timed out.
     AskSettled(Ask),
     /// The holder this tab follows is gone: with its end notice's reason, or without one
     /// (its tab closed, or the session host went).
@@ -211,6 +197,37 @@ pub enum Input {
     PortalOpened(Option<String>),
     /// A portal session of `resource` ended.
     PortalEnded(Option<String>),
+    /// An app call: a valid access token for `resource` (`None`: the default one), `force`d to
+    /// be new, for `by` (another tab's engine id, or the caller's own; `None`: this engine's
+    /// app). Its reply is the last action:
+    /// [`Action::Answer`], [`Action::Refresh`], [`Action::Wait`], [`Action::Busy`] or
+    /// [`Action::AskHolder`].
+    Token {
+        resource: Option<String>,
+        force: bool,
+        by: Option<String>,
+    },
+    /// An app call: `setContext`, one refresh with the new context's details for `resource`,
+    /// for `by`. Its reply is the last action, as for [`Input::Token`] (an
+    /// [`Action::Answer`] only with an error).
+    SetContext {
+        context: Option<Context>,
+        resource: Option<String>,
+        by: Option<String>,
+    },
+    /// The token endpoint's answer to `ticket` (status and body), or why there is none:
+    /// [`Action::Verify`] follows, or the flight lands ([`Action::Landed`]).
+    TokenResponse {
+        ticket: Ticket,
+        answer: Result<(u16, String)>,
+    },
+    /// The signatures of `ticket`'s answer, as the shell verified them (WebCrypto), after
+    /// [`Action::Verify`]: the flight lands ([`Action::Landed`]).
+    Verified {
+        ticket: Ticket,
+        response: TokenResponse,
+        signed: Result<Signed>,
+    },
 }
 
 /// What the shell must do after a call into the engine ([`Engine::take_actions`],
@@ -220,11 +237,28 @@ pub enum Input {
 // per refresh.
 #[allow(clippy::large_enum_variant)]
 pub enum Action {
-    /// Send this token request (the timer's), then feed the answer to
-    /// [`super::Engine::on_response`].
+    /// Send this token request, then feed the answer in as [`Input::TokenResponse`]. The reply
+    /// to an app call: its caller runs it and waits for it (its flight's outcome), then reads
+    /// [`super::Engine::fresh_token`].
     Refresh(Ticket),
-    /// Ask the holder for a fresh token (the timer's), then [`Input::AskSettled`].
+    /// Verify the signatures of this answer to the ticket (WebCrypto), then feed them in as
+    /// [`Input::Verified`].
+    Verify(Ticket, TokenResponse),
+    /// The token request `FlightId` is over, with this outcome: its waiters get it. Always
+    /// after the actions of the same input.
+    Landed(FlightId, Result<()>),
+    /// Ask the holder for a fresh token (or a switch), then [`Input::AskSettled`]. The reply
+    /// to an app call: its caller asks and waits for the answer.
     AskHolder(Ask),
+    /// The reply to an app call: the token, or why there is none.
+    Answer(Result<(AccessToken, TokenType)>),
+    /// The reply to an app call: a token request for this key, or a switch, is under way (here
+    /// or at the holder): wait for that flight (its error is the caller's), then call again.
+    Wait(FlightId),
+    /// The reply to an app call: the grant is busy with a refresh of another key (its refresh
+    /// token rotates with every answer, RFC 6749 §6, and a second use of the old one ends the
+    /// grant): wait for that flight, whatever its outcome, then call again.
+    Busy(FlightId),
     Emit(Event),
     /// The shared view changed: tell the other tabs.
     Announce,

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
-use super::tests::{access_token, body, id_token, H, KJ, OTHER, SFM};
+use super::tests::{access_token, body, id_token, Calls, Next, H, KJ, OTHER, SFM};
 use super::*;
 use crate::core::helseid::{ORGNR_CHILD, ORGNR_PARENT, TRUST_FRAMEWORK};
 
@@ -113,7 +113,7 @@ impl Model {
 
     fn take(&mut self, next: Result<Next>) -> std::result::Result<(), TestCaseError> {
         match next {
-            Ok(Next::Ready(token, _)) => self.check_ready(&token)?,
+            Ok(Next::Ready(token)) => self.check_ready(&token)?,
             Ok(Next::Refresh(ticket)) => {
                 prop_assert!(!self.h.e.is_logged_out(), "a refresh after logout");
                 prop_assert!(
@@ -260,10 +260,9 @@ impl Model {
                 (200, body(&at, Some(&id), None, 600), false)
             }
             _ => {
-                let e = self
-                    .h
-                    .e
-                    .on_response(&ticket, Err(Error::new(ErrorCode::NetworkError, "down")));
+                let now = self.h.now;
+                let down = Err(Error::new(ErrorCode::NetworkError, "down"));
+                let e = tests::respond(&mut self.h.e, ticket, down, now);
                 prop_assert!(e.is_err());
                 return Ok(());
             }
@@ -271,10 +270,8 @@ impl Model {
         let result = if status == 200 {
             self.h.answer(ticket, &text)
         } else {
-            self.h
-                .e
-                .on_response(&ticket, Ok((status, text)))
-                .map(|_| ())
+            let now = self.h.now;
+            tests::respond(&mut self.h.e, ticket, Ok((status, text)), now).map(|_| ())
         };
         if result.is_ok() && ok && is_switch {
             self.switches += 1;

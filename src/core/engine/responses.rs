@@ -25,8 +25,9 @@ pub struct Signed {
 impl Engine {
     /// The token endpoint's answer to `ticket`, or why there is none. A successful answer's
     /// refresh token replaces the old one at once, whatever the checks later say (RFC 6749
-    /// §6); an answer that comes after `logout()` has its refresh token revoked.
-    pub fn on_response(
+    /// §6); an answer that comes after `logout()` has its refresh token revoked
+    /// ([`super::Input::TokenResponse`]).
+    pub(super) fn on_response(
         &mut self,
         ticket: &Ticket,
         answer: Result<(u16, String)>,
@@ -100,8 +101,9 @@ impl Engine {
         }
     }
 
-    /// The verified tokens of `ticket`'s answer: checked, then they become the session.
-    pub fn on_verified(
+    /// The verified tokens of `ticket`'s answer: checked, then they become the session
+    /// ([`super::Input::Verified`]).
+    pub(super) fn on_verified(
         &mut self,
         ticket: Ticket,
         mut response: TokenResponse,

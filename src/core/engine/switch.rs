@@ -1,24 +1,24 @@
 //! `setContext`: a refresh with the new context's details (HelseID's "switch at refresh").
 //! The new context gets a new epoch, so no token of the old one can be handed out after it.
 
-use super::{login_required, wire_details, Ask, Engine, Next, TicketKind};
+use super::{login_required, wire_details, Action, Ask, Engine, TicketKind};
 use crate::core::context::Context;
 use crate::core::error::Result;
 use crate::core::refresh;
 
 impl Engine {
-    /// `setContext`: one refresh with the new details for `resource`. Nothing changes until
-    /// its answer passes every check.
-    pub fn set_context(
+    /// `setContext` ([`super::Input::SetContext`]): one refresh with the new details for
+    /// `resource`. Nothing changes until its answer passes every check.
+    pub(super) fn switch_context(
         &mut self,
         context: Option<Context>,
         resource: Option<&str>,
-    ) -> Result<Next> {
+    ) -> Result<Action> {
         let Some(shared) = self.shared.as_ref().filter(|_| !self.logged_out) else {
             return Err(login_required("setContext needs a session: log in first"));
         };
         if let Some((id, _)) = &self.switching {
-            return Ok(Next::Wait(*id));
+            return Ok(Action::Wait(*id));
         }
         let mut key = self.key(resource);
         key.epoch = shared.epoch + 1;
@@ -32,7 +32,11 @@ impl Engine {
             // The holder switches; until it answers, nobody here gets a token.
             let id = self.new_flight();
             self.switching = Some((id, key.clone()));
-            return Ok(Next::AskHolder(Ask { id, key }));
+            return Ok(Action::AskHolder(Ask {
+                id,
+                key,
+                force: false,
+            }));
         };
         let Some(refresh_token) = &grant.refresh_token else {
             return Err(login_required(
@@ -40,7 +44,7 @@ impl Engine {
             ));
         };
         if let Some(busy) = self.in_flight.values().next() {
-            return Ok(Next::Busy(*busy));
+            return Ok(Action::Busy(*busy));
         }
         let body = refresh::refresh_params(
             refresh_token,
@@ -50,6 +54,6 @@ impl Engine {
         let details = wire_details(context.as_ref());
         let ticket = self.ticket(key.clone(), TicketKind::Switch, body, details, context);
         self.switching = Some((ticket.id, key));
-        Ok(Next::Refresh(ticket))
+        Ok(Action::Refresh(ticket))
     }
 }

@@ -463,6 +463,8 @@ impl Engine {
     /// The holder of this tab's session is gone (its lock was released). With its notice
     /// (`reason`) the session ends here too; without one (its tab closed) the tokens serve
     /// until they expire, and then the session is over.
+    // Kept out of `handle` (see `on_timer`).
+    #[inline(never)]
     pub(super) fn holder_ended(&mut self, holder: &str, reason: Option<EndReason>) {
         if self.shared.as_ref().is_none_or(|s| s.holder != holder) || self.is_holder() {
             return;

@@ -32,7 +32,7 @@ fn a_failed_refresh_is_over_too_and_the_next_one_has_a_new_id() {
     h.now += 580;
     let first = h.ticket(None, false);
     let id = first.id;
-    h.fail(&first, 503, "busy");
+    h.fail(first, 503, "busy");
     assert!(!h.e.is_flying(id));
     let second = h.ticket(None, false);
     assert_ne!(

@@ -126,3 +126,188 @@ fn a_switch_and_the_timer_never_both_refresh() {
         "{actions:?}"
     );
 }
+
+#[test]
+fn a_token_response_comes_back_to_be_verified_and_its_flight_lands_after_its_actions() {
+    let mut h = H::logged_in("");
+    h.now += 570;
+    let ticket = h.ticket(None, false);
+    let id = ticket.id;
+    let at = access_token(SFM, USER, h.now, json!({}));
+    let answer = Ok((200, body(&at, None, Some("rt-2"), 600)));
+    let mut actions = h.e.handle(Input::TokenResponse { ticket, answer }, h.now);
+    let (Some(Action::Verify(ticket, response)), true) = (actions.pop(), actions.is_empty()) else {
+        panic!("{actions:?}")
+    };
+    assert_eq!(ticket.id, id);
+    assert!(h.e.is_flying(id), "under way until its checks");
+    let signed = Ok(Signed {
+        id_token: None,
+        access_token: checked(response.access_token.expose()),
+    });
+    let actions = h.e.handle(
+        Input::Verified {
+            ticket,
+            response,
+            signed,
+        },
+        h.now,
+    );
+    assert!(!h.e.is_flying(id));
+    assert!(
+        matches!(actions.last(), Some(Action::Landed(landed, Ok(()))) if *landed == id),
+        "{actions:?}"
+    );
+    assert!(actions.iter().any(|a| matches!(a, Action::Announce)));
+    assert_eq!(
+        events(&actions),
+        [Event::TokenRefreshed {
+            resource: SFM.into(),
+            cause: RefreshCause::Call
+        }]
+    );
+    assert!(h.e.cached_token(None, h.now).is_some());
+}
+
+#[test]
+fn a_refused_refresh_lands_with_its_error_after_the_session_ended() {
+    let mut h = H::logged_in("");
+    let ticket = h.ticket(None, true);
+    let id = ticket.id;
+    let answer = Ok((400, r#"{"error":"invalid_grant"}"#.to_string()));
+    let actions = h.e.handle(Input::TokenResponse { ticket, answer }, h.now);
+    let Some(Action::Landed(landed, Err(e))) = actions.last() else {
+        panic!("{actions:?}")
+    };
+    assert_eq!((*landed, e.code), (id, ErrorCode::LoginRequired));
+    assert_eq!(events(&actions), [Event::SessionExpired]);
+    assert!(!h.e.is_flying(id));
+}
+
+#[test]
+fn an_answer_after_logout_has_its_refresh_token_revoked_before_it_lands() {
+    let mut h = H::logged_in("");
+    let ticket = h.ticket(None, true);
+    let id = ticket.id;
+    h.e.logout(None, None);
+    h.e.take_actions();
+    let at = access_token(SFM, USER, h.now, json!({}));
+    let answer = Ok((200, body(&at, None, Some("rt-late"), 600)));
+    let actions = h.e.handle(Input::TokenResponse { ticket, answer }, h.now);
+    let [Action::Revoke(rt), Action::Landed(landed, Err(e))] = &actions[..] else {
+        panic!("{actions:?}")
+    };
+    assert_eq!(rt.expose(), "rt-late");
+    assert_eq!((*landed, e.code), (id, ErrorCode::LoginRequired));
+}
+
+fn token_call(resource: Option<&str>, force: bool, by: Option<&str>) -> Input {
+    Input::Token {
+        resource: resource.map(String::from),
+        force,
+        by: by.map(String::from),
+    }
+}
+
+#[test]
+fn an_app_call_for_a_fresh_token_is_answered_at_once_and_a_due_one_starts_one_refresh() {
+    let mut h = H::logged_in("");
+    let Action::Answer(Ok((token, _))) = call(&mut h.e, token_call(None, false, None), h.now)
+    else {
+        panic!("a fresh token")
+    };
+    assert_eq!(Some(&token), h.e.cached_token(None, h.now));
+    h.now += 570;
+    let Action::Refresh(ticket) = call(&mut h.e, token_call(None, false, None), h.now) else {
+        panic!("a refresh")
+    };
+    assert_eq!(ticket.by.as_deref(), Some("tab-a"));
+    let reply = call(&mut h.e, token_call(None, true, None), h.now);
+    assert!(
+        matches!(reply, Action::Wait(id) if id == ticket.id),
+        "never two refreshes for one key: {reply:?}"
+    );
+    let reply = call(&mut h.e, token_call(Some(KJ), false, None), h.now);
+    assert!(
+        matches!(reply, Action::Busy(id) if id == ticket.id),
+        "one refresh at a time: {reply:?}"
+    );
+}
+
+#[test]
+fn another_tabs_call_is_made_for_it_and_its_forced_refreshes_are_bounded() {
+    let mut h = H::logged_in("");
+    for _ in 0..PEER_FORCE_BURST {
+        let Action::Refresh(ticket) = call(&mut h.e, token_call(None, true, Some("tab-b")), h.now)
+        else {
+            panic!("a forced refresh")
+        };
+        assert_eq!(ticket.by.as_deref(), Some("tab-b"));
+        h.refresh_ok(ticket, "rt-n").unwrap();
+    }
+    let reply = call(&mut h.e, token_call(None, true, Some("tab-b")), h.now);
+    assert!(
+        matches!(reply, Action::Answer(Ok(_))),
+        "the burst is spent: the fresh token: {reply:?}"
+    );
+    let reply = call(&mut h.e, token_call(None, true, Some("tab-a")), h.now);
+    assert!(
+        matches!(reply, Action::Refresh(_)),
+        "this tab's own call is not bounded: {reply:?}"
+    );
+}
+
+#[test]
+fn a_call_without_a_session_is_answered_login_required() {
+    let mut h = H::new("");
+    let Action::Answer(Err(e)) = call(&mut h.e, token_call(None, false, None), h.now) else {
+        panic!("an error")
+    };
+    assert_eq!(e.code, ErrorCode::LoginRequired);
+    let input = Input::SetContext {
+        context: org("998877665"),
+        resource: None,
+        by: None,
+    };
+    let Action::Answer(Err(e)) = call(&mut h.e, input, h.now) else {
+        panic!("an error")
+    };
+    assert_eq!(e.code, ErrorCode::LoginRequired);
+}
+
+#[test]
+fn set_context_as_an_input_starts_the_switch_and_token_calls_wait_for_it() {
+    let mut h = H::logged_in("");
+    let input = Input::SetContext {
+        context: org("998877665"),
+        resource: None,
+        by: Some("tab-b".into()),
+    };
+    let Action::Refresh(switch) = call(&mut h.e, input, h.now) else {
+        panic!("a switch")
+    };
+    assert!(matches!(switch.kind, TicketKind::Switch));
+    assert_eq!(switch.by.as_deref(), Some("tab-b"));
+    assert!(
+        h.e.cached_token(None, h.now).is_none(),
+        "no old-context token"
+    );
+    let reply = call(&mut h.e, token_call(None, false, None), h.now);
+    assert!(
+        matches!(reply, Action::Wait(id) if id == switch.id),
+        "{reply:?}"
+    );
+}
+
+#[test]
+fn a_followers_forced_call_asks_the_holder_to_force() {
+    let h = H::logged_in("");
+    let mut f = follower();
+    adopt(&mut f, &h.e.shared_view().unwrap()).unwrap();
+    f.e.take_actions();
+    let Action::AskHolder(ask) = call(&mut f.e, token_call(None, true, None), f.now) else {
+        panic!("a question to the holder")
+    };
+    assert!(ask.force);
+    assert!(f.e.is_flying(ask.id));
+}

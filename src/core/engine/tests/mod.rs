@@ -19,6 +19,7 @@ use crate::core::config::ClientAuthMethod;
 use crate::core::helseid::{ORGNR_CHILD, ORGNR_PARENT, SECURITY_LEVEL, SFM_ID, TRUST_FRAMEWORK};
 use crate::core::jwt::{self, SignatureChecked};
 use crate::core::secret::{AuthorizationCode, CodeVerifier};
+use crate::core::token::TokenResponse;
 
 pub(crate) const ISS: &str = "https://helseid-sts.test.nhn.no";
 pub(crate) const CLIENT: &str = "c1";
@@ -143,12 +144,13 @@ impl H {
     }
 
     pub(crate) fn answer(&mut self, ticket: Ticket, body: &str) -> Result<()> {
-        let response = self.e.on_response(&ticket, Ok((200, body.to_string())))?;
+        let (ticket, response) =
+            respond(&mut self.e, ticket, Ok((200, body.to_string())), self.now)?;
         let signed = Signed {
             id_token: response.id_token.as_ref().map(|t| checked(t.expose())),
             access_token: checked(response.access_token.expose()),
         };
-        self.e.on_verified(ticket, response, Ok(signed), self.now)
+        verified(&mut self.e, ticket, response, Ok(signed), self.now)
     }
 
     /// Answers a refresh ticket the way the double would, with a new refresh token.
@@ -163,15 +165,25 @@ impl H {
         self.answer(ticket, &body(&at, None, Some(rt), 600))
     }
 
-    pub(crate) fn fail(&mut self, ticket: &Ticket, status: u16, body: &str) -> Error {
-        self.e
-            .on_response(ticket, Ok((status, body.to_string())))
-            .unwrap_err()
+    pub(crate) fn fail(&mut self, ticket: Ticket, status: u16, body: &str) -> Error {
+        respond(
+            &mut self.e,
+            ticket,
+            Ok((status, body.to_string())),
+            self.now,
+        )
+        .unwrap_err()
     }
 
+    /// `getAccessToken` here ([`Input::Token`]): the refresh it starts.
     pub(crate) fn ticket(&mut self, resource: Option<&str>, force: bool) -> Ticket {
-        match self.e.token(resource, force, self.now).unwrap() {
-            Next::Refresh(t) => t,
+        let input = Input::Token {
+            resource: resource.map(String::from),
+            force,
+            by: None,
+        };
+        match call(&mut self.e, input, self.now) {
+            Action::Refresh(t) => t,
             other => panic!("expected a refresh, got {other:?}"),
         }
     }
@@ -202,6 +214,115 @@ impl H {
 
     pub(crate) fn refresh_token_sent(t: &Ticket) -> String {
         t.body.get("refresh_token").unwrap().to_string()
+    }
+}
+
+/// An app call's reply, as the tests read it (`props.rs`, native only, reads the token).
+#[derive(Debug)]
+#[cfg_attr(target_arch = "wasm32", allow(dead_code))]
+pub(crate) enum Next {
+    Ready(AccessToken),
+    Refresh(Ticket),
+    Wait(FlightId),
+    AskHolder(Ask),
+    Busy(FlightId),
+}
+
+/// The app calls through [`Engine::handle`], their reply as a [`Next`] (`by`: this engine's
+/// app); the other actions are left for the test.
+pub(crate) trait Calls {
+    fn token(&mut self, resource: Option<&str>, force: bool, now: i64) -> Result<Next>;
+    fn set_context(&mut self, context: Option<Context>, resource: Option<&str>) -> Result<Next>;
+}
+
+impl Calls for Engine {
+    fn token(&mut self, resource: Option<&str>, force: bool, now: i64) -> Result<Next> {
+        let input = Input::Token {
+            resource: resource.map(String::from),
+            force,
+            by: None,
+        };
+        next(call(self, input, now))
+    }
+
+    fn set_context(&mut self, context: Option<Context>, resource: Option<&str>) -> Result<Next> {
+        let input = Input::SetContext {
+            context,
+            resource: resource.map(String::from),
+            by: None,
+        };
+        // setContext reads no clock.
+        next(call(self, input, 0))
+    }
+}
+
+fn next(reply: Action) -> Result<Next> {
+    Ok(match reply {
+        Action::Answer(answer) => {
+            let (token, _) = answer?;
+            Next::Ready(token)
+        }
+        Action::Refresh(ticket) => Next::Refresh(ticket),
+        Action::Wait(id) => Next::Wait(id),
+        Action::AskHolder(ask) => Next::AskHolder(ask),
+        Action::Busy(id) => Next::Busy(id),
+        other => panic!("not a reply: {other:?}"),
+    })
+}
+
+/// An app call ([`Input::Token`], [`Input::SetContext`]): its reply, the last action; the
+/// other actions are left for the test.
+pub(crate) fn call(e: &mut Engine, input: Input, now: i64) -> Action {
+    let mut actions = e.handle(input, now);
+    let reply = actions.pop().expect("an app call has a reply");
+    e.actions.extend(actions);
+    reply
+}
+
+/// [`Input::TokenResponse`]: the answer to verify ([`Action::Verify`]), or the flight's
+/// outcome ([`Action::Landed`]); the other actions are left for the test.
+pub(crate) fn respond(
+    e: &mut Engine,
+    ticket: Ticket,
+    answer: Result<(u16, String)>,
+    now: i64,
+) -> Result<(Ticket, TokenResponse)> {
+    let id = ticket.id;
+    let mut outcome = None;
+    for action in e.handle(Input::TokenResponse { ticket, answer }, now) {
+        match action {
+            Action::Verify(t, r) => outcome = Some(Ok((t, r))),
+            Action::Landed(landed, Err(err)) if landed == id => outcome = Some(Err(err)),
+            other => e.actions.push(other),
+        }
+    }
+    outcome.expect("a token response is verified or lands")
+}
+
+/// [`Input::Verified`]: the flight's outcome ([`Action::Landed`], always last); the other
+/// actions are left for the test.
+pub(crate) fn verified(
+    e: &mut Engine,
+    ticket: Ticket,
+    response: TokenResponse,
+    signed: Result<Signed>,
+    now: i64,
+) -> Result<()> {
+    let id = ticket.id;
+    let mut actions = e.handle(
+        Input::Verified {
+            ticket,
+            response,
+            signed,
+        },
+        now,
+    );
+    match actions.pop() {
+        Some(Action::Landed(landed, outcome)) if landed == id => {
+            e.actions.extend(actions);
+            outcome
+        }
+        other => panic!("expected the flight to land, got {other:?}"),
     }
 }
 
@@ -330,7 +451,7 @@ fn the_refresh_token_rotates_even_when_the_new_access_token_fails_its_checks() {
 fn invalid_grant_ends_the_session_with_login_required_and_one_session_expired() {
     let mut h = H::logged_in("");
     let t = h.ticket(None, true);
-    let e = h.fail(&t, 400, r#"{"error":"invalid_grant"}"#);
+    let e = h.fail(t, 400, r#"{"error":"invalid_grant"}"#);
     assert_eq!(e.code, ErrorCode::LoginRequired);
     assert_eq!(e.oauth_error.as_deref(), Some("invalid_grant"));
     let actions = h.e.take_actions();
@@ -357,9 +478,13 @@ fn a_network_failure_keeps_the_session_and_the_timer_backs_off() {
     let mut delays = Vec::new();
     for _ in 0..6 {
         let t = h.ticket(None, false);
-        let e =
-            h.e.on_response(&t, Err(Error::new(ErrorCode::NetworkError, "down")))
-                .unwrap_err();
+        let e = respond(
+            &mut h.e,
+            t,
+            Err(Error::new(ErrorCode::NetworkError, "down")),
+            h.now,
+        )
+        .unwrap_err();
         assert!(e.retryable);
         delays.push(h.e.next_wakeup(h.now).unwrap());
         h.now += delays.last().unwrap();
@@ -379,7 +504,7 @@ fn a_network_failure_keeps_the_session_and_the_timer_backs_off() {
 fn a_server_error_is_retryable_and_keeps_the_session() {
     let mut h = H::logged_in("");
     let t = h.ticket(None, true);
-    let e = h.fail(&t, 503, "busy");
+    let e = h.fail(t, 503, "busy");
     assert_eq!(
         (e.code, e.status, e.retryable),
         (ErrorCode::TokenRequestFailed, Some(503), true)
@@ -437,7 +562,7 @@ fn a_token_bound_to_another_key_or_a_bearer_token_is_dpop_binding_mismatch() {
     assert_eq!(e.code, ErrorCode::DpopBindingMismatch);
     let t = h.ticket(None, true);
     let bearer = json!({"access_token": "a.b.c", "token_type": "Bearer"}).to_string();
-    let e = h.e.on_response(&t, Ok((200, bearer))).unwrap_err();
+    let e = respond(&mut h.e, t, Ok((200, bearer)), h.now).unwrap_err();
     assert_eq!(e.code, ErrorCode::DpopBindingMismatch);
     assert!(
         matches!(h.e.token(None, true, h.now).unwrap(), Next::Refresh(_)),
@@ -497,9 +622,13 @@ fn logout_is_final_and_a_late_refresh_answer_is_revoked() {
         .iter()
         .any(|a| matches!(a, Action::AnnounceEnd(EndReason::LoggedOut, Some(_)))));
     let at = access_token(SFM, USER, h.now, json!({}));
-    let e =
-        h.e.on_response(&t, Ok((200, body(&at, None, Some("rt-late"), 600))))
-            .unwrap_err();
+    let e = respond(
+        &mut h.e,
+        t,
+        Ok((200, body(&at, None, Some("rt-late"), 600))),
+        h.now,
+    )
+    .unwrap_err();
     assert_eq!(e.code, ErrorCode::LoginRequired);
     let revoked: Vec<_> =
         h.e.take_actions()

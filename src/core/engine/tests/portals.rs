@@ -152,13 +152,13 @@ fn a_failed_refresh_of_a_kept_token_backs_off_for_that_token_only() {
     h.now = T0 + 670;
     let [t] = h.timer().try_into().unwrap();
     assert_eq!(t.body.get("resource"), Some(KJ));
-    let e = h.fail(&t, 503, "busy");
+    let e = h.fail(t, 503, "busy");
     assert!(e.retryable);
     assert_eq!(h.e.next_wakeup(h.now), Some(5), "the kj token in 5 s");
     h.now += 5;
     let [t] = h.timer().try_into().unwrap();
     // A refusal (not retryable) backs off too: the timer does not retry it every second.
-    let e = h.fail(&t, 400, r#"{"error":"invalid_request"}"#);
+    let e = h.fail(t, 400, r#"{"error":"invalid_request"}"#);
     assert_eq!(e.code, ErrorCode::TokenRequestFailed);
     assert_eq!(h.e.next_wakeup(h.now), Some(10));
     h.e.release(Some(KJ));
@@ -245,7 +245,7 @@ fn a_session_that_ends_forgets_the_kept_resources() {
     let mut h = with_kj_token();
     h.e.keep_fresh(Some(OTHER));
     let t = h.ticket(None, true);
-    h.fail(&t, 400, r#"{"error":"invalid_grant"}"#);
+    h.fail(t, 400, r#"{"error":"invalid_grant"}"#);
     assert!(h.e.session().is_none());
     h.login(USER, None).unwrap();
     assert_eq!(
@@ -271,7 +271,7 @@ fn every_ending_says_end_portals_before_the_key_goes() {
     let mut h = with_kj_token();
     h.e.keep_fresh(Some(KJ));
     let t = h.ticket(None, true);
-    h.fail(&t, 400, r#"{"error":"invalid_grant"}"#);
+    h.fail(t, 400, r#"{"error":"invalid_grant"}"#);
     let actions = h.e.take_actions();
     assert_eq!(actions.iter().filter(|a| is_end(a)).count(), 1);
     assert!(position(&actions, is_end) < position(&actions, is_forget));
