@@ -1094,7 +1094,7 @@ async function main() {
   }
 
   results.targets = targets();
-  console.log('\nTargets (issue 14; round trips and storms from issue 6):');
+  console.log('\nTargets (issue 22: size, page part, second tab; issue 14: the rest; issue 6: round trips, storms):');
   for (const t of results.targets) console.log(`  ${t.met ? 'MET    ' : 'NOT MET'}  ${t.name}: ${t.target} -- ${t.value}`);
   if (Object.keys(results.errors).length) console.log(`\nSections that failed: ${Object.keys(results.errors).join(', ')}`);
   if (WRITE && !onlyArg) {
