@@ -228,6 +228,14 @@ pub enum Input {
         response: TokenResponse,
         signed: Result<Signed>,
     },
+    /// An app call: `logout()`, final here (RP-Initiated Logout 1.0, RFC 7009). Its actions:
+    /// [`Action::Revoke`] first (the grant's refresh token), [`Action::AskLogout`] (a follower),
+    /// the session's end ([`Action::EndPortals`] before [`Action::ForgetKey`]), and the reply
+    /// last: [`Action::Leave`] (where the browser goes, at `end_session_endpoint`).
+    Logout {
+        end_session_endpoint: Option<String>,
+        state: Option<String>,
+    },
 }
 
 /// What the shell must do after a call into the engine ([`Engine::take_actions`],
@@ -274,13 +282,13 @@ pub enum Action {
     ForgetKey,
     /// The next wake-up changed ([`Engine::next_wakeup`]).
     Reschedule,
-}
-
-/// What `logout()` does at the network (RP-Initiated Logout 1.0, RFC 7009).
-#[derive(Debug)]
-pub struct LogoutPlan {
-    pub revoke: Option<RefreshToken>,
-    /// When this tab follows another tab's session: that holder, to be asked to log out.
-    pub ask_holder: Option<String>,
-    pub end_session_url: Option<String>,
+    /// At `logout()` in a tab that follows another tab's session: ask that holder to log out,
+    /// with a request signed by the session's DPoP key over this access token (before
+    /// [`Action::ForgetKey`]).
+    AskLogout {
+        holder: String,
+        token: AccessToken,
+    },
+    /// The reply to `logout()`: where the browser goes (the end-session URL), if anywhere.
+    Leave(Option<String>),
 }

@@ -189,7 +189,7 @@ fn an_answer_after_logout_has_its_refresh_token_revoked_before_it_lands() {
     let mut h = H::logged_in("");
     let ticket = h.ticket(None, true);
     let id = ticket.id;
-    h.e.logout(None, None);
+    logout(&mut h.e, None, None);
     h.e.take_actions();
     let at = access_token(SFM, USER, h.now, json!({}));
     let answer = Ok((200, body(&at, None, Some("rt-late"), 600)));
@@ -310,4 +310,62 @@ fn a_followers_forced_call_asks_the_holder_to_force() {
     };
     assert!(ask.force);
     assert!(f.e.is_flying(ask.id));
+}
+
+#[test]
+fn logout_is_an_input_its_revocation_first_and_where_the_browser_goes_its_reply() {
+    let mut h = H::logged_in("");
+    let input = Input::Logout {
+        end_session_endpoint: Some("https://h.test/connect/endsession".into()),
+        state: Some("bye".into()),
+    };
+    let actions = h.e.handle(input, h.now);
+    let Some(Action::Revoke(rt)) = actions.first() else {
+        panic!("{actions:?}")
+    };
+    assert_eq!(rt.expose(), "rt-1");
+    let Some(Action::Leave(Some(url))) = actions.last() else {
+        panic!("{actions:?}")
+    };
+    assert!(
+        url.contains("id_token_hint=") && url.contains("state=bye"),
+        "{url}"
+    );
+    let at = |f: fn(&Action) -> bool| actions.iter().position(f).unwrap();
+    assert!(at(|a| matches!(a, Action::EndPortals)) < at(|a| matches!(a, Action::ForgetKey)));
+    assert_eq!(
+        actions
+            .iter()
+            .filter(|a| matches!(a, Action::ForgetKey | Action::AskLogout { .. }))
+            .count(),
+        1,
+        "the key goes once; the holder asks nobody"
+    );
+    assert!(h.e.is_logged_out());
+}
+
+#[test]
+fn a_followers_logout_asks_its_holder_with_the_sessions_token_before_the_key_goes() {
+    let h = H::logged_in("");
+    let mut f = super::tabs::follower();
+    super::tabs::adopt(&mut f, &h.e.shared_view().unwrap()).unwrap();
+    f.e.take_actions();
+    let token = f.e.primary_token().unwrap();
+    let input = Input::Logout {
+        end_session_endpoint: None,
+        state: None,
+    };
+    let actions = f.e.handle(input, f.now);
+    let [Action::AskLogout {
+        holder,
+        token: signed,
+    }, .., Action::ForgetKey, Action::Leave(None)] = &actions[..]
+    else {
+        panic!("{actions:?}")
+    };
+    assert_eq!(
+        (holder.as_str(), signed.expose()),
+        ("tab-a", token.expose())
+    );
+    assert!(!actions.iter().any(|a| matches!(a, Action::Revoke(_))));
 }

@@ -267,7 +267,7 @@ fn a_follower_logout_asks_its_holder() {
     let h = H::logged_in("");
     let mut f = follower();
     adopt(&mut f, &h.e.shared_view().unwrap()).unwrap();
-    let plan = f.e.logout(Some("https://h.test/es"), None);
+    let plan = logout(&mut f.e, Some("https://h.test/es"), None);
     assert_eq!(plan.ask_holder.as_deref(), Some("tab-a"));
     assert!(plan.revoke.is_none());
     assert!(!plan.end_session_url.unwrap().contains("id_token_hint"));
