@@ -197,6 +197,28 @@ impl Inner {
         reply
     }
 
+    /// Another tab's view into the engine ([`Input::View`]): its reply, the view to verify
+    /// and whether to read the DPoP key again first, if it is worth verifying.
+    pub(super) fn read_view(
+        self: &Rc<Self>,
+        view: Value,
+        from_host: bool,
+    ) -> Option<(crate::core::engine::Remote, bool)> {
+        let mut actions = self
+            .engine
+            .borrow_mut()
+            .handle(Input::View { view, from_host }, now());
+        let reply = match actions.last() {
+            Some(Action::VerifyView(..)) => actions.pop(),
+            _ => None,
+        };
+        self.carry_out(actions);
+        match reply {
+            Some(Action::VerifyView(remote, load_key)) => Some((remote, load_key)),
+            _ => None,
+        }
+    }
+
     pub(super) fn carry_out(self: &Rc<Self>, actions: Vec<Action>) {
         // The session ended here: open portal sessions end with the tokens they last used,
         // before the DPoP key goes (their proofs need it).
@@ -221,8 +243,9 @@ impl Inner {
                         inner.schedule();
                     });
                 }
-                // Only ever the reply to a token response: run_ticket verifies it.
-                Action::Verify(..) => {}
+                // Only ever the reply to a token response (run_ticket verifies it) or to a view
+                // (read_view).
+                Action::Verify(..) | Action::VerifyView(..) => {}
                 // The last action of its input; its waiters go on in a later microtask, once
                 // the rest (the locks included) is carried out.
                 Action::Landed(id, outcome) => self.landed(id, outcome),

@@ -222,6 +222,11 @@ impl Engine {
                 let outcome = self.on_verified(ticket, response, signed, now);
                 self.actions.push(Action::Landed(id, outcome));
             }
+            Input::View { view, from_host } => self.read_view(&view, from_host),
+            Input::ViewVerified { remote, signed } => {
+                // A view that fails its checks is ignored: nothing to do.
+                let _ = self.adopt(remote, signed, now);
+            }
             Input::Logout {
                 end_session_endpoint,
                 state,

@@ -369,3 +369,56 @@ fn a_followers_logout_asks_its_holder_with_the_sessions_token_before_the_key_goe
     );
     assert!(!actions.iter().any(|a| matches!(a, Action::Revoke(_))));
 }
+
+#[test]
+fn a_view_is_an_input_verified_by_the_shell_then_adopted_through_handle() {
+    let mut h = H::logged_in("");
+    let view = h.e.shared_view().unwrap();
+    // Its own view is nothing to verify.
+    let own = h.e.handle(
+        Input::View {
+            view: view.clone(),
+            from_host: false,
+        },
+        h.now,
+    );
+    assert!(!own.iter().any(|a| matches!(a, Action::VerifyView(..))));
+
+    let mut f = super::tabs::follower();
+    let input = Input::View {
+        view: view.clone(),
+        from_host: false,
+    };
+    let Ok([Action::VerifyView(remote, load_key)]) =
+        <[Action; 1]>::try_from(f.e.handle(input, f.now))
+    else {
+        panic!()
+    };
+    // A holder it does not follow yet: the shell reads the DPoP key again first.
+    assert!(load_key);
+    let signed: Vec<_> = remote.tokens().map(|t| Ok(checked(t.expose()))).collect();
+    assert!(
+        f.e.session().is_none(),
+        "nothing before its signatures are verified"
+    );
+    let actions = f.e.handle(Input::ViewVerified { remote, signed }, f.now);
+    assert!(actions.iter().any(|a| matches!(a, Action::Reschedule)));
+    assert_eq!(f.e.followed_holder(), Some("tab-a"));
+    // Its holder's next view, with the key known: verified without reading it again.
+    let input = Input::View {
+        view: view.clone(),
+        from_host: false,
+    };
+    let [Action::VerifyView(_, false)] = &f.e.handle(input, f.now)[..] else {
+        panic!()
+    };
+    // The session host's view names the host's key: never read again.
+    let mut page = super::tabs::follower();
+    let input = Input::View {
+        view,
+        from_host: true,
+    };
+    let [Action::VerifyView(_, false)] = &page.e.handle(input, page.now)[..] else {
+        panic!()
+    };
+}
