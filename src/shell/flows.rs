@@ -319,44 +319,22 @@ impl Inner {
     pub async fn logout_here(self: &Rc<Self>, state: Option<String>) -> Res<Option<String>> {
         // Open portal sessions end first, while their tokens are good.
         self.end_portals(false).await;
-        if self.host().is_some() {
-            // Final here at once; the host revokes, tells every page, and says where to go.
-            let _ = self.engine.borrow_mut().logout(None, state.as_deref());
-            self.apply();
+        // Final here at once. A page of a session host leaves the rest to the host, which
+        // revokes, tells every page, and says where to go.
+        let host = self.host().is_some();
+        let end_session_endpoint = match host {
+            true => None,
+            false => self.authz.metadata.end_session_endpoint.clone(),
+        };
+        let leave = self.call(Input::Logout {
+            end_session_endpoint,
+            state: state.clone(),
+        });
+        if host {
             let answer = self
                 .ask_host(|id| crate::core::host::FromPage::Logout { id, state })
                 .await?;
             return Ok(answer.as_str().map(String::from));
-        }
-        // A follower's request to the holder is signed with the session's DPoP key and bound
-        // to its token, so a plain message from another page cannot end the session.
-        let request = {
-            let e = self.engine.borrow();
-            e.followed_holder().map(String::from).zip(e.primary_token())
-        };
-        let logout_request = match request {
-            Some((holder, token)) => {
-                let htu = crate::core::dpop::logout_htu(&holder);
-                self.authz
-                    .dpop
-                    .proof("POST", &htu, Some(token.expose()))
-                    .await
-                    .ok()
-            }
-            None => None,
-        };
-        let end_session = self.authz.metadata.end_session_endpoint.clone();
-        let plan = self
-            .engine
-            .borrow_mut()
-            .logout(end_session.as_deref(), state.as_deref());
-        // Revoked before the DPoP key goes (the proof needs it), then the rest.
-        if let Some(rt) = plan.revoke {
-            self.revoke(rt).await;
-        }
-        self.apply();
-        if let (Some(_), Some(proof)) = (plan.ask_holder, logout_request) {
-            self.post(&TabMessage::Logout { proof: Some(proof) }.to_json());
         }
         // Logout is final: a refresh still under way here ends as the engine says (its new
         // refresh token revoked). The browser leaves once that is done and the other tabs are
@@ -379,6 +357,9 @@ impl Inner {
         if let Some(tabs) = &*self.tabs.borrow() {
             tabs.release();
         }
-        Ok(plan.end_session_url)
+        match leave {
+            Some(Action::Leave(url)) => Ok(url),
+            _ => Ok(None),
+        }
     }
 }

@@ -20,12 +20,12 @@ use super::authz::{self, AuthServer, Signer};
 use super::flight::Flight;
 use super::host_link::{envelope, read_envelope};
 use super::js;
-use super::session::{Inner, Res};
+use super::session::{now, Inner, Res};
 use super::tabs;
 use crate::core::authorize::LoginOptions;
 use crate::core::config::{ClientAuthMethod, Config};
 use crate::core::context::Context;
-use crate::core::engine::Engine;
+use crate::core::engine::{Action, Engine, Input};
 use crate::core::host::{self, FromPage, SignFailure, SignerKind, Signers, ToPage};
 use crate::core::json::Read;
 use crate::core::limits;
@@ -153,10 +153,15 @@ impl HostSession {
     /// The session is given up (no page of it is open, and a page with another configuration
     /// asks): its refresh token is revoked and its timers stop.
     fn retire(&self) {
-        let plan = self.inner.engine.borrow_mut().logout(None, None);
+        let logout = Input::Logout {
+            end_session_endpoint: None,
+            state: None,
+        };
+        let actions = self.inner.engine.borrow_mut().handle(logout, now());
         self.inner.stop_timer();
         self.inner.disposed.set(true);
-        if let Some(rt) = plan.revoke {
+        // Its first action (the rest is for pages, and none is open).
+        if let Some(Action::Revoke(rt)) = actions.into_iter().next() {
             let inner = self.inner.clone();
             super::task::spawn(async move { inner.revoke(rt).await });
         }

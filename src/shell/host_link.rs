@@ -15,7 +15,7 @@ use web_sys::{MessageEvent, MessagePort};
 
 use super::flight::Flight;
 use super::js::{self, get};
-use super::session::{now, Inner, Res};
+use super::session::{Inner, Res};
 use super::tabs;
 use crate::core::config::{Config, SessionHostMode};
 use crate::core::discovery::{self, Metadata};
@@ -375,7 +375,7 @@ impl Inner {
                 self.engine
                     .borrow_mut()
                     .set_dpop_jkt(view.string("dpopJkt"));
-                self.adopt_host_view(&view);
+                self.adopt_host_view(view);
             }
             ToPage::Done { id, result } => {
                 let flight = self.host_asks.borrow_mut().remove(&id);
@@ -414,15 +414,15 @@ impl Inner {
 
     /// The host's view: its tokens were verified by the host (this port is private to it);
     /// their claims are checked here as a follower checks another tab's.
-    fn adopt_host_view(self: &Rc<Self>, view: &Value) {
-        let remote = self.engine.borrow().read_host_view(view);
-        let Some(remote) = remote else { return };
+    fn adopt_host_view(self: &Rc<Self>, view: Value) {
+        let Some((remote, _)) = self.read_view(view, true) else {
+            return;
+        };
         let signed = remote
             .tokens()
             .map(|t| jwt::decode(t.expose()).map(jwt::DecodedJwt::signature_checked))
             .collect();
-        let _ = self.engine.borrow_mut().adopt(remote, signed, now());
-        self.apply();
+        self.handle_input(Input::ViewVerified { remote, signed });
     }
 
     /// The host's lock went free: its worker ended or crashed, or a page of the origin stole

@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use super::flight::Flight;
 use super::js;
-use super::session::{now, Inner, Res};
+use super::session::{Inner, Res};
 use super::tabs::Tabs;
 use crate::core::context::Context;
 use crate::core::engine::{Ask, EndReason, Input};
@@ -80,7 +80,7 @@ impl Inner {
                         alive.finish(Ok(true));
                     }
                 }
-                let _ = self.adopt_view(&view).await;
+                self.adopt_view(view).await;
             }
             TabMessage::Need {
                 id,
@@ -220,14 +220,13 @@ impl Inner {
         }
     }
 
-    /// Verifies every token of another tab's view (WebCrypto, against the issuer's JWKS),
-    /// then lets the engine check and adopt it.
-    pub async fn adopt_view(self: &Rc<Self>, view: &Value) -> Res<()> {
-        let remote = self.engine.borrow().read_view(view);
-        let Some(remote) = remote else { return Ok(()) };
-        // A new login elsewhere made a new DPoP key: read it from IndexedDB again.
-        let known = self.engine.borrow().shared().map(|s| s.holder.clone());
-        if known.as_deref() != Some(remote.holder()) || self.engine.borrow().dpop_jkt().is_none() {
+    /// Another tab's view into the engine; if it is worth it, every token verified
+    /// (WebCrypto, against the issuer's JWKS) and the engine checks and maybe adopts it.
+    pub async fn adopt_view(self: &Rc<Self>, view: Value) {
+        let Some((remote, load_key)) = self.read_view(view, false) else {
+            return;
+        };
+        if load_key {
             let key = self.authz.dpop.load(true).await.ok().flatten();
             self.engine
                 .borrow_mut()
@@ -237,9 +236,7 @@ impl Inner {
         for token in remote.tokens() {
             signed.push(self.authz.verify_signature(token.expose()).await);
         }
-        let result = self.engine.borrow_mut().adopt(remote, signed, now());
-        self.apply();
-        result
+        self.handle_input(Input::ViewVerified { remote, signed });
     }
 
     /// A follower's question to the holder: a fresh token for `ask.key`.

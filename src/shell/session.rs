@@ -197,7 +197,29 @@ impl Inner {
         reply
     }
 
-    fn carry_out(self: &Rc<Self>, actions: Vec<Action>) {
+    /// Another tab's view into the engine ([`Input::View`]): its reply, the view to verify
+    /// and whether to read the DPoP key again first, if it is worth verifying.
+    pub(super) fn read_view(
+        self: &Rc<Self>,
+        view: Value,
+        from_host: bool,
+    ) -> Option<(crate::core::engine::Remote, bool)> {
+        let mut actions = self
+            .engine
+            .borrow_mut()
+            .handle(Input::View { view, from_host }, now());
+        let reply = match actions.last() {
+            Some(Action::VerifyView(..)) => actions.pop(),
+            _ => None,
+        };
+        self.carry_out(actions);
+        match reply {
+            Some(Action::VerifyView(remote, load_key)) => Some((remote, load_key)),
+            _ => None,
+        }
+    }
+
+    pub(super) fn carry_out(self: &Rc<Self>, actions: Vec<Action>) {
         // The session ended here: open portal sessions end with the tokens they last used,
         // before the DPoP key goes (their proofs need it).
         let ended = actions.iter().any(|a| matches!(a, Action::EndPortals));
@@ -221,8 +243,9 @@ impl Inner {
                         inner.schedule();
                     });
                 }
-                // Only ever the reply to a token response: run_ticket verifies it.
-                Action::Verify(..) => {}
+                // Only ever the reply to a token response (run_ticket verifies it) or to a view
+                // (read_view).
+                Action::Verify(..) | Action::VerifyView(..) => {}
                 // The last action of its input; its waiters go on in a later microtask, once
                 // the rest (the locks included) is carried out.
                 Action::Landed(id, outcome) => self.landed(id, outcome),
@@ -234,7 +257,7 @@ impl Inner {
                     });
                 }
                 // Replies: [`Inner::call`] hands them to the caller.
-                Action::Answer(_) | Action::Wait(_) | Action::Busy(_) => {}
+                Action::Answer(_) | Action::Wait(_) | Action::Busy(_) | Action::Leave(_) => {}
                 Action::Emit(event) => self.emit_event(event),
                 Action::Announce => self.announce(),
                 Action::AnnounceEnd(reason, _) if self.is_host() => {
@@ -250,37 +273,18 @@ impl Inner {
                         .to_json(),
                     );
                 }
+                // Signed with the session's key over its last token: the other tabs can tell
+                // this notice from a forged one.
                 Action::AnnounceEnd(reason, last_token) => {
-                    let reason = reason.wire();
-                    // Signed with the session's key over its last token: the other tabs can
-                    // tell this notice from a forged one. (Spawned before the key is forgotten.)
-                    // logout() waits for it before the browser leaves.
                     let holder = self.engine.borrow().id().to_string();
-                    let flight = Flight::new();
-                    self.pending.borrow_mut().push(flight.clone());
-                    let inner = self.clone();
-                    super::task::spawn(async move {
-                        let htu = crate::core::dpop::end_htu(&holder, reason);
-                        let proof = match &last_token {
-                            Some(t) => inner
-                                .authz
-                                .dpop
-                                .proof("POST", &htu, Some(t.expose()))
-                                .await
-                                .ok(),
-                            None => None,
-                        };
-                        inner.post(
-                            &TabMessage::End {
-                                holder,
-                                reason: reason.to_string(),
-                                proof,
-                            }
-                            .to_json(),
-                        );
-                        flight.finish(Ok(()));
-                    });
+                    self.post_signed(holder, Some(reason), last_token);
                 }
+                // Signed with the session's key over its token: a plain message from another
+                // page cannot end the session. A page of a session host leaves it to the host.
+                Action::AskLogout { holder, token } if self.host().is_none() => {
+                    self.post_signed(holder, None, Some(token))
+                }
+                Action::AskLogout { .. } => {}
                 Action::Revoke(rt) => {
                     // logout() waits for these before the browser leaves.
                     let flight = Flight::new();
@@ -305,6 +309,48 @@ impl Inner {
         if self.engine.borrow().has_session() {
             self.joined.borrow().finish(Ok(()));
         }
+    }
+
+    /// Posts the holder's end notice (`end`) or a follower's logout request to `holder`, signed
+    /// with the session's DPoP key over `token` (spawned before the key is forgotten; a logout
+    /// request only with its proof). logout() waits for it before the browser leaves.
+    fn post_signed(
+        self: &Rc<Self>,
+        holder: String,
+        end: Option<EndReason>,
+        token: Option<crate::core::secret::AccessToken>,
+    ) {
+        let flight = Flight::new();
+        self.pending.borrow_mut().push(flight.clone());
+        let inner = self.clone();
+        super::task::spawn(async move {
+            let htu = match end {
+                Some(reason) => crate::core::dpop::end_htu(&holder, reason.wire()),
+                None => crate::core::dpop::logout_htu(&holder),
+            };
+            let proof = match &token {
+                Some(t) => inner
+                    .authz
+                    .dpop
+                    .proof("POST", &htu, Some(t.expose()))
+                    .await
+                    .ok(),
+                None => None,
+            };
+            let message = match (end, proof) {
+                (Some(reason), proof) => Some(TabMessage::End {
+                    holder,
+                    reason: reason.wire().to_string(),
+                    proof,
+                }),
+                (None, Some(proof)) => Some(TabMessage::Logout { proof: Some(proof) }),
+                (None, None) => None,
+            };
+            if let Some(message) = message {
+                inner.post(&message.to_json());
+            }
+            flight.finish(Ok(()));
+        });
     }
 
     /// The `Session` with the event's `cause` (API.md `tokenRefreshed`, `contextChanged`).

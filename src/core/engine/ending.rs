@@ -1,7 +1,7 @@
 //! How a session ends: expiry (told to the other tabs by the holder) and `logout()`, which is
 //! final (RFC 7009 revocation, RP-Initiated Logout 1.0).
 
-use super::{Action, EndReason, Engine, Event, LogoutPlan};
+use super::{Action, EndReason, Engine, Event};
 
 impl Engine {
     /// Ends the session here (and, from the holder, in the other tabs).
@@ -35,20 +35,26 @@ impl Engine {
         }));
     }
 
-    /// `logout()`: final here; late answers are revoked. Returns what to revoke now and where
-    /// to send the browser.
-    pub fn logout(
-        &mut self,
-        end_session_endpoint: Option<&str>,
-        state: Option<&str>,
-    ) -> LogoutPlan {
-        let ask_holder = self.followed_holder().map(String::from);
+    /// `logout()` ([`super::Input::Logout`]): final here; late answers are revoked. What to
+    /// revoke now and the holder to ask come first, where to send the browser last.
+    #[inline(never)]
+    pub(super) fn logout(&mut self, end_session_endpoint: Option<&str>, state: Option<&str>) {
+        if let Some((holder, token)) = self
+            .followed_holder()
+            .map(String::from)
+            .zip(self.primary_token())
+        {
+            self.actions.push(Action::AskLogout { holder, token });
+        }
         let was_holder = self.grant.is_some();
-        let grant = self.grant.take();
-        let (revoke, id_token) = match grant {
+        let (revoke, id_token) = match self.grant.take() {
             Some(g) => (g.refresh_token, g.id_token),
             None => (None, None),
         };
+        if let Some(rt) = revoke {
+            // The first action: the session host's retire() carries out only this one.
+            self.actions.insert(0, Action::Revoke(rt));
+        }
         let had_session = self.shared.is_some();
         self.logged_out = true;
         self.other_user = None;
@@ -70,10 +76,6 @@ impl Engine {
                 state,
             )
         });
-        LogoutPlan {
-            revoke,
-            ask_holder,
-            end_session_url,
-        }
+        self.actions.push(Action::Leave(end_session_url));
     }
 }

@@ -39,8 +39,7 @@ use super::token::TokenType;
 use super::vecmap::{VecMap, VecSet};
 
 pub use outputs::{
-    Action, Ask, Cause, EndReason, Event, FlightId, Input, LogoutPlan, RefreshCause, Ticket,
-    TicketKind,
+    Action, Ask, Cause, EndReason, Event, FlightId, Input, RefreshCause, Ticket, TicketKind,
 };
 pub use responses::Signed;
 pub use tabs::Remote;
@@ -223,6 +222,15 @@ impl Engine {
                 let outcome = self.on_verified(ticket, response, signed, now);
                 self.actions.push(Action::Landed(id, outcome));
             }
+            Input::View { view, from_host } => self.read_view(&view, from_host),
+            Input::ViewVerified { remote, signed } => {
+                // A view that fails its checks is ignored: nothing to do.
+                let _ = self.adopt(remote, signed, now);
+            }
+            Input::Logout {
+                end_session_endpoint,
+                state,
+            } => self.logout(end_session_endpoint.as_deref(), state.as_deref()),
         }
         self.take_actions()
     }

@@ -5,11 +5,13 @@
 
 use serde_json::Value;
 
+use super::tabs::Remote;
 use super::Signed;
 use super::TokenKey;
 use crate::core::context::Context;
 use crate::core::error::Result;
 use crate::core::helseid::HelseIdView;
+use crate::core::jwt::SignatureChecked;
 use crate::core::secret::{AccessToken, FormBody, RefreshToken};
 use crate::core::token::{TokenResponse, TokenType};
 
@@ -228,6 +230,25 @@ pub enum Input {
         response: TokenResponse,
         signed: Result<Signed>,
     },
+    /// Another tab's view of its session (`from_host`: the session host's, on this page's own
+    /// port): [`Action::VerifyView`] follows, unless it is malformed, names this engine or a
+    /// holder whose session ended.
+    View { view: Value, from_host: bool },
+    /// The signatures of a view's tokens, as the shell verified them (in the order of
+    /// [`Remote::tokens`]), after [`Action::VerifyView`]: the engine checks their claims and
+    /// adopts the view if it is news (API.md "Security guarantees").
+    ViewVerified {
+        remote: Remote,
+        signed: Vec<Result<SignatureChecked>>,
+    },
+    /// An app call: `logout()`, final here (RP-Initiated Logout 1.0, RFC 7009). Its actions:
+    /// [`Action::Revoke`] first (the grant's refresh token), [`Action::AskLogout`] (a follower),
+    /// the session's end ([`Action::EndPortals`] before [`Action::ForgetKey`]), and the reply
+    /// last: [`Action::Leave`] (where the browser goes, at `end_session_endpoint`).
+    Logout {
+        end_session_endpoint: Option<String>,
+        state: Option<String>,
+    },
 }
 
 /// What the shell must do after a call into the engine ([`Engine::take_actions`],
@@ -244,6 +265,10 @@ pub enum Action {
     /// Verify the signatures of this answer to the ticket (WebCrypto), then feed them in as
     /// [`Input::Verified`].
     Verify(Ticket, TokenResponse),
+    /// The reply to [`Input::View`]: verify the signatures of the view's tokens (WebCrypto;
+    /// the session host's view was verified by the host), reading the DPoP key again first
+    /// when `true` (a new login elsewhere made a new one), then [`Input::ViewVerified`].
+    VerifyView(Remote, bool),
     /// The token request `FlightId` is over, with this outcome: its waiters get it. Always
     /// after the actions of the same input.
     Landed(FlightId, Result<()>),
@@ -274,13 +299,13 @@ pub enum Action {
     ForgetKey,
     /// The next wake-up changed ([`Engine::next_wakeup`]).
     Reschedule,
-}
-
-/// What `logout()` does at the network (RP-Initiated Logout 1.0, RFC 7009).
-#[derive(Debug)]
-pub struct LogoutPlan {
-    pub revoke: Option<RefreshToken>,
-    /// When this tab follows another tab's session: that holder, to be asked to log out.
-    pub ask_holder: Option<String>,
-    pub end_session_url: Option<String>,
+    /// At `logout()` in a tab that follows another tab's session: ask that holder to log out,
+    /// with a request signed by the session's DPoP key over this access token (before
+    /// [`Action::ForgetKey`]).
+    AskLogout {
+        holder: String,
+        token: AccessToken,
+    },
+    /// The reply to `logout()`: where the browser goes (the end-session URL), if anywhere.
+    Leave(Option<String>),
 }

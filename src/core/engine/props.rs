@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
-use super::tests::{access_token, body, id_token, Calls, Next, H, KJ, OTHER, SFM};
+use super::tests::{access_token, body, id_token, logout, Calls, Next, H, KJ, OTHER, SFM};
 use super::*;
 use crate::core::helseid::{ORGNR_CHILD, ORGNR_PARENT, TRUST_FRAMEWORK};
 
@@ -316,7 +316,7 @@ proptest! {
                 Op::Timer => m.timer()?,
                 Op::Portal { resource: r, open } => m.portal(r, open),
                 Op::Logout => {
-                    m.h.e.logout(None, None);
+                    logout(&mut m.h.e, None, None);
                     m.portals.clear();
                 }
             }

@@ -220,22 +220,24 @@ impl Engine {
         Some(shared_json(shared))
     }
 
-    /// Reads another tab's view and says whether it is worth verifying: `None` for anything
-    /// malformed, naming this engine, or from a holder whose session ended. Whether it is newer
-    /// is decided on its verified tokens ([`Engine::adopt`]).
-    pub fn read_view(&self, view: &Value) -> Option<Remote> {
-        let remote = read_remote(view)?;
+    /// Reads another tab's view ([`super::Input::View`]); one worth verifying goes out as
+    /// [`Action::VerifyView`]. Nothing for anything malformed, naming this engine, or from a
+    /// holder whose session ended. Whether it is newer is decided on its verified tokens
+    /// ([`Engine::adopt`]).
+    pub(super) fn read_view(&mut self, view: &Value, from_host: bool) {
+        let Some(mut remote) = read_remote(view) else {
+            return;
+        };
         if remote.holder == self.id || self.ended_holders.contains(&remote.holder) {
-            return None;
+            return;
         }
-        Some(remote)
-    }
-
-    /// [`Engine::read_view`] for a view the session host sent on this page's own port.
-    pub fn read_host_view(&self, view: &Value) -> Option<Remote> {
-        let mut remote = self.read_view(view)?;
-        remote.from_host = true;
-        Some(remote)
+        remote.from_host = from_host;
+        // A new login elsewhere made a new DPoP key: the shell reads it again (the session
+        // host's view names the host's key).
+        let load_key = !from_host
+            && (self.shared.as_ref().map(|s| &s.holder) != Some(&remote.holder)
+                || self.dpop_jkt.is_none());
+        self.actions.push(Action::VerifyView(remote, load_key));
     }
 
     /// Whether a verified view is news for this tab, judged on signed data only (API.md
@@ -261,11 +263,11 @@ impl Engine {
         }
     }
 
-    /// Adopts a view whose tokens' signatures the shell verified (`signed`, in the order of
-    /// [`Remote::tokens`]). Each token is checked like a token response's; one that fails is
+    /// Adopts a view whose tokens' signatures the shell verified ([`super::Input::ViewVerified`]:
+    /// `signed`, in the order of [`Remote::tokens`]). Each token is checked like a token response's; one that fails is
     /// dropped, and the view is ignored when its primary token fails. A different user ends
     /// this tab's session and fires `userChanged`.
-    pub fn adopt(
+    pub(super) fn adopt(
         &mut self,
         mut remote: Remote,
         signed: Vec<Result<SignatureChecked>>,

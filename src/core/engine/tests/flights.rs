@@ -56,7 +56,7 @@ fn busy_names_the_other_keys_refresh() {
 fn logout_ends_every_flight_so_nobody_waits_for_a_forgotten_one() {
     let mut h = H::logged_in("");
     let ticket = h.ticket(None, true);
-    h.e.logout(None, None);
+    logout(&mut h.e, None, None);
     assert!(!h.e.is_flying(ticket.id));
     let e = h.e.token(None, false, h.now).unwrap_err();
     assert_eq!(e.code, ErrorCode::LoginRequired);

@@ -189,7 +189,7 @@ fn an_answer_after_logout_has_its_refresh_token_revoked_before_it_lands() {
     let mut h = H::logged_in("");
     let ticket = h.ticket(None, true);
     let id = ticket.id;
-    h.e.logout(None, None);
+    logout(&mut h.e, None, None);
     h.e.take_actions();
     let at = access_token(SFM, USER, h.now, json!({}));
     let answer = Ok((200, body(&at, None, Some("rt-late"), 600)));
@@ -310,4 +310,115 @@ fn a_followers_forced_call_asks_the_holder_to_force() {
     };
     assert!(ask.force);
     assert!(f.e.is_flying(ask.id));
+}
+
+#[test]
+fn logout_is_an_input_its_revocation_first_and_where_the_browser_goes_its_reply() {
+    let mut h = H::logged_in("");
+    let input = Input::Logout {
+        end_session_endpoint: Some("https://h.test/connect/endsession".into()),
+        state: Some("bye".into()),
+    };
+    let actions = h.e.handle(input, h.now);
+    let Some(Action::Revoke(rt)) = actions.first() else {
+        panic!("{actions:?}")
+    };
+    assert_eq!(rt.expose(), "rt-1");
+    let Some(Action::Leave(Some(url))) = actions.last() else {
+        panic!("{actions:?}")
+    };
+    assert!(
+        url.contains("id_token_hint=") && url.contains("state=bye"),
+        "{url}"
+    );
+    let at = |f: fn(&Action) -> bool| actions.iter().position(f).unwrap();
+    assert!(at(|a| matches!(a, Action::EndPortals)) < at(|a| matches!(a, Action::ForgetKey)));
+    assert_eq!(
+        actions
+            .iter()
+            .filter(|a| matches!(a, Action::ForgetKey | Action::AskLogout { .. }))
+            .count(),
+        1,
+        "the key goes once; the holder asks nobody"
+    );
+    assert!(h.e.is_logged_out());
+}
+
+#[test]
+fn a_followers_logout_asks_its_holder_with_the_sessions_token_before_the_key_goes() {
+    let h = H::logged_in("");
+    let mut f = super::tabs::follower();
+    super::tabs::adopt(&mut f, &h.e.shared_view().unwrap()).unwrap();
+    f.e.take_actions();
+    let token = f.e.primary_token().unwrap();
+    let input = Input::Logout {
+        end_session_endpoint: None,
+        state: None,
+    };
+    let actions = f.e.handle(input, f.now);
+    let [Action::AskLogout {
+        holder,
+        token: signed,
+    }, .., Action::ForgetKey, Action::Leave(None)] = &actions[..]
+    else {
+        panic!("{actions:?}")
+    };
+    assert_eq!(
+        (holder.as_str(), signed.expose()),
+        ("tab-a", token.expose())
+    );
+    assert!(!actions.iter().any(|a| matches!(a, Action::Revoke(_))));
+}
+
+#[test]
+fn a_view_is_an_input_verified_by_the_shell_then_adopted_through_handle() {
+    let mut h = H::logged_in("");
+    let view = h.e.shared_view().unwrap();
+    // Its own view is nothing to verify.
+    let own = h.e.handle(
+        Input::View {
+            view: view.clone(),
+            from_host: false,
+        },
+        h.now,
+    );
+    assert!(!own.iter().any(|a| matches!(a, Action::VerifyView(..))));
+
+    let mut f = super::tabs::follower();
+    let input = Input::View {
+        view: view.clone(),
+        from_host: false,
+    };
+    let Ok([Action::VerifyView(remote, load_key)]) =
+        <[Action; 1]>::try_from(f.e.handle(input, f.now))
+    else {
+        panic!()
+    };
+    // A holder it does not follow yet: the shell reads the DPoP key again first.
+    assert!(load_key);
+    let signed: Vec<_> = remote.tokens().map(|t| Ok(checked(t.expose()))).collect();
+    assert!(
+        f.e.session().is_none(),
+        "nothing before its signatures are verified"
+    );
+    let actions = f.e.handle(Input::ViewVerified { remote, signed }, f.now);
+    assert!(actions.iter().any(|a| matches!(a, Action::Reschedule)));
+    assert_eq!(f.e.followed_holder(), Some("tab-a"));
+    // Its holder's next view, with the key known: verified without reading it again.
+    let input = Input::View {
+        view: view.clone(),
+        from_host: false,
+    };
+    let [Action::VerifyView(_, false)] = &f.e.handle(input, f.now)[..] else {
+        panic!()
+    };
+    // The session host's view names the host's key: never read again.
+    let mut page = super::tabs::follower();
+    let input = Input::View {
+        view,
+        from_host: true,
+    };
+    let [Action::VerifyView(_, false)] = &page.e.handle(input, page.now)[..] else {
+        panic!()
+    };
 }

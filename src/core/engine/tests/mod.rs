@@ -279,6 +279,40 @@ pub(crate) fn call(e: &mut Engine, input: Input, now: i64) -> Action {
     reply
 }
 
+/// `logout()` ([`Input::Logout`]), its plan read back (test side).
+#[derive(Debug)]
+pub(crate) struct Plan {
+    pub revoke: Option<RefreshToken>,
+    pub ask_holder: Option<String>,
+    pub end_session_url: Option<String>,
+}
+
+/// [`Input::Logout`]: what to revoke now, the holder to ask and where the browser goes (the
+/// reply, last); the other actions are left for the test.
+pub(crate) fn logout(e: &mut Engine, endpoint: Option<&str>, state: Option<&str>) -> Plan {
+    let input = Input::Logout {
+        end_session_endpoint: endpoint.map(String::from),
+        state: state.map(String::from),
+    };
+    let mut actions = e.handle(input, T0);
+    let Some(Action::Leave(end_session_url)) = actions.pop() else {
+        panic!("logout's reply is last: {actions:?}")
+    };
+    let mut plan = Plan {
+        revoke: None,
+        ask_holder: None,
+        end_session_url,
+    };
+    for action in actions {
+        match action {
+            Action::Revoke(rt) => plan.revoke = Some(rt),
+            Action::AskLogout { holder, .. } => plan.ask_holder = Some(holder),
+            action => e.actions.push(action),
+        }
+    }
+    plan
+}
+
 /// [`Input::TokenResponse`]: the answer to verify ([`Action::Verify`]), or the flight's
 /// outcome ([`Action::Landed`]); the other actions are left for the test.
 pub(crate) fn respond(
@@ -607,8 +641,11 @@ fn without_a_refresh_token_the_session_ends_when_its_access_token_does() {
 fn logout_is_final_and_a_late_refresh_answer_is_revoked() {
     let mut h = H::logged_in("");
     let t = h.ticket(None, true);
-    let plan =
-        h.e.logout(Some("https://h.test/connect/endsession"), Some("bye"));
+    let plan = logout(
+        &mut h.e,
+        Some("https://h.test/connect/endsession"),
+        Some("bye"),
+    );
     assert_eq!(plan.revoke.unwrap().expose(), "rt-1");
     let url = plan.end_session_url.unwrap();
     assert!(
@@ -664,7 +701,7 @@ fn the_timer_refreshes_the_primary_token_leeway_before_expiry() {
 fn a_login_after_logout_in_the_same_engine_is_a_new_session() {
     // The session host keeps one engine across logins: logout() is final for its session only.
     let mut h = H::logged_in("");
-    let _ = h.e.logout(None, None);
+    let _ = logout(&mut h.e, None, None);
     assert!(h.e.session().is_none());
     h.now += 10;
     let again = h.login(USER, None);

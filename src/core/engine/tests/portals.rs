@@ -279,7 +279,7 @@ fn every_ending_says_end_portals_before_the_key_goes() {
 
     // Logged out.
     let mut h = with_kj_token();
-    h.e.logout(None, None);
+    logout(&mut h.e, None, None);
     let actions = h.e.take_actions();
     assert_eq!(actions.iter().filter(|a| is_end(a)).count(), 1);
     assert!(position(&actions, is_end) < position(&actions, is_forget));
