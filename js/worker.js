@@ -14,6 +14,8 @@ const EVENTS = ['tokenRefreshed', 'sessionExpired', 'loggedOut', 'contextChanged
 const CALLS = new Set(['session', 'getAccessToken', 'refresh', 'authHeaders', 'setContext', 'logout', 'adoptSession', 'takeDpopNonce']);
 /** As the host's MAX_MESSAGE_CHARS (src/core/limits.rs): a thin page's message is read only when small. */
 const MAX_CHARS = 256 * 1024;
+/** As the host's ANSWER_MS: how long a page whose lock went free has to answer a ping. */
+const ANSWER_MS = 2000;
 const waiting = [];
 let host = null;
 let failed = null;
@@ -116,7 +118,7 @@ function thinPage(port, open) {
       const watch = () => navigator.locks.request(String(lock), () => {
         suspect = true;
         failAsks();
-        const answered = new Promise((resolve) => { pong = () => resolve(true); setTimeout(() => resolve(false), 2000); });
+        const answered = new Promise((resolve) => { pong = () => resolve(true); setTimeout(() => resolve(false), ANSWER_MS); });
         port.postMessage({ p: 'ping' });
         answered.then((yes) => { pong = null; suspect = false; if (yes && !closed) watch(); else end(); });
       });

@@ -338,15 +338,22 @@ impl Inner {
 
     /// Sends a request to the host and waits for its answer (bounded).
     pub async fn ask_host(&self, message: impl FnOnce(String) -> FromPage) -> Res<Value> {
+        let id = js::random_token()?;
+        let text = message(id.clone()).to_text();
+        self.host_answer(id, &text).await
+    }
+
+    /// Posts `text`, a request whose id is `id`, to the host and waits for its `done`
+    /// (bounded: the HTTP timeout and a grace).
+    pub async fn host_answer(&self, id: String, text: &str) -> Res<Value> {
         let host = self
             .host()
             .ok_or_else(|| Error::config("no session host"))?;
-        let id = js::random_token()?;
         let flight = Flight::<Value>::new();
         self.host_asks
             .borrow_mut()
             .insert(id.clone(), flight.clone());
-        host.post(&message(id.clone()).to_text());
+        host.post(text);
         let bound = (self.authz.config.http_timeout_seconds
             + crate::core::limits::PEER_GRACE_SECONDS)
             * 1000;

@@ -262,28 +262,7 @@ impl Inner {
             Ok(id) => {
                 message["id"] = Value::from(id.as_str());
                 match self.host() {
-                    Some(host) => {
-                        let answer = Flight::<Value>::new();
-                        self.host_asks
-                            .borrow_mut()
-                            .insert(id.clone(), answer.clone());
-                        host.post(&message.to_string());
-                        let bound = (self.authz.config.http_timeout_seconds
-                            + crate::core::limits::PEER_GRACE_SECONDS)
-                            * 1000;
-                        let result = answer
-                            .wait_or(Some(bound), || {
-                                Error::new(
-                                    ErrorCode::NetworkError,
-                                    "the session host did not answer in time",
-                                )
-                                .retryable(true)
-                            })
-                            .await
-                            .map(|_| ());
-                        self.host_asks.borrow_mut().remove(&id);
-                        result
-                    }
+                    Some(_) => self.host_answer(id, &message.to_string()).await.map(|_| ()),
                     None => {
                         // The holder's `done` for this message id.
                         let answer = Flight::new();
