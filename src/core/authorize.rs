@@ -93,6 +93,19 @@ impl LoginOptions {
     }
 }
 
+/// The context a login carries (API.md `loginWithRedirect`): the one given (`null`: none),
+/// else the configured one. Checked now, before anything is sent.
+pub fn login_context(
+    config: &Config,
+    given: Option<&Value>,
+    random: impl FnOnce() -> [u8; 16],
+) -> Result<Option<super::context::Context>> {
+    match given {
+        Some(value) => super::context::Context::parse(value, random),
+        None => Ok(config.context.clone()),
+    }
+}
+
 /// RFC 9126 §5-6: `par` against what discovery says, before anything is sent.
 pub fn check_par_mode(config: &Config, metadata: &super::discovery::Metadata) -> Result<()> {
     use super::config::ParMode;

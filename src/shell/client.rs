@@ -18,7 +18,7 @@ use crate::core::callback;
 use crate::core::config::{Config, SessionHostMode};
 use crate::core::context::Context;
 use crate::core::dpop;
-use crate::core::engine::Engine;
+use crate::core::engine::{Action, Engine, Input};
 use crate::core::host::SignerKind;
 use crate::core::{Error, ErrorCode};
 
@@ -59,7 +59,7 @@ impl Inner {
     /// After `create()`: the DPoP key, or the session another tab holds.
     async fn start(self: &Rc<Self>) {
         if let Ok(Some(key)) = self.authz.dpop.load(false).await {
-            self.engine.borrow_mut().set_dpop_jkt(Some(key.jkt.clone()));
+            self.handle_input(Input::DpopKey(Some(key.jkt.clone())));
         }
         // `storage: "session"` is retired (no refresh token in any Web Storage: the browser
         // copies a tab's sessionStorage into every window the app opens); a record an older
@@ -434,8 +434,9 @@ impl HelseIdClient {
     pub fn adopt_session(&self) -> Promise {
         let inner = self.inner.clone();
         to_promise(async move {
-            inner.engine.borrow_mut().adopt_other_user()?;
-            inner.apply();
+            if let Some(Action::Settled(outcome)) = inner.call(Input::AdoptSession) {
+                outcome?;
+            }
             Ok(inner.session_js())
         })
     }

@@ -89,10 +89,8 @@ impl Inner {
         self: &Rc<Self>,
         options: &LoginOptions,
     ) -> Res<(String, Transaction)> {
-        let context = self
-            .engine
-            .borrow()
-            .login_context(options.context.as_ref(), js::random16)?;
+        let context =
+            authorize::login_context(&self.authz.config, options.context.as_ref(), js::random16)?;
         let verifier = pkce::code_verifier(&js::random32()?);
         let challenge = pkce::code_challenge_s256(&verifier);
         let dpop_jkt = match self.authz.config.dpop {
@@ -207,29 +205,16 @@ impl Inner {
             now(),
         )?;
         let tx = tx.ok_or_else(|| Error::new(ErrorCode::MissingTransaction, "no login attempt"))?;
-        if let Some(jkt) = &tx.dpop_jkt {
-            let key = self.authz.dpop.require().await?;
-            if &key.jkt != jkt {
-                return Err(Error::new(
-                    ErrorCode::DpopBindingMismatch,
-                    "the DPoP key changed since the login began (another login in this browser?)",
-                ));
-            }
-            self.engine.borrow_mut().set_dpop_jkt(Some(key.jkt.clone()));
+        // The key the login made (its thumbprint is in the attempt): the engine compares.
+        let dpop_jkt = match &tx.dpop_jkt {
+            Some(_) => Some(self.authz.dpop.require().await?.jkt.clone()),
+            None => None,
+        };
+        match self.call(Input::CodeExchange { tx, code, dpop_jkt }) {
+            Some(Action::Refresh(ticket)) => self.run_ticket(ticket).await,
+            Some(Action::Settled(outcome)) => outcome,
+            _ => Ok(()),
         }
-        let ticket = self.engine.borrow_mut().login_ticket(&tx, &code)?;
-        // A new login takes the holder's place from any older one.
-        if let Some(tabs) = &*self.tabs.borrow() {
-            tabs.release();
-        }
-        let result = self.run_ticket(ticket).await;
-        if result.is_ok() {
-            if let Some(tabs) = &*self.tabs.borrow() {
-                tabs.hold(true);
-            }
-            self.announce();
-        }
-        result
     }
 
     /// `setContext`: one refresh with the new details (here when this tab holds the session,

@@ -576,10 +576,7 @@ impl HostState {
         // exchange, where the engine can store it from a worker).
         inner.authz.dpop.set_home(super::dpop::KeyHome::Host);
         if let Ok(Some(dpop)) = inner.authz.dpop.load(false).await {
-            inner
-                .engine
-                .borrow_mut()
-                .set_dpop_jkt(Some(dpop.jkt.clone()));
+            inner.handle_input(Input::DpopKey(Some(dpop.jkt.clone())));
         }
         Ok(session)
     }

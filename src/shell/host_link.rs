@@ -379,9 +379,7 @@ impl Inner {
             ToPage::View { view, nonces } => {
                 self.authz.dpop.merge_nonces(&nonces);
                 // The tokens' cnf.jkt must name the host's key (RFC 9449 §6.1).
-                self.engine
-                    .borrow_mut()
-                    .set_dpop_jkt(view.string("dpopJkt"));
+                self.handle_input(Input::DpopKey(view.string("dpopJkt")));
                 self.adopt_host_view(view);
             }
             ToPage::Done { id, result } => {
@@ -475,12 +473,11 @@ impl Inner {
             )));
         }
         let holder = self.engine.borrow().followed_holder().map(String::from);
-        match holder {
-            Some(holder) => self.handle_input(Input::HolderEnded {
+        if let Some(holder) = holder {
+            self.handle_input(Input::HolderEnded {
                 holder,
                 reason: None,
-            }),
-            None => self.apply(),
+            });
         }
     }
 

@@ -41,6 +41,7 @@ impl Inner {
             }
         });
         *self.tabs.borrow_mut() = Some(tabs);
+        self.sync_locks();
     }
 
     fn on_message(self: &Rc<Self>, message: Value) {
@@ -228,9 +229,7 @@ impl Inner {
         };
         if load_key {
             let key = self.authz.dpop.load(true).await.ok().flatten();
-            self.engine
-                .borrow_mut()
-                .set_dpop_jkt(key.map(|k| k.jkt.clone()));
+            self.handle_input(Input::DpopKey(key.map(|k| k.jkt.clone())));
         }
         let mut signed = Vec::new();
         for token in remote.tokens() {
@@ -283,8 +282,7 @@ impl Inner {
                 }
             }
         };
-        self.handle_input(Input::AskSettled(ask.clone()));
-        self.landed(ask.id, result.clone());
+        self.handle_input(Input::AskSettled(ask.clone(), result.clone()));
         result
     }
 

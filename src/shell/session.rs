@@ -84,6 +84,8 @@ pub struct Inner {
     pub(super) host_asks: RefCell<VecMap<String, Rc<Flight<Value>>>>,
     /// The session host itself: posts to every page of this session (host.rs).
     pub(super) host_pages: RefCell<Option<Broadcast>>,
+    /// What the engine last said of the holder lock ([`Action::Locks`]): held here, watched.
+    locks: Cell<(bool, bool)>,
 }
 
 pub fn now() -> i64 {
@@ -112,6 +114,7 @@ impl Inner {
             host: RefCell::new(None),
             host_asks: RefCell::new(VecMap::new()),
             host_pages: RefCell::new(None),
+            locks: Cell::new((false, false)),
         })
     }
 
@@ -176,12 +179,6 @@ impl Inner {
 
     // ---- carrying out the engine's actions ------------------------------------------------
 
-    /// Carries out the actions the engine's last calls left.
-    pub fn apply(self: &Rc<Self>) {
-        let actions = self.engine.borrow_mut().take_actions();
-        self.carry_out(actions);
-    }
-
     /// What happened, into the engine ([`Engine::handle`]), and its actions carried out.
     pub fn handle_input(self: &Rc<Self>, input: Input) {
         let actions = self.engine.borrow_mut().handle(input, now());
@@ -189,7 +186,8 @@ impl Inner {
     }
 
     /// An app call into the engine ([`Input::Token`], [`Input::SetContext`], a token response):
-    /// its actions carried out but the last, which is returned: the reply for the caller.
+    /// its actions carried out but the last, which is returned: the reply for the caller
+    /// ([`Action::is_last`]).
     pub(super) fn call(self: &Rc<Self>, input: Input) -> Option<Action> {
         let mut actions = self.engine.borrow_mut().handle(input, now());
         let reply = actions.pop();
@@ -240,7 +238,6 @@ impl Inner {
                     let inner = self.clone();
                     super::task::spawn(async move {
                         let _ = inner.run_ticket(ticket).await;
-                        inner.schedule();
                     });
                 }
                 // Only ever the reply to a token response (run_ticket verifies it) or to a view
@@ -253,11 +250,14 @@ impl Inner {
                     let inner = self.clone();
                     super::task::spawn(async move {
                         let _ = inner.ask_holder(&ask).await;
-                        inner.schedule();
                     });
                 }
                 // Replies: [`Inner::call`] hands them to the caller.
-                Action::Answer(_) | Action::Wait(_) | Action::Busy(_) | Action::Leave(_) => {}
+                Action::Answer(_)
+                | Action::Wait(_)
+                | Action::Busy(_)
+                | Action::Leave(_)
+                | Action::Settled(_) => {}
                 Action::Emit(event) => self.emit_event(event),
                 Action::Announce => self.announce(),
                 Action::AnnounceEnd(reason, _) if self.is_host() => {
@@ -302,10 +302,13 @@ impl Inner {
                     let inner = self.clone();
                     super::task::spawn(async move { inner.authz.dpop.forget().await });
                 }
-                Action::Reschedule => self.schedule(),
+                Action::Reschedule(delay) => self.schedule(delay),
+                Action::Locks { hold, watch } => {
+                    self.locks.set((hold, watch));
+                    self.sync_locks();
+                }
             }
         }
-        self.sync_locks();
         if self.engine.borrow().has_session() {
             self.joined.borrow().finish(Ok(()));
         }
@@ -424,15 +427,13 @@ impl Inner {
         let _ = self.authz.post(&endpoint, &body, &purpose).await;
     }
 
-    /// The holder keeps the holder lock; a follower watches it.
+    /// The holder lock as the engine last said ([`Action::Locks`]): the holder keeps it; a
+    /// follower watches it (again, after a holder that was asked answered).
     pub(super) fn sync_locks(self: &Rc<Self>) {
-        let (is_holder, followed) = {
-            let e = self.engine.borrow();
-            (e.is_holder(), e.holder_to_watch().map(String::from))
-        };
+        let (is_holder, watch) = self.locks.get();
         if let Some(host) = self.host() {
             // A page of a session host watches the host's lock: it is free once the host is gone.
-            if followed.is_some() {
+            if watch {
                 let weak = Rc::downgrade(self);
                 host.watch(move || {
                     if let Some(inner) = weak.upgrade() {
@@ -449,7 +450,7 @@ impl Inner {
         } else if tabs.holds() {
             tabs.release();
         }
-        if followed.is_some() {
+        if watch {
             let weak = Rc::downgrade(self);
             tabs.watch(move || {
                 if let Some(inner) = weak.upgrade() {
@@ -467,10 +468,7 @@ impl Inner {
             tabs.watch_ended();
         }
         let holder = self.engine.borrow().followed_holder().map(String::from);
-        let Some(holder) = holder else {
-            self.apply();
-            return;
-        };
+        let Some(holder) = holder else { return };
         if let Some(reason) = self.end_notices.borrow_mut().remove(&holder) {
             self.holder_is_gone(&holder, Some(reason));
             return;
@@ -516,7 +514,7 @@ impl Inner {
     /// Another page stole the holder lock: take it back (queued until the thief lets go) and
     /// show the followers that this holder is alive.
     pub fn lock_stolen(self: &Rc<Self>) {
-        if self.engine.borrow().is_holder() {
+        if self.locks.get().0 {
             if let Some(tabs) = &*self.tabs.borrow() {
                 tabs.hold(false);
             }
@@ -526,14 +524,14 @@ impl Inner {
 
     // ---- timer ----------------------------------------------------------------------------
 
-    pub fn schedule(self: &Rc<Self>) {
+    /// [`Action::Reschedule`]: [`Input::Timer`] in `delay` seconds, or never.
+    fn schedule(self: &Rc<Self>, delay: Option<i64>) {
         if self.disposed.get() {
             *self.timer.borrow_mut() = None;
             return;
         }
-        let wake = self.engine.borrow().next_wakeup(now());
         let weak = Rc::downgrade(self);
-        *self.timer.borrow_mut() = wake.map(|secs| {
+        *self.timer.borrow_mut() = delay.map(|secs| {
             Timeout::new(secs * 1000, move || {
                 if let Some(inner) = weak.upgrade() {
                     inner.handle_input(Input::Timer);
@@ -598,16 +596,10 @@ impl Inner {
         }
     }
 
-    /// Waits for the engine's flight `id`; at once when the engine says it is over (then the
-    /// caller asks the engine again).
+    /// Waits for the engine's flight `id` ([`Action::Wait`], [`Action::Busy`]: the engine names
+    /// only flights under way, and each lands once).
     pub async fn wait_for(&self, id: FlightId) -> Res<()> {
-        let known = self.flights.borrow().get(&id).cloned();
-        let flight = match known {
-            Some(flight) => flight,
-            None if self.engine.borrow().is_flying(id) => self.flight(id),
-            None => return Ok(()),
-        };
-        flight.wait(None).await.unwrap_or(Ok(()))
+        self.flight(id).wait(None).await.unwrap_or(Ok(()))
     }
 
     /// A valid access token for `resource`: from the cache, after this tab's refresh, after
@@ -645,7 +637,7 @@ impl Inner {
                 Some(Action::Answer(answer)) => return answer,
                 Some(Action::Refresh(ticket)) => {
                     self.run_ticket(ticket).await?;
-                    return self.engine.borrow().fresh_token(resource, now());
+                    return self.fresh(resource);
                 }
                 Some(Action::Wait(id)) => self.wait_for(id).await?,
                 Some(Action::AskHolder(ask)) => self.ask_holder(&ask).await?,
@@ -660,10 +652,20 @@ impl Inner {
             force = false;
             // The flight we waited for delivered a token: hand it out even when it is
             // already within the leeway (a short-lived token), rather than refresh again.
-            if let Ok(token) = self.engine.borrow().fresh_token(resource, now()) {
+            if let Ok(token) = self.fresh(resource) {
                 return Ok(token);
             }
         }
-        self.engine.borrow().fresh_token(resource, now())
+        self.fresh(resource)
+    }
+
+    /// [`Input::Fresh`]: the token after a flight landed.
+    fn fresh(self: &Rc<Self>, resource: Option<&str>) -> Res<(AccessToken, TokenType)> {
+        match self.call(Input::Fresh {
+            resource: resource.map(String::from),
+        }) {
+            Some(Action::Answer(answer)) => answer,
+            _ => Err(Error::new(ErrorCode::LoginRequired, "no session")),
+        }
     }
 }

@@ -28,7 +28,6 @@ impl Engine {
             self.actions.push(Action::AnnounceEnd(reason, last_token));
             self.actions.push(Action::ForgetKey);
         }
-        self.actions.push(Action::Reschedule);
         self.actions.push(Action::Emit(match reason {
             EndReason::LoggedOut => Event::LoggedOut,
             EndReason::Expired => Event::SessionExpired,

@@ -1,30 +1,32 @@
-//! Starting a session: the context a login carries and the code exchange (RFC 6749 §4.1.3).
-
-use serde_json::Value;
+//! Starting a session: the code exchange (RFC 6749 §4.1.3) of a login whose callback checked
+//! out ([`super::Input::CodeExchange`]). The context a login carries is the authorization
+//! request's ([`crate::core::authorize::login_context`]).
 
 use super::{wire_details, Engine, Ticket, TicketKind, TokenKey};
 use crate::core::callback::Transaction;
 use crate::core::context::Context;
-use crate::core::error::Result;
+use crate::core::error::{Error, ErrorCode, Result};
 use crate::core::secret::AuthorizationCode;
 use crate::core::token;
 
 impl Engine {
-    /// The context a login carries: the one given to `loginWithRedirect` (`null`: none), else
-    /// the configured one. Checked now, before anything is sent.
-    pub fn login_context(
-        &self,
-        given: Option<&Value>,
-        random: impl FnOnce() -> [u8; 16],
-    ) -> Result<Option<Context>> {
-        match given {
-            Some(value) => Context::parse(value, random),
-            None => Ok(self.config.context.clone()),
+    /// The code exchange's ticket. The login's DPoP key (`tx.dpop_jkt`) must be the one the
+    /// shell holds now (`dpop_jkt`): the tokens are bound to it (RFC 9449 §10).
+    pub(super) fn login_ticket(
+        &mut self,
+        tx: &Transaction,
+        code: &AuthorizationCode,
+        dpop_jkt: Option<String>,
+    ) -> Result<Ticket> {
+        if let Some(begun) = &tx.dpop_jkt {
+            if dpop_jkt.as_ref() != Some(begun) {
+                return Err(Error::new(
+                    ErrorCode::DpopBindingMismatch,
+                    "the DPoP key changed since the login began (another login in this browser?)",
+                ));
+            }
+            self.dpop_jkt = dpop_jkt;
         }
-    }
-
-    /// The code exchange (RFC 6749 §4.1.3) of a login whose callback checked out.
-    pub fn login_ticket(&mut self, tx: &Transaction, code: &AuthorizationCode) -> Result<Ticket> {
         let context = match &tx.context {
             Some(value) => Context::parse(value, || [0; 16])?,
             None => None,

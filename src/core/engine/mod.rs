@@ -136,6 +136,10 @@ pub struct Engine {
     actions: Vec<Action>,
     /// When other tabs' forced refreshes were honoured, per token ([`Engine::peer_force`]).
     peer_forces: VecMap<TokenKey, Vec<i64>>,
+    /// What the shell was last told: the wake-up (epoch seconds) and the holder lock (held,
+    /// watched). [`Action::Reschedule`] and [`Action::Locks`] say only what changed.
+    told_wakeup: Option<i64>,
+    told_locks: (bool, bool),
 }
 
 impl Engine {
@@ -161,6 +165,8 @@ impl Engine {
             other_user: None,
             actions: Vec::new(),
             peer_forces: VecMap::new(),
+            told_wakeup: None,
+            told_locks: (false, false),
         }
     }
 
@@ -172,17 +178,34 @@ impl Engine {
         &self.id
     }
 
-    /// The actions the last calls asked for, in order.
-    pub fn take_actions(&mut self) -> Vec<Action> {
-        std::mem::take(&mut self.actions)
-    }
-
-    /// What happened (at `now`), and what the shell does about it, in order (with any actions
-    /// the calls before left).
+    /// What happened (at `now`), and what the shell does about it, in order: the reply to an
+    /// app call, or a flight's landing, last ([`Action::is_last`]). The only way in: the shell
+    /// reads state ([`Engine::session`], [`Engine::cached_token`]) but changes it only here.
     pub fn handle(&mut self, input: Input, now: i64) -> Vec<Action> {
         match input {
-            Input::Timer => self.on_timer(now),
-            Input::AskSettled(ask) => self.ask_settled(&ask, now),
+            Input::Timer => {
+                // Its timer is spent: the next wake-up is told again, changed or not.
+                self.told_wakeup = None;
+                self.on_timer(now)
+            }
+            Input::AskSettled(ask, outcome) => {
+                self.ask_settled(&ask, now);
+                self.actions.push(Action::Landed(ask.id, outcome));
+            }
+            Input::Fresh { resource } => {
+                let answer = self.fresh_token(resource.as_deref(), now);
+                self.actions.push(Action::Answer(answer));
+            }
+            Input::CodeExchange { tx, code, dpop_jkt } => {
+                let reply = self.login_ticket(&tx, &code, dpop_jkt).map(Action::Refresh);
+                self.actions
+                    .push(reply.unwrap_or_else(|e| Action::Settled(Err(e))));
+            }
+            Input::DpopKey(jkt) => self.dpop_jkt = jkt,
+            Input::AdoptSession => {
+                let outcome = self.adopt_other_user();
+                self.actions.push(Action::Settled(outcome));
+            }
             Input::HolderEnded { holder, reason } => self.holder_ended(&holder, reason),
             Input::PortalOpened(resource) => self.keep_fresh(resource.as_deref()),
             Input::PortalEnded(resource) => self.release(resource.as_deref()),
@@ -232,7 +255,60 @@ impl Engine {
                 state,
             } => self.logout(end_session_endpoint.as_deref(), state.as_deref()),
         }
-        self.take_actions()
+        self.tell_changes(now);
+        let actions = std::mem::take(&mut self.actions);
+        #[cfg(test)]
+        self.check_order(&actions);
+        actions
+    }
+
+    /// What every test checks of every input's actions: the wake-up and the locks are told
+    /// before the last actions, and a flight that landed is no longer under way (so the shell
+    /// can keep a promise per flight with no other question to the engine).
+    #[cfg(test)]
+    fn check_order(&self, actions: &[Action]) {
+        if let Some(first) = actions.iter().position(Action::is_last) {
+            assert!(
+                actions[first..].iter().all(Action::is_last),
+                "told after the reply: {actions:?}"
+            );
+        }
+        for action in actions {
+            if let Action::Landed(id, _) = action {
+                assert!(!self.is_flying(*id), "{id:?} landed but is still under way");
+            }
+        }
+    }
+
+    /// What the calls a test made directly left.
+    #[cfg(test)]
+    fn take_actions(&mut self) -> Vec<Action> {
+        std::mem::take(&mut self.actions)
+    }
+
+    /// The wake-up and the holder lock, when they changed, before the input's last action.
+    fn tell_changes(&mut self, now: i64) {
+        let keep = self
+            .actions
+            .iter()
+            .rposition(|a| !a.is_last())
+            .map_or(0, |i| i + 1);
+        let last = self.actions.split_off(keep);
+        let wakeup = self.wakeup_at(now);
+        if wakeup != self.told_wakeup {
+            self.told_wakeup = wakeup;
+            let delay = wakeup.map(|at| (at - now).max(1));
+            self.actions.push(Action::Reschedule(delay));
+        }
+        let locks = (self.is_holder(), self.holder_to_watch().is_some());
+        if locks != self.told_locks {
+            self.told_locks = locks;
+            self.actions.push(Action::Locks {
+                hold: locks.0,
+                watch: locks.1,
+            });
+        }
+        self.actions.extend(last);
     }
 
     /// An app call's reply, its last action; a token request it starts is made for `by`.
@@ -248,12 +324,6 @@ impl Engine {
             Err(e) => Action::Answer(Err(e)),
         };
         self.actions.push(reply);
-    }
-
-    /// The thumbprint (RFC 7638) of the DPoP key this tab signs with; DPoP-bound tokens must
-    /// carry it in `cnf.jkt`.
-    pub fn set_dpop_jkt(&mut self, jkt: Option<String>) {
-        self.dpop_jkt = jkt;
     }
 
     pub fn dpop_jkt(&self) -> Option<&str> {
@@ -473,10 +543,11 @@ impl Engine {
         id
     }
 
-    /// Whether the token request or question to the holder `id` is still under way here:
-    /// whoever waits for it waits for its end; once it is over (or forgotten with the session),
-    /// the caller asks again ([`Input::Token`]).
-    pub fn is_flying(&self, id: FlightId) -> bool {
+    /// Whether the token request or question to the holder `id` is still under way here. The
+    /// engine names only flights under way in [`Action::Wait`] and [`Action::Busy`], and each
+    /// lands once ([`Action::Landed`]): the shell needs no copy of this (`props.rs` checks).
+    #[cfg(test)]
+    fn is_flying(&self, id: FlightId) -> bool {
         self.in_flight.values().any(|f| *f == id)
             || self.asking.values().any(|f| *f == id)
             || self.switching.as_ref().is_some_and(|(f, _)| *f == id)
@@ -484,11 +555,7 @@ impl Engine {
 
     /// After a refresh: the token for `resource` in the context in force, if it has not
     /// expired (a refresh that gives a token already within the leeway still returns it).
-    pub fn fresh_token(
-        &self,
-        resource: Option<&str>,
-        now: i64,
-    ) -> Result<(AccessToken, TokenType)> {
+    fn fresh_token(&self, resource: Option<&str>, now: i64) -> Result<(AccessToken, TokenType)> {
         let shared = self
             .shared
             .as_ref()
@@ -525,7 +592,6 @@ impl Engine {
         if self.is_fresh(&ask.key, now) {
             self.attempts.remove(&ask.key);
         }
-        self.actions.push(Action::Reschedule);
     }
 
     fn is_fresh(&self, key: &TokenKey, now: i64) -> bool {
@@ -543,7 +609,6 @@ impl Engine {
     fn keep_fresh(&mut self, resource: Option<&str>) {
         let resource = self.key(resource).resource;
         self.kept.push(resource);
-        self.actions.push(Action::Reschedule);
     }
 
     /// A portal session of `resource` ended: when it was the last, the timer stops keeping
@@ -552,9 +617,6 @@ impl Engine {
         let resource = self.key(resource).resource;
         if let Some(i) = self.kept.iter().position(|r| *r == resource) {
             self.kept.swap_remove(i);
-            if !self.kept.contains(&resource) {
-                self.actions.push(Action::Reschedule);
-            }
         }
     }
 
@@ -623,36 +685,39 @@ impl Engine {
         })
     }
 
-    /// Seconds (at least 1) until the engine wants [`Input::Timer`], if ever: the earliest
-    /// of the kept tokens' due times and the attest's age.
-    pub fn next_wakeup(&self, now: i64) -> Option<i64> {
-        let at = self
-            .timer_keys()
+    /// When the engine wants [`Input::Timer`] (epoch seconds), if ever: the earliest of the
+    /// kept tokens' due times and the attest's age.
+    fn wakeup_at(&self, now: i64) -> Option<i64> {
+        self.timer_keys()
             .iter()
             .filter_map(|key| self.due_at(key, now))
             .chain(self.attest_expires_at())
-            .min()?;
-        Some((at - now).max(1))
+            .min()
+    }
+
+    /// Seconds (at least 1) until [`Engine::wakeup_at`]: what [`Action::Reschedule`] says.
+    #[cfg(test)]
+    fn next_wakeup(&self, now: i64) -> Option<i64> {
+        self.wakeup_at(now).map(|at| (at - now).max(1))
     }
 
     /// A wake-up: fires `contextExpired` once when the attest reached its age, and renews each
     /// kept token that is due: a refresh here ([`Action::Refresh`]), or a question to the holder
     /// ([`Action::AskHolder`]). One refresh at a time: the others wait for the next wake-up.
-    /// When nothing starts, the next wake-up is set now (a token request sets it as it ends).
+    /// The next wake-up is told after every timer (a token request under way sets none: its
+    /// end does).
     // Kept out of `handle`, as `holder_ended` is: the wasm is smaller (measured, gzip -9).
     #[inline(never)]
     fn on_timer(&mut self, now: i64) {
         if self.attest_expires_at().is_some_and(|at| at <= now) {
             self.context_expired_notified = true;
             self.actions.push(Action::Emit(Event::ContextExpired));
-            self.actions.push(Action::Reschedule);
         }
         let due: Vec<TokenKey> = self
             .timer_keys()
             .into_iter()
             .filter(|key| self.due_at(key, now).is_some_and(|at| at <= now))
             .collect();
-        let mut started = false;
         for key in due {
             let work = match self.want_token(Self::resource_param(&key), false, now) {
                 Ok(Action::Refresh(mut ticket)) => {
@@ -663,10 +728,6 @@ impl Engine {
                 _ => continue,
             };
             self.actions.push(work);
-            started = true;
-        }
-        if !started {
-            self.actions.push(Action::Reschedule);
         }
     }
 

@@ -8,11 +8,12 @@ use serde_json::Value;
 use super::tabs::Remote;
 use super::Signed;
 use super::TokenKey;
+use crate::core::callback::Transaction;
 use crate::core::context::Context;
 use crate::core::error::Result;
 use crate::core::helseid::HelseIdView;
 use crate::core::jwt::SignatureChecked;
-use crate::core::secret::{AccessToken, FormBody, RefreshToken};
+use crate::core::secret::{AccessToken, AuthorizationCode, FormBody, RefreshToken};
 use crate::core::token::{TokenResponse, TokenType};
 
 /// Why a token request was made (API.md `tokenRefreshed`'s `cause`).
@@ -187,8 +188,9 @@ impl EndReason {
 pub enum Input {
     /// The wake-up [`super::Engine::next_wakeup`] asked for.
     Timer,
-    /// A question to the holder ([`Action::AskHolder`]) was answered, or timed out.
-    AskSettled(Ask),
+    /// A question to the holder ([`Action::AskHolder`]) was answered, or timed out, with this
+    /// outcome: its flight lands ([`Action::Landed`]).
+    AskSettled(Ask, Result<()>),
     /// The holder this tab follows is gone: with its end notice's reason, or without one
     /// (its tab closed, or the session host went).
     HolderEnded {
@@ -209,6 +211,10 @@ pub enum Input {
         force: bool,
         by: Option<String>,
     },
+    /// An app call, after the flight it waited for landed: the token for `resource`, even one
+    /// already within the leeway (a refresh that gave a short-lived token still hands it out
+    /// rather than refresh again), if it has not expired. Its reply: [`Action::Answer`].
+    Fresh { resource: Option<String> },
     /// An app call: `setContext`, one refresh with the new context's details for `resource`,
     /// for `by`. Its reply is the last action, as for [`Input::Token`] (an
     /// [`Action::Answer`] only with an error).
@@ -241,6 +247,22 @@ pub enum Input {
         remote: Remote,
         signed: Vec<Result<SignatureChecked>>,
     },
+    /// An app call: the code exchange (RFC 6749 §4.1.3) of a login whose callback checked out,
+    /// with the thumbprint (RFC 7638) of the DPoP key the shell holds now: a login that began
+    /// with another key (another login in this browser since) is refused (RFC 9449 §10). Its
+    /// reply: [`Action::Refresh`] (run it like any token request), or [`Action::Settled`] with
+    /// the error. Once it lands, this engine holds the session ([`Action::Locks`]).
+    CodeExchange {
+        tx: Transaction,
+        code: AuthorizationCode,
+        dpop_jkt: Option<String>,
+    },
+    /// The DPoP key this engine's tokens are bound to (RFC 9449 §6.1): its thumbprint (RFC
+    /// 7638), or none (a new key is made at the next login).
+    DpopKey(Option<String>),
+    /// An app call: `adoptSession()`, after `userChanged`: follow the other user's session kept
+    /// for it. Its reply: [`Action::Settled`].
+    AdoptSession,
     /// An app call: `logout()`, final here (RP-Initiated Logout 1.0, RFC 7009). Its actions:
     /// [`Action::Revoke`] first (the grant's refresh token), [`Action::AskLogout`] (a follower),
     /// the session's end ([`Action::EndPortals`] before [`Action::ForgetKey`]), and the reply
@@ -251,8 +273,7 @@ pub enum Input {
     },
 }
 
-/// What the shell must do after a call into the engine ([`Engine::take_actions`],
-/// [`super::Engine::handle`]).
+/// What the shell must do after [`super::Engine::handle`].
 #[derive(Debug)]
 // An action lives until the shell carries it out; boxing the ticket would cost an allocation
 // per refresh.
@@ -297,8 +318,9 @@ pub enum Action {
     Revoke(RefreshToken),
     /// The session is over: delete the DPoP key.
     ForgetKey,
-    /// The next wake-up changed ([`Engine::next_wakeup`]).
-    Reschedule,
+    /// The next wake-up changed: send [`Input::Timer`] in this many seconds (at least 1), or
+    /// never. Only when it changes, and after every [`Input::Timer`] (its timer is spent).
+    Reschedule(Option<i64>),
     /// At `logout()` in a tab that follows another tab's session: ask that holder to log out,
     /// with a request signed by the session's DPoP key over this access token (before
     /// [`Action::ForgetKey`]).
@@ -308,4 +330,35 @@ pub enum Action {
     },
     /// The reply to `logout()`: where the browser goes (the end-session URL), if anywhere.
     Leave(Option<String>),
+    /// The reply to an app call that gives nothing but its outcome.
+    Settled(Result<()>),
+    /// The holder lock changed (Web Locks): `hold` it here, or let it go; `watch` the holder's
+    /// lock (a follower: it is free once the holder's tab, or the session host, is gone). Only
+    /// when it changes.
+    Locks {
+        hold: bool,
+        watch: bool,
+    },
+}
+
+impl Action {
+    /// Whether this action goes after every other action of its input: an app call's reply
+    /// (the shell hands it to the caller), a flight's landing (its waiters resume after the
+    /// rest), and the timer's token requests. [`Action::Reschedule`] and [`Action::Locks`] go
+    /// before it (`props.rs` checks the order).
+    pub fn is_last(&self) -> bool {
+        matches!(
+            self,
+            Action::Answer(_)
+                | Action::Wait(_)
+                | Action::Busy(_)
+                | Action::Leave(_)
+                | Action::Settled(_)
+                | Action::Refresh(_)
+                | Action::AskHolder(_)
+                | Action::Verify(..)
+                | Action::VerifyView(..)
+                | Action::Landed(..)
+        )
+    }
 }

@@ -90,6 +90,8 @@ struct Model {
     serial: u64,
     /// Open portal sessions per resource (as the engine names it).
     portals: BTreeMap<String, u32>,
+    /// The shell's timer as the engine's [`Action::Reschedule`]s set it: on or off.
+    timer_on: bool,
 }
 
 impl Model {
@@ -155,10 +157,24 @@ impl Model {
         Ok(())
     }
 
-    /// A timer wake-up: each refresh it starts is for the primary token or a kept one.
+    /// What the shell's timer does with the actions it sees.
+    fn saw(&mut self, actions: &[Action]) {
+        for action in actions {
+            if let Action::Reschedule(delay) = action {
+                self.timer_on = delay.is_some();
+            }
+        }
+    }
+
+    /// A timer wake-up ([`Input::Timer`]): each refresh it starts is for the primary token or a
+    /// kept one.
     fn timer(&mut self) -> std::result::Result<(), TestCaseError> {
         let primary = self.h.e.shared().map(|s| s.primary.clone());
-        for work in self.h.timer_work() {
+        // Its timer is spent.
+        self.timer_on = false;
+        let actions = self.h.e.handle(Input::Timer, self.h.now);
+        self.saw(&actions);
+        for work in actions {
             let next = match work {
                 Action::Refresh(ticket) => Next::Refresh(ticket),
                 Action::AskHolder(ask) => Next::AskHolder(ask),
@@ -185,13 +201,17 @@ impl Model {
         }
         let name = self.h.e.key(resource(r)).resource;
         let count = self.portals.entry(name).or_insert(0);
-        if open {
+        let input = if open {
             *count += 1;
-            self.h.e.keep_fresh(resource(r));
+            Input::PortalOpened(resource(r).map(String::from))
         } else if *count > 0 {
             *count -= 1;
-            self.h.e.release(resource(r));
-        }
+            Input::PortalEnded(resource(r).map(String::from))
+        } else {
+            return;
+        };
+        let actions = self.h.e.handle(input, self.h.now);
+        self.saw(&actions);
     }
 
     fn answer(
@@ -297,11 +317,16 @@ proptest! {
             switches: 0,
             serial: 0,
             portals: BTreeMap::new(),
+            timer_on: false,
         };
+        // What the login told (the helper took its actions).
+        m.timer_on = m.h.e.told_wakeup.is_some();
         // The login's token.
         let (first, _) = m.h.e.fresh_token(None, m.h.now).unwrap();
         m.issued.insert(first.expose().to_string(), Issued { switches: 0, expires_at: m.h.now + 600 });
         for op in ops {
+            // Switch reads no clock; Advance moves it without telling the engine.
+            let clocked = !matches!(op, Op::Switch { .. } | Op::Advance(_));
             match op {
                 Op::Ask { resource: r, force } => {
                     let next = m.h.e.token(resource(r), force, m.h.now);
@@ -330,7 +355,15 @@ proptest! {
                 prop_assert!(m.h.e.token(None, false, m.h.now).is_err());
                 prop_assert!(m.h.e.next_wakeup(m.h.now).is_none());
             }
-            m.h.e.take_actions();
+            let told = m.h.e.take_actions();
+            m.saw(&told);
+            if clocked {
+                prop_assert_eq!(
+                    m.timer_on,
+                    m.h.e.next_wakeup(m.h.now).is_some(),
+                    "the shell's timer is not the one the engine wants"
+                );
+            }
         }
     }
 }

@@ -69,7 +69,6 @@ impl Engine {
     fn settle(&mut self, ticket: &Ticket) {
         if self.in_flight.get(&ticket.key) == Some(&ticket.id) {
             self.in_flight.remove(&ticket.key);
-            self.actions.push(Action::Reschedule);
         }
         if self
             .switching
@@ -204,7 +203,6 @@ impl Engine {
             }
         }
         self.actions.push(Action::Announce);
-        self.actions.push(Action::Reschedule);
         Ok(())
     }
 

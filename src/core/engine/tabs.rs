@@ -393,7 +393,6 @@ impl Engine {
         self.forget_flights();
         self.kept.clear();
         self.actions.push(Action::EndPortals);
-        self.actions.push(Action::Reschedule);
     }
 
     /// Takes a verified view of the same user as this tab's session.
@@ -446,7 +445,6 @@ impl Engine {
                 cause: switch_cause,
             }));
         }
-        self.actions.push(Action::Reschedule);
     }
 
     /// `adoptSession()`: follow the other user's session that `userChanged` announced.

@@ -144,7 +144,6 @@ impl Inner {
         for p in &portals {
             self.handle_input(Input::PortalEnded(Some(p.resource().to_string())));
         }
-        self.apply();
         for p in portals {
             let _ = p.end(with_last_token).await;
         }

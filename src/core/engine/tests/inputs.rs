@@ -25,7 +25,10 @@ fn a_timer_with_nothing_due_asks_for_the_next_wake_up_only() {
     h.e.take_actions();
     h.now += 100;
     let actions = h.e.handle(Input::Timer, h.now);
-    assert!(matches!(&actions[..], [Action::Reschedule]), "{actions:?}");
+    assert!(
+        matches!(&actions[..], [Action::Reschedule(_)]),
+        "{actions:?}"
+    );
     assert_eq!(h.e.next_wakeup(h.now), Some(470));
 }
 
@@ -36,20 +39,21 @@ fn a_followers_timer_asks_the_holder_and_the_answer_settles_the_question() {
     adopt(&mut f, &h.e.shared_view().unwrap()).unwrap();
     f.e.take_actions();
     let actions = f.e.handle(Input::PortalOpened(Some(KJ.into())), f.now);
-    assert!(matches!(&actions[..], [Action::Reschedule]), "{actions:?}");
+    assert!(
+        matches!(&actions[..], [Action::Reschedule(_)]),
+        "{actions:?}"
+    );
     let actions = f.e.handle(Input::Timer, f.now);
     let [Action::AskHolder(ask)] = &actions[..] else {
         panic!("{actions:?}")
     };
     assert_eq!(ask.key.resource, KJ);
     assert!(f.e.is_flying(ask.id));
-    let actions = f.e.handle(Input::AskSettled(ask.clone()), f.now);
+    let actions = f.e.handle(Input::AskSettled(ask.clone(), Ok(())), f.now);
     assert!(!f.e.is_flying(ask.id));
-    assert!(matches!(&actions[..], [Action::Reschedule]), "{actions:?}");
-    assert_eq!(
-        f.e.next_wakeup(f.now),
-        Some(5),
-        "the backoff: it brought no token"
+    assert!(
+        matches!(&actions[..], [Action::Reschedule(Some(5)), Action::Landed(id, Ok(()))] if *id == ask.id),
+        "the backoff (it brought no token), then its waiters: {actions:?}"
     );
 }
 
@@ -67,7 +71,10 @@ fn the_last_portal_of_a_resource_ending_stops_the_timers_care() {
         "one KJ portal is still open: {actions:?}"
     );
     let actions = h.e.handle(Input::PortalEnded(Some(KJ.into())), h.now);
-    assert!(matches!(&actions[..], [Action::Reschedule]), "{actions:?}");
+    assert!(
+        matches!(&actions[..], [Action::Reschedule(_)]),
+        "{actions:?}"
+    );
     assert_eq!(h.e.next_wakeup(h.now), Some(570), "the primary only");
 }
 
@@ -86,7 +93,16 @@ fn a_holder_ending_with_its_notice_ends_the_session_here_and_without_one_keeps_t
         },
         f.now,
     );
-    assert!(actions.is_empty(), "{actions:?}");
+    assert!(
+        matches!(
+            &actions[..],
+            [Action::Locks {
+                hold: false,
+                watch: false
+            }]
+        ),
+        "its lock is no longer watched: {actions:?}"
+    );
     assert!(f.e.has_session());
     assert!(f.e.holder_gone_for(&holder));
     // Another holder's notice changes nothing here.
@@ -136,7 +152,10 @@ fn a_token_response_comes_back_to_be_verified_and_its_flight_lands_after_its_act
     let at = access_token(SFM, USER, h.now, json!({}));
     let answer = Ok((200, body(&at, None, Some("rt-2"), 600)));
     let mut actions = h.e.handle(Input::TokenResponse { ticket, answer }, h.now);
-    let (Some(Action::Verify(ticket, response)), true) = (actions.pop(), actions.is_empty()) else {
+    // Only the wake-up told before it: none while the refresh is under way.
+    let (Some(Action::Verify(ticket, response)), [Action::Reschedule(None)]) =
+        (actions.pop(), &actions[..])
+    else {
         panic!("{actions:?}")
     };
     assert_eq!(ticket.id, id);
@@ -359,7 +378,10 @@ fn a_followers_logout_asks_its_holder_with_the_sessions_token_before_the_key_goe
     let [Action::AskLogout {
         holder,
         token: signed,
-    }, .., Action::ForgetKey, Action::Leave(None)] = &actions[..]
+    }, .., Action::ForgetKey, Action::Locks {
+        hold: false,
+        watch: false,
+    }, Action::Leave(None)] = &actions[..]
     else {
         panic!("{actions:?}")
     };
@@ -402,7 +424,16 @@ fn a_view_is_an_input_verified_by_the_shell_then_adopted_through_handle() {
         "nothing before its signatures are verified"
     );
     let actions = f.e.handle(Input::ViewVerified { remote, signed }, f.now);
-    assert!(actions.iter().any(|a| matches!(a, Action::Reschedule)));
+    assert!(
+        actions.iter().any(|a| matches!(
+            a,
+            Action::Locks {
+                hold: false,
+                watch: true
+            }
+        )),
+        "it watches its holder's lock: {actions:?}"
+    );
     assert_eq!(f.e.followed_holder(), Some("tab-a"));
     // Its holder's next view, with the key known: verified without reading it again.
     let input = Input::View {
@@ -421,4 +452,151 @@ fn a_view_is_an_input_verified_by_the_shell_then_adopted_through_handle() {
     let [Action::VerifyView(_, false)] = &page.e.handle(input, page.now)[..] else {
         panic!()
     };
+}
+
+fn login_tx(dpop_jkt: Option<&str>) -> Transaction {
+    Transaction {
+        state: "s".into(),
+        nonce: "n1".into(),
+        code_verifier: CodeVerifier::new("v"),
+        redirect_uri: "https://app.test/".into(),
+        created_at: T0,
+        dpop_jkt: dpop_jkt.map(String::from),
+        context: None,
+    }
+}
+
+#[test]
+fn a_code_exchange_whose_dpop_key_changed_since_the_login_began_is_refused_and_starts_nothing() {
+    let mut h = H::new("");
+    let input = Input::CodeExchange {
+        tx: login_tx(Some(JKT)),
+        code: AuthorizationCode::new("code"),
+        dpop_jkt: Some("the-key-of-a-later-login".into()),
+    };
+    let actions = h.e.handle(input, h.now);
+    let [Action::Settled(Err(e))] = &actions[..] else {
+        panic!("{actions:?}")
+    };
+    assert_eq!(e.code, ErrorCode::DpopBindingMismatch);
+    assert!(!h.e.has_session());
+    assert_eq!(h.e.dpop_jkt(), Some(JKT), "the key it had is kept");
+    // No key at all (IndexedDB cleared since): refused the same way.
+    let input = Input::CodeExchange {
+        tx: login_tx(Some(JKT)),
+        code: AuthorizationCode::new("code"),
+        dpop_jkt: None,
+    };
+    let actions = h.e.handle(input, h.now);
+    assert!(
+        matches!(&actions[..], [Action::Settled(Err(e))] if e.code == ErrorCode::DpopBindingMismatch),
+        "{actions:?}"
+    );
+}
+
+#[test]
+fn a_login_that_lands_takes_the_holder_lock_once_and_sets_the_wake_up() {
+    let mut h = H::new("");
+    let ticket = h.exchange(login_tx(Some(JKT))).unwrap();
+    let id = ticket.id;
+    let at = access_token(SFM, USER, h.now, json!({}));
+    let id_token = id_token(USER, Some("n1"), h.now);
+    let (ticket, response) = respond(
+        &mut h.e,
+        ticket,
+        Ok((200, body(&at, Some(&id_token), Some("rt-1"), 600))),
+        h.now,
+    )
+    .unwrap();
+    h.e.take_actions();
+    let signed = Ok(Signed {
+        id_token: response.id_token.as_ref().map(|t| checked(t.expose())),
+        access_token: checked(response.access_token.expose()),
+    });
+    let actions = h.e.handle(
+        Input::Verified {
+            ticket,
+            response,
+            signed,
+        },
+        h.now,
+    );
+    let [.., Action::Reschedule(Some(570)), Action::Locks {
+        hold: true,
+        watch: false,
+    }, Action::Landed(landed, Ok(()))] = &actions[..]
+    else {
+        panic!("{actions:?}")
+    };
+    assert_eq!(*landed, id);
+    // A refresh changes neither the lock nor, once answered, anything but the wake-up.
+    h.now += 570;
+    let t = h.ticket(None, false);
+    h.refresh_ok(t, "rt-2").unwrap();
+    let told = h.e.take_actions();
+    assert!(
+        !told.iter().any(|a| matches!(a, Action::Locks { .. })),
+        "{told:?}"
+    );
+    assert!(
+        told.iter()
+            .any(|a| matches!(a, Action::Reschedule(Some(570)))),
+        "{told:?}"
+    );
+}
+
+#[test]
+fn the_wake_up_is_told_when_it_changes_and_after_every_timer() {
+    let mut h = H::logged_in("");
+    h.now += 10;
+    let reply = call(&mut h.e, token_call(None, false, None), h.now);
+    assert!(matches!(reply, Action::Answer(Ok(_))));
+    assert!(
+        h.e.take_actions().is_empty(),
+        "a cached token changes nothing"
+    );
+    h.now += 100;
+    for _ in 0..2 {
+        // A timer that fired early (a throttled tab): the same wake-up, told again.
+        let actions = h.e.handle(Input::Timer, h.now);
+        assert!(
+            matches!(&actions[..], [Action::Reschedule(Some(460))]),
+            "{actions:?}"
+        );
+    }
+}
+
+#[test]
+fn after_a_flight_lands_a_token_within_the_leeway_is_handed_out_but_never_an_expired_one() {
+    let mut h = H::logged_in("");
+    let fresh = |h: &mut H| {
+        let mut actions = h.e.handle(Input::Fresh { resource: None }, h.now);
+        match actions.pop() {
+            Some(Action::Answer(answer)) => answer.map(|(t, _)| t.expose().to_string()),
+            other => panic!("{other:?}"),
+        }
+    };
+    h.now += 590;
+    assert!(fresh(&mut h).is_ok(), "10 s left, within the 30 s leeway");
+    assert!(
+        matches!(h.e.token(None, false, h.now), Ok(Next::Refresh(_))),
+        "a plain call refreshes it"
+    );
+    h.now += 10;
+    assert_eq!(
+        fresh(&mut h).unwrap_err().code,
+        ErrorCode::TokenRequestFailed,
+        "expired"
+    );
+}
+
+#[test]
+fn adopt_session_with_no_other_users_session_is_login_required() {
+    let mut h = H::logged_in("");
+    let actions = h.e.handle(Input::AdoptSession, h.now);
+    assert!(
+        matches!(&actions[..], [Action::Settled(Err(e))] if e.code == ErrorCode::LoginRequired),
+        "{actions:?}"
+    );
+    assert!(h.e.has_session(), "its own session stays");
 }

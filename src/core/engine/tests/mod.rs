@@ -98,8 +98,22 @@ pub(crate) struct H {
 impl H {
     pub(crate) fn new(extra: &str) -> H {
         let mut e = Engine::new(config(extra), "tab-a".into());
-        e.set_dpop_jkt(Some(JKT.into()));
+        e.handle(Input::DpopKey(Some(JKT.into())), T0);
         H { e, now: T0 }
+    }
+
+    /// [`Input::CodeExchange`] with the DPoP key the login began with: its ticket, or why not.
+    pub(crate) fn exchange(&mut self, tx: Transaction) -> Result<Ticket> {
+        let dpop_jkt = tx.dpop_jkt.clone();
+        let code = AuthorizationCode::new("code");
+        let mut actions = self
+            .e
+            .handle(Input::CodeExchange { tx, code, dpop_jkt }, self.now);
+        match actions.pop() {
+            Some(Action::Refresh(ticket)) => Ok(ticket),
+            Some(Action::Settled(Err(e))) => Err(e),
+            other => panic!("not a reply: {other:?}"),
+        }
     }
 
     pub(crate) fn logged_in(extra: &str) -> H {
@@ -119,7 +133,7 @@ impl H {
             dpop_jkt: Some(JKT.into()),
             context,
         };
-        let ticket = self.e.login_ticket(&tx, &AuthorizationCode::new("code"))?;
+        let ticket = self.exchange(tx)?;
         let extra = self.claims_for(&ticket);
         let at = access_token(SFM, sub, self.now, extra);
         let id = id_token(sub, Some("n1"), self.now);
@@ -399,7 +413,7 @@ fn the_code_exchange_names_the_default_resource_and_carries_the_login_context() 
         dpop_jkt: None,
         context: Some(json!({"journalId": "6f1c9e2a-4b7d-4c1e-9a3f-2d5b8c7e1f00"})),
     };
-    let t = h.e.login_ticket(&tx, &AuthorizationCode::new("c")).unwrap();
+    let t = h.exchange(tx).unwrap();
     assert_eq!(t.request().grant_type(), "authorization_code");
     assert_eq!(t.body.get("resource"), Some(SFM));
     let details = t.details.unwrap();
@@ -616,7 +630,7 @@ fn without_a_refresh_token_the_session_ends_when_its_access_token_does() {
         dpop_jkt: None,
         context: None,
     };
-    let t = h.e.login_ticket(&tx, &AuthorizationCode::new("c")).unwrap();
+    let t = h.exchange(tx).unwrap();
     let at = access_token(SFM, USER, h.now, json!({}));
     h.answer(
         t,

@@ -8,7 +8,7 @@ use super::*;
 fn reschedules(actions: &[Action]) -> usize {
     actions
         .iter()
-        .filter(|a| matches!(a, Action::Reschedule))
+        .filter(|a| matches!(a, Action::Reschedule(_)))
         .count()
 }
 
@@ -30,7 +30,6 @@ fn a_kept_resources_token_is_refreshed_by_the_timer_leeway_before_expiry_until_r
     h.now = T0 + 200;
     assert_eq!(h.e.next_wakeup(h.now), Some(370), "the primary token only");
     h.e.keep_fresh(Some(KJ));
-    assert_eq!(reschedules(&h.e.take_actions()), 1);
     assert_eq!(
         h.e.next_wakeup(h.now),
         Some(370),
@@ -61,7 +60,6 @@ fn a_kept_resources_token_is_refreshed_by_the_timer_leeway_before_expiry_until_r
     );
     assert_eq!(h.e.next_wakeup(h.now), Some(470), "the primary again");
     h.e.release(Some(KJ));
-    assert_eq!(reschedules(&h.e.take_actions()), 1);
     h.now = T0 + 1270;
     let [t] = h.timer().try_into().unwrap();
     assert_eq!(
@@ -77,11 +75,6 @@ fn a_resource_stays_kept_until_its_last_portal_session_ends() {
     h.e.keep_fresh(Some(KJ));
     h.e.keep_fresh(Some(KJ));
     h.e.release(Some(KJ));
-    assert_eq!(
-        reschedules(&h.e.take_actions()),
-        2,
-        "no change at the release"
-    );
     h.now = T0 + 670;
     let [t] = h.timer().try_into().unwrap();
     assert_eq!(t.body.get("resource"), Some(SFM), "the primary first");
@@ -92,9 +85,8 @@ fn a_resource_stays_kept_until_its_last_portal_session_ends() {
     h.e.take_actions();
     h.e.release(Some(KJ));
     h.e.release(Some(KJ));
-    assert_eq!(
-        reschedules(&h.e.take_actions()),
-        1,
+    assert!(
+        h.e.kept.is_empty(),
         "released once; a release of nothing changes nothing"
     );
     h.now = T0 + 1270;

@@ -5,10 +5,11 @@ use serde_json::{json, Value};
 
 use super::context::{org, ORG};
 use super::*;
+use crate::core::authorize::login_context;
 
 pub(crate) fn follower() -> H {
     let mut e = Engine::new(config(""), "tab-b".into());
-    e.set_dpop_jkt(Some(JKT.into()));
+    e.handle(Input::DpopKey(Some(JKT.into())), T0);
     H { e, now: T0 }
 }
 
@@ -16,7 +17,7 @@ pub(crate) fn follower() -> H {
 pub(crate) fn another_user_elsewhere() -> H {
     let mut b = H::new("");
     b.e = Engine::new(config(""), "tab-b".into());
-    b.e.set_dpop_jkt(Some(JKT.into()));
+    b.e.handle(Input::DpopKey(Some(JKT.into())), T0);
     b.now = T0 + 10;
     b.login("lege2", None).unwrap();
     b
@@ -181,7 +182,7 @@ fn a_newer_login_of_the_same_user_elsewhere_takes_over_and_this_grant_is_dropped
     let mut a = H::logged_in("");
     let mut b = H::new("");
     b.e = Engine::new(config(""), "tab-b".into());
-    b.e.set_dpop_jkt(Some(JKT.into()));
+    b.e.handle(Input::DpopKey(Some(JKT.into())), T0);
     b.now = T0 + 5;
     b.login(USER, None).unwrap();
     a.now = T0 + 5;
@@ -220,9 +221,10 @@ fn a_follower_ends_only_when_its_holder_is_gone() {
 #[test]
 fn a_login_context_of_null_means_none_and_absent_means_the_configured_one() {
     let h = H::new(&format!(r#","context":{ORG}"#));
-    assert!(h.e.login_context(None, || [0; 16]).unwrap().is_some());
+    let config = h.e.config();
+    assert!(login_context(config, None, || [0; 16]).unwrap().is_some());
     assert_eq!(
-        h.e.login_context(Some(&Value::Null), || [0; 16]).unwrap(),
+        login_context(config, Some(&Value::Null), || [0; 16]).unwrap(),
         None
     );
 }
