@@ -30,6 +30,12 @@ pub const LOGOUT_WAIT_SECONDS: i64 = 10;
 /// `setPatient` and the SFM web client's login: silence this long is `portal_failed`.
 pub const SFM_CLIENT_ANSWER_SECONDS: i64 = 15;
 
+/// An app call asks the engine again after each flight it waited for: at most this many times
+/// for a token (`getAccessToken`), and for a switch (`setContext`). Each step waits for a
+/// flight under way, so the bound is only a guard against a loop.
+pub const TOKEN_CALL_STEPS: usize = 8;
+pub const SWITCH_CALL_STEPS: usize = 4;
+
 /// Other tabs' forced refreshes: at most this many per token in the window below.
 pub const PEER_FORCE_BURST: usize = 3;
 pub const PEER_FORCE_WINDOW_SECONDS: i64 = 10;

@@ -518,7 +518,7 @@ impl HelseIdClient {
     pub fn session_host(&self) -> String {
         let mode = if self.inner.host().is_some() {
             "worker"
-        } else if self.inner.engine.borrow().is_holder() {
+        } else if self.inner.holds_session() {
             "page-holder"
         } else {
             "page-follower"

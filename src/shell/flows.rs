@@ -240,7 +240,7 @@ impl Inner {
         let inner = self.clone();
         async move {
             let mut step = first;
-            for _ in 0..4 {
+            for _ in 0..crate::core::limits::SWITCH_CALL_STEPS {
                 match step {
                     Some(Action::Refresh(ticket)) => return inner.run_ticket(ticket).await,
                     Some(Action::AskHolder(ask)) => {

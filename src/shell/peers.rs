@@ -66,7 +66,8 @@ impl Inner {
         let Some(message) = TabMessage::read(&message) else {
             return;
         };
-        if message.for_holder() && !self.engine.borrow().is_holder() {
+        // Requests for the holder: answered where the engine said to hold the session.
+        if message.for_holder() && !self.holds_session() {
             return;
         }
         match message {

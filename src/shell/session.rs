@@ -427,6 +427,11 @@ impl Inner {
         let _ = self.authz.post(&endpoint, &body, &purpose).await;
     }
 
+    /// Whether the engine said that this tab holds the session ([`Action::Locks`]).
+    pub(super) fn holds_session(&self) -> bool {
+        self.locks.get().0
+    }
+
     /// The holder lock as the engine last said ([`Action::Locks`]): the holder keeps it; a
     /// follower watches it (again, after a holder that was asked answered).
     pub(super) fn sync_locks(self: &Rc<Self>) {
@@ -514,7 +519,7 @@ impl Inner {
     /// Another page stole the holder lock: take it back (queued until the thief lets go) and
     /// show the followers that this holder is alive.
     pub fn lock_stolen(self: &Rc<Self>) {
-        if self.locks.get().0 {
+        if self.holds_session() {
             if let Some(tabs) = &*self.tabs.borrow() {
                 tabs.hold(false);
             }
@@ -627,7 +632,7 @@ impl Inner {
             ));
         }
         let mut force = force;
-        for _ in 0..8 {
+        for _ in 0..crate::core::limits::TOKEN_CALL_STEPS {
             let call = Input::Token {
                 resource: resource.map(String::from),
                 force,

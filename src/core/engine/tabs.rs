@@ -499,7 +499,7 @@ impl Engine {
 
     /// The holder whose lock this tab should watch: the one it follows, unless that one is
     /// already known to be gone.
-    pub fn holder_to_watch(&self) -> Option<&str> {
+    pub(super) fn holder_to_watch(&self) -> Option<&str> {
         self.followed_holder().filter(|_| !self.holder_gone)
     }
 
