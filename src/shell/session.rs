@@ -218,20 +218,6 @@ impl Inner {
     }
 
     pub(super) fn carry_out(self: &Rc<Self>, actions: Vec<Action>) {
-        // The session ended here: open portal sessions end with the tokens they last used,
-        // before the DPoP key goes (their proofs need it).
-        let ended = actions.iter().any(|a| matches!(a, Action::EndPortals));
-        let forget = actions.iter().any(|a| matches!(a, Action::ForgetKey));
-        let portals_first = ended && !self.portals.borrow().is_empty();
-        if portals_first {
-            let inner = self.clone();
-            super::task::spawn(async move {
-                inner.end_portals(true).await;
-                if forget {
-                    inner.authz.dpop.forget().await;
-                }
-            });
-        }
         for action in actions {
             match action {
                 Action::Refresh(ticket) => {
@@ -295,12 +281,16 @@ impl Inner {
                         flight.finish(Ok(()));
                     });
                 }
-                // Done above, before the key goes.
-                Action::EndPortals => {}
-                Action::ForgetKey if portals_first => {}
-                Action::ForgetKey => {
+                // Open portal sessions end with the tokens they last used, before the DPoP key
+                // goes (their proofs need it).
+                Action::EndSession { forget_key } => {
                     let inner = self.clone();
-                    super::task::spawn(async move { inner.authz.dpop.forget().await });
+                    super::task::spawn(async move {
+                        inner.end_portals(true).await;
+                        if forget_key {
+                            inner.authz.dpop.forget().await;
+                        }
+                    });
                 }
                 Action::Reschedule(delay) => self.schedule(delay),
                 Action::Locks { hold, watch } => {

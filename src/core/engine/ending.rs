@@ -7,10 +7,12 @@ impl Engine {
     /// Ends the session here (and, from the holder, in the other tabs).
     pub(super) fn end_session(&mut self, reason: EndReason) {
         let was_holder = self.grant.is_some();
-        self.end_session_as(reason, was_holder);
+        self.end_session_as(reason, was_holder, was_holder);
     }
 
-    pub(super) fn end_session_as(&mut self, reason: EndReason, was_holder: bool) {
+    /// Ends the session here: told to the other tabs when `was_holder`; the DPoP key forgotten
+    /// when `forget_key` (the holder's, and any at logout).
+    pub(super) fn end_session_as(&mut self, reason: EndReason, was_holder: bool, forget_key: bool) {
         if self.shared.is_none() {
             return;
         }
@@ -21,13 +23,12 @@ impl Engine {
         self.shared = None;
         self.grant = None;
         self.forget_flights();
-        // Its portal sessions end with it (the shell ends them).
-        self.kept.clear();
-        self.actions.push(Action::EndPortals);
         if was_holder {
             self.actions.push(Action::AnnounceEnd(reason, last_token));
-            self.actions.push(Action::ForgetKey);
         }
+        // Its portal sessions end with it (the shell ends them).
+        self.kept.clear();
+        self.actions.push(Action::EndSession { forget_key });
         self.actions.push(Action::Emit(match reason {
             EndReason::LoggedOut => Event::LoggedOut,
             EndReason::Expired => Event::SessionExpired,
@@ -58,13 +59,10 @@ impl Engine {
         self.logged_out = true;
         self.other_user = None;
         if had_session {
-            self.end_session_as(EndReason::LoggedOut, was_holder);
+            self.end_session_as(EndReason::LoggedOut, was_holder, true);
         } else {
-            self.actions.push(Action::EndPortals);
+            self.actions.push(Action::EndSession { forget_key: true });
             self.actions.push(Action::Emit(Event::LoggedOut));
-        }
-        if !self.actions.iter().any(|a| matches!(a, Action::ForgetKey)) {
-            self.actions.push(Action::ForgetKey);
         }
         let end_session_url = end_session_endpoint.map(|endpoint| {
             crate::core::logout::end_session_url(

@@ -265,7 +265,7 @@ pub enum Input {
     AdoptSession,
     /// An app call: `logout()`, final here (RP-Initiated Logout 1.0, RFC 7009). Its actions:
     /// [`Action::Revoke`] first (the grant's refresh token), [`Action::AskLogout`] (a follower),
-    /// the session's end ([`Action::EndPortals`] before [`Action::ForgetKey`]), and the reply
+    /// the session's end ([`Action::EndSession`], the key forgotten), and the reply
     /// last: [`Action::Leave`] (where the browser goes, at `end_session_endpoint`).
     Logout {
         end_session_endpoint: Option<String>,
@@ -312,18 +312,19 @@ pub enum Action {
     /// the session's last access token (a forged notice cannot).
     AnnounceEnd(EndReason, Option<AccessToken>),
     /// The session ended here: end the open portal sessions with the tokens they last used,
-    /// before [`Action::ForgetKey`] takes the DPoP key their proofs need. Always before it.
-    EndPortals,
+    /// then, when `forget_key`, delete the DPoP key (their proofs need it until then). After
+    /// [`Action::AnnounceEnd`] and [`Action::AskLogout`], whose proofs need it too.
+    EndSession {
+        forget_key: bool,
+    },
     /// Revoke this refresh token (RFC 7009) and forget it.
     Revoke(RefreshToken),
-    /// The session is over: delete the DPoP key.
-    ForgetKey,
     /// The next wake-up changed: send [`Input::Timer`] in this many seconds (at least 1), or
     /// never. Only when it changes, and after every [`Input::Timer`] (its timer is spent).
     Reschedule(Option<i64>),
     /// At `logout()` in a tab that follows another tab's session: ask that holder to log out,
     /// with a request signed by the session's DPoP key over this access token (before
-    /// [`Action::ForgetKey`]).
+    /// [`Action::EndSession`] forgets the key).
     AskLogout {
         holder: String,
         token: AccessToken,

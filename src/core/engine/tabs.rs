@@ -392,7 +392,7 @@ impl Engine {
         }
         self.forget_flights();
         self.kept.clear();
-        self.actions.push(Action::EndPortals);
+        self.actions.push(Action::EndSession { forget_key: false });
     }
 
     /// Takes a verified view of the same user as this tab's session.

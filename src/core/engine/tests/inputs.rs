@@ -125,7 +125,9 @@ fn a_holder_ending_with_its_notice_ends_the_session_here_and_without_one_keeps_t
     );
     assert!(!f.e.has_session());
     assert!(events(&actions).contains(&Event::LoggedOut), "{actions:?}");
-    assert!(actions.iter().any(|a| matches!(a, Action::EndPortals)));
+    assert!(actions
+        .iter()
+        .any(|a| matches!(a, Action::EndSession { forget_key: false })));
 }
 
 #[test]
@@ -351,14 +353,18 @@ fn logout_is_an_input_its_revocation_first_and_where_the_browser_goes_its_reply(
         "{url}"
     );
     let at = |f: fn(&Action) -> bool| actions.iter().position(f).unwrap();
-    assert!(at(|a| matches!(a, Action::EndPortals)) < at(|a| matches!(a, Action::ForgetKey)));
+    assert!(
+        at(|a| matches!(a, Action::AnnounceEnd(..)))
+            < at(|a| matches!(a, Action::EndSession { forget_key: true })),
+        "its proof is signed before the key goes: {actions:?}"
+    );
     assert_eq!(
         actions
             .iter()
-            .filter(|a| matches!(a, Action::ForgetKey | Action::AskLogout { .. }))
+            .filter(|a| matches!(a, Action::EndSession { .. } | Action::AskLogout { .. }))
             .count(),
         1,
-        "the key goes once; the holder asks nobody"
+        "the session ends once; the holder asks nobody"
     );
     assert!(h.e.is_logged_out());
 }
@@ -378,7 +384,7 @@ fn a_followers_logout_asks_its_holder_with_the_sessions_token_before_the_key_goe
     let [Action::AskLogout {
         holder,
         token: signed,
-    }, .., Action::ForgetKey, Action::Locks {
+    }, .., Action::EndSession { forget_key: true }, Action::Emit(Event::LoggedOut), Action::Locks {
         hold: false,
         watch: false,
     }, Action::Leave(None)] = &actions[..]

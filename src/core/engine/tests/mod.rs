@@ -507,7 +507,9 @@ fn invalid_grant_ends_the_session_with_login_required_and_one_session_expired() 
     assert!(actions
         .iter()
         .any(|a| matches!(a, Action::AnnounceEnd(EndReason::Expired, Some(_)))));
-    assert!(actions.iter().any(|a| matches!(a, Action::ForgetKey)));
+    assert!(actions
+        .iter()
+        .any(|a| matches!(a, Action::EndSession { forget_key: true })));
     assert!(h.e.session().is_none());
     assert_eq!(
         h.e.token(None, false, h.now).unwrap_err().code,

@@ -247,46 +247,43 @@ fn a_session_that_ends_forgets_the_kept_resources() {
     );
 }
 
-/// Position of the first action matching `f`.
-fn position(actions: &[Action], f: impl Fn(&Action) -> bool) -> Option<usize> {
-    actions.iter().position(f)
-}
-
 /// The engine says when open portal sessions end (issue 19 §4: the shell used to work it out by
-/// scanning the events): once per ending, before the DPoP key goes, for each way a session ends.
+/// scanning the events, then by scanning the actions): once per ending, in the one action that
+/// also says whether the DPoP key goes after them, for each way a session ends.
 #[test]
-fn every_ending_says_end_portals_before_the_key_goes() {
-    let is_end = |a: &Action| matches!(a, Action::EndPortals);
-    let is_forget = |a: &Action| matches!(a, Action::ForgetKey);
+fn every_ending_ends_the_portals_once_and_says_whether_the_key_goes_after_them() {
+    let ends = |actions: &[Action]| -> Vec<bool> {
+        actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::EndSession { forget_key } => Some(*forget_key),
+                _ => None,
+            })
+            .collect()
+    };
 
-    // Expired: the refresh token is refused.
+    // Expired: the refresh token is refused. The holder's key goes.
     let mut h = with_kj_token();
     h.e.keep_fresh(Some(KJ));
     let t = h.ticket(None, true);
     h.fail(t, 400, r#"{"error":"invalid_grant"}"#);
-    let actions = h.e.take_actions();
-    assert_eq!(actions.iter().filter(|a| is_end(a)).count(), 1);
-    assert!(position(&actions, is_end) < position(&actions, is_forget));
-    assert!(position(&actions, is_forget).is_some());
+    assert_eq!(ends(&h.e.take_actions()), [true]);
 
     // Logged out.
     let mut h = with_kj_token();
     logout(&mut h.e, None, None);
-    let actions = h.e.take_actions();
-    assert_eq!(actions.iter().filter(|a| is_end(a)).count(), 1);
-    assert!(position(&actions, is_end) < position(&actions, is_forget));
+    assert_eq!(ends(&h.e.take_actions()), [true]);
 
-    // Another user logged in elsewhere.
+    // Another user logged in elsewhere: that session's key is the one in use now.
     let mut a = H::logged_in("");
     let b = another_user_elsewhere();
     a.now = T0 + 10;
     adopt(&mut a, &b.e.shared_view().unwrap()).unwrap();
-    let actions = a.e.take_actions();
-    assert_eq!(actions.iter().filter(|x| is_end(x)).count(), 1);
+    assert_eq!(ends(&a.e.take_actions()), [false]);
 
     // A refresh that succeeds ends nothing.
     let mut h = with_kj_token();
     let t = h.ticket(None, true);
     h.refresh_ok(t, "rt-9").unwrap();
-    assert_eq!(position(&h.e.take_actions(), is_end), None);
+    assert!(ends(&h.e.take_actions()).is_empty());
 }
