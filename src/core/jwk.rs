@@ -8,6 +8,34 @@ use super::alg::Family;
 use super::base64url;
 use super::error::{Error, ErrorCode, Result};
 
+/// Where a token to verify came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenSource {
+    /// The token endpoint's answer to our own request, over TLS from the issuer.
+    Issuer,
+    /// Another page of the origin (a tab's view): any script of the origin can send one.
+    Page,
+}
+
+/// Whether a token whose key the cached JWKS lacks (`unknown_key`) makes the JWKS be fetched
+/// again (key rotation, OIDC Core 10.1.1; `last_fetch`: when it was last fetched, epoch
+/// seconds). For the issuer's own answer, always (once per token). For a token another page
+/// sent, at most once per [`JWKS_REFETCH_COOLDOWN_SECONDS`]: a page that posts tokens naming
+/// made-up keys must not make every tab fetch the issuer's JWKS (jose's `cooldownDuration` is
+/// the same guard). A follower that misses a rotation that way takes the holder's next view.
+///
+/// [`JWKS_REFETCH_COOLDOWN_SECONDS`]: crate::core::limits::JWKS_REFETCH_COOLDOWN_SECONDS
+pub fn refetch_jwks(error: &Error, source: TokenSource, last_fetch: Option<i64>, now: i64) -> bool {
+    use crate::core::limits::JWKS_REFETCH_COOLDOWN_SECONDS;
+    error.code == ErrorCode::UnknownKey
+        && match source {
+            TokenSource::Issuer => true,
+            TokenSource::Page => {
+                last_fetch.is_none_or(|at| now - at >= JWKS_REFETCH_COOLDOWN_SECONDS)
+            }
+        }
+}
+
 /// A public JWK: the members this library reads (RFC 7517 §4, RFC 7518 §6). Other members,
 /// private key material included, are dropped when parsing.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -589,5 +617,24 @@ mod tests {
         let jwks = set(vec![rsa(Some("a"))]);
         assert_unknown_key(select_key(&jwks, Some("a"), "HS256"));
         assert_unknown_key(select_key(&jwks, Some("a"), "none"));
+    }
+
+    #[test]
+    fn an_unknown_key_refetches_the_jwks_for_the_issuer_always_and_for_a_page_once_per_cooldown() {
+        let unknown = Error::new(ErrorCode::UnknownKey, "no key");
+        let bad = Error::new(ErrorCode::SignatureInvalid, "bad");
+        let t = 1_700_000_000;
+        assert!(refetch_jwks(&unknown, TokenSource::Issuer, Some(t), t));
+        assert!(
+            !refetch_jwks(&bad, TokenSource::Issuer, None, t),
+            "only an unknown key"
+        );
+        assert!(
+            refetch_jwks(&unknown, TokenSource::Page, None, t),
+            "never fetched"
+        );
+        assert!(!refetch_jwks(&unknown, TokenSource::Page, Some(t), t + 29));
+        assert!(refetch_jwks(&unknown, TokenSource::Page, Some(t), t + 30));
+        assert!(!refetch_jwks(&bad, TokenSource::Page, None, t));
     }
 }

@@ -36,6 +36,10 @@ pub const SFM_CLIENT_ANSWER_SECONDS: i64 = 15;
 pub const TOKEN_CALL_STEPS: usize = 8;
 pub const SWITCH_CALL_STEPS: usize = 4;
 
+/// A token another page sent (a tab's view) that names a key the cached JWKS lacks makes the
+/// JWKS be fetched again at most once in this many seconds ([`crate::core::jwk::refetch_jwks`]).
+pub const JWKS_REFETCH_COOLDOWN_SECONDS: i64 = 30;
+
 /// Other tabs' forced refreshes: at most this many per token in the window below.
 pub const PEER_FORCE_BURST: usize = 3;
 pub const PEER_FORCE_WINDOW_SECONDS: i64 = 10;

@@ -19,7 +19,7 @@ use crate::core::config::{ClientAuthMethod, Config};
 use crate::core::discovery::{self, Metadata};
 use crate::core::dpop::{NonceAnswer, NonceRetry, NonceServer};
 use crate::core::engine::Signed;
-use crate::core::jwk::Jwks;
+use crate::core::jwk::{self, Jwks, TokenSource};
 use crate::core::jwt::SignatureChecked;
 use crate::core::secret::FormBody;
 use crate::core::token::TokenResponse;
@@ -200,7 +200,8 @@ pub struct AuthServer {
     pub config: Config,
     pub metadata: Metadata,
     signer: Signer,
-    jwks: RefCell<Option<Jwks>>,
+    /// The issuer's JWKS, and when it was fetched (epoch seconds).
+    jwks: RefCell<Option<(Jwks, i64)>>,
     pub dpop: Dpop,
 }
 
@@ -356,7 +357,7 @@ impl AuthServer {
 
     async fn jwks(&self, refetch: bool) -> Res<Jwks> {
         if !refetch {
-            if let Some(jwks) = self.jwks.borrow().clone() {
+            if let Some((jwks, _)) = self.jwks.borrow().clone() {
                 return Ok(jwks);
             }
         }
@@ -371,32 +372,44 @@ impl AuthServer {
             .with_status(response.status));
         }
         let jwks = Jwks::parse(&response.body)?;
-        *self.jwks.borrow_mut() = Some(jwks.clone());
+        *self.jwks.borrow_mut() = Some((jwks.clone(), js::now_seconds()));
         Ok(jwks)
     }
 
-    /// The signature of a token from this issuer, against its JWKS; on an unknown key the JWKS
-    /// is fetched once more (key rotation).
-    pub async fn verify_signature(&self, token: &str) -> Res<SignatureChecked> {
+    /// The signature of a token from this issuer (sent by `source`), against its JWKS; on an
+    /// unknown key the JWKS is fetched once more when [`jwk::refetch_jwks`] says so (key
+    /// rotation).
+    pub async fn verify_signature(
+        &self,
+        token: &str,
+        source: TokenSource,
+    ) -> Res<SignatureChecked> {
         let algorithms: Vec<String> = alg::DEFAULT_VERIFY.iter().map(|s| s.to_string()).collect();
         let jwks = self.jwks(false).await?;
         match verify::verify_signature(token, &algorithms, &jwks).await {
-            Err(e) if e.code == ErrorCode::UnknownKey => {
+            Err(e) => {
+                let last_fetch = self.jwks.borrow().as_ref().map(|(_, at)| *at);
+                if !jwk::refetch_jwks(&e, source, last_fetch, js::now_seconds()) {
+                    return Err(e);
+                }
                 let jwks = self.jwks(true).await?;
                 verify::verify_signature(token, &algorithms, &jwks).await
             }
-            other => other,
+            ok => ok,
         }
     }
 
     /// The signatures of a token response's ID token and access token.
     pub async fn verify_response(&self, response: &TokenResponse) -> Res<Signed> {
         let id_token = match &response.id_token {
-            Some(t) => Some(self.verify_signature(t.expose()).await?),
+            Some(t) => Some(
+                self.verify_signature(t.expose(), TokenSource::Issuer)
+                    .await?,
+            ),
             None => None,
         };
         let access_token = self
-            .verify_signature(response.access_token.expose())
+            .verify_signature(response.access_token.expose(), TokenSource::Issuer)
             .await?;
         Ok(Signed {
             id_token,

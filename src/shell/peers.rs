@@ -234,7 +234,8 @@ impl Inner {
         }
         let mut signed = Vec::new();
         for token in remote.tokens() {
-            signed.push(self.authz.verify_signature(token.expose()).await);
+            let source = crate::core::jwk::TokenSource::Page;
+            signed.push(self.authz.verify_signature(token.expose(), source).await);
         }
         self.handle_input(Input::ViewVerified { remote, signed });
     }

@@ -228,3 +228,38 @@ test('finding 10 (session host): a 20 MB message to the host is dropped before i
   assert.equal(d.counts().token, 1);
   assert.ok(!(await spy.fromHost()).some((m) => m.id === 'big'), 'no answer to the dropped message');
 }));
+
+// ---------------------------------------------------------------- finding 11
+
+test('finding 11 (page holder): 30 views whose tokens name made-up keys make a tab fetch the issuer\'s JWKS at most once, not once per view', async () => inBrowser(async (br) => {
+  const { a, b } = await twoTabs(br, 'page');
+  const spy = await openAttacker(br, stack.appOrigin);
+  await spy.listen(channelName());
+  const real = await spy.view();
+  d.reset();
+  const rekey = (token, kid) => {
+    const [h, p, s] = token.split('.');
+    const header = { ...JSON.parse(Buffer.from(h, 'base64url').toString()), kid };
+    return `${Buffer.from(JSON.stringify(header)).toString('base64url')}.${p}.${s}`;
+  };
+  for (let i = 0; i < 30; i += 1) {
+    const forged = structuredClone(real.view);
+    forged.holder = 'mallory';
+    forged.generation += i + 1;
+    forged.tokens = forged.tokens.map((t) => ({ ...t, accessToken: rekey(t.accessToken, `made-up-${i}`) }));
+    await spy.post({ t: 'view', view: forged, nonces: {} });
+  }
+  // Barrier: the holder reads its channel in order, so its answer to this hello comes after it
+  // read the 30 views.
+  await spy.post({ t: 'hello' });
+  await until('the holder\'s second view', async () => (await spy.messages()).filter((m) => m.t === 'view' && m.view.holder === real.view.holder).length >= 2);
+  // At most one fetch per tab (none while the one made at login or join is under 30 s old);
+  // before the cooldown the holder alone fetched it 30 times.
+  assert.ok(d.counts().jwks <= 2, `JWKS fetched ${d.counts().jwks} times`);
+  for (const [tab, page] of [['holder', a], ['follower', b]]) {
+    assert.deepEqual(await who(page), KVART, tab);
+  }
+  // A real refresh still passes (the issuer's own answer is verified as before).
+  const r = await withClient(b, (c) => c.refresh());
+  assert.equal(r.error, undefined, JSON.stringify(r.error));
+}));
