@@ -229,9 +229,9 @@ test('finding 10 (session host): a 20 MB message to the host is dropped before i
   assert.ok(!(await spy.fromHost()).some((m) => m.id === 'big'), 'no answer to the dropped message');
 }));
 
-// ---------------------------------------------------------------- finding 11
+// ---------------------------------------------------------------- JWKS amplification (round 4)
 
-test('finding 11 (page holder): 30 views whose tokens name made-up keys make a tab fetch the issuer\'s JWKS at most once, not once per view', async () => inBrowser(async (br) => {
+test('JWKS amplification (page holder): 30 views whose tokens name made-up keys make a tab fetch the issuer\'s JWKS at most once, not once per view', async () => inBrowser(async (br) => {
   const { a, b } = await twoTabs(br, 'page');
   const spy = await openAttacker(br, stack.appOrigin);
   await spy.listen(channelName());
