@@ -278,11 +278,6 @@ pub fn process_empty(
     }
 }
 
-/// base64url of bytes, for a proof-style random id.
-pub fn random_id(bytes: &[u8]) -> String {
-    base64url::encode(bytes)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
