@@ -7,7 +7,6 @@ use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::portal_error;
-use crate::core::base64url;
 use crate::core::error::{Error, ErrorCode, Result};
 use crate::core::json::{parse_object, Read};
 
