@@ -2,7 +2,7 @@
 //! "Tabs"): every message, read strictly, and which of them only the holder answers.
 //!
 //! Any page of the origin can post here, so nothing read here proves who sent it: a view is
-//! believed only for its signed tokens (`engine/tabs.rs`), a logout request and an end notice
+//! believed only for its signed tokens (`engine/views.rs`), a logout request and an end notice
 //! only with a DPoP proof by the session's key over one of its tokens
 //! (`dpop::check_tab_proof`), and `by` is a label for `tokenRefreshed` and the bound on forced
 //! refreshes, trusted for nothing else. Sizes are checked before a message reaches wasm

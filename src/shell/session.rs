@@ -27,7 +27,7 @@ use super::tabs::Tabs;
 use super::timer::Timeout;
 use crate::core::assertion::AsRequest;
 use crate::core::engine::{
-    Action, EndReason, Engine, Event, FlightId, Input, RefreshCause, Ticket,
+    Action, AppEvent, EndReason, Engine, FlightId, Input, RefreshCause, Ticket,
 };
 use crate::core::logout;
 use crate::core::secret::{AccessToken, RefreshToken};
@@ -359,19 +359,21 @@ impl Inner {
         detail
     }
 
-    fn emit_event(self: &Rc<Self>, event: Event) {
+    fn emit_event(self: &Rc<Self>, event: AppEvent) {
         match event {
-            Event::TokenRefreshed { resource, cause } => {
+            AppEvent::TokenRefreshed { resource, cause } => {
                 self.emit("tokenRefreshed", &self.session_with_cause(cause));
                 self.refresh_portals(&resource);
             }
-            Event::ContextChanged { cause } => {
+            AppEvent::ContextChanged { cause } => {
                 self.emit("contextChanged", &self.session_with_cause(cause))
             }
-            Event::ContextExpired => self.emit("contextExpired", &JsValue::UNDEFINED),
-            Event::SessionExpired => self.emit("sessionExpired", &JsValue::UNDEFINED),
-            Event::LoggedOut => self.emit("loggedOut", &JsValue::UNDEFINED),
-            Event::UserChanged(view) => self.emit("userChanged", &js::json_to_js(&view.to_json())),
+            AppEvent::ContextExpired => self.emit("contextExpired", &JsValue::UNDEFINED),
+            AppEvent::SessionExpired => self.emit("sessionExpired", &JsValue::UNDEFINED),
+            AppEvent::LoggedOut => self.emit("loggedOut", &JsValue::UNDEFINED),
+            AppEvent::UserChanged(view) => {
+                self.emit("userChanged", &js::json_to_js(&view.to_json()))
+            }
         }
     }
 

@@ -1,7 +1,7 @@
 //! How a session ends: expiry (told to the other tabs by the holder) and `logout()`, which is
 //! final (RFC 7009 revocation, RP-Initiated Logout 1.0).
 
-use super::{Action, EndReason, Engine, Event};
+use super::{Action, AppEvent, EndReason, Engine};
 
 impl Engine {
     /// Ends the session here (and, from the holder, in the other tabs).
@@ -30,8 +30,8 @@ impl Engine {
         self.kept.clear();
         self.actions.push(Action::EndSession { forget_key });
         self.actions.push(Action::Emit(match reason {
-            EndReason::LoggedOut => Event::LoggedOut,
-            EndReason::Expired => Event::SessionExpired,
+            EndReason::LoggedOut => AppEvent::LoggedOut,
+            EndReason::Expired => AppEvent::SessionExpired,
         }));
     }
 
@@ -62,7 +62,7 @@ impl Engine {
             self.end_session_as(EndReason::LoggedOut, was_holder, true);
         } else {
             self.actions.push(Action::EndSession { forget_key: true });
-            self.actions.push(Action::Emit(Event::LoggedOut));
+            self.actions.push(Action::Emit(AppEvent::LoggedOut));
         }
         let end_session_url = end_session_endpoint.map(|endpoint| {
             crate::core::logout::end_session_url(

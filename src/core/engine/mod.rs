@@ -22,9 +22,9 @@ mod outputs;
 mod props;
 mod responses;
 mod switch;
-mod tabs;
 #[cfg(test)]
 mod tests;
+mod views;
 
 use serde_json::{Map, Value};
 
@@ -39,10 +39,10 @@ use super::token::TokenType;
 use super::vecmap::{VecMap, VecSet};
 
 pub use outputs::{
-    Action, Ask, Cause, EndReason, Event, FlightId, Input, RefreshCause, Ticket, TicketKind,
+    Action, AppEvent, Ask, Cause, EndReason, FlightId, Input, RefreshCause, Ticket, TicketKind,
 };
 pub use responses::Signed;
-pub use tabs::Remote;
+pub use views::Remote;
 
 /// Which token: one resource (RFC 8707; `""` when none is configured) under one context epoch.
 /// A context switch starts a new epoch, so a token of the old context has another key.
@@ -711,7 +711,7 @@ impl Engine {
     fn on_timer(&mut self, now: i64) {
         if self.attest_expires_at().is_some_and(|at| at <= now) {
             self.context_expired_notified = true;
-            self.actions.push(Action::Emit(Event::ContextExpired));
+            self.actions.push(Action::Emit(AppEvent::ContextExpired));
         }
         let due: Vec<TokenKey> = self
             .timer_keys()

@@ -1,11 +1,11 @@
 //! What comes in through [`super::Engine::handle`] ([`Input`]), and what the engine says: the
 //! work under way ([`FlightId`], [`Ask`]), the token requests it hands out ([`Ticket`]), the
-//! events for the app ([`Event`], with their [`RefreshCause`]) and the actions the shell
+//! events for the app ([`AppEvent`], with their [`RefreshCause`]) and the actions the shell
 //! carries out ([`Action`]), the reply to an app call among them.
 
 use serde_json::Value;
 
-use super::tabs::Remote;
+use super::views::Remote;
 use super::Signed;
 use super::TokenKey;
 use crate::core::callback::Transaction;
@@ -134,7 +134,7 @@ impl Ticket {
 
 /// Events for the application (API.md `on`).
 #[derive(Clone, Debug, PartialEq)]
-pub enum Event {
+pub enum AppEvent {
     /// After every successful refresh; `resource` names the token that was renewed.
     TokenRefreshed {
         resource: String,
@@ -305,7 +305,7 @@ pub enum Action {
     /// token rotates with every answer, RFC 6749 §6, and a second use of the old one ends the
     /// grant): wait for that flight, whatever its outcome, then call again.
     Busy(FlightId),
-    Emit(Event),
+    Emit(AppEvent),
     /// The shared view changed: tell the other tabs.
     Announce,
     /// This holder's session ended: tell the other tabs, proving it with a proof that names

@@ -5,7 +5,7 @@
 use serde_json::{Map, Value};
 
 use super::{
-    login_required, Action, CachedToken, EndReason, Engine, Event, Grant, Shared, Ticket,
+    login_required, Action, AppEvent, CachedToken, EndReason, Engine, Grant, Shared, Ticket,
     TicketKind, TokenKey,
 };
 use crate::core::claims::{self, Expectations};
@@ -195,10 +195,10 @@ impl Engine {
                 }
                 let cause = cause.seen_by(by.as_deref(), &self.id);
                 self.actions
-                    .push(Action::Emit(Event::TokenRefreshed { resource, cause }));
+                    .push(Action::Emit(AppEvent::TokenRefreshed { resource, cause }));
                 if switch {
                     self.actions
-                        .push(Action::Emit(Event::ContextChanged { cause }));
+                        .push(Action::Emit(AppEvent::ContextChanged { cause }));
                 }
             }
         }

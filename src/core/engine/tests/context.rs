@@ -44,11 +44,11 @@ fn set_context_is_one_refresh_with_the_new_details_and_drops_every_old_token() {
     assert_eq!(
         events(&h.e.take_actions()),
         [
-            Event::TokenRefreshed {
+            AppEvent::TokenRefreshed {
                 resource: SFM.into(),
                 cause: RefreshCause::Context,
             },
-            Event::ContextChanged {
+            AppEvent::ContextChanged {
                 cause: RefreshCause::Context
             }
         ]
@@ -93,7 +93,7 @@ fn a_switch_whose_token_fails_its_checks_keeps_the_old_context_and_tokens() {
     ));
     assert!(!events(&h.e.take_actions())
         .iter()
-        .any(|e| matches!(e, Event::ContextChanged { .. })));
+        .any(|e| matches!(e, AppEvent::ContextChanged { .. })));
 }
 
 #[test]
@@ -144,7 +144,7 @@ fn an_attest_past_its_age_is_context_expired_for_the_apis_that_need_it_and_fires
     h.now += 600;
     // The kj token is due too, but it needs the attest: the timer does not refresh it.
     assert!(h.timer().is_empty());
-    assert_eq!(events(&h.e.take_actions()), [Event::ContextExpired]);
+    assert_eq!(events(&h.e.take_actions()), [AppEvent::ContextExpired]);
     assert_eq!(
         h.e.token(Some(KJ), false, h.now).unwrap_err().code,
         ErrorCode::ContextExpired
@@ -155,7 +155,7 @@ fn an_attest_past_its_age_is_context_expired_for_the_apis_that_need_it_and_fires
     h.now += 10;
     h.e.on_timer(h.now);
     assert!(
-        !events(&h.e.take_actions()).contains(&Event::ContextExpired),
+        !events(&h.e.take_actions()).contains(&AppEvent::ContextExpired),
         "once"
     );
 }

@@ -4,7 +4,7 @@
 //! polls for a flight it has not heard of).
 
 use super::context::org;
-use super::tabs::{adopt, follower};
+use super::views::{adopt, follower};
 use super::*;
 
 #[test]

@@ -3,7 +3,7 @@
 //! answer to read.
 
 use super::context::org;
-use super::tabs::{adopt, follower};
+use super::views::{adopt, follower};
 use super::*;
 
 #[test]
@@ -124,7 +124,10 @@ fn a_holder_ending_with_its_notice_ends_the_session_here_and_without_one_keeps_t
         f.now,
     );
     assert!(!f.e.has_session());
-    assert!(events(&actions).contains(&Event::LoggedOut), "{actions:?}");
+    assert!(
+        events(&actions).contains(&AppEvent::LoggedOut),
+        "{actions:?}"
+    );
     assert!(actions
         .iter()
         .any(|a| matches!(a, Action::EndSession { forget_key: false })));
@@ -182,7 +185,7 @@ fn a_token_response_comes_back_to_be_verified_and_its_flight_lands_after_its_act
     assert!(actions.iter().any(|a| matches!(a, Action::Announce)));
     assert_eq!(
         events(&actions),
-        [Event::TokenRefreshed {
+        [AppEvent::TokenRefreshed {
             resource: SFM.into(),
             cause: RefreshCause::Call
         }]
@@ -201,7 +204,7 @@ fn a_refused_refresh_lands_with_its_error_after_the_session_ended() {
         panic!("{actions:?}")
     };
     assert_eq!((*landed, e.code), (id, ErrorCode::LoginRequired));
-    assert_eq!(events(&actions), [Event::SessionExpired]);
+    assert_eq!(events(&actions), [AppEvent::SessionExpired]);
     assert!(!h.e.is_flying(id));
 }
 
@@ -372,8 +375,8 @@ fn logout_is_an_input_its_revocation_first_and_where_the_browser_goes_its_reply(
 #[test]
 fn a_followers_logout_asks_its_holder_with_the_sessions_token_before_the_key_goes() {
     let h = H::logged_in("");
-    let mut f = super::tabs::follower();
-    super::tabs::adopt(&mut f, &h.e.shared_view().unwrap()).unwrap();
+    let mut f = super::views::follower();
+    super::views::adopt(&mut f, &h.e.shared_view().unwrap()).unwrap();
     f.e.take_actions();
     let token = f.e.primary_token().unwrap();
     let input = Input::Logout {
@@ -384,7 +387,7 @@ fn a_followers_logout_asks_its_holder_with_the_sessions_token_before_the_key_goe
     let [Action::AskLogout {
         holder,
         token: signed,
-    }, .., Action::EndSession { forget_key: true }, Action::Emit(Event::LoggedOut), Action::Locks {
+    }, .., Action::EndSession { forget_key: true }, Action::Emit(AppEvent::LoggedOut), Action::Locks {
         hold: false,
         watch: false,
     }, Action::Leave(None)] = &actions[..]
@@ -412,7 +415,7 @@ fn a_view_is_an_input_verified_by_the_shell_then_adopted_through_handle() {
     );
     assert!(!own.iter().any(|a| matches!(a, Action::VerifyView(..))));
 
-    let mut f = super::tabs::follower();
+    let mut f = super::views::follower();
     let input = Input::View {
         view: view.clone(),
         from_host: false,
@@ -450,7 +453,7 @@ fn a_view_is_an_input_verified_by_the_shell_then_adopted_through_handle() {
         panic!()
     };
     // The session host's view names the host's key: never read again.
-    let mut page = super::tabs::follower();
+    let mut page = super::views::follower();
     let input = Input::View {
         view,
         from_host: true,

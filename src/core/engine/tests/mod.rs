@@ -8,7 +8,7 @@ mod context;
 mod flights;
 mod inputs;
 mod portals;
-mod tabs;
+mod views;
 
 use serde_json::{json, Value};
 
@@ -374,7 +374,7 @@ pub(crate) fn verified(
     }
 }
 
-pub(crate) fn events(actions: &[Action]) -> Vec<Event> {
+pub(crate) fn events(actions: &[Action]) -> Vec<AppEvent> {
     actions
         .iter()
         .filter_map(|a| match a {
@@ -461,7 +461,7 @@ fn a_token_within_the_leeway_gets_one_refresh_that_other_callers_wait_for() {
     ));
     assert_eq!(
         events(&h.e.take_actions()),
-        [Event::TokenRefreshed {
+        [AppEvent::TokenRefreshed {
             resource: SFM.into(),
             cause: RefreshCause::Call,
         }]
@@ -503,7 +503,7 @@ fn invalid_grant_ends_the_session_with_login_required_and_one_session_expired() 
     assert_eq!(e.code, ErrorCode::LoginRequired);
     assert_eq!(e.oauth_error.as_deref(), Some("invalid_grant"));
     let actions = h.e.take_actions();
-    assert_eq!(events(&actions), [Event::SessionExpired]);
+    assert_eq!(events(&actions), [AppEvent::SessionExpired]);
     assert!(actions
         .iter()
         .any(|a| matches!(a, Action::AnnounceEnd(EndReason::Expired, Some(_)))));
@@ -650,7 +650,7 @@ fn without_a_refresh_token_the_session_ends_when_its_access_token_does() {
         h.e.token(None, false, h.now).unwrap_err().code,
         ErrorCode::LoginRequired
     );
-    assert_eq!(events(&h.e.take_actions()), [Event::SessionExpired]);
+    assert_eq!(events(&h.e.take_actions()), [AppEvent::SessionExpired]);
 }
 
 #[test]
@@ -670,7 +670,7 @@ fn logout_is_final_and_a_late_refresh_answer_is_revoked() {
     );
     assert!(plan.ask_holder.is_none());
     let actions = h.e.take_actions();
-    assert_eq!(events(&actions), [Event::LoggedOut]);
+    assert_eq!(events(&actions), [AppEvent::LoggedOut]);
     assert!(actions
         .iter()
         .any(|a| matches!(a, Action::AnnounceEnd(EndReason::LoggedOut, Some(_)))));

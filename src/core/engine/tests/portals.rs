@@ -2,7 +2,7 @@
 //! turn 3): while a portal session is open, the timer keeps its resource's token fresh like
 //! the primary one; one refresh at a time, since the refresh token rotates (RFC 6749 §6).
 
-use super::tabs::{adopt, another_user_elsewhere, follower};
+use super::views::{adopt, another_user_elsewhere, follower};
 use super::*;
 
 fn reschedules(actions: &[Action]) -> usize {
@@ -52,7 +52,7 @@ fn a_kept_resources_token_is_refreshed_by_the_timer_leeway_before_expiry_until_r
     h.refresh_ok(t, "rt-4").unwrap();
     assert_eq!(
         events(&h.e.take_actions()),
-        [Event::TokenRefreshed {
+        [AppEvent::TokenRefreshed {
             resource: KJ.into(),
             cause: RefreshCause::Schedule,
         }],
@@ -223,7 +223,7 @@ fn a_follower_keeps_its_portals_token_fresh_by_asking_the_holder() {
     h.refresh_ok(t, "rt-4").unwrap();
     adopt(&mut f, &h.e.shared_view().unwrap()).unwrap();
     assert!(
-        events(&f.e.take_actions()).contains(&Event::TokenRefreshed {
+        events(&f.e.take_actions()).contains(&AppEvent::TokenRefreshed {
             resource: KJ.into(),
             cause: RefreshCause::OtherTab,
         })

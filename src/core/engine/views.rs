@@ -6,7 +6,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{Action, CachedToken, EndReason, Engine, Event, Shared, TokenKey};
+use super::{Action, AppEvent, CachedToken, EndReason, Engine, Shared, TokenKey};
 use crate::core::claims;
 use crate::core::context::Context;
 use crate::core::error::{Error, ErrorCode, Result};
@@ -341,7 +341,7 @@ impl Engine {
                         &incoming.tokens[&incoming.primary].claims,
                     );
                     self.actions
-                        .push(Action::Emit(Event::UserChanged(Box::new(view))));
+                        .push(Action::Emit(AppEvent::UserChanged(Box::new(view))));
                 }
                 self.other_user = Some(incoming);
                 return Ok(());
@@ -364,7 +364,7 @@ impl Engine {
                 self.end_quietly();
                 self.other_user = Some(incoming);
                 self.actions
-                    .push(Action::Emit(Event::UserChanged(Box::new(view))));
+                    .push(Action::Emit(AppEvent::UserChanged(Box::new(view))));
                 Ok(())
             }
             _ => {
@@ -438,10 +438,10 @@ impl Engine {
         self.other_user = None;
         for (resource, cause) in refreshed {
             self.actions
-                .push(Action::Emit(Event::TokenRefreshed { resource, cause }));
+                .push(Action::Emit(AppEvent::TokenRefreshed { resource, cause }));
         }
         if context_changed {
-            self.actions.push(Action::Emit(Event::ContextChanged {
+            self.actions.push(Action::Emit(AppEvent::ContextChanged {
                 cause: switch_cause,
             }));
         }

@@ -147,7 +147,7 @@ fn another_users_session_ends_this_one_with_user_changed_and_adopt_session_follo
         .filter(|a| matches!(a, Action::Revoke(_)))
         .collect();
     assert_eq!(revoked.len(), 1, "this tab's grant is revoked");
-    assert!(matches!(events(&actions)[..], [Event::UserChanged(_)]));
+    assert!(matches!(events(&actions)[..], [AppEvent::UserChanged(_)]));
     assert!(a.e.session().is_none());
     assert_eq!(
         a.e.token(None, false, a.now).unwrap_err().code,
@@ -211,7 +211,7 @@ fn a_follower_ends_only_when_its_holder_is_gone() {
     f.e.holder_ended("someone-else", Some(EndReason::LoggedOut));
     assert!(f.e.session().is_some(), "not its holder");
     f.e.holder_ended("tab-a", Some(EndReason::LoggedOut));
-    assert_eq!(events(&f.e.take_actions()), [Event::LoggedOut]);
+    assert_eq!(events(&f.e.take_actions()), [AppEvent::LoggedOut]);
     assert!(
         read_view(&mut f, &h.e.shared_view().unwrap(), false).is_none(),
         "an ended holder is not followed again"
@@ -281,11 +281,11 @@ fn a_follower_sees_the_holders_refresh_and_context_switch_as_events() {
     assert_eq!(
         events(&f.e.take_actions()),
         [
-            Event::TokenRefreshed {
+            AppEvent::TokenRefreshed {
                 resource: SFM.into(),
                 cause: RefreshCause::OtherTab,
             },
-            Event::ContextChanged {
+            AppEvent::ContextChanged {
                 cause: RefreshCause::OtherTab
             }
         ]
@@ -317,8 +317,8 @@ fn token_refreshed_says_call_in_the_tab_that_asked_other_tab_elsewhere_and_sched
     let mut t = h.ticket(None, true);
     t.by = Some(f.e.id().to_string());
     h.refresh_ok(t, "rt-2").unwrap();
-    let cause = |e: &[Event]| match e {
-        [Event::TokenRefreshed { cause, .. }] => *cause,
+    let cause = |e: &[AppEvent]| match e {
+        [AppEvent::TokenRefreshed { cause, .. }] => *cause,
         other => panic!("{other:?}"),
     };
     assert_eq!(cause(&events(&h.e.take_actions())), RefreshCause::OtherTab);
