@@ -165,18 +165,7 @@ fn a_token_response_comes_back_to_be_verified_and_its_flight_lands_after_its_act
     };
     assert_eq!(ticket.id, id);
     assert!(h.e.is_flying(id), "under way until its checks");
-    let signed = Ok(Signed {
-        id_token: None,
-        access_token: checked(response.access_token.expose()),
-    });
-    let actions = h.e.handle(
-        Input::Verified {
-            ticket,
-            response,
-            signed,
-        },
-        h.now,
-    );
+    let actions = h.e.handle(verified_input(ticket, response), h.now);
     assert!(!h.e.is_flying(id));
     assert!(
         matches!(actions.last(), Some(Action::Landed(landed, Ok(()))) if *landed == id),
@@ -518,18 +507,7 @@ fn a_login_that_lands_takes_the_holder_lock_once_and_sets_the_wake_up() {
     )
     .unwrap();
     h.e.take_actions();
-    let signed = Ok(Signed {
-        id_token: response.id_token.as_ref().map(|t| checked(t.expose())),
-        access_token: checked(response.access_token.expose()),
-    });
-    let actions = h.e.handle(
-        Input::Verified {
-            ticket,
-            response,
-            signed,
-        },
-        h.now,
-    );
+    let actions = h.e.handle(verified_input(ticket, response), h.now);
     let [.., Action::Reschedule(Some(570)), Action::Locks {
         hold: true,
         watch: false,

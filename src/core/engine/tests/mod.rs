@@ -347,6 +347,19 @@ pub(crate) fn respond(
     outcome.expect("a token response is verified or lands")
 }
 
+/// [`Input::Verified`] for `response`, its tokens' signatures taken as checked.
+pub(crate) fn verified_input(ticket: Ticket, response: TokenResponse) -> Input {
+    let signed = Ok(Signed {
+        id_token: response.id_token.as_ref().map(|t| checked(t.expose())),
+        access_token: checked(response.access_token.expose()),
+    });
+    Input::Verified {
+        ticket,
+        response,
+        signed,
+    }
+}
+
 /// [`Input::Verified`]: the flight's outcome ([`Action::Landed`], always last); the other
 /// actions are left for the test.
 pub(crate) fn verified(
