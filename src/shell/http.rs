@@ -1,5 +1,6 @@
-//! HTTP through the global `fetch` (window or worker): form POSTs to the authorization server
-//! and JSON GETs, with a timeout, `redirect: "manual"` and no cookies.
+//! HTTP through the global `fetch` (window or worker): the requests to the authorization server
+//! (form POSTs, sent by [`super::dpop_send`], and JSON GETs) with a timeout, `redirect: "manual"`
+//! and no cookies, and their answers read with a size limit.
 
 use js_sys::Promise;
 use wasm_bindgen::prelude::*;
@@ -32,8 +33,6 @@ pub async fn fetch(request: &Request) -> Result<web_sys::Response, JsValue> {
 pub struct HttpResponse {
     pub status: u16,
     pub body: String,
-    pub dpop_nonce: Option<String>,
-    pub www_authenticate: Option<String>,
 }
 
 fn network_error(url: &str, what: &str) -> Error {
@@ -44,23 +43,30 @@ fn network_error(url: &str, what: &str) -> Error {
     .retryable(true)
 }
 
+/// `fetch` failed: the network, CORS or the deadline.
+pub fn fetch_failed(url: &str) -> Error {
+    network_error(url, "the request failed (network, CORS or timeout):")
+}
+
 fn strip_query(url: &str) -> &str {
     crate::core::uri::without_query_and_fragment(url)
 }
 
-async fn send(
+/// A request to the authorization server: `redirect: "manual"`, no cookies, and a deadline
+/// that aborts it, reading the body included, unless it is dropped first.
+fn request(
     method: &str,
     url: &str,
     headers: &[(&str, &str)],
     body: Option<String>,
     timeout_seconds: i64,
-) -> Result<HttpResponse, Error> {
+) -> Result<(Request, Timeout), Error> {
     // AbortController + setTimeout rather than AbortSignal.timeout(), which browsers the
-    // README lists (Safari 15, Chrome before 103) lack. The timer also covers reading the body.
+    // README lists (Safari 15, Chrome before 103) lack.
     let controller =
         AbortController::new().map_err(|_| network_error(url, "could not start the request to"))?;
     let abort = controller.clone();
-    let _deadline = Timeout::new(timeout_seconds.clamp(1, 300) * 1000, move || abort.abort());
+    let deadline = Timeout::new(timeout_seconds.clamp(1, 300) * 1000, move || abort.abort());
     let build_error = |_| network_error(url, "could not build the request to");
     let init = RequestInit::new();
     init.set_method(method);
@@ -76,9 +82,29 @@ async fn send(
         init.set_body(&JsValue::from_str(&body));
     }
     let request = Request::new_with_str_and_init(url, &init).map_err(build_error)?;
-    let response = fetch(&request)
-        .await
-        .map_err(|_| network_error(url, "the request failed (network, CORS or timeout):"))?;
+    Ok((request, deadline))
+}
+
+/// `POST` with an `application/x-www-form-urlencoded` body (RFC 6749 §4.1.3) and an optional
+/// `DPoP` header (RFC 9449 §4.1).
+pub fn form_request(
+    url: &str,
+    body: &FormBody,
+    dpop: Option<&str>,
+    timeout_seconds: i64,
+) -> Result<(Request, Timeout), Error> {
+    let mut headers = vec![
+        ("Content-Type", "application/x-www-form-urlencoded"),
+        ("Accept", "application/json"),
+    ];
+    if let Some(proof) = dpop {
+        headers.push(("DPoP", proof));
+    }
+    request("POST", url, &headers, Some(body.encode()), timeout_seconds)
+}
+
+/// An authorization server's answer to a request to `url`, read to the end.
+pub async fn read(response: &web_sys::Response, url: &str) -> Result<HttpResponse, Error> {
     let status = response.status();
     if status == 0 {
         // An opaque redirect: authorization server endpoints never redirect.
@@ -87,9 +113,7 @@ async fn send(
             format!("{} answered with a redirect", strip_query(url)),
         ));
     }
-    let headers = response.headers();
-    let header = |name: &str| headers.get(name).ok().flatten();
-    if let Some(length) = header("content-length").and_then(|l| l.parse::<usize>().ok()) {
+    if let Some(length) = header(response, "content-length").and_then(|l| l.parse::<usize>().ok()) {
         if length > MAX_BODY_BYTES {
             return Err(Error::new(
                 ErrorCode::TokenRequestFailed,
@@ -101,42 +125,24 @@ async fn send(
             .with_status(status));
         }
     }
-    let body = read_limited(&response, url, status).await?;
-    Ok(HttpResponse {
-        status,
-        body,
-        dpop_nonce: header("dpop-nonce"),
-        www_authenticate: header("www-authenticate"),
-    })
+    let body = read_limited(response, url, status).await?;
+    Ok(HttpResponse { status, body })
 }
 
-/// `POST` with an `application/x-www-form-urlencoded` body (RFC 6749 §4.1.3) and an optional
-/// `DPoP` header (RFC 9449 §4.1).
-pub async fn post_form(
-    url: &str,
-    body: &FormBody,
-    dpop: Option<&str>,
-    timeout_seconds: i64,
-) -> Result<HttpResponse, Error> {
-    let mut headers = vec![
-        ("Content-Type", "application/x-www-form-urlencoded"),
-        ("Accept", "application/json"),
-    ];
-    if let Some(proof) = dpop {
-        headers.push(("DPoP", proof));
-    }
-    send("POST", url, &headers, Some(body.encode()), timeout_seconds).await
+fn header(response: &web_sys::Response, name: &str) -> Option<String> {
+    response.headers().get(name).ok().flatten()
 }
 
 pub async fn get_json(url: &str, timeout_seconds: i64) -> Result<HttpResponse, Error> {
-    send(
+    let (request, _deadline) = request(
         "GET",
         url,
         &[("Accept", "application/json")],
         None,
         timeout_seconds,
-    )
-    .await
+    )?;
+    let response = fetch(&request).await.map_err(|_| fetch_failed(url))?;
+    read(&response, url).await
 }
 
 /// Reads the body chunk by chunk and stops at `MAX_BODY_BYTES`, so an endless or huge answer
