@@ -1,26 +1,26 @@
 //! Calls to APIs: `authHeaders` (`Authorization: DPoP <at>` and a proof with `ath`, RFC 9449
 //! §7), `takeDpopNonce` (the API's `DPoP-Nonce` and its `use_dpop_nonce` challenge, §9), and
-//! `client.fetch`, which is the two around one `fetch` with one retry, by the same rule as the
-//! authorization server's requests. A token goes only to the origins listed for its resource
+//! `client.fetch`, which is the two around one `fetch` with one retry, through the same sender as
+//! the authorization server's requests. A token goes only to the origins listed for its resource
 //! (API.md `apiOrigins`).
 
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
 
-use js_sys::{Array, Function, Object, Promise};
+use js_sys::{Array, Function, Object};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::JsFuture;
 
+use super::dpop_send::{self, DpopRequest, Sent};
 use super::js::{from_js, get, get_string};
 use super::session::{Inner, Res};
-use crate::core::dpop::{self, NonceAnswer, NonceRetry, NonceServer};
+use crate::core::dpop;
 use crate::core::secret::AccessToken;
 use crate::core::token::TokenType;
 use crate::core::{Error, ErrorCode};
 
-/// What an API answered, as far as DPoP cares: from a `Response`, or from a plain
+/// What an answer says, as far as DPoP cares: from a `Response`, or from a plain
 /// `{ url, status, headers }` whose headers have a `get(name)` (`Headers`, axios'
 /// `AxiosHeaders`, Angular's `HttpHeaders`) or are a plain record.
 pub struct Answer {
@@ -156,66 +156,52 @@ impl Inner {
         }
         .map_err(|e| from_js(ErrorCode::ConfigInvalid, "invalid fetch arguments", &e))?;
         self.check_origin(resource.as_deref(), &base.url())?;
-        self.send_dpop(base, resource.as_deref(), None).await
+        Ok(self
+            .send_dpop(base, resource.as_deref(), None)
+            .await?
+            .response)
     }
 
-    /// Sends `base` with [`Inner::auth_headers`], takes the answer's nonce
-    /// ([`Inner::take_nonce`]) and sends once more on a nonce challenge (RFC 9449 §9), as
-    /// [`NonceRetry`] decides for every DPoP request: what
-    /// `authHeaders` and `takeDpopNonce` give an app's own HTTP client, in one call.
-    pub async fn send_dpop(
-        self: &Rc<Self>,
+    /// Sends `base` with [`Inner::auth_headers`] through the one DPoP sender
+    /// ([`dpop_send::send`]: the answer's nonce kept, one retry on a nonce challenge, RFC 9449
+    /// §9): what `authHeaders` and `takeDpopNonce` give an app's own HTTP client, in one call.
+    pub fn send_dpop<'a>(
+        self: &'a Rc<Self>,
         base: web_sys::Request,
+        resource: Option<&'a str>,
+        token: Option<(AccessToken, TokenType)>,
+    ) -> impl Future<Output = Res<Sent>> + 'a {
+        dpop_send::send(DpopRequest::Api {
+            inner: self,
+            base,
+            resource,
+            token,
+        })
+    }
+
+    /// One attempt of [`Inner::send_dpop`]: `base` again with new auth headers; and whether it
+    /// carries a proof.
+    pub async fn api_request(
+        self: &Rc<Self>,
+        base: &web_sys::Request,
         resource: Option<&str>,
         token: Option<(AccessToken, TokenType)>,
-    ) -> Res<web_sys::Response> {
-        let url = base.url();
-        let method = base.method();
-        let fetch: Function = get(&js_sys::global(), "fetch").unchecked_into();
-        let mut retry = NonceRetry::new(NonceServer::Resource);
-        loop {
-            let (authorization, proof) = self
-                .auth_headers(
-                    url.clone(),
-                    method.clone(),
-                    resource.map(String::from),
-                    token.clone(),
-                )
-                .await?;
-            let request = base.clone().map_err(|e| {
-                from_js(
-                    ErrorCode::ConfigInvalid,
-                    "the request body cannot be sent twice",
-                    &e,
-                )
-            })?;
-            let headers = request.headers();
-            let _ = headers.set("Authorization", &authorization);
-            if let Some(proof) = &proof {
-                let _ = headers.set("DPoP", proof);
-            }
-            let network =
-                |e: JsValue| from_js(ErrorCode::NetworkError, "fetch failed", &e).retryable(true);
-            let promise: Promise = fetch
-                .call1(&JsValue::NULL, &request)
-                .map_err(network)?
-                .unchecked_into();
-            let response: web_sys::Response = JsFuture::from(promise)
-                .await
-                .map_err(network)?
-                .unchecked_into();
-            let answer = Answer::read(&response);
-            self.take_nonce(&url, &answer);
-            let answer = NonceAnswer {
-                status: answer.status,
-                www_authenticate: answer.www_authenticate.as_deref(),
-                body: None,
-                got_nonce: answer.nonce.is_some(),
-                dpop: proof.is_some(),
-            };
-            if !retry.again(&answer)? {
-                return Ok(response);
-            }
+    ) -> Res<(web_sys::Request, bool)> {
+        let (authorization, proof) = self
+            .auth_headers(base.url(), base.method(), resource.map(String::from), token)
+            .await?;
+        let request = base.clone().map_err(|e| {
+            from_js(
+                ErrorCode::ConfigInvalid,
+                "the request body cannot be sent twice",
+                &e,
+            )
+        })?;
+        let headers = request.headers();
+        let _ = headers.set("Authorization", &authorization);
+        if let Some(proof) = &proof {
+            let _ = headers.set("DPoP", proof);
         }
+        Ok((request, proof.is_some()))
     }
 }

@@ -1,8 +1,9 @@
 //! Requests to the authorization server: discovery, the JWKS and signature checks, and form
 //! POSTs (PAR, token, revocation) with client authentication (RFC 7523) and DPoP (RFC 9449),
-//! retried once on `use_dpop_nonce`.
+//! through the one DPoP sender.
 
 use std::cell::RefCell;
+use std::future::Future;
 
 use js_sys::{Function, Object, Promise};
 use serde_json::Value;
@@ -12,12 +13,13 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::CryptoKey;
 
 use super::dpop::Dpop;
+use super::dpop_send::{self, DpopRequest, Sent};
 use super::js::{self, from_js, get, get_string, json_to_js};
+use super::timer::Timeout;
 use super::{crypto, http, verify};
 use crate::core::assertion::AsRequest;
 use crate::core::config::{ClientAuthMethod, Config};
 use crate::core::discovery::{self, Metadata};
-use crate::core::dpop::{NonceAnswer, NonceRetry, NonceServer};
 use crate::core::engine::Signed;
 use crate::core::jwk::{self, Jwks, TokenSource};
 use crate::core::jwt::SignatureChecked;
@@ -305,54 +307,51 @@ impl AuthServer {
         result.map_err(|e| super::host_link::sign_failure(&e))
     }
 
-    /// POST to an authorization server endpoint with client authentication and DPoP. A
-    /// `use_dpop_nonce` challenge (RFC 9449 §8) is answered once, as [`NonceRetry`] decides
-    /// for every DPoP request, with a new proof and a new assertion (each assertion is used
-    /// once).
-    pub async fn post(
+    /// POST to an authorization server endpoint with client authentication and DPoP, through
+    /// the one DPoP sender ([`dpop_send::send`]: the `use_dpop_nonce` retry of RFC 9449 §8).
+    pub fn post<'a>(
+        &'a self,
+        endpoint: &'a str,
+        params: &'a FormBody,
+        purpose: &'a Purpose<'a>,
+    ) -> impl Future<Output = Res<Sent>> + 'a {
+        dpop_send::send(DpopRequest::Form {
+            authz: self,
+            endpoint,
+            params,
+            purpose,
+        })
+    }
+
+    /// One attempt of [`AuthServer::post`]: a new client assertion (each is used once) and a
+    /// new proof, which only a revocation may go without.
+    pub async fn form_request(
         &self,
         endpoint: &str,
         params: &FormBody,
         purpose: &Purpose<'_>,
-    ) -> Res<http::HttpResponse> {
-        let mut retry = NonceRetry::new(NonceServer::Authorization);
-        loop {
-            let mut body = FormBody(params.0.clone());
-            if let Some(assertion) = self.client_assertion(endpoint, purpose).await? {
-                for (name, value) in assertion::body_params(&assertion) {
-                    body.push(name, value);
-                }
-            }
-            let proof = if self.config.dpop {
-                match self.dpop.proof("POST", endpoint, None).await {
-                    Ok(proof) => Some(proof),
-                    Err(_) if purpose.request.proof_optional() => None,
-                    Err(e) => return Err(e),
-                }
-            } else {
-                None
-            };
-            let response = http::post_form(
-                endpoint,
-                &body,
-                proof.as_deref(),
-                self.config.http_timeout_seconds,
-            )
-            .await?;
-            if let Some(nonce) = &response.dpop_nonce {
-                self.dpop.remember_nonce(endpoint, nonce);
-            }
-            let answer = NonceAnswer {
-                status: response.status,
-                www_authenticate: response.www_authenticate.as_deref(),
-                body: Some(&response.body),
-                got_nonce: response.dpop_nonce.is_some(),
-                dpop: self.config.dpop,
-            };
-            if !retry.again(&answer)? {
-                return Ok(response);
+    ) -> Res<(web_sys::Request, Timeout)> {
+        let mut body = FormBody(params.0.clone());
+        if let Some(assertion) = self.client_assertion(endpoint, purpose).await? {
+            for (name, value) in assertion::body_params(&assertion) {
+                body.push(name, value);
             }
         }
+        let proof = if self.config.dpop {
+            match self.dpop.proof("POST", endpoint, None).await {
+                Ok(proof) => Some(proof),
+                Err(_) if purpose.request.proof_optional() => None,
+                Err(e) => return Err(e),
+            }
+        } else {
+            None
+        };
+        http::form_request(
+            endpoint,
+            &body,
+            proof.as_deref(),
+            self.config.http_timeout_seconds,
+        )
     }
 
     async fn jwks(&self, refetch: bool) -> Res<Jwks> {

@@ -1,8 +1,13 @@
-//! HTTP through gloo-net (the global `fetch`): form POSTs to the authorization server and JSON
-//! GETs, with a timeout, `redirect: "manual"` and no cookies.
+//! HTTP through the global `fetch` (window or worker): the requests to the authorization server
+//! (form POSTs, sent by [`super::dpop_send`], and JSON GETs) with a timeout, `redirect: "manual"`
+//! and no cookies, and their answers read with a size limit.
 
-use gloo_net::http::{Request, RequestBuilder};
-use web_sys::{AbortController, RequestCredentials, RequestRedirect};
+use js_sys::Promise;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{
+    AbortController, Headers, Request, RequestCredentials, RequestInit, RequestRedirect,
+};
 
 use super::timer::Timeout;
 use crate::core::secret::FormBody;
@@ -11,11 +16,23 @@ use crate::core::{Error, ErrorCode};
 /// Larger answers are refused unread (a token response is a few KiB).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
+#[wasm_bindgen]
+extern "C" {
+    /// The global `fetch`, bound as such (the gloo model) so that it also runs in workers.
+    #[wasm_bindgen(js_name = fetch, catch)]
+    fn global_fetch(request: &Request) -> Result<Promise, JsValue>;
+}
+
+/// `fetch(request)`: the `Response`, or what the promise rejected with.
+pub async fn fetch(request: &Request) -> Result<web_sys::Response, JsValue> {
+    Ok(JsFuture::from(global_fetch(request)?)
+        .await?
+        .unchecked_into())
+}
+
 pub struct HttpResponse {
     pub status: u16,
     pub body: String,
-    pub dpop_nonce: Option<String>,
-    pub www_authenticate: Option<String>,
 }
 
 fn network_error(url: &str, what: &str) -> Error {
@@ -26,35 +43,68 @@ fn network_error(url: &str, what: &str) -> Error {
     .retryable(true)
 }
 
+/// `fetch` failed: the network, CORS or the deadline.
+pub fn fetch_failed(url: &str) -> Error {
+    network_error(url, "the request failed (network, CORS or timeout):")
+}
+
 fn strip_query(url: &str) -> &str {
     crate::core::uri::without_query_and_fragment(url)
 }
 
-async fn send(
-    builder: RequestBuilder,
+/// A request to the authorization server: `redirect: "manual"`, no cookies, and a deadline
+/// that aborts it, reading the body included, unless it is dropped first.
+fn request(
+    method: &str,
     url: &str,
+    headers: &[(&str, &str)],
     body: Option<String>,
     timeout_seconds: i64,
-) -> Result<HttpResponse, Error> {
+) -> Result<(Request, Timeout), Error> {
     // AbortController + setTimeout rather than AbortSignal.timeout(), which browsers the
-    // README lists (Safari 15, Chrome before 103) lack. The timer also covers reading the body.
+    // README lists (Safari 15, Chrome before 103) lack.
     let controller =
         AbortController::new().map_err(|_| network_error(url, "could not start the request to"))?;
     let abort = controller.clone();
-    let _deadline = Timeout::new(timeout_seconds.clamp(1, 300) * 1000, move || abort.abort());
-    let builder = builder
-        .redirect(RequestRedirect::Manual)
-        .credentials(RequestCredentials::Omit)
-        .abort_signal(Some(&controller.signal()));
-    let request: Request = match body {
-        Some(body) => builder.body(body),
-        None => builder.build(),
+    let deadline = Timeout::new(timeout_seconds.clamp(1, 300) * 1000, move || abort.abort());
+    let build_error = |_| network_error(url, "could not build the request to");
+    let init = RequestInit::new();
+    init.set_method(method);
+    init.set_redirect(RequestRedirect::Manual);
+    init.set_credentials(RequestCredentials::Omit);
+    init.set_signal(Some(&controller.signal()));
+    let fields = Headers::new().map_err(build_error)?;
+    for (name, value) in headers {
+        fields.append(name, value).map_err(build_error)?;
     }
-    .map_err(|_| network_error(url, "could not build the request to"))?;
-    let response = request
-        .send()
-        .await
-        .map_err(|_| network_error(url, "the request failed (network, CORS or timeout):"))?;
+    init.set_headers(&fields);
+    if let Some(body) = body {
+        init.set_body(&JsValue::from_str(&body));
+    }
+    let request = Request::new_with_str_and_init(url, &init).map_err(build_error)?;
+    Ok((request, deadline))
+}
+
+/// `POST` with an `application/x-www-form-urlencoded` body (RFC 6749 §4.1.3) and an optional
+/// `DPoP` header (RFC 9449 §4.1).
+pub fn form_request(
+    url: &str,
+    body: &FormBody,
+    dpop: Option<&str>,
+    timeout_seconds: i64,
+) -> Result<(Request, Timeout), Error> {
+    let mut headers = vec![
+        ("Content-Type", "application/x-www-form-urlencoded"),
+        ("Accept", "application/json"),
+    ];
+    if let Some(proof) = dpop {
+        headers.push(("DPoP", proof));
+    }
+    request("POST", url, &headers, Some(body.encode()), timeout_seconds)
+}
+
+/// An authorization server's answer to a request to `url`, read to the end.
+pub async fn read(response: &web_sys::Response, url: &str) -> Result<HttpResponse, Error> {
     let status = response.status();
     if status == 0 {
         // An opaque redirect: authorization server endpoints never redirect.
@@ -63,11 +113,7 @@ async fn send(
             format!("{} answered with a redirect", strip_query(url)),
         ));
     }
-    let headers = response.headers();
-    if let Some(length) = headers
-        .get("content-length")
-        .and_then(|l| l.parse::<usize>().ok())
-    {
+    if let Some(length) = header(response, "content-length").and_then(|l| l.parse::<usize>().ok()) {
         if length > MAX_BODY_BYTES {
             return Err(Error::new(
                 ErrorCode::TokenRequestFailed,
@@ -79,56 +125,43 @@ async fn send(
             .with_status(status));
         }
     }
-    let body = read_limited(&response, url, status).await?;
-    Ok(HttpResponse {
-        status,
-        body,
-        dpop_nonce: headers.get("dpop-nonce"),
-        www_authenticate: headers.get("www-authenticate"),
-    })
+    let body = read_limited(response, url, status).await?;
+    Ok(HttpResponse { status, body })
 }
 
-/// `POST` with an `application/x-www-form-urlencoded` body (RFC 6749 §4.1.3) and an optional
-/// `DPoP` header (RFC 9449 §4.1).
-pub async fn post_form(
-    url: &str,
-    body: &FormBody,
-    dpop: Option<&str>,
-    timeout_seconds: i64,
-) -> Result<HttpResponse, Error> {
-    let mut builder = RequestBuilder::new(url)
-        .method(gloo_net::http::Method::POST)
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .header("Accept", "application/json");
-    if let Some(proof) = dpop {
-        builder = builder.header("DPoP", proof);
-    }
-    send(builder, url, Some(body.encode()), timeout_seconds).await
+fn header(response: &web_sys::Response, name: &str) -> Option<String> {
+    response.headers().get(name).ok().flatten()
 }
 
 pub async fn get_json(url: &str, timeout_seconds: i64) -> Result<HttpResponse, Error> {
-    let builder = RequestBuilder::new(url).header("Accept", "application/json");
-    send(builder, url, None, timeout_seconds).await
+    let (request, _deadline) = request(
+        "GET",
+        url,
+        &[("Accept", "application/json")],
+        None,
+        timeout_seconds,
+    )?;
+    let response = fetch(&request).await.map_err(|_| fetch_failed(url))?;
+    read(&response, url).await
 }
 
 /// Reads the body chunk by chunk and stops at `MAX_BODY_BYTES`, so an endless or huge answer
 /// never fills wasm memory (a missing or false Content-Length is not trusted).
 async fn read_limited(
-    response: &gloo_net::http::Response,
+    response: &web_sys::Response,
     url: &str,
     status: u16,
 ) -> Result<String, Error> {
-    use js_sys::{Function, Promise, Reflect, Uint8Array};
-    use wasm_bindgen::{JsCast, JsValue};
-    use wasm_bindgen_futures::JsFuture;
+    use js_sys::{Function, Reflect, Uint8Array};
 
     let read_error = || network_error(url, "the response body could not be read from");
-    let Some(stream) = response.body() else {
-        return Ok(String::new());
-    };
     let get = |target: &JsValue, name: &str| {
         Reflect::get(target, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED)
     };
+    let stream = get(response, "body");
+    if stream.is_null() || stream.is_undefined() {
+        return Ok(String::new());
+    }
     let get_reader: Function = get(&stream, "getReader")
         .dyn_into()
         .map_err(|_| read_error())?;

@@ -6,6 +6,7 @@ mod authz;
 mod client;
 mod crypto;
 mod dpop;
+mod dpop_send;
 mod flight;
 mod flows;
 mod host;

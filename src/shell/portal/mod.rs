@@ -85,7 +85,10 @@ impl Inner {
             None => self.access_token(Some(resource), false).await?,
         };
         *last.borrow_mut() = Some(token.clone());
-        let response = self.send_dpop(request, Some(resource), Some(token)).await?;
+        let response = self
+            .send_dpop(request, Some(resource), Some(token))
+            .await?
+            .response;
         let status = response.status();
         let www = response.headers().get("www-authenticate").ok().flatten();
         let text = match response.text() {
