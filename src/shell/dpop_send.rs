@@ -42,9 +42,9 @@ pub struct Sent {
     pub body: String,
 }
 
-/// Sends `request` until [`NonceRetry`] lets its answer stand. Each attempt is fetched with
-/// the global `fetch`; the authorization server's within `http_timeout_seconds`, its body
-/// included.
+/// Sends `request` until [`NonceRetry`] lets its answer stand: the authorization server's
+/// through gloo-net within `http_timeout_seconds`, its body included; an API's with the global
+/// `fetch` the app sees.
 pub async fn send(request: DpopRequest<'_>) -> Res<Sent> {
     let server = match request {
         DpopRequest::Form { .. } => NonceServer::Authorization,
@@ -73,12 +73,12 @@ pub async fn send(request: DpopRequest<'_>) -> Res<Sent> {
             }
         };
         let url = attempt.url();
-        let response = http::fetch(&attempt).await.map_err(|e| match &request {
-            DpopRequest::Form { .. } => http::fetch_failed(&url),
-            DpopRequest::Api { .. } => {
+        let response = match &request {
+            DpopRequest::Form { .. } => http::send(attempt).await?,
+            DpopRequest::Api { .. } => http::fetch(&attempt).await.map_err(|e| {
                 from_js(ErrorCode::NetworkError, "fetch failed", &e).retryable(true)
-            }
-        })?;
+            })?,
+        };
         let body = match &request {
             DpopRequest::Form { .. } => Some(http::read(&response, &url).await?.body),
             DpopRequest::Api { .. } => None,

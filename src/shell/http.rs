@@ -1,6 +1,7 @@
-//! HTTP through the global `fetch` (window or worker): the requests to the authorization server
-//! (form POSTs, sent by [`super::dpop_send`], and JSON GETs) with a timeout, `redirect: "manual"`
-//! and no cookies, and their answers read with a size limit.
+//! HTTP: the requests to the authorization server (form POSTs, sent by [`super::dpop_send`],
+//! and JSON GETs) through gloo-net (the global `fetch` of a window or a worker) with a timeout,
+//! `redirect: "manual"` and no cookies, their answers read with a size limit; and the API
+//! calls through the global `fetch` the app sees.
 
 use js_sys::Promise;
 use wasm_bindgen::prelude::*;
@@ -18,16 +19,28 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 #[wasm_bindgen]
 extern "C" {
-    /// The global `fetch`, bound as such (the gloo model) so that it also runs in workers.
+    /// The global `fetch`, as the app sees it when the call is made (a wrapper it installed
+    /// included).
     #[wasm_bindgen(js_name = fetch, catch)]
     fn global_fetch(request: &Request) -> Result<Promise, JsValue>;
 }
 
-/// `fetch(request)`: the `Response`, or what the promise rejected with.
+/// An API call, `fetch(request)`: the `Response`, or whatever the promise rejected with (an
+/// app's fetch wrapper may reject with anything).
 pub async fn fetch(request: &Request) -> Result<web_sys::Response, JsValue> {
     Ok(JsFuture::from(global_fetch(request)?)
         .await?
         .unchecked_into())
+}
+
+/// A request made by [`request`] or [`form_request`], sent through gloo-net.
+pub async fn send(request: Request) -> Result<web_sys::Response, Error> {
+    let url = request.url();
+    gloo_net::http::Request::from(request)
+        .send()
+        .await
+        .map(web_sys::Response::from)
+        .map_err(|_| fetch_failed(&url))
 }
 
 pub struct HttpResponse {
@@ -141,7 +154,7 @@ pub async fn get_json(url: &str, timeout_seconds: i64) -> Result<HttpResponse, E
         None,
         timeout_seconds,
     )?;
-    let response = fetch(&request).await.map_err(|_| fetch_failed(url))?;
+    let response = send(request).await?;
     read(&response, url).await
 }
 
