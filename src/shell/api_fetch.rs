@@ -14,7 +14,7 @@ use wasm_bindgen::JsCast;
 
 use super::dpop_send::{self, DpopRequest, Sent};
 use super::js::{from_js, get, get_string};
-use super::session::{Inner, Res};
+use super::runtime::{Inner, Res};
 use crate::core::dpop;
 use crate::core::secret::AccessToken;
 use crate::core::token::TokenType;
@@ -92,7 +92,7 @@ impl Inner {
     /// `origin_not_allowed` unless `apiOrigins` lists the origin of `url` for `resource`.
     pub fn check_origin(&self, resource: Option<&str>, url: &str) -> Res<()> {
         let key = self.engine.borrow().key(resource);
-        self.authz.config.check_api_origin(&key.resource, url)
+        self.auth_server.config.check_api_origin(&key.resource, url)
     }
 
     /// `Authorization` for a request to `url` with the token of `resource` (or `token`, when
@@ -125,7 +125,7 @@ impl Inner {
     /// the session host, which makes this page's proofs in worker mode.
     pub fn take_nonce(&self, url: &str, answer: &Answer) {
         if let Some(nonce) = &answer.nonce {
-            if self.authz.dpop.remember_nonce(url, nonce) {
+            if self.auth_server.dpop.remember_nonce(url, nonce) {
                 self.share_api_nonce(url, nonce);
             }
         }

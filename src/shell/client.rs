@@ -1,5 +1,5 @@
 //! `HelseIdClient`: the JavaScript surface of API.md. Each method reads its arguments, calls the
-//! session (`session.rs`, `flows.rs`, `peers.rs`), and turns the result into JS.
+//! session (`runtime.rs`, `flows.rs`, `peers.rs`), and turns the result into JS.
 
 use std::rc::Rc;
 
@@ -7,11 +7,11 @@ use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
 
 use super::api_fetch;
-use super::authz::{self, AuthServer, Signer};
+use super::auth_server::{self, AuthServer, Signer};
 use super::flows::{location, query_pairs};
 use super::host_link;
 use super::js::{self, get, get_string, js_to_json, to_js_error};
-use super::session::{now, Inner, Res, EVENTS};
+use super::runtime::{now, Inner, Res, EVENTS};
 use super::store;
 use crate::core::authorize::LoginOptions;
 use crate::core::callback;
@@ -58,7 +58,7 @@ fn no_session() -> Error {
 impl Inner {
     /// After `create()`: the DPoP key, or the session another tab holds.
     async fn start(self: &Rc<Self>) {
-        if let Ok(Some(key)) = self.authz.dpop.load(false).await {
+        if let Ok(Some(key)) = self.auth_server.dpop.load(false).await {
             self.handle_input(Input::DpopKey(Some(key.jkt.clone())));
         }
         // `storage: "session"` is retired (no refresh token in any Web Storage: the browser
@@ -78,7 +78,7 @@ async fn create_client(
     if !config.is_object() {
         return Err(Error::config("config must be an object"));
     }
-    let (method, signer) = authz::read_client_auth(&get(&config, "clientAuth")).await?;
+    let (method, signer) = auth_server::read_client_auth(&get(&config, "clientAuth")).await?;
     let mut json = js_to_json(&config).ok_or_else(|| Error::config("config must be plain data"))?;
     let config = Config::from_value(&json, method, js::random16)?;
     // The session host gets the config without the page's own keys (a private
@@ -104,14 +104,14 @@ async fn create_client(
     };
     let metadata = match &host {
         Some((_, metadata)) => metadata.clone(),
-        None => authz::discover(&config).await?,
+        None => auth_server::discover(&config).await?,
     };
     crate::core::authorize::check_par_mode(&config, &metadata)?;
     let engine = Engine::new(config.clone(), js::random_token()?);
     let inner = Inner::new(engine, AuthServer::new(config, metadata, signer));
     match host {
         Some((port, _)) => {
-            inner.authz.dpop.set_home(super::dpop::KeyHome::None);
+            inner.auth_server.dpop.set_home(super::dpop::KeyHome::None);
             *inner.host.borrow_mut() = Some(port.clone());
             // The host's view (if it has a session) came right after its welcome.
             port.attach(&inner);

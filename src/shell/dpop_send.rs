@@ -7,10 +7,10 @@
 use std::rc::Rc;
 
 use super::api_fetch::Answer;
-use super::authz::{AuthServer, Purpose};
+use super::auth_server::{AuthServer, Purpose};
 use super::http;
 use super::js::from_js;
-use super::session::{Inner, Res};
+use super::runtime::{Inner, Res};
 use crate::core::dpop::{NonceAnswer, NonceRetry, NonceServer};
 use crate::core::secret::{AccessToken, FormBody};
 use crate::core::token::TokenType;
@@ -21,7 +21,7 @@ pub enum DpopRequest<'a> {
     /// A form POST to an authorization server endpoint, read to the end (its nonce challenge
     /// is in the body, §8).
     Form {
-        authz: &'a AuthServer,
+        auth_server: &'a AuthServer,
         endpoint: &'a str,
         params: &'a FormBody,
         purpose: &'a Purpose<'a>,
@@ -54,13 +54,14 @@ pub async fn send(request: DpopRequest<'_>) -> Res<Sent> {
     loop {
         let (attempt, dpop, _deadline) = match &request {
             DpopRequest::Form {
-                authz,
+                auth_server,
                 endpoint,
                 params,
                 purpose,
             } => {
-                let (attempt, deadline) = authz.form_request(endpoint, params, purpose).await?;
-                (attempt, authz.config.dpop, Some(deadline))
+                let (attempt, deadline) =
+                    auth_server.form_request(endpoint, params, purpose).await?;
+                (attempt, auth_server.config.dpop, Some(deadline))
             }
             DpopRequest::Api {
                 inner,
@@ -86,8 +87,8 @@ pub async fn send(request: DpopRequest<'_>) -> Res<Sent> {
         let read = Answer::read(&response);
         if let Some(nonce) = &read.nonce {
             match &request {
-                DpopRequest::Form { authz, .. } => {
-                    authz.dpop.remember_nonce(&url, nonce);
+                DpopRequest::Form { auth_server, .. } => {
+                    auth_server.dpop.remember_nonce(&url, nonce);
                 }
                 DpopRequest::Api { inner, .. } => inner.take_nonce(&url, &read),
             }

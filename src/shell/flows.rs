@@ -10,9 +10,9 @@ use serde_json::Value;
 use crate::core::json::Read;
 use wasm_bindgen::JsCast;
 
-use super::authz::Purpose;
+use super::auth_server::Purpose;
 use super::js;
-use super::session::{now, Inner, Res};
+use super::runtime::{now, Inner, Res};
 use super::store;
 use crate::core::assertion::AsRequest;
 use crate::core::authorize::{self, LoginOptions};
@@ -55,7 +55,7 @@ fn strip_callback_params(url: &web_sys::Url) {
 
 impl Inner {
     fn tx_key(&self) -> String {
-        let c = &self.authz.config;
+        let c = &self.auth_server.config;
         format!("helseid-wasm:tx:{}:{}", c.issuer, c.client_id)
     }
 
@@ -89,26 +89,29 @@ impl Inner {
         self: &Rc<Self>,
         options: &LoginOptions,
     ) -> Res<(String, Transaction)> {
-        let context =
-            authorize::login_context(&self.authz.config, options.context.as_ref(), js::random16)?;
+        let context = authorize::login_context(
+            &self.auth_server.config,
+            options.context.as_ref(),
+            js::random16,
+        )?;
         let verifier = pkce::code_verifier(&js::random32()?);
         let challenge = pkce::code_challenge_s256(&verifier);
-        let dpop_jkt = match self.authz.config.dpop {
-            true => Some(self.authz.dpop.create().await?.jkt.clone()),
+        let dpop_jkt = match self.auth_server.config.dpop {
+            true => Some(self.auth_server.dpop.create().await?.jkt.clone()),
             false => None,
         };
         let tx = Transaction {
             state: js::random_token()?,
             nonce: js::random_token()?,
             code_verifier: CodeVerifier::new(verifier),
-            redirect_uri: self.authz.config.redirect_uri.clone(),
+            redirect_uri: self.auth_server.config.redirect_uri.clone(),
             created_at: now(),
             dpop_jkt,
             context: context.as_ref().map(Context::to_json),
         };
-        let params = authorize::request_params(&self.authz.config, &tx, &challenge, options)?;
-        let metadata = &self.authz.metadata;
-        if !authorize::use_par(&self.authz.config, metadata) {
+        let params = authorize::request_params(&self.auth_server.config, &tx, &challenge, options)?;
+        let metadata = &self.auth_server.metadata;
+        if !authorize::use_par(&self.auth_server.config, metadata) {
             let url = authorize::authorization_url(&metadata.authorization_endpoint, &params);
             return Ok((url, tx));
         }
@@ -121,13 +124,13 @@ impl Inner {
             details: None,
         };
         let response = self
-            .authz
+            .auth_server
             .post(&endpoint, &FormBody(params), &purpose)
             .await?;
         let par = authorize::process_par_response(response.status, &response.body)?;
         let url = authorize::authorization_url_after_par(
             &metadata.authorization_endpoint,
-            &self.authz.config.client_id,
+            &self.auth_server.config.client_id,
             &par.request_uri,
         );
         Ok((url, tx))
@@ -185,7 +188,7 @@ impl Inner {
         let tx = tx.and_then(|t| Transaction::from_json(&t.to_string()));
         self.exchange(params, tx).await?;
         // From now on the DPoP key lives in this worker's memory only.
-        self.authz.dpop.keep_in_memory_only().await;
+        self.auth_server.dpop.keep_in_memory_only().await;
         Ok(())
     }
 
@@ -196,18 +199,18 @@ impl Inner {
         params: &[(String, String)],
         tx: Option<Transaction>,
     ) -> Res<()> {
-        let metadata = &self.authz.metadata;
+        let metadata = &self.auth_server.metadata;
         let code = callback::process_callback(
             params,
             tx.as_ref(),
-            &self.authz.config.issuer,
+            &self.auth_server.config.issuer,
             metadata.authorization_response_iss_parameter_supported,
             now(),
         )?;
         let tx = tx.ok_or_else(|| Error::new(ErrorCode::MissingTransaction, "no login attempt"))?;
         // The key the login made (its thumbprint is in the attempt): the engine compares.
         let dpop_jkt = match &tx.dpop_jkt {
-            Some(_) => Some(self.authz.dpop.require().await?.jkt.clone()),
+            Some(_) => Some(self.auth_server.dpop.require().await?.jkt.clone()),
             None => None,
         };
         match self.call(Input::CodeExchange { tx, code, dpop_jkt }) {
@@ -309,7 +312,7 @@ impl Inner {
         let host = self.host().is_some();
         let end_session_endpoint = match host {
             true => None,
-            false => self.authz.metadata.end_session_endpoint.clone(),
+            false => self.auth_server.metadata.end_session_endpoint.clone(),
         };
         let leave = self.call(Input::Logout {
             end_session_endpoint,
@@ -325,7 +328,7 @@ impl Inner {
         // refresh token revoked). The browser leaves once that is done and the other tabs are
         // told, within a bound, and once the DPoP key is deleted.
         let bound = self
-            .authz
+            .auth_server
             .config
             .http_timeout_seconds
             .min(crate::core::limits::LOGOUT_WAIT_SECONDS)
@@ -338,7 +341,7 @@ impl Inner {
         for flight in pending {
             let _ = flight.wait(Some(bound)).await;
         }
-        self.authz.dpop.forget().await;
+        self.auth_server.dpop.forget().await;
         if let Some(tabs) = &*self.tabs.borrow() {
             tabs.release();
         }

@@ -16,11 +16,11 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{MessageEvent, MessagePort};
 
-use super::authz::{self, AuthServer, Signer};
+use super::auth_server::{self, AuthServer, Signer};
 use super::flight::Flight;
 use super::host_link::{envelope, read_envelope};
 use super::js;
-use super::session::{now, Inner, Res};
+use super::runtime::{now, Inner, Res};
 use super::tabs;
 use crate::core::authorize::LoginOptions;
 use crate::core::config::{ClientAuthMethod, Config};
@@ -328,7 +328,7 @@ impl HostState {
                 }
             }
             FromPage::Nonce { url, nonce } => {
-                if inner.authz.dpop.remember_nonce(&url, &nonce) {
+                if inner.auth_server.dpop.remember_nonce(&url, &nonce) {
                     inner.announce();
                 }
             }
@@ -339,7 +339,7 @@ impl HostState {
                 ath,
             } => super::task::spawn(async move {
                 let result = inner
-                    .authz
+                    .auth_server
                     .dpop
                     .proof_ath(&method, &url, ath)
                     .await
@@ -508,7 +508,7 @@ impl HostState {
             self.send(page, &text);
         }
         let welcome = ToPage::Welcome {
-            result: Ok(session.inner.authz.metadata.to_json()),
+            result: Ok(session.inner.auth_server.metadata.to_json()),
         };
         self.send(page, &welcome.to_text());
     }
@@ -533,7 +533,7 @@ impl HostState {
             SignerKind::None => ClientAuthMethod::None,
         };
         let config = Config::from_value(config_json, method, js::random16)?;
-        let metadata = authz::discover(&config).await?;
+        let metadata = auth_server::discover(&config).await?;
         crate::core::authorize::check_par_mode(&config, &metadata)?;
         // The pages sign the client assertions, each with its own getAssertion or key (no
         // engine clones a CryptoKey into a worker reliably; WebKit drops the message).
@@ -574,8 +574,8 @@ impl HostState {
         }));
         // The DPoP key lives in this worker (in IndexedDB too from a login's PAR to its code
         // exchange, where the engine can store it from a worker).
-        inner.authz.dpop.set_home(super::dpop::KeyHome::Host);
-        if let Ok(Some(dpop)) = inner.authz.dpop.load(false).await {
+        inner.auth_server.dpop.set_home(super::dpop::KeyHome::Host);
+        if let Ok(Some(dpop)) = inner.auth_server.dpop.load(false).await {
             inner.handle_input(Input::DpopKey(Some(dpop.jkt.clone())));
         }
         Ok(session)

@@ -15,7 +15,7 @@ use web_sys::{MessageEvent, MessagePort};
 
 use super::flight::Flight;
 use super::js::{self, get};
-use super::session::{Inner, Res};
+use super::runtime::{Inner, Res};
 use super::tabs;
 use crate::core::config::{Config, SessionHostMode};
 use crate::core::discovery::{self, Metadata};
@@ -354,7 +354,7 @@ impl Inner {
             .borrow_mut()
             .insert(id.clone(), flight.clone());
         host.post(text);
-        let bound = (self.authz.config.http_timeout_seconds
+        let bound = (self.auth_server.config.http_timeout_seconds
             + crate::core::limits::PEER_GRACE_SECONDS)
             * 1000;
         let result = flight
@@ -377,7 +377,7 @@ impl Inner {
         }
         match message {
             ToPage::View { view, nonces } => {
-                self.authz.dpop.merge_nonces(&nonces);
+                self.auth_server.dpop.merge_nonces(&nonces);
                 // The tokens' cnf.jkt must name the host's key (RFC 9449 §6.1).
                 self.handle_input(Input::DpopKey(view.string("dpopJkt")));
                 self.adopt_host_view(view);
@@ -402,7 +402,7 @@ impl Inner {
             ToPage::Sign { id, ctx } => {
                 let inner = self.clone();
                 super::task::spawn(async move {
-                    let outcome = inner.authz.sign_for_host(&ctx).await;
+                    let outcome = inner.auth_server.sign_for_host(&ctx).await;
                     if let Some(host) = inner.host() {
                         host.post(&FromPage::Signed { id, outcome }.to_text());
                     }
@@ -496,7 +496,11 @@ impl Inner {
     /// host, by the host (the key stays there).
     pub async fn dpop_proof(&self, method: &str, url: &str, access_token: &str) -> Res<String> {
         if self.host().is_none() {
-            return self.authz.dpop.proof(method, url, Some(access_token)).await;
+            return self
+                .auth_server
+                .dpop
+                .proof(method, url, Some(access_token))
+                .await;
         }
         let (method, url) = (method.to_string(), url.to_string());
         let ath = Some(crate::core::dpop::access_token_hash(access_token));

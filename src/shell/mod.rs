@@ -2,7 +2,7 @@
 //! the core decides on: fetch, WebCrypto, storage, timers, tabs, `location`.
 
 mod api_fetch;
-mod authz;
+mod auth_server;
 mod client;
 mod crypto;
 mod dpop;
@@ -15,7 +15,7 @@ mod http;
 mod js;
 mod peers;
 mod portal;
-mod session;
+mod runtime;
 mod store;
 mod tabs;
 mod task;

@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use super::flight::Flight;
 use super::js;
-use super::session::{Inner, Res};
+use super::runtime::{Inner, Res};
 use super::tabs::Tabs;
 use crate::core::context::Context;
 use crate::core::engine::{Ask, EndReason, Input};
@@ -25,7 +25,7 @@ use crate::core::{Error, ErrorCode};
 
 impl Inner {
     pub fn open_tabs(self: &Rc<Self>) {
-        let c = &self.authz.config;
+        let c = &self.auth_server.config;
         let name = format!("helseid-wasm:session:{}:{}", c.issuer, c.client_id);
         let lock = format!("helseid-wasm:holder:{}:{}", c.issuer, c.client_id);
         let weak = Rc::downgrade(self);
@@ -74,7 +74,7 @@ impl Inner {
             TabMessage::Hello => self.announce(),
             TabMessage::View { view, nonces } => {
                 if let Some(nonces) = &nonces {
-                    self.authz.dpop.merge_nonces(nonces);
+                    self.auth_server.dpop.merge_nonces(nonces);
                 }
                 let from = view.str("holder");
                 if let Some((holder, alive)) = &*self.holder_alive.borrow() {
@@ -163,7 +163,7 @@ impl Inner {
                 &decoded.claims,
                 htu,
                 &jkt,
-                super::session::now(),
+                super::runtime::now(),
                 &hashes,
             )
         {
@@ -229,13 +229,17 @@ impl Inner {
             return;
         };
         if load_key {
-            let key = self.authz.dpop.load(true).await.ok().flatten();
+            let key = self.auth_server.dpop.load(true).await.ok().flatten();
             self.handle_input(Input::DpopKey(key.map(|k| k.jkt.clone())));
         }
         let mut signed = Vec::new();
         for token in remote.tokens() {
             let source = crate::core::jwk::TokenSource::Page;
-            signed.push(self.authz.verify_signature(token.expose(), source).await);
+            signed.push(
+                self.auth_server
+                    .verify_signature(token.expose(), source)
+                    .await,
+            );
         }
         self.handle_input(Input::ViewVerified { remote, signed });
     }
@@ -269,7 +273,7 @@ impl Inner {
                         let answer = Flight::new();
                         self.asks.borrow_mut().insert(id.clone(), answer.clone());
                         self.post(&message);
-                        let timeout = (self.authz.config.http_timeout_seconds
+                        let timeout = (self.auth_server.config.http_timeout_seconds
                             + crate::core::limits::PEER_GRACE_SECONDS)
                             * 1000;
                         let result = answer.wait(Some(timeout)).await.unwrap_or_else(|| {

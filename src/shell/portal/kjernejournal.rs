@@ -15,7 +15,7 @@ use crate::core::portal::{kjernejournal as kj, sfm};
 use crate::core::secret::AccessToken;
 use crate::core::token::TokenType;
 use crate::shell::js;
-use crate::shell::session::{Inner, Res};
+use crate::shell::runtime::{Inner, Res};
 
 pub struct KjPortal {
     pub(super) inner: Weak<Inner>,
@@ -113,7 +113,7 @@ impl Inner {
     /// `openKjernejournalSession({ api, web, sourceSystem, patient, accessBasis,
     /// practitionerAuthorization?, resource? })`.
     pub async fn open_kjernejournal(self: &Rc<Self>, o: &Value) -> Res<KjernejournalSession> {
-        let insecure = self.authz.config.allow_insecure_http;
+        let insecure = self.auth_server.config.allow_insecure_http;
         let url_of = |name: &str| {
             let url = o.get(name).and_then(Value::as_str).unwrap_or_default();
             kj::check_url(name, url, insecure).map(|_| url.to_string())

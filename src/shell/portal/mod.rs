@@ -18,7 +18,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
 use super::js;
-use super::session::{Inner, Res};
+use super::runtime::{Inner, Res};
 use crate::core::engine::Input;
 use crate::core::portal;
 use crate::core::secret::AccessToken;
@@ -53,7 +53,9 @@ impl Inner {
         token: Option<(AccessToken, TokenType)>,
         last: &LastToken,
     ) -> Res<(u16, Option<String>, String)> {
-        self.authz.config.check_api_origin(resource, call.url)?;
+        self.auth_server
+            .config
+            .check_api_origin(resource, call.url)?;
         let init = web_sys::RequestInit::new();
         init.set_method("POST");
         init.set_redirect(web_sys::RequestRedirect::Manual);
@@ -66,7 +68,7 @@ impl Inner {
             )
         })?;
         let abort = controller.clone();
-        let seconds = self.authz.config.http_timeout_seconds;
+        let seconds = self.auth_server.config.http_timeout_seconds;
         let _deadline = super::timer::Timeout::new(seconds * 1000, move || abort.abort());
         init.set_signal(Some(&controller.signal()));
         let headers = web_sys::Headers::new().map_err(|_| Error::config("no Headers"))?;
@@ -129,7 +131,7 @@ impl Inner {
 
     /// After a refresh of `resource`: each open portal session of it is refreshed once.
     pub fn refresh_portals(self: &Rc<Self>, resource: &str) {
-        let default = self.authz.config.default_resource().map(String::from);
+        let default = self.auth_server.config.default_resource().map(String::from);
         let portals: Vec<PortalRef> = self.portals.borrow().clone();
         for p in portals {
             if portal::refresh_after(p.resource(), resource, default.as_deref()) {

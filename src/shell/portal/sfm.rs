@@ -16,7 +16,7 @@ use crate::core::token::TokenType;
 use crate::core::{uri, Error, ErrorCode};
 use crate::shell::flight::Flight;
 use crate::shell::js::{self, get, js_to_json, json_to_js, to_js_error};
-use crate::shell::session::{Inner, Res};
+use crate::shell::runtime::{Inner, Res};
 
 type MessageListener = Closure<dyn FnMut(web_sys::MessageEvent)>;
 
@@ -317,7 +317,7 @@ impl Inner {
         let gateway = options
             .get("gateway")
             .and_then(Value::as_str)
-            .filter(|g| uri::is_allowed_endpoint(g, self.authz.config.allow_insecure_http))
+            .filter(|g| uri::is_allowed_endpoint(g, self.auth_server.config.allow_insecure_http))
             .ok_or_else(|| {
                 Error::config("gateway must be the https URL of the SFM session gateway")
             })?;
@@ -342,7 +342,7 @@ impl Inner {
             status,
             www.as_deref(),
             &body,
-            self.authz.config.allow_insecure_http,
+            self.auth_server.config.allow_insecure_http,
         )?;
         let client_origin = uri::origin(&info.client_address)
             .unwrap_or_default()

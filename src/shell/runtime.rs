@@ -1,11 +1,11 @@
-//! The session in this tab: the engine (every decision), and the I/O that carries out its
+//! The runtime of one client (a tab, or the session host in its worker): the engine (every decision), and the I/O that carries out its
 //! actions. A refresh, followed from start to end:
 //! 1. `getAccessToken()` asks [`Inner::access_token`], which calls the engine with
 //!    `Input::Token` ([`Inner::call`]).
 //! 2. The engine's reply, its last action, is `Action::Refresh(ticket)` (or `Wait`, `Busy`,
 //!    `AskHolder`, `Answer`).
 //! 3. [`Inner::run_ticket`] keeps the promise of the ticket's flight (the engine's id) for
-//!    those who wait, and POSTs it (`authz`: assertion, DPoP proof, nonce retry).
+//!    those who wait, and POSTs it (`auth_server`: assertion, DPoP proof, nonce retry).
 //! 4. The answer goes in as `Input::TokenResponse`: the engine rotates the refresh token and
 //!    checks `token_type`; its `Action::Verify` has the shell verify the signatures
 //!    (WebCrypto), which go in as `Input::Verified`: the engine checks every claim.
@@ -20,7 +20,7 @@ use js_sys::Function;
 use serde_json::Value;
 use wasm_bindgen::prelude::*;
 
-use super::authz::{AuthServer, Purpose};
+use super::auth_server::{AuthServer, Purpose};
 use super::flight::Flight;
 use super::js;
 use super::tabs::Tabs;
@@ -52,7 +52,7 @@ pub type Broadcast = Box<dyn Fn(&str)>;
 
 pub struct Inner {
     pub engine: RefCell<Engine>,
-    pub authz: AuthServer,
+    pub auth_server: AuthServer,
     pub tabs: RefCell<Option<Tabs>>,
     timer: RefCell<Option<Timeout>>,
     listeners: RefCell<Vec<(u32, String, Function)>>,
@@ -93,10 +93,10 @@ pub fn now() -> i64 {
 }
 
 impl Inner {
-    pub fn new(engine: Engine, authz: AuthServer) -> Rc<Inner> {
+    pub fn new(engine: Engine, auth_server: AuthServer) -> Rc<Inner> {
         Rc::new(Inner {
             engine: RefCell::new(engine),
-            authz,
+            auth_server,
             tabs: RefCell::new(None),
             timer: RefCell::new(None),
             listeners: RefCell::new(Vec::new()),
@@ -125,7 +125,7 @@ impl Inner {
 
     /// Where `storage: "session"` kept a holder's record before it was retired.
     pub fn record_key(&self) -> String {
-        let c = &self.authz.config;
+        let c = &self.auth_server.config;
         format!("helseid-wasm:session:{}:{}", c.issuer, c.client_id)
     }
 
@@ -288,7 +288,7 @@ impl Inner {
                     super::task::spawn(async move {
                         inner.end_portals(true).await;
                         if forget_key {
-                            inner.authz.dpop.forget().await;
+                            inner.auth_server.dpop.forget().await;
                         }
                     });
                 }
@@ -323,7 +323,7 @@ impl Inner {
             };
             let proof = match &token {
                 Some(t) => inner
-                    .authz
+                    .auth_server
                     .dpop
                     .proof("POST", &htu, Some(t.expose()))
                     .await
@@ -388,7 +388,7 @@ impl Inner {
         }
         let view = self.engine.borrow().shared_view();
         if let Some(view) = view {
-            let nonces = self.authz.dpop.nonces_json();
+            let nonces = self.auth_server.dpop.nonces_json();
             let nonces = Some(nonces).filter(Value::is_object);
             self.post(&TabMessage::View { view, nonces }.to_json());
         }
@@ -398,25 +398,25 @@ impl Inner {
     /// `cnf.jkt`; the key itself stays in the host).
     pub fn host_view(&self) -> Option<String> {
         let mut view = self.engine.borrow().shared_view()?;
-        view["dpopJkt"] = self.authz.dpop.jkt().map_or(Value::Null, Value::from);
+        view["dpopJkt"] = self.auth_server.dpop.jkt().map_or(Value::Null, Value::from);
         let message = crate::core::host::ToPage::View {
             view,
-            nonces: self.authz.dpop.nonces_json(),
+            nonces: self.auth_server.dpop.nonces_json(),
         };
         Some(message.to_text())
     }
 
     /// RFC 7009: best effort; the session is gone here whatever the answer.
     pub async fn revoke(&self, refresh_token: RefreshToken) {
-        let Some(endpoint) = self.authz.metadata.revocation_endpoint.clone() else {
+        let Some(endpoint) = self.auth_server.metadata.revocation_endpoint.clone() else {
             return;
         };
-        let body = logout::revocation_params(&refresh_token, &self.authz.config.client_id);
+        let body = logout::revocation_params(&refresh_token, &self.auth_server.config.client_id);
         let purpose = Purpose {
             request: AsRequest::Revocation,
             details: None,
         };
-        let _ = self.authz.post(&endpoint, &body, &purpose).await;
+        let _ = self.auth_server.post(&endpoint, &body, &purpose).await;
     }
 
     /// Whether the engine said that this tab holds the session ([`Action::Locks`]).
@@ -552,15 +552,15 @@ impl Inner {
             request: ticket.request(),
             details: ticket.details.as_deref(),
         };
-        let endpoint = self.authz.metadata.token_endpoint.clone();
+        let endpoint = self.auth_server.metadata.token_endpoint.clone();
         let answer = self
-            .authz
+            .auth_server
             .post(&endpoint, &ticket.body, &purpose)
             .await
             .map(|r| (r.status, r.body));
         match self.call(Input::TokenResponse { ticket, answer }) {
             Some(Action::Verify(ticket, response)) => {
-                let signed = self.authz.verify_response(&response).await;
+                let signed = self.auth_server.verify_response(&response).await;
                 self.handle_input(Input::Verified {
                     ticket,
                     response,

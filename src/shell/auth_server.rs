@@ -316,7 +316,7 @@ impl AuthServer {
         purpose: &'a Purpose<'a>,
     ) -> impl Future<Output = Res<Sent>> + 'a {
         dpop_send::send(DpopRequest::Form {
-            authz: self,
+            auth_server: self,
             endpoint,
             params,
             purpose,
