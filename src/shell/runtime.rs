@@ -1,16 +1,19 @@
-//! The runtime of one client (a tab, or the session host in its worker): the engine (every decision), and the I/O that carries out its
-//! actions. A refresh, followed from start to end:
+//! The runtime of one client (a tab, or the session host in its worker): the engine (every
+//! decision), and the I/O that carries out its actions. A refresh, followed from start to end:
 //! 1. `getAccessToken()` asks [`Inner::access_token`], which calls the engine with
 //!    `Input::Token` ([`Inner::call`]).
 //! 2. The engine's reply, its last action, is `Action::Refresh(ticket)` (or `Wait`, `Busy`,
 //!    `AskHolder`, `Answer`).
 //! 3. [`Inner::run_ticket`] keeps the promise of the ticket's flight (the engine's id) for
-//!    those who wait, and POSTs it (`auth_server`: assertion, DPoP proof, nonce retry).
+//!    those who wait, and POSTs it (`dpop_send`: a new assertion and DPoP proof per attempt,
+//!    the nonce retry).
 //! 4. The answer goes in as `Input::TokenResponse`: the engine rotates the refresh token and
 //!    checks `token_type`; its `Action::Verify` has the shell verify the signatures
 //!    (WebCrypto), which go in as `Input::Verified`: the engine checks every claim.
-//! 5. [`Inner::carry_out`] carries out the actions: announce to the tabs, persist, reschedule,
-//!    fire `tokenRefreshed`, and last `Action::Landed`: the flight's waiters get its outcome.
+//! 5. [`Inner::carry_out`] carries out the actions: announce to the tabs, fire
+//!    `tokenRefreshed`, `Reschedule` the timer when the engine says so, and last
+//!    `Action::Landed`: the flight's waiters get its outcome. The shell reads the engine's state
+//!    (the session, a cached token) but asks it nothing else: every change is an `Input`.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
