@@ -137,9 +137,9 @@ pub struct Engine {
     /// When other tabs' forced refreshes were honoured, per token ([`Engine::peer_force`]).
     peer_forces: VecMap<TokenKey, Vec<i64>>,
     /// What the shell was last told: the wake-up (epoch seconds) and the holder lock (held,
-    /// watched). [`Action::Reschedule`] and [`Action::Locks`] say only what changed.
+    /// and the holder whose lock is watched). [`Action::Reschedule`] and [`Action::Locks`] say only what changed.
     told_wakeup: Option<i64>,
-    told_locks: (bool, bool),
+    told_locks: (bool, Option<String>),
 }
 
 impl Engine {
@@ -166,7 +166,7 @@ impl Engine {
             actions: Vec::new(),
             peer_forces: VecMap::new(),
             told_wakeup: None,
-            told_locks: (false, false),
+            told_locks: (false, None),
         }
     }
 
@@ -300,13 +300,14 @@ impl Engine {
             let delay = wakeup.map(|at| (at - now).max(1));
             self.actions.push(Action::Reschedule(delay));
         }
-        let locks = (self.is_holder(), self.holder_to_watch().is_some());
+        // A new holder followed is told too: the shell watches the lock again for it.
+        let locks = (self.is_holder(), self.holder_to_watch().map(String::from));
         if locks != self.told_locks {
-            self.told_locks = locks;
             self.actions.push(Action::Locks {
                 hold: locks.0,
-                watch: locks.1,
+                watch: locks.1.is_some(),
             });
+            self.told_locks = locks;
         }
         self.actions.extend(last);
     }

@@ -335,7 +335,7 @@ pub enum Action {
     Settled(Result<()>),
     /// The holder lock changed (Web Locks): `hold` it here, or let it go; `watch` the holder's
     /// lock (a follower: it is free once the holder's tab, or the session host, is gone). Only
-    /// when it changes.
+    /// when it changes, or when another holder is followed (its lock is watched anew).
     Locks {
         hold: bool,
         watch: bool,

@@ -478,3 +478,39 @@ fn a_host_view_keeps_the_id_token_claims_a_channel_view_keeps_only_the_confirmed
     );
     assert_eq!(shown.get("sub"), told.get("sub"));
 }
+
+#[test]
+fn a_follower_is_told_to_watch_the_lock_again_when_it_follows_a_new_holder() {
+    let watches = |f: &mut H| {
+        f.e.take_actions()
+            .iter()
+            .filter(|a| {
+                matches!(
+                    a,
+                    Action::Locks {
+                        hold: false,
+                        watch: true
+                    }
+                )
+            })
+            .count()
+    };
+    let a = H::logged_in("");
+    let mut f = follower();
+    f.now = T0 + 20;
+    adopt(&mut f, &a.e.shared_view().unwrap()).unwrap();
+    assert_eq!(watches(&mut f), 1, "it follows tab-a");
+    // The same user logs in again in tab-c: a newer session, another holder.
+    let mut c = H::new("");
+    c.e = Engine::new(config(""), "tab-c".into());
+    c.e.handle(Input::DpopKey(Some(JKT.into())), T0);
+    c.now = T0 + 10;
+    c.login(USER, None).unwrap();
+    adopt(&mut f, &c.e.shared_view().unwrap()).unwrap();
+    assert_eq!(f.e.followed_holder(), Some("tab-c"));
+    assert_eq!(
+        watches(&mut f),
+        1,
+        "the lock is watched anew for tab-c (a watch that fired for tab-a is spent)"
+    );
+}
