@@ -228,7 +228,10 @@ impl Engine {
         let Some(mut remote) = read_remote(view) else {
             return;
         };
-        if remote.holder == self.id || self.ended_holders.contains(&remote.holder) {
+        if remote.holder == self.id
+            || self.ended_holders.contains(&remote.holder)
+            || self.holds_all(&remote)
+        {
             return;
         }
         remote.from_host = from_host;
@@ -238,6 +241,21 @@ impl Engine {
             && (self.shared.as_ref().map(|s| &s.holder) != Some(&remote.holder)
                 || self.dpop_jkt.is_none());
         self.actions.push(Action::VerifyView(remote, load_key));
+    }
+
+    /// Whether `remote` comes from the holder this tab follows and every token in it is one
+    /// this tab holds already: a holder's view changes only with new tokens, so it can say
+    /// nothing new and is not verified again (the answer to every `hello`, or a page replaying
+    /// the view, costs the other tabs no WebCrypto). A holder taken for gone is read again.
+    fn holds_all(&self, remote: &Remote) -> bool {
+        let Some(shared) = &self.shared else {
+            return false;
+        };
+        self.holder_to_watch() == Some(remote.holder.as_str())
+            && !remote.tokens.is_empty()
+            && remote
+                .tokens()
+                .all(|t| shared.tokens.values().any(|mine| mine.token == *t))
     }
 
     /// Whether a verified view is news for this tab, judged on signed data only (API.md

@@ -433,9 +433,18 @@ fn a_view_is_an_input_verified_by_the_shell_then_adopted_through_handle() {
         "it watches its holder's lock: {actions:?}"
     );
     assert_eq!(f.e.followed_holder(), Some("tab-a"));
-    // Its holder's next view, with the key known: verified without reading it again.
+    // The same view again: nothing new, not verified.
     let input = Input::View {
         view: view.clone(),
+        from_host: false,
+    };
+    assert!(f.e.handle(input, f.now).is_empty());
+    // Its holder's next view (a new token), with the key known: verified without reading it
+    // again.
+    let mut next = view.clone();
+    next["tokens"][0]["accessToken"] = json!(access_token(SFM, USER, f.now + 5, json!({})));
+    let input = Input::View {
+        view: next,
         from_host: false,
     };
     let [Action::VerifyView(_, false)] = &f.e.handle(input, f.now)[..] else {
