@@ -47,6 +47,20 @@ export async function openApp(page, origin, query = '') {
   await page.waitForFunction(() => window.ready === true);
 }
 
+/** Options of a client in worker mode (`sessionHost: "worker"`), no timer unless `extra` says. */
+export function workerOptions(stack, extra = {}, more = {}) {
+  return clientOptions(stack, { ...more, host: 'worker', extra: { autoRefresh: false, ...extra } });
+}
+
+/** A tab of the app (`query`: '?thin' for the thin page) with a client attached
+ * (`window.client`); returns { page, session }. */
+export async function attachedTab(browser, stack, opts, query = '') {
+  const page = await browser.newPage();
+  await openApp(page, stack.appOrigin, query);
+  const session = await page.evaluate((o) => window.attach(o), opts);
+  return { page, session };
+}
+
 /**
  * Starts a login and waits for the browser to come back to the app with `code` or `error` (a
  * fault may have removed `state`). Returns the callback URL.

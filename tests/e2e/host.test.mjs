@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freshContextSuite, startStack, until, ENGINE } from './harness.mjs';
 import { REPO_ROOT } from '../../www/dev-idp/static.mjs';
-import { clientOptions, hostConfig, login, openApp, withClient } from './flow.mjs';
+import { attachedTab, clientOptions, hostConfig, login, withClient, workerOptions } from './flow.mjs';
 
 const VERSION = JSON.parse(await readFile(join(REPO_ROOT, 'pkg', 'package.json'), 'utf8')).version;
 const WORKER_NAME = `helseid-wasm@${VERSION}`;
@@ -24,16 +24,10 @@ beforeEach(() => {
   ({ stack, d } = suite);
 });
 
-const hostOpts = (extra = {}, more = {}) => clientOptions(stack, { ...more, host: 'worker', extra: { autoRefresh: false, ...extra } });
+const hostOpts = (extra, more) => workerOptions(stack, extra, more);
 
 /** A tab of the app with a client attached (`window.client`); returns { page, session }. */
-async function tab(b, opts) {
-  const page = await b.newPage();
-  await openApp(page, stack.appOrigin);
-  const session = await page.evaluate((o) => window.attach(o), opts);
-  return { page, session };
-}
-
+const tab = (b, opts) => attachedTab(b, stack, opts);
 
 /** Requests the OP has seen since the last reset (preflights aside). */
 function opRequests() {
@@ -296,7 +290,7 @@ test('a Content-Security-Policy that blocks workers: "auto" holds the session in
       const s = await login(page, csp, auto);
       assert.equal(s.helseid.pid, '06828399789');
       assert.equal(await withClient(page, (c) => c.sessionHost()), 'page-holder');
-      const worker = clientOptions(csp, { host: 'worker', extra: { autoRefresh: false } });
+      const worker = workerOptions(csp);
       const out = await page.evaluate((o) => window.makeClient(o).then(() => null, (e) => window.errorInfo(e)), worker);
       assert.equal(out?.code, 'config_invalid', JSON.stringify(out));
       assert.match(out.message, /session host could not start/);
@@ -322,7 +316,7 @@ test('two package versions at once do not share a host: a copy whose worker is n
     try {
       await inBrowser(async (b) => {
         const page = await b.newPage();
-        const opts = clientOptions(two, { host: 'worker', extra: { autoRefresh: false } });
+        const opts = workerOptions(two);
         await login(page, two, opts);
         const other = await b.newPage();
         await other.goto(`${two.appOrigin}/v2/app2.html`);

@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { freshContextSuite, skipIn, until } from './harness.mjs';
 import { REPO_ROOT } from '../../www/dev-idp/static.mjs';
-import { clientOptions, hostConfig, login, openApp, startLogin, withClient } from './flow.mjs';
+import { attachedTab, clientOptions, hostConfig, login, openApp, startLogin, withClient, workerOptions } from './flow.mjs';
 
 const suite = freshContextSuite();
 const { inBrowser } = suite;
@@ -19,15 +19,10 @@ beforeEach(() => {
   ({ stack, d } = suite);
 });
 
-const workerOpts = (more = {}, extra = {}) => clientOptions(stack, { ...more, host: 'worker', extra: { autoRefresh: false, ...extra } });
+const workerOpts = (more, extra) => workerOptions(stack, extra, more);
 
 /** A thin tab of the app with a client attached; returns { page, session }. */
-async function thinTab(b, opts) {
-  const page = await b.newPage();
-  await openApp(page, stack.appOrigin, '?thin');
-  const session = await page.evaluate((o) => window.attach(o), opts);
-  return { page, session };
-}
+const thinTab = (b, opts) => attachedTab(b, stack, opts, '?thin');
 
 /** What the page itself fetched (its resource timing: a worker's fetches are not in it). */
 const loaded = (page) => page.evaluate(() => performance.getEntriesByType('resource').map((e) => new URL(e.name).pathname));
