@@ -57,7 +57,7 @@ fn network_error(url: &str, what: &str) -> Error {
 }
 
 /// `fetch` failed: the network, CORS or the deadline.
-pub fn fetch_failed(url: &str) -> Error {
+fn fetch_failed(url: &str) -> Error {
     network_error(url, "the request failed (network, CORS or timeout):")
 }
 
